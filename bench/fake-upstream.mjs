@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+// fake-upstream.mjs: an OpenAI-compatible fake inference server for benchmarks and tests.
+// Plain Node (no npm dependencies). Listens on 127.0.0.1 only by default.
+//
+//   node bench/fake-upstream.mjs --port 0 --latency-ms 50 --fail-rate 0 --status-429-rate 0
+//
+// Options (each also readable from the environment variable in brackets):
+//   --port N             port to listen on, 0 = random              [PORT]            default 0
+//   --host H             address to bind                            [HOST]            default 127.0.0.1
+//   --latency-ms N       delay before every inference answer        [LATENCY_MS]      default 50
+//   --fail-rate F        fraction of requests answered 500          [FAIL_RATE]       default 0
+//   --status-429-rate F  fraction answered 429 with Retry-After: 1  [STATUS_429_RATE] default 0
+//   --quiet              do not print the stats summary on exit     [QUIET=1]
+//
+// The first line on stdout is always `listening on PORT`.
+//
+// Routes:
+//   POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
+//   GET  /v1/models          a list holding the models seen so far (plus "fake-model")
+//   GET  /stats              {"requests","by_path","by_status","in_flight","max_in_flight",...}
+//   POST /stats/reset        zeroes the counters (max_in_flight too)
+//   GET  /health             {"status":"ok"}
+// Only the POST inference routes count as `requests`; /stats, /health and /v1/models do not.
+
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+// ---------- options ----------
+function parseArgs(argv) {
+  const opts = {
+    port: num(process.env.PORT, 0),
+    host: process.env.HOST || '127.0.0.1',
+    latencyMs: num(process.env.LATENCY_MS, 50),
+    failRate: num(process.env.FAIL_RATE, 0),
+    rate429: num(process.env.STATUS_429_RATE, 0),
+    quiet: process.env.QUIET === '1',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    const next = () => { if (v !== undefined) return v; if (i + 1 >= argv.length) die(`missing value for ${a}`); return argv[++i]; };
+    switch (a) {
+      case '--port': opts.port = numOrDie(a, next()); break;
+      case '--host': opts.host = next(); break;
+      case '--latency-ms': opts.latencyMs = numOrDie(a, next()); break;
+      case '--fail-rate': opts.failRate = numOrDie(a, next()); break;
+      case '--status-429-rate': opts.rate429 = numOrDie(a, next()); break;
+      case '--quiet': opts.quiet = true; break;
+      case '-h': case '--help':
+        process.stdout.write('usage: node fake-upstream.mjs [--port N] [--host H] [--latency-ms N] [--fail-rate F] [--status-429-rate F] [--quiet]\n');
+        process.exit(0);
+      default: die(`unknown option ${a}`);
+    }
+  }
+  if (opts.failRate < 0 || opts.rate429 < 0 || opts.failRate + opts.rate429 > 1) die('rates must be >= 0 and sum to <= 1');
+  if (opts.latencyMs < 0) die('--latency-ms must be >= 0');
+  return opts;
+}
+function num(s, dflt) { if (s === undefined || s === '') return dflt; const n = Number(s); return Number.isFinite(n) ? n : dflt; }
+function numOrDie(name, s) { const n = Number(s); if (!Number.isFinite(n)) die(`${name}: not a number: ${s}`); return n; }
+function die(msg) { process.stderr.write(`fake-upstream: ${msg}\n`); process.exit(2); }
+
+const opts = parseArgs(process.argv.slice(2));
+
+// ---------- stats ----------
+const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'];
+let stats;
+function resetStats() {
+  stats = {
+    requests: 0,
+    by_path: Object.fromEntries(INFERENCE_PATHS.map((p) => [p, 0])),
+    by_status: {},
+    in_flight: 0,
+    max_in_flight: 0,
+    connections: 0,
+    max_connections: 0,
+    first_request_at: null,
+    last_request_at: null,
+    reset_at: Date.now() / 1000,
+  };
+}
+resetStats();
+let openConnections = 0;
+const modelsSeen = new Set(['fake-model']);
+
+function countStatus(code) { stats.by_status[code] = (stats.by_status[code] || 0) + 1; }
+
+// ---------- helpers ----------
+const ID_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+let idPool = randomBytes(4096), idPos = 0;
+function rid(prefix) {
+  if (idPos + 24 > idPool.length) { idPool = randomBytes(4096); idPos = 0; }
+  let s = prefix;
+  for (let i = 0; i < 24; i++) s += ID_CHARS[idPool[idPos++] % 62];
+  return s;
+}
+const nowSec = () => Math.floor(Date.now() / 1000);
+const approxTokens = (text) => Math.max(1, Math.ceil(text.length / 4));
+
+function send(res, status, obj, extraHeaders) {
+  const body = JSON.stringify(obj);
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': rid('req_'),
+  };
+  if (extraHeaders) Object.assign(headers, extraHeaders);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+function sendError(res, status, message, type, code, extraHeaders) {
+  send(res, status, { error: { message, type, param: null, code } }, extraHeaders);
+}
+
+function textOf(content) {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+function lastUserText(messages) {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m && m.role === 'user') return textOf(m.content);
+  }
+  return messages.length ? textOf(messages[messages.length - 1]?.content) : '';
+}
+function allText(messages) {
+  if (!Array.isArray(messages)) return '';
+  let s = '';
+  for (const m of messages) s += textOf(m && m.content);
+  return s;
+}
+// The echoed answer: "echo: " + the first 200 characters of the prompt, so output lines stay small.
+const echo = (text) => 'echo: ' + (text.length > 200 ? text.slice(0, 200) : text);
+function completionTokens(body, text) {
+  const cap = Number.isInteger(body.max_tokens) ? body.max_tokens
+    : Number.isInteger(body.max_completion_tokens) ? body.max_completion_tokens
+    : Number.isInteger(body.max_output_tokens) ? body.max_output_tokens : 16;
+  return Math.max(1, Math.min(cap, approxTokens(text)));
+}
+
+// ---------- route handlers (body already parsed) ----------
+function chatCompletion(body) {
+  const prompt = allText(body.messages);
+  const content = echo(lastUserText(body.messages));
+  const pt = approxTokens(prompt), ct = completionTokens(body, content);
+  return {
+    id: rid('chatcmpl-'),
+    object: 'chat.completion',
+    created: nowSec(),
+    model: body.model,
+    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct },
+    system_fingerprint: 'fp_fake',
+  };
+}
+function completion(body) {
+  const prompts = Array.isArray(body.prompt) ? body.prompt.map(String) : [typeof body.prompt === 'string' ? body.prompt : ''];
+  let pt = 0, ct = 0;
+  const choices = prompts.map((p, index) => {
+    const text = echo(p);
+    pt += approxTokens(p); ct += completionTokens(body, text);
+    return { index, text, logprobs: null, finish_reason: 'stop' };
+  });
+  return {
+    id: rid('cmpl-'), object: 'text_completion', created: nowSec(), model: body.model, choices,
+    usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct },
+  };
+}
+const EMBEDDING = [0.0, 0.001, -0.002, 0.003, -0.004, 0.005, -0.006, 0.007];
+function embeddings(body) {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input ?? ''];
+  let pt = 0;
+  const data = inputs.map((inp, index) => {
+    pt += typeof inp === 'string' ? approxTokens(inp) : Array.isArray(inp) ? Math.max(1, inp.length) : 1;
+    return { object: 'embedding', index, embedding: EMBEDDING };
+  });
+  return { object: 'list', data, model: body.model, usage: { prompt_tokens: pt, total_tokens: pt } };
+}
+function responsesInputText(input) {
+  if (typeof input === 'string') return input;
+  if (Array.isArray(input)) {
+    for (let i = input.length - 1; i >= 0; i--) {
+      const it = input[i];
+      if (it && (it.role === 'user' || it.type === 'message')) return textOf(it.content);
+    }
+  }
+  return '';
+}
+function response(body) {
+  const inText = responsesInputText(body.input) + (typeof body.instructions === 'string' ? body.instructions : '');
+  const text = echo(responsesInputText(body.input));
+  const it = approxTokens(inText), ot = completionTokens(body, text);
+  return {
+    id: rid('resp_'), object: 'response', created_at: nowSec(), status: 'completed', model: body.model,
+    output: [{
+      type: 'message', id: rid('msg_'), status: 'completed', role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [] }],
+    }],
+    usage: {
+      input_tokens: it, input_tokens_details: { cached_tokens: 0 },
+      output_tokens: ot, output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: it + ot,
+    },
+  };
+}
+const HANDLERS = {
+  '/v1/chat/completions': chatCompletion,
+  '/v1/completions': completion,
+  '/v1/embeddings': embeddings,
+  '/v1/responses': response,
+};
+
+// ---------- server ----------
+const latency = opts.latencyMs;
+const failRate = opts.failRate;
+const rate429 = opts.rate429;
+
+function handleInference(req, res, path, handler) {
+  stats.requests++;
+  stats.by_path[path]++;
+  stats.in_flight++;
+  if (stats.in_flight > stats.max_in_flight) stats.max_in_flight = stats.in_flight;
+  const t = Date.now() / 1000;
+  if (stats.first_request_at === null) stats.first_request_at = t;
+  stats.last_request_at = t;
+
+  let done = false;
+  const finish = () => { if (!done) { done = true; stats.in_flight--; } };
+  res.on('close', finish); // also covers clients that hang up before the answer
+
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const answer = () => {
+      if (res.destroyed) { finish(); return; }
+      const r = (failRate > 0 || rate429 > 0) ? Math.random() : 1;
+      let status;
+      if (r < rate429) {
+        status = 429;
+        sendError(res, 429, 'Rate limit reached (fake upstream)', 'rate_limit_error', 'rate_limit_exceeded', { 'retry-after': '1' });
+      } else if (r < rate429 + failRate) {
+        status = 500;
+        sendError(res, 500, 'Internal error (fake upstream, injected)', 'server_error', null);
+      } else {
+        let body;
+        try {
+          body = JSON.parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        } catch {
+          status = 400;
+          sendError(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null);
+        }
+        if (status === undefined) {
+          if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.model !== 'string') {
+            status = 400;
+            sendError(res, 400, 'you must provide a model parameter', 'invalid_request_error', null);
+          } else {
+            status = 200;
+            if (!modelsSeen.has(body.model) && modelsSeen.size < 1000) modelsSeen.add(body.model);
+            send(res, 200, handler(body));
+          }
+        }
+      }
+      countStatus(status);
+      finish();
+    };
+    if (latency > 0) setTimeout(answer, latency); else answer();
+  });
+  req.on('error', finish);
+}
+
+const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+  const q = req.url.indexOf('?');
+  const path = q < 0 ? req.url : req.url.slice(0, q);
+  const handler = HANDLERS[path];
+  if (handler) {
+    if (req.method !== 'POST') { req.resume(); sendError(res, 405, `Method ${req.method} not allowed on ${path}`, 'invalid_request_error', 'method_not_allowed'); return; }
+    handleInference(req, res, path, handler);
+    return;
+  }
+  req.resume();
+  if (req.method === 'GET' && path === '/stats') {
+    send(res, 200, { ...stats, open_connections: openConnections, latency_ms: latency, fail_rate: failRate, status_429_rate: rate429 });
+  } else if (req.method === 'POST' && path === '/stats/reset') {
+    resetStats();
+    send(res, 200, { reset: true });
+  } else if (req.method === 'GET' && (path === '/health' || path === '/healthz')) {
+    send(res, 200, { status: 'ok' });
+  } else if (req.method === 'GET' && path === '/v1/models') {
+    send(res, 200, { object: 'list', data: [...modelsSeen].map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake-upstream' })) });
+  } else {
+    sendError(res, 404, `Unknown request URL: ${req.method} ${path}`, 'invalid_request_error', 'unknown_url');
+  }
+});
+
+// No limits that could get in the way of a benchmark: unlimited connections, long keep-alive,
+// no request timeout (the ingest benchmark holds requests for a minute or more).
+server.maxConnections = Infinity;
+server.keepAliveTimeout = 10 * 60 * 1000;
+server.headersTimeout = 10 * 60 * 1000 + 1000; // must exceed keepAliveTimeout
+server.requestTimeout = 0;
+server.timeout = 0;
+server.maxRequestsPerSocket = 0;
+server.on('connection', (sock) => {
+  openConnections++;
+  stats.connections++;
+  if (openConnections > stats.max_connections) stats.max_connections = openConnections;
+  sock.on('close', () => { openConnections--; });
+});
+server.on('clientError', (err, sock) => {
+  if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  else sock.destroy();
+});
+server.on('error', (err) => die(`server error: ${err.message}`));
+
+server.listen(opts.port, opts.host, () => {
+  process.stdout.write(`listening on ${server.address().port}\n`);
+  process.stderr.write(`fake-upstream: ${opts.host}:${server.address().port} latency=${latency}ms fail-rate=${failRate} 429-rate=${rate429}\n`);
+});
+
+function shutdown(sig) {
+  if (!opts.quiet) process.stderr.write(`fake-upstream: ${sig}, stats ${JSON.stringify(stats)}\n`);
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,122 @@
+package dev.openbatch.api;
+
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.RestResponse;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+
+import jakarta.ws.rs.NotAllowedException;
+import jakarta.ws.rs.NotAcceptableException;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.NotSupportedException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.MediaType;
+
+/**
+ * The one place where failures become HTTP answers: every non-2xx carries the OpenAI envelope,
+ * with a message a person can act on and never a class name or a stack trace.
+ */
+public class ErrorMappers {
+    private static final Logger LOG = Logger.getLogger(ErrorMappers.class);
+
+    static RestResponse<ApiError> respond(int status, ApiError error) {
+        return RestResponse.ResponseBuilder.<ApiError>create(status).entity(error).type(MediaType.APPLICATION_JSON_TYPE).build();
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> api(ApiException e) {
+        return respond(e.status(), e.toError());
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> notFound(NotFoundException e) {
+        return respond(404, ApiError.of("Unknown request URL. Check the path and the method; the API lives under /v1.",
+                "invalid_request_error", null, "unknown_url"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> notAllowed(NotAllowedException e) {
+        return respond(405, ApiError.of("Method not allowed for this URL. Allowed: "
+                + String.join(", ", e.getResponse().getAllowedMethods()) + ".",
+                "invalid_request_error", null, "method_not_allowed"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> unsupported(NotSupportedException e) {
+        return respond(415, ApiError.of("Unsupported Content-Type. Send application/json (multipart/form-data for file uploads).",
+                "invalid_request_error", null, "unsupported_media_type"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> notAcceptable(NotAcceptableException e) {
+        return respond(406, ApiError.of("This endpoint answers application/json; the Accept header asks for something else.",
+                "invalid_request_error", null, "not_acceptable"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> unrecognized(UnrecognizedPropertyException e) {
+        return respond(400, ApiError.of("Unrecognized request argument supplied: " + e.getPropertyName(),
+                "invalid_request_error", e.getPropertyName(), "unknown_parameter"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> mismatched(MismatchedInputException e) {
+        String param = JsonErrors.path(e);
+        return respond(400, ApiError.of(param == null
+                ? "The request body is not valid JSON of the expected shape."
+                : "Invalid type for '" + param + "'.", "invalid_request_error", param, "invalid_type"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> json(JsonProcessingException e) {
+        return respond(400, ApiError.of("We could not parse the JSON body of your request. "
+                + "(Make sure the body is valid JSON and the Content-Type is application/json.)",
+                "invalid_request_error", null, "invalid_json"));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> web(WebApplicationException e) {
+        int status = e.getResponse() == null ? 500 : e.getResponse().getStatus();
+        Throwable cause = e.getCause();
+        if (cause instanceof ApiException api) {
+            return api(api);
+        }
+        if (cause instanceof JsonProcessingException jpe) {
+            return json(jpe);
+        }
+        if (status >= 500) {
+            LOG.error("request failed", e);
+            return internal();
+        }
+        String message = switch (status) {
+            case 400 -> "The request is malformed.";
+            case 401 -> "Missing or invalid API key.";
+            case 413 -> "The request body is too large.";
+            case 414 -> "The request URL is too long.";
+            case 431 -> "The request headers are too large.";
+            default -> "The request could not be served (HTTP " + status + ").";
+        };
+        return respond(status, ApiError.of(message, "invalid_request_error", null, null));
+    }
+
+    @ServerExceptionMapper
+    public RestResponse<ApiError> any(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            if (root.getCause() instanceof ApiException api) {
+                return api(api);
+            }
+            root = root.getCause();
+        }
+        LOG.error("request failed", e);
+        return internal();
+    }
+
+    private static RestResponse<ApiError> internal() {
+        return respond(500, ApiError.of("The server had an error while processing your request. Retry it; "
+                + "if it keeps failing, the operator's log has the details.", "server_error", null, "internal_error"));
+    }
+}

@@ -1,0 +1,23 @@
+package dev.openbatch.api;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+@ConfigMapping(prefix = "openbatch.limits")
+public interface LimitsConfig {
+    /** Largest file accepted by POST /v1/files, in bytes; larger uploads get 413. */
+    @WithDefault("536870912")
+    long maxUploadBytes();
+
+    /** Largest input file a batch may read, in bytes. */
+    @WithDefault("209715200")
+    long maxBatchFileBytes();
+
+    /** Most lines a batch input file may have. */
+    @WithDefault("50000")
+    int maxBatchLines();
+
+    /** Most validation errors reported on a failed batch. */
+    @WithDefault("100")
+    int maxReportedErrors();
+}

@@ -1,0 +1,54 @@
+package dev.openbatch.engine;
+
+import java.time.Duration;
+import java.util.Optional;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** {@code openbatch.engine.*}: how this process runs batches. */
+@ConfigMapping(prefix = "openbatch.engine")
+public interface EngineConfig {
+    /** Whether this process runs batches at all (an API-only replica sets false). */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** This process's name in claims; defaults to the host name plus a random suffix. */
+    Optional<String> nodeId();
+
+    /** How long a claim lasts without renewal; a dead process's lines return to the queue after it. */
+    @WithDefault("30s")
+    Duration lease();
+
+    /** How often the batch-level loop runs (validation, cancel, expiry, finalization, lease sweep). */
+    @WithDefault("250ms")
+    Duration tick();
+
+    /** Longest wait for one upstream answer before it counts as a timeout (retryable). */
+    @WithDefault("10m")
+    Duration requestTimeout();
+
+    /** Attempts per line for retryable failures (connection errors, timeouts, 408, 429, 5xx). */
+    @WithDefault("5")
+    int maxAttempts();
+
+    /** First retry delay; doubles each attempt, with jitter. */
+    @WithDefault("1s")
+    Duration backoffMin();
+
+    /** Longest retry delay (a larger Retry-After is still honoured). */
+    @WithDefault("60s")
+    Duration backoffMax();
+
+    /** Most results written in one statement. */
+    @WithDefault("500")
+    int writeBatch();
+
+    /** Longest a result waits in memory before it is written. */
+    @WithDefault("20ms")
+    Duration writeDelay();
+
+    /** On shutdown, how long lines in flight may take to finish before they are given back. */
+    @WithDefault("30s")
+    Duration shutdownGrace();
+}

@@ -1,0 +1,81 @@
+package dev.openbatch.engine;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/** The engine's Prometheus metrics; every name starts with {@code openbatch_}. */
+@ApplicationScoped
+public class EngineMetrics {
+    static final String[] STATUSES = { "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled" };
+
+    private final MeterRegistry registry;
+    private final Timer claim;
+    private final Timer write;
+    private final Counter leasesTakenOver;
+    private final Map<String, AtomicLong> batchesByStatus = new ConcurrentHashMap<>();
+    private final AtomicLong waiting = new AtomicLong();
+    private final Map<String, Timer> latency = new ConcurrentHashMap<>();
+    private final Map<String, Counter> finished = new ConcurrentHashMap<>();
+
+    public EngineMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.claim = Timer.builder("openbatch_claim_duration").description("Time to claim a set of lines from PostgreSQL")
+                .publishPercentileHistogram().register(registry);
+        this.write = Timer.builder("openbatch_write_duration").description("Time to write a set of results to PostgreSQL")
+                .publishPercentileHistogram().register(registry);
+        this.leasesTakenOver = Counter.builder("openbatch_leases_taken_over").description("Claims on lines returned to the queue after their lease ran out")
+                .register(registry);
+        for (String s : STATUSES) {
+            AtomicLong v = new AtomicLong();
+            batchesByStatus.put(s, v);
+            Gauge.builder("openbatch_batches", v, AtomicLong::get).description("Batches by status").tag("status", s).register(registry);
+        }
+        Gauge.builder("openbatch_lines_waiting", waiting, AtomicLong::get).description("Lines queued and not yet claimed, across all batches")
+                .register(registry);
+    }
+
+    void claimLatency(long nanos) { claim.record(Duration.ofNanos(nanos)); }
+
+    void writeLatency(long nanos) { write.record(Duration.ofNanos(nanos)); }
+
+    void leasesTakenOver(long n) { leasesTakenOver.increment(n); }
+
+    void batches(String status, long n) {
+        AtomicLong v = batchesByStatus.get(status);
+        if (v != null) {
+            v.set(n);
+        }
+    }
+
+    void waiting(long n) { waiting.set(n); }
+
+    void upstreamLatency(String upstream, long nanos) {
+        latency.computeIfAbsent(upstream, u -> Timer.builder("openbatch_upstream_request_duration")
+                .description("Time from sending a line to its upstream to the answer").tag("upstream", u)
+                .publishPercentileHistogram().register(registry)).record(Duration.ofNanos(nanos));
+    }
+
+    /** Outcome: succeeded, failed, retried, expired, cancelled. */
+    void lineFinished(String upstream, String outcome) {
+        finished.computeIfAbsent(upstream + "\u0000" + outcome, k -> Counter.builder("openbatch_lines_finished")
+                .description("Lines finished, by upstream and outcome (retried counts each retry)")
+                .tag("upstream", upstream).tag("outcome", outcome).register(registry)).increment();
+    }
+
+    /** Registers the in-flight and capacity gauges of one upstream. */
+    void upstream(String name, Supplier<Number> inFlight, int capacity) {
+        Gauge.builder("openbatch_upstream_in_flight", inFlight).description("Lines in flight to the upstream from this process")
+                .tag("upstream", name).register(registry);
+        Gauge.builder("openbatch_upstream_concurrency_limit", () -> capacity).description("The upstream's max-concurrency")
+                .tag("upstream", name).register(registry);
+    }
+}

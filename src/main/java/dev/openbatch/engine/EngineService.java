@@ -1,0 +1,102 @@
+package dev.openbatch.engine;
+
+import java.net.InetAddress;
+import java.util.concurrent.TimeUnit;
+
+import org.jboss.logging.Logger;
+
+import dev.openbatch.api.Ids;
+import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.Time;
+import dev.openbatch.batches.BatchChanged;
+import dev.openbatch.db.Migrations;
+import dev.openbatch.files.FileStore;
+import dev.openbatch.upstream.Upstreams;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/** Owns this process's {@link Engine}: starts it after the migrations, stops it gracefully on shutdown. */
+@ApplicationScoped
+public class EngineService {
+    private static final Logger LOG = Logger.getLogger(EngineService.class);
+
+    private final Pool pool;
+    private final Vertx vertx;
+    private final Time time;
+    private final EngineConfig config;
+    private final EngineMetrics metrics;
+    private final LimitsConfig limits;
+    private final Upstreams upstreams;
+    private final FileStore store;
+    private final BatchLog batchLog;
+    private volatile Engine engine;
+
+    public EngineService(Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, LimitsConfig limits,
+            Upstreams upstreams, FileStore store, BatchLog batchLog, Migrations migrations) {
+        this.pool = pool;
+        this.vertx = vertx;
+        this.time = time;
+        this.config = config;
+        this.metrics = metrics;
+        this.limits = limits;
+        this.upstreams = upstreams;
+        this.store = store;
+        this.batchLog = batchLog;
+    }
+
+    void start(@Observes @Priority(100) StartupEvent ev) {
+        if (!config.enabled()) {
+            LOG.info("engine disabled (openbatch.engine.enabled=false): this process serves the API only");
+            return;
+        }
+        engine = create(config.nodeId().orElseGet(EngineService::defaultNode));
+        engine.start();
+    }
+
+    /** A new engine on this process's database and upstreams (tests make several to act as several processes). */
+    public Engine create(String node) {
+        return new Engine(node, pool, vertx, time, config, metrics,
+                new BatchSteps(pool, time, limits, upstreams, store), upstreams.all(), batchLog);
+    }
+
+    /** The running engine, or null when disabled. */
+    public Engine engine() {
+        return engine;
+    }
+
+    void wake(@Observes BatchChanged changed) {
+        Engine e = engine;
+        if (e != null) {
+            e.wake();
+        }
+    }
+
+    void stop(@Observes ShutdownEvent ev) {
+        Engine e = engine;
+        if (e == null) {
+            return;
+        }
+        LOG.infof("stopping engine %s: %d line(s) in flight, grace %s", e.node(), e.inFlight(), config.shutdownGrace());
+        try {
+            e.stop(config.shutdownGrace()).toCompletableFuture().get(config.shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
+            LOG.infof("engine %s stopped; every claim it held was given back", e.node());
+        } catch (Exception ex) {
+            LOG.warnf("engine %s did not stop cleanly: %s (its claims return to the queue when their lease runs out)", e.node(), ex.getMessage());
+        }
+    }
+
+    private static String defaultNode() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "openbatch";
+        }
+        return host + "-" + Ids.request().substring(4, 12);
+    }
+}

@@ -1,0 +1,132 @@
+package dev.openbatch.files;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+import dev.openbatch.api.ApiException;
+import dev.openbatch.api.Ids;
+import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.ListPage;
+import dev.openbatch.api.Time;
+import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+
+@ApplicationScoped
+public class FileService {
+    /** Purposes a client may upload with; only `batch` files can start a batch. */
+    public static final Set<String> UPLOAD_PURPOSES = Set.of("batch", "assistants", "fine-tune", "vision", "user_data", "evals");
+    /** Purpose of the files openbatch writes. */
+    public static final String OUTPUT_PURPOSE = "batch_output";
+    private static final Set<String> LIST_PURPOSES = Set.of("batch", "assistants", "fine-tune", "vision", "user_data", "evals", OUTPUT_PURPOSE);
+
+    private final FileRepository files;
+    private final FileStore store;
+    private final LimitsConfig limits;
+    private final Time time;
+    private final Pool pool;
+
+    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool) {
+        this.files = files;
+        this.store = store;
+        this.limits = limits;
+        this.time = time;
+        this.pool = pool;
+    }
+
+    /** Stores an uploaded file (already spooled to local disk by the HTTP layer). */
+    public Uni<FileView> upload(String project, String purpose, String filename, Path source, long size,
+            String anchor, Long expiresAfterSeconds) {
+        if (purpose == null || purpose.isBlank()) {
+            throw ApiException.invalid("Missing required parameter: 'purpose'.", "purpose", "missing_required_parameter");
+        }
+        if (!UPLOAD_PURPOSES.contains(purpose)) {
+            throw ApiException.invalid("Invalid value for 'purpose': '" + ApiException.clip(purpose)
+                    + "'. Supported values are: 'batch', 'assistants', 'fine-tune', 'vision', 'user_data' and 'evals'.",
+                    "purpose", "invalid_value");
+        }
+        if (size > limits.maxUploadBytes()) {
+            throw ApiException.tooLarge("File is " + size + " bytes; the limit is " + limits.maxUploadBytes() + " bytes.", "file");
+        }
+        long now = time.seconds();
+        Long expiresAt = null;
+        if (anchor != null || expiresAfterSeconds != null) {
+            if (!"created_at".equals(anchor)) {
+                throw ApiException.invalid("Invalid value for 'expires_after[anchor]': only 'created_at' is supported.", "expires_after[anchor]", "invalid_value");
+            }
+            if (expiresAfterSeconds == null || expiresAfterSeconds < 3600 || expiresAfterSeconds > 2_592_000) {
+                throw ApiException.invalid("'expires_after[seconds]' must be between 3600 (1 hour) and 2592000 (30 days).",
+                        "expires_after[seconds]", "invalid_value");
+            }
+            expiresAt = now + expiresAfterSeconds;
+        }
+        FileEntity f = new FileEntity();
+        f.id = Ids.file();
+        f.project = project;
+        f.purpose = purpose;
+        f.filename = filename == null || filename.isBlank() ? "upload" : filename;
+        f.bytes = size;
+        f.status = "processed";
+        f.createdAt = now;
+        f.expiresAt = expiresAt;
+        f.createdUs = time.orderingMicros();
+        return store.storeFromDisk(f, source).replaceWith(f::view);
+    }
+
+    public Uni<FileView> get(String project, String id) {
+        return owned(project, id).map(FileEntity::view);
+    }
+
+    public Uni<FileEntity> owned(String project, String id) {
+        return files.findOwned(project, id)
+                .onItem().ifNull().failWith(() -> ApiException.notFound("file", id));
+    }
+
+    public Uni<ListPage<FileView>> list(String project, String purpose, Integer limit, String order, String after) {
+        int n = limit == null ? 10000 : limit;
+        if (n < 1 || n > 10000) {
+            throw ApiException.invalid("Invalid 'limit': must be between 1 and 10000.", "limit", "invalid_value");
+        }
+        String o = order == null ? "desc" : order;
+        if (!o.equals("asc") && !o.equals("desc")) {
+            throw ApiException.invalid("Invalid 'order': must be 'asc' or 'desc'.", "order", "invalid_value");
+        }
+        if (purpose != null && !LIST_PURPOSES.contains(purpose)) {
+            throw ApiException.invalid("Invalid 'purpose': '" + ApiException.clip(purpose) + "'.", "purpose", "invalid_value");
+        }
+        Uni<FileEntity> cursor = after == null ? Uni.createFrom().nullItem()
+                : files.findOwned(project, after).onItem().ifNull()
+                        .failWith(() -> ApiException.invalid("Invalid 'after': no file with id '" + ApiException.clip(after) + "'.", "after", "invalid_value"));
+        return cursor.chain(c -> files.page(project, purpose, o.equals("asc"), c, n + 1))
+                .map(rows -> ListPage.of(rows.stream().map(FileEntity::view).toList(), n, FileView::id));
+    }
+
+    /** The file's bytes, after checking that it is the caller's. */
+    public Uni<FileEntity> forContent(String project, String id) {
+        return owned(project, id);
+    }
+
+    public Multi<Buffer> content(String id) {
+        return store.read(id);
+    }
+
+    @WithTransaction
+    public Uni<Void> delete(String project, String id) {
+        return owned(project, id).chain(f -> pool
+                .preparedQuery("select id from batches where input_file_id = $1 and status in ('validating', 'in_progress', 'finalizing', 'cancelling') limit 1")
+                .execute(Tuple.of(id))
+                .chain(rs -> {
+                    if (rs.size() > 0) {
+                        return Uni.createFrom().failure(ApiException.conflict("File " + id + " is the input of batch "
+                                + rs.iterator().next().getString(0) + ", which is still running; cancel it or wait until it ends.", "file_in_use"));
+                    }
+                    return files.delete(f);
+                }));
+    }
+
+}

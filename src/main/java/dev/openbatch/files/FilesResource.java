@@ -1,0 +1,94 @@
+package dev.openbatch.files;
+
+import java.util.List;
+import java.util.Map;
+
+import org.jboss.resteasy.reactive.RestForm;
+import org.jboss.resteasy.reactive.RestMulti;
+import org.jboss.resteasy.reactive.RestQuery;
+import org.jboss.resteasy.reactive.multipart.FileUpload;
+
+import dev.openbatch.api.ApiException;
+import dev.openbatch.api.ListPage;
+import dev.openbatch.api.Params;
+import dev.openbatch.auth.CurrentProject;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+@Path("/v1/files")
+public class FilesResource {
+    private final FileService files;
+    private final CurrentProject project;
+
+    public FilesResource(FileService files, CurrentProject project) {
+        this.files = files;
+        this.project = project;
+    }
+
+    public record Deleted(String id, String object, boolean deleted) {
+    }
+
+    @POST
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<FileView> upload(@RestForm("file") List<FileUpload> file, @RestForm("purpose") String purpose,
+            @RestForm("expires_after[anchor]") String anchor, @RestForm("expires_after[seconds]") String seconds) {
+        if (file == null || file.isEmpty()) {
+            throw ApiException.invalid("Missing required parameter: 'file' (send it as a multipart file part).", "file", "missing_required_parameter");
+        }
+        if (file.size() > 1) {
+            throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
+        }
+        Long expires = null;
+        if (seconds != null) {
+            try {
+                expires = Long.parseLong(seconds.trim());
+            } catch (NumberFormatException e) {
+                throw ApiException.invalid("'expires_after[seconds]' must be an integer.", "expires_after[seconds]", "invalid_type");
+            }
+        }
+        FileUpload f = file.get(0);
+        return files.upload(project.id(), purpose, f.fileName(), f.uploadedFile(), f.size(), anchor, expires);
+    }
+
+    @GET
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<ListPage<FileView>> list(@RestQuery String purpose, @RestQuery String limit, @RestQuery String order,
+            @RestQuery String after) {
+        return files.list(project.id(), purpose, Params.integer("limit", limit), order, after);
+    }
+
+    @GET
+    @Path("{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<FileView> get(@PathParam("id") String id) {
+        return files.get(project.id(), id);
+    }
+
+    /** The raw bytes, streamed chunk by chunk, whatever the Accept header asks for. */
+    @GET
+    @Path("{id}/content")
+    public RestMulti<Buffer> content(@PathParam("id") String id) {
+        String p = project.id();
+        return RestMulti.fromUniResponse(files.forContent(p, id),
+                f -> files.content(f.id),
+                f -> Map.of("Content-Type", List.of(f.filename.endsWith(".jsonl") || "batch_output".equals(f.purpose) || "batch".equals(f.purpose)
+                        ? "application/jsonl" : MediaType.APPLICATION_OCTET_STREAM),
+                        "Content-Disposition", List.of("attachment; filename=\"" + f.filename.replace("\"", "") + "\"")));
+    }
+
+    @DELETE
+    @Path("{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Deleted> delete(@PathParam("id") String id) {
+        return files.delete(project.id(), id).replaceWith(new Deleted(id, "file", true));
+    }
+}

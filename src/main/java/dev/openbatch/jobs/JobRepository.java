@@ -1,0 +1,33 @@
+package dev.openbatch.jobs;
+
+import java.util.List;
+
+import io.quarkus.hibernate.reactive.panache.PanacheRepositoryBase;
+import io.quarkus.hibernate.reactive.panache.common.WithSession;
+import io.quarkus.panache.common.Parameters;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+
+@WithSession
+@ApplicationScoped
+public class JobRepository implements PanacheRepositoryBase<JobEntity, String> {
+
+    public Uni<JobEntity> findOwned(String project, String id) {
+        return find("id = :id and project = :project", Parameters.with("id", id).and("project", project)).firstResult();
+    }
+
+    public Uni<JobEntity> findDefault(String project) {
+        return find("project = :project and isDefault = true", Parameters.with("project", project)).firstResult();
+    }
+
+    /** Newest first, after the cursor. */
+    public Uni<List<JobEntity>> page(String project, JobEntity after, int limit) {
+        Parameters p = Parameters.with("project", project);
+        String q = "project = :project";
+        if (after != null) {
+            q += " and (createdUs < :us or (createdUs = :us and id < :id))";
+            p.and("us", after.createdUs).and("id", after.id);
+        }
+        return find(q + " order by createdUs desc, id desc", p).page(0, limit).list();
+    }
+}

@@ -1,0 +1,15 @@
+package dev.openbatch.upstream;
+
+/**
+ * One HTTP answer from an upstream.
+ *
+ * @param status     the HTTP status
+ * @param body       the response body as text (JSON for any well-behaved server)
+ * @param requestId  the upstream's request id ({@code x-request-id}), or null
+ * @param retryAfterMillis what {@code Retry-After} asked for, or null
+ */
+public record UpstreamResponse(int status, String body, String requestId, Long retryAfterMillis) {
+    public boolean ok() {
+        return status >= 200 && status < 300;
+    }
+}

@@ -1,0 +1,85 @@
+package dev.openbatch.upstream;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.jboss.logging.Logger;
+
+import dev.openbatch.engine.EngineConfig;
+import io.quarkus.runtime.ShutdownEvent;
+import io.vertx.mutiny.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Any;
+import jakarta.enterprise.inject.Instance;
+
+/**
+ * Every upstream this process can send lines to: the configured HTTP servers, plus any
+ * {@link Upstream} bean (the built-in engine when it is on the classpath and enabled).
+ */
+@ApplicationScoped
+public class Upstreams {
+    private static final Logger LOG = Logger.getLogger(Upstreams.class);
+    private final Map<String, Upstream> byName = new LinkedHashMap<>();
+
+    public Upstreams(UpstreamsConfig config, EngineConfig engine, Vertx vertx, @Any Instance<Upstream> builtIn) {
+        for (var e : config.servers().entrySet()) {
+            byName.put(e.getKey(), new HttpUpstream(vertx, e.getKey(), e.getValue(), engine.requestTimeout()));
+        }
+        for (Upstream u : builtIn) {
+            if (u instanceof Toggle t && !t.enabled()) {
+                continue;
+            }
+            byName.putIfAbsent(u.name(), u);
+        }
+        LOG.infof("upstreams: %s", byName.isEmpty() ? "none configured"
+                : String.join(", ", byName.values().stream().map(u -> u.name() + " " + u.models() + " x" + u.maxConcurrency()).toList()));
+    }
+
+    /** A built-in upstream that can be switched off by configuration. */
+    public interface Toggle {
+        boolean enabled();
+    }
+
+    public Optional<Upstream> get(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    public List<Upstream> all() {
+        return Collections.unmodifiableList(new ArrayList<>(byName.values()));
+    }
+
+    /** The upstream for a model: one that names it exactly wins over a {@code *} one; ties go to the first configured. */
+    public Optional<Upstream> forModel(String model) {
+        Optional<Upstream> exact = byName.values().stream().filter(u -> u.models().contains(model)).findFirst();
+        return exact.isPresent() ? exact : byName.values().stream().filter(u -> u.models().contains("*")).findFirst();
+    }
+
+    /** Every model some upstream names (without {@code *}), sorted. */
+    public List<String> models() {
+        return byName.values().stream().flatMap(u -> u.models().stream()).filter(m -> !m.equals("*")).distinct()
+                .sorted(Comparator.naturalOrder()).toList();
+    }
+
+    /** The upstream that serves a model, as the models list reports it. */
+    public Map<String, String> ownerByModel() {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String m : models()) {
+            forModel(m).ifPresent(u -> out.put(m, u.name()));
+        }
+        return out;
+    }
+
+    void close(@Observes ShutdownEvent ev) {
+        byName.values().forEach(u -> {
+            if (u instanceof HttpUpstream h) {
+                h.close();
+            }
+        });
+    }
+}
