@@ -1,0 +1,160 @@
+package dev.openbatch.testing;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A real HTTP server on a random port that answers like an OpenAI-compatible inference server.
+ * Each request line steers its own answer through an optional {@code "fake"} object in its body:
+ * <ul>
+ * <li>{@code "key"}: the name its attempts are counted under (default: the first message's content or the input);</li>
+ * <li>{@code "statuses"}: the status of attempt 1, 2, ... (the last one repeats; default 200);</li>
+ * <li>{@code "retry_after"}: seconds, sent as {@code Retry-After} with 429/503;</li>
+ * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers.</li>
+ * </ul>
+ * A global latency and a "hold" switch (answers wait until released) serve the in-flight tests.
+ */
+public class FakeUpstream {
+    private final Vertx vertx = Vertx.vertx();
+    private HttpServer server;
+    /** Attempts per key, in arrival order. */
+    public final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
+    public final Map<String, CopyOnWriteArrayList<Long>> arrivals = new ConcurrentHashMap<>();
+    public final AtomicInteger total = new AtomicInteger();
+    public final AtomicInteger inFlight = new AtomicInteger();
+    public final AtomicInteger maxInFlight = new AtomicInteger();
+    public final CopyOnWriteArrayList<String> authorizations = new CopyOnWriteArrayList<>();
+    public final CopyOnWriteArrayList<String> bodies = new CopyOnWriteArrayList<>();
+    private volatile long latencyMs;
+    private volatile boolean hold;
+    private final CopyOnWriteArrayList<Runnable> held = new CopyOnWriteArrayList<>();
+
+    public int start() throws Exception {
+        server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        return server.actualPort();
+    }
+
+    public void stop() {
+        vertx.close();
+    }
+
+    public void reset() {
+        attempts.clear();
+        arrivals.clear();
+        total.set(0);
+        maxInFlight.set(0);
+        authorizations.clear();
+        bodies.clear();
+        latencyMs = 0;
+        hold = false;
+        release();
+    }
+
+    public void latency(long ms) { this.latencyMs = ms; }
+
+    /** While on, answers wait until {@link #release()}. */
+    public void hold(boolean on) { this.hold = on; }
+
+    public void release() {
+        var pending = new java.util.ArrayList<>(held);
+        held.clear();
+        pending.forEach(Runnable::run);
+    }
+
+    public int heldCount() { return held.size(); }
+
+    public int attemptsOf(String key) {
+        AtomicInteger n = attempts.get(key);
+        return n == null ? 0 : n.get();
+    }
+
+    private void handle(HttpServerRequest req) {
+        req.body().onSuccess(buf -> {
+            total.incrementAndGet();
+            int now = inFlight.incrementAndGet();
+            maxInFlight.accumulateAndGet(now, Math::max);
+            authorizations.add(String.valueOf(req.getHeader("Authorization")));
+            String text = buf.toString();
+            bodies.add(text);
+            JsonObject body;
+            try {
+                body = new JsonObject(text);
+            } catch (RuntimeException e) {
+                answer(req, 400, new JsonObject().put("error", new JsonObject().put("message", "bad json")), null);
+                return;
+            }
+            JsonObject fake = body.getJsonObject("fake", new JsonObject());
+            String key = fake.getString("key", keyOf(body));
+            int attempt = attempts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+            arrivals.computeIfAbsent(key, k -> new CopyOnWriteArrayList<>()).add(System.currentTimeMillis());
+            JsonArray statuses = fake.getJsonArray("statuses", new JsonArray().add(200));
+            int status = statuses.getInteger(Math.min(attempt, statuses.size()) - 1);
+            Integer retryAfter = fake.getInteger("retry_after");
+            long delay = fake.getLong("latency_ms", latencyMs);
+            if (fake.getBoolean("hang", false)) {
+                return; // never answers; the client's timeout ends it
+            }
+            Runnable respond = () -> answer(req, status, responseFor(req.path(), body, status, key), status == 429 || status == 503 ? retryAfter : null);
+            Runnable maybeHeld = () -> {
+                if (hold) {
+                    held.add(respond);
+                } else {
+                    respond.run();
+                }
+            };
+            if (delay > 0) {
+                vertx.setTimer(delay, t -> maybeHeld.run());
+            } else {
+                maybeHeld.run();
+            }
+        });
+    }
+
+    private static String keyOf(JsonObject body) {
+        JsonArray messages = body.getJsonArray("messages");
+        if (messages != null && !messages.isEmpty()) {
+            return messages.getJsonObject(0).getString("content", "");
+        }
+        Object input = body.getValue("input");
+        return input == null ? body.getString("prompt", "") : input.toString();
+    }
+
+    private static JsonObject responseFor(String path, JsonObject body, int status, String key) {
+        if (status >= 300) {
+            return new JsonObject().put("error", new JsonObject().put("message", "fake failure " + status + " for " + key)
+                    .put("type", "fake").put("code", status));
+        }
+        JsonObject usage = new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3).put("total_tokens", 10);
+        if (path.endsWith("/embeddings")) {
+            return new JsonObject().put("object", "list").put("model", body.getString("model"))
+                    .put("data", new JsonArray().add(new JsonObject().put("object", "embedding").put("index", 0)
+                            .put("embedding", new JsonArray().add(0.1).add(0.2))))
+                    .put("usage", new JsonObject().put("prompt_tokens", 4).put("total_tokens", 4));
+        }
+        return new JsonObject().put("id", "chatcmpl-" + key).put("object", "chat.completion").put("model", body.getString("model"))
+                .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
+                        .put("message", new JsonObject().put("role", "assistant").put("content", "echo " + key))
+                        .put("finish_reason", "stop")))
+                .put("usage", usage);
+    }
+
+    private void answer(HttpServerRequest req, int status, JsonObject body, Integer retryAfter) {
+        inFlight.decrementAndGet();
+        var resp = req.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+                .putHeader("x-request-id", "req_fake_" + total.get());
+        if (retryAfter != null) {
+            resp.putHeader("Retry-After", retryAfter.toString());
+        }
+        resp.end(body.encode());
+    }
+}
