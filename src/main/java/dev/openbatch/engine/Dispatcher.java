@@ -82,6 +82,7 @@ class Dispatcher {
     private boolean idle;
     private boolean stopped;
     private long claimFailures;
+    private long sent;
 
     private static final class InFlight {
         final Claimed line;
@@ -111,6 +112,8 @@ class Dispatcher {
     String name() { return upstream.name(); }
 
     int inFlight() { return inFlight.size(); }
+
+    long sent() { return sent; }
 
     int held() { return inFlight.size() + stock.size(); }
 
@@ -270,6 +273,7 @@ class Dispatcher {
 
     private void start(Claimed c) {
         InFlight f = new InFlight(c);
+        sent++;
         String k = key(c.batchId(), c.line());
         inFlight.put(k, f);
         f.cancellable = upstream.send(c.endpoint(), c.body())

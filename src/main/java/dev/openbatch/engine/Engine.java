@@ -254,6 +254,11 @@ public class Engine {
                 .subscribe().with(v -> { }, e -> { });
     }
 
+    /** Lines this engine has sent upstream so far (every attempt counts). */
+    public long sent() {
+        return dispatchers.values().stream().mapToLong(Dispatcher::sent).sum();
+    }
+
     /** Lines in flight from this process, all upstreams. */
     public int inFlight() {
         return dispatchers.values().stream().mapToInt(Dispatcher::inFlight).sum();

@@ -60,6 +60,11 @@ public class EngineService {
 
     /** A new engine on this process's database and upstreams (tests make several to act as several processes). */
     public Engine create(String node) {
+        return create(node, config);
+    }
+
+    /** The same, with settings of its own. */
+    public Engine create(String node, EngineConfig config) {
         return new Engine(node, pool, vertx, time, config, metrics,
                 new BatchSteps(pool, time, limits, upstreams, store), upstreams.all(), batchLog);
     }

@@ -83,6 +83,18 @@ public class FakeUpstream {
             total.incrementAndGet();
             int now = inFlight.incrementAndGet();
             maxInFlight.accumulateAndGet(now, Math::max);
+            java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+            // a request the client gave up on (timeout, cancel) is no longer in flight
+            req.response().closeHandler(v -> {
+                if (finished.compareAndSet(false, true)) {
+                    inFlight.decrementAndGet();
+                }
+            });
+            req.response().endHandler(v -> {
+                if (finished.compareAndSet(false, true)) {
+                    inFlight.decrementAndGet();
+                }
+            });
             authorizations.add(String.valueOf(req.getHeader("Authorization")));
             String text = buf.toString();
             bodies.add(text);
@@ -149,7 +161,9 @@ public class FakeUpstream {
     }
 
     private void answer(HttpServerRequest req, int status, JsonObject body, Integer retryAfter) {
-        inFlight.decrementAndGet();
+        if (req.response().closed() || req.response().ended()) {
+            return;
+        }
         var resp = req.response().setStatusCode(status).putHeader("Content-Type", "application/json")
                 .putHeader("x-request-id", "req_fake_" + total.get());
         if (retryAfter != null) {

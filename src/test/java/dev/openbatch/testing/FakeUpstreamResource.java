@@ -21,7 +21,11 @@ public class FakeUpstreamResource implements QuarkusTestResourceLifecycleManager
         return Map.of("openbatch.upstreams.fake.url", "http://127.0.0.1:" + port,
                 "openbatch.upstreams.fake.models", "fake-model,fake-model-2",
                 "openbatch.upstreams.fake.api-key", "sk-upstream-secret",
-                "openbatch.upstreams.fake.max-concurrency", "16");
+                "openbatch.upstreams.fake.max-concurrency", "16",
+                // nothing listens on port 1: every attempt is refused at once
+                "openbatch.upstreams.dead.url", "http://127.0.0.1:1",
+                "openbatch.upstreams.dead.models", "dead-model",
+                "openbatch.upstreams.dead.max-concurrency", "4");
     }
 
     @Override
