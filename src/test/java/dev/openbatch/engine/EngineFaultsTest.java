@@ -1,0 +1,196 @@
+package dev.openbatch.engine;
+
+import static dev.openbatch.testing.Api.KEY_A;
+import static dev.openbatch.testing.Api.await;
+import static dev.openbatch.testing.Api.awaitStatus;
+import static dev.openbatch.testing.Api.chatLine;
+import static dev.openbatch.testing.Api.createBatch;
+import static dev.openbatch.testing.Api.upload;
+import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.openbatch.api.Time;
+import dev.openbatch.testing.Configs;
+import dev.openbatch.testing.EngineOffProfile;
+import dev.openbatch.testing.FakeUpstreamResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.path.json.JsonPath;
+import io.vertx.core.json.JsonObject;
+import jakarta.inject.Inject;
+
+/**
+ * The engine's hard cases, with engines started by hand as separate processes would be:
+ * a lease taken over after it ran out, a crash between the upstream's answer and the write,
+ * two engines on one database, and a graceful stop.
+ */
+@QuarkusTest
+@TestProfile(EngineOffProfile.class)
+@QuarkusTestResource(value = FakeUpstreamResource.class, restrictToAnnotatedClass = false)
+class EngineFaultsTest {
+    private static final String CHAT = "/v1/chat/completions";
+
+    @Inject
+    EngineService engines;
+    @Inject
+    EngineConfig config;
+    @Inject
+    Time time;
+
+    private final List<Engine> started = new ArrayList<>();
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        for (Engine e : started) {
+            e.crash();
+        }
+        started.clear();
+        time.set(Clock.systemUTC());
+    }
+
+    private Engine engine(String node, EngineConfig c) {
+        Engine e = engines.create(node, c);
+        started.add(e);
+        e.start();
+        return e;
+    }
+
+    private static String lines(String r, int n, String fake) {
+        return IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(r + "-" + i, "fake-model", fake)).collect(Collectors.joining("\n"));
+    }
+
+    private static void assertEachOnce(JsonPath done, String r, int n) {
+        Map<String, JsonObject> out = EngineTest.file(KEY_A, done.getString("output_file_id"));
+        Map<String, JsonObject> err = EngineTest.file(KEY_A, done.getString("error_file_id"));
+        assertEquals(n, out.size() + err.size());
+        for (int i = 1; i <= n; i++) {
+            String k = r + "-" + i;
+            assertTrue(out.containsKey(k) ^ err.containsKey(k), k + " must be in exactly one file");
+        }
+        assertEquals(n, done.getInt("request_counts.completed") + done.getInt("request_counts.failed"));
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void aClaimWhoseLeaseRanOutIsTakenOverAndItsLateWriteChangesNothing() throws Exception {
+        String r = EngineTest.run();
+        int n = 12;
+        // lines answer only after 1.5 s: they are in flight when the first engine dies
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), CHAT, "24h").getString("id");
+        Engine first = engine("first", config);
+        await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (first.inFlight() < n && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        assertEquals(n, first.inFlight());
+        first.crash();
+
+        Engine second = engine("second", config);
+        // within the lease nobody may take the lines
+        assertEquals(0, second.sweepLeases().await().atMost(Duration.ofSeconds(5)));
+        second.tickNow().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        sleep(300);
+        assertEquals(0, second.sent(), "lines under a live lease must not be sent again");
+        // the lease runs out (the clock moves, nobody sleeps 30 s)
+        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        assertEquals(n, done.getInt("request_counts.completed"));
+        assertEachOnce(done, r, n);
+        for (int i = 1; i <= n; i++) {
+            assertEquals(2, FAKE.attemptsOf(r + "-" + i), "the upstream sees a line in flight at the crash at most twice");
+        }
+    }
+
+    @Test
+    void aCrashBetweenTheUpstreamAnswerAndTheWriteLosesNothing() throws Exception {
+        String r = EngineTest.run();
+        int n = 20;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, null)), CHAT, "24h").getString("id");
+        // this engine keeps its results in memory for an hour: they are never written
+        Engine first = engine("answered-but-not-written", Configs.of(config).holdingResults(Duration.ofHours(1)));
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (IntStream.rangeClosed(1, n).anyMatch(i -> FAKE.attemptsOf(r + "-" + i) == 0) && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        assertEquals(n, first.sent());
+        sleep(200);
+        first.crash();
+        assertEquals(0, EngineTest.file(KEY_A, null).size());
+        JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
+        assertEquals(0, mid.getInt("request_counts.completed"), "nothing was written before the crash");
+
+        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        engine("after-restart", config);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        assertEquals(n, done.getInt("request_counts.completed"));
+        assertEachOnce(done, r, n);
+        for (int i = 1; i <= n; i++) {
+            assertEquals(2, FAKE.attemptsOf(r + "-" + i));
+        }
+    }
+
+    @Test
+    void twoEnginesOnOneDatabaseShareTheWorkAndNeverSendALineTwice() {
+        String r = EngineTest.run();
+        int n = 300;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":20}")), CHAT, "24h").getString("id");
+        Engine one = engine("one", config);
+        Engine two = engine("two", config);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));
+        assertEquals(n, done.getInt("request_counts.completed"));
+        assertEachOnce(done, r, n);
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
+        }
+        assertEquals(n, one.sent() + two.sent());
+        assertTrue(one.sent() > 0 && two.sent() > 0, "both engines should have worked: " + one.sent() + " / " + two.sent());
+    }
+
+    @Test
+    void aGracefulStopFinishesWhatIsInFlightAndGivesBackTheRest() throws Exception {
+        String r = EngineTest.run();
+        int n = 60;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":400}")), CHAT, "24h").getString("id");
+        Engine first = engine("stopping", config);
+        await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (first.inFlight() == 0 && System.currentTimeMillis() < deadline) {
+            sleep(10);
+        }
+        first.stop(Duration.ofSeconds(5)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+        started.remove(first);
+        JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
+        assertTrue(mid.getInt("request_counts.completed") > 0, "lines in flight at the stop finish and are written");
+        assertTrue(mid.getInt("request_counts.completed") < n);
+
+        // the next process takes the rest at once: nothing waits for a lease to run out
+        engine("next", config);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        assertEachOnce(done, r, n);
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, FAKE.attemptsOf(r + "-" + i), "a graceful stop sends no line twice");
+        }
+    }
+}
