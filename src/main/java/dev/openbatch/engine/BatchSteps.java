@@ -24,7 +24,7 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * one transaction, so a step cut short by a crash is simply done again by whoever claims next.
  */
 final class BatchSteps {
-    private static final int INSERT_ROWS = 1000;
+    private static final int INSERT_ROWS = 2000;
 
     private final Pool pool;
     private final Time time;

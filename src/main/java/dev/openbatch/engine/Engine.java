@@ -132,6 +132,8 @@ public class Engine {
                                 steps.add(underClaim(id, fence -> steps().validate(id, fence).invoke(s -> {
                                     if (s != null) {
                                         batchLog.transition(id, s);
+                                        // its lines are ready: no need to wait for the next tick
+                                        dispatchers.values().forEach(Dispatcher::wake);
                                     }
                                 })).eventually(() -> validations--));
                             }

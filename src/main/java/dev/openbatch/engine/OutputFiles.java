@@ -18,7 +18,7 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * into chunks of about {@link FileStore#CHUNK} bytes, so memory stays bounded whatever the size.
  */
 final class OutputFiles {
-    private static final int PAGE = 500;
+    private static final int PAGE = 2000;
     private static final String SUCCEEDED = "state = 'succeeded'";
     private static final String NOT_SUCCEEDED = "state <> 'succeeded'";
 
