@@ -133,7 +133,7 @@ public class Engine {
                                     if (s != null) {
                                         batchLog.transition(id, s);
                                         // its lines are ready: no need to wait for the next tick
-                                        dispatchers.values().forEach(Dispatcher::wake);
+                                        context.runOnContext(() -> dispatchers.values().forEach(Dispatcher::wake));
                                     }
                                 })).eventually(() -> validations--));
                             }
