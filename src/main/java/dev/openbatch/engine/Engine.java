@@ -196,11 +196,16 @@ public class Engine {
             return step.apply(fence)
                     .onFailure(BatchSteps.Fenced.class).recoverWithNull()
                     .replaceWithVoid()
+                    .emitOn(this::runOnContext) // steps may end on a worker thread (validation parses there)
                     .eventually(() -> {
                         busy.remove(id);
                         return steps.release(id, fence).onFailure().recoverWithNull();
                     });
-        });
+        }).emitOn(this::runOnContext);
+    }
+
+    private void runOnContext(Runnable r) {
+        context.runOnContext(r);
     }
 
     /** Expired claims on lines go back to the queue (the fence moves so a late writer changes nothing). */
