@@ -103,7 +103,7 @@ class Dispatcher {
         this.node = node;
         this.metrics = metrics;
         this.capacity = upstream.maxConcurrency();
-        this.prefetch = Math.max(8, capacity / 2);
+        this.prefetch = Math.max(16, capacity);
         this.writer = new ResultWriter(pool, context.owner(), config.writeBatch(), Math.max(1, config.writeDelay().toMillis()),
                 this::applied, metrics);
         metrics.upstream(upstream.name(), inFlight::size, capacity);

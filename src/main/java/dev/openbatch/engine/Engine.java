@@ -104,7 +104,7 @@ public class Engine {
         ticking = true;
         long now = time.millis();
         return sweepLeasesOnContext()
-                .chain(() -> pool.preparedQuery("select id, status, validated, expires_at, total, completed, failed from batches where status in " + LIVE
+                .chain(() -> pool.preparedQuery("select id, status, validated, expires_at, total, completed, failed, upstream from batches where status in " + LIVE
                         + " order by created_us").execute())
                 .chain(rows -> {
                     Set<String> cancelling = new HashSet<>();
@@ -116,6 +116,7 @@ public class Engine {
                         boolean validated = r.getBoolean(2);
                         Long expiresAt = r.getLong(3);
                         boolean settled = r.getInteger(5) + r.getInteger(6) >= r.getInteger(4);
+                        String upstream = r.getString(7);
                         if ("cancelling".equals(status) && validated) {
                             cancelling.add(id);
                         }
@@ -138,10 +139,11 @@ public class Engine {
                                 })).eventually(() -> validations--));
                             }
                         } else if ("cancelling".equals(status)) {
-                            steps.add(steps().cancelQueued(id).replaceWithVoid()
+                            steps.add(steps().cancelQueued(id).invoke(n -> metrics.lineFinished(upstream, "cancelled", n)).replaceWithVoid()
                                     .chain(() -> underClaim(id, fence -> finishWhenSettled(id, fence, "cancelling", "cancelled"))));
                         } else if ("in_progress".equals(status) && late) {
                             steps.add(underClaim(id, fence -> steps().expireUnfinished(id, fence)
+                                    .invoke(n -> metrics.lineFinished(upstream, "expired", n))
                                     .chain(() -> steps().finish(id, fence, "in_progress", "expired"))
                                     .invoke(done -> log(id, done, "expired"))));
                         } else if ("in_progress".equals(status) && settled) {

@@ -66,9 +66,16 @@ public class EngineMetrics {
 
     /** Outcome: succeeded, failed, retried, expired, cancelled. */
     void lineFinished(String upstream, String outcome) {
+        lineFinished(upstream, outcome, 1);
+    }
+
+    void lineFinished(String upstream, String outcome, long n) {
+        if (n <= 0) {
+            return;
+        }
         finished.computeIfAbsent(upstream + "\u0000" + outcome, k -> Counter.builder("openbatch_lines_finished")
                 .description("Lines finished, by upstream and outcome (retried counts each retry)")
-                .tag("upstream", upstream).tag("outcome", outcome).register(registry)).increment();
+                .tag("upstream", upstream == null ? "none" : upstream).tag("outcome", outcome).register(registry)).increment(n);
     }
 
     /** Registers the in-flight and capacity gauges of one upstream. */
