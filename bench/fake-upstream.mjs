@@ -17,7 +17,9 @@
 // Routes:
 //   POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
 //   GET  /v1/models          a list holding the models seen so far (plus "fake-model")
-//   GET  /stats              {"requests","by_path","by_status","in_flight","max_in_flight",...}
+//   GET  /stats              {"requests","by_path","by_status","in_flight","max_in_flight",...,"by_key"}
+//                            by_key: requests per key, the key being the body's messages[0].content
+//                            (or its prompt / input when that is a string); GET /stats?by_key=0 leaves it out
 //   POST /stats/reset        zeroes the counters (max_in_flight too)
 //   GET  /health             {"status":"ok"}
 // Only the POST inference routes count as `requests`; /stats, /health and /v1/models do not.
@@ -80,12 +82,27 @@ function resetStats() {
     last_request_at: null,
     reset_at: Date.now() / 1000,
   };
+  byKey = new Map();
 }
+let byKey;
 resetStats();
 let openConnections = 0;
 const modelsSeen = new Set(['fake-model']);
 
 function countStatus(code) { stats.by_status[code] = (stats.by_status[code] || 0) + 1; }
+// The key a request is counted under in by_key: messages[0].content, else prompt, else input (strings only).
+function keyOf(body) {
+  if (!body || typeof body !== 'object') return null;
+  const m = Array.isArray(body.messages) ? body.messages[0] : undefined;
+  if (m && typeof m.content === 'string') return m.content;
+  if (typeof body.prompt === 'string') return body.prompt;
+  if (typeof body.input === 'string') return body.input;
+  return null;
+}
+function countKey(body) {
+  const k = keyOf(body);
+  if (k !== null) byKey.set(k, (byKey.get(k) || 0) + 1);
+}
 
 // ---------- helpers ----------
 const ID_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -235,6 +252,14 @@ function handleInference(req, res, path, handler) {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
+    // Parsed on arrival, so by_key also counts requests whose client goes away before the answer.
+    let body, parseError = false;
+    try {
+      body = JSON.parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    } catch {
+      parseError = true;
+    }
+    if (!parseError) countKey(body);
     const answer = () => {
       if (res.destroyed) { finish(); return; }
       const r = (failRate > 0 || rate429 > 0) ? Math.random() : 1;
@@ -246,10 +271,7 @@ function handleInference(req, res, path, handler) {
         status = 500;
         sendError(res, 500, 'Internal error (fake upstream, injected)', 'server_error', null);
       } else {
-        let body;
-        try {
-          body = JSON.parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-        } catch {
+        if (parseError) {
           status = 400;
           sendError(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null);
         }
@@ -283,7 +305,9 @@ const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) 
   }
   req.resume();
   if (req.method === 'GET' && path === '/stats') {
-    send(res, 200, { ...stats, open_connections: openConnections, latency_ms: latency, fail_rate: failRate, status_429_rate: rate429 });
+    const out = { ...stats, open_connections: openConnections, latency_ms: latency, fail_rate: failRate, status_429_rate: rate429 };
+    if (!/[?&]by_key=0(&|$)/.test(req.url)) out.by_key = Object.fromEntries(byKey);
+    send(res, 200, out);
   } else if (req.method === 'POST' && path === '/stats/reset') {
     resetStats();
     send(res, 200, { reset: true });

@@ -3,7 +3,9 @@
 #
 # Provides: logging, timing, JSON field extraction (jq, or node when jq is missing), the API
 # wrapper, building the service, (re)creating the bench database, starting/stopping the fake
-# upstream and the service, and an EXIT trap that stops whatever this script started.
+# upstream and the service, an EXIT trap that stops whatever this script started (plus any
+# function a script adds to CLEANUP_HOOKS), and batch helpers used by crash.sh, pg-restart.sh and
+# metrics-sample.sh (gen_chat_input, wait_batch, check_batch_files, key_counts).
 #
 # Common knobs (environment):
 #   XMX=256m               service heap
@@ -125,10 +127,15 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# Functions to run first when the script ends (a script that starts more processes, or stops
+# PostgreSQL, adds one: CLEANUP_HOOKS+=(my_hook)). They run with set +e.
+CLEANUP_HOOKS=()
+
 cleanup() {
-  local rc=$?
+  local rc=$? h
   trap - EXIT INT TERM
   set +e   # whatever happens below, stop both processes
+  for h in ${CLEANUP_HOOKS[@]+"${CLEANUP_HOOKS[@]}"}; do "$h"; done
   stop_pid "$SVC_PID" "service"
   stop_pid "$FAKE_PID" "fake upstream"
   rm -f "$OUT_DIR"/.api.* 2>/dev/null
@@ -247,3 +254,110 @@ create_batch() {
     -d "{\"input_file_id\":\"$1\",\"endpoint\":\"$2\",\"completion_window\":\"24h\",\"metadata\":{\"bench\":\"true\"}}"
 }
 get_batch() { api_ok GET "/v1/batches/$1"; }
+
+# ---------- batch helpers (crash.sh, pg-restart.sh, metrics-sample.sh) ----------
+# gen_chat_input N FILE PREFIX [MODEL]: N /v1/chat/completions lines whose custom_id and
+# messages[0].content are both PREFIX-i (i = 1..N), so the fake upstream's by_key counts are
+# per custom_id.
+gen_chat_input() {
+  awk -v n="$1" -v p="$3" -v model="${4:-bench-model}" 'BEGIN {
+    for (i = 1; i <= n; i++)
+      printf "{\"custom_id\":\"%s-%d\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"%s-%d\"}],\"max_tokens\":16}}\n", p, i, model, p, i
+  }' >"$2"
+}
+
+# wait_batch ID TIMEOUT_S [UNTIL_DONE]: polls GET /v1/batches/ID at $SVC_URL every POLL_S (0.2 s)
+# until the batch is terminal (completed, failed, expired, cancelled) or, with UNTIL_DONE, until
+# completed+failed >= UNTIL_DONE. Logs progress every PROGRESS_EVERY_S (3 s). Tolerates failed
+# polls (a service being restarted) until the timeout. Sets BATCH_JSON, BATCH_STATUS, BATCH_DONE
+# (completed+failed). Returns 1 on timeout.
+BATCH_JSON=""; BATCH_STATUS=""; BATCH_DONE=0
+wait_batch() {
+  local id="$1" timeout="$2" until="${3:-}" t0 last completed failed total
+  t0="$(now)"; last="$t0"
+  while :; do
+    api GET "/v1/batches/$id"
+    if [[ "$API_STATUS" == 2* ]]; then
+      BATCH_JSON="$API_BODY"
+      IFS=$'\t' read -r BATCH_STATUS completed failed total < <(jfields "$BATCH_JSON" .status .request_counts.completed .request_counts.failed .request_counts.total)
+      [[ "$completed" =~ ^[0-9]+$ ]] || completed=0
+      [[ "$failed" =~ ^[0-9]+$ ]] || failed=0
+      BATCH_DONE=$((completed + failed))
+      case "$BATCH_STATUS" in completed|failed|expired|cancelled) return 0 ;; esac
+      if [[ -n "$until" ]] && ((BATCH_DONE >= until)); then return 0; fi
+      if awk -v e="$(elapsed "$last")" -v p="${PROGRESS_EVERY_S:-3}" 'BEGIN{exit !(e>=p)}'; then
+        log "progress: $BATCH_STATUS completed=$completed failed=$failed total=$total"
+        last="$(now)"
+      fi
+    fi
+    if awk -v e="$(elapsed "$t0")" -v m="$timeout" 'BEGIN{exit !(e>m)}'; then
+      log "batch $id: no end after ${timeout}s (status ${BATCH_STATUS:-?}, last poll HTTP $API_STATUS)"
+      return 1
+    fi
+    sleep "${POLL_S:-0.2}"
+  done
+}
+
+# check_batch_files TAG N PREFIX: downloads the output and error files of the batch in BATCH_JSON
+# (from $SVC_URL) to $OUT_DIR/TAG-{output,error}.jsonl and checks that every custom_id PREFIX-1..N
+# appears exactly once across the two, nothing else appears, and request_counts agree
+# (completed = output lines, failed = error lines, completed + failed = total = N).
+# Sets FILES_OK (1/0) and FILES_SUMMARY (one line of figures).
+FILES_OK=0; FILES_SUMMARY=""
+check_batch_files() {
+  local tag="$1" n="$2" prefix="$3" out_id err_id completed failed total code f id
+  IFS=$'\t' read -r out_id err_id completed failed total < <(jfields "$BATCH_JSON" .output_file_id .error_file_id .request_counts.completed .request_counts.failed .request_counts.total)
+  local out="$OUT_DIR/$tag-output.jsonl" err="$OUT_DIR/$tag-error.jsonl"
+  : >"$out"; : >"$err"
+  FILES_OK=1
+  for f in "$out_id $out" "$err_id $err"; do
+    id="${f%% *}"
+    [[ "$id" == null || -z "$id" ]] && continue
+    code="$(curl -sS -o "${f#* }" -w '%{http_code}' -H "$AUTH_HEADER" "$SVC_URL/v1/files/$id/content")" || code=000
+    [[ "$code" == 200 ]] || { log "GET /v1/files/$id/content answered $code"; FILES_OK=0; }
+  done
+  local figures
+  figures="$(node -e '
+    const fs = require("fs");
+    const [out, err, n, prefix] = [process.argv[1], process.argv[2], +process.argv[3], process.argv[4]];
+    const seen = new Map(); let foreign = 0, bad = 0;
+    const count = (file) => {
+      let lines = 0;
+      for (const l of fs.readFileSync(file, "utf8").split("\n")) {
+        if (!l) continue; lines++;
+        let id; try { id = JSON.parse(l).custom_id; } catch { bad++; continue; }
+        seen.set(id, (seen.get(id) || 0) + 1);
+        const m = new RegExp("^" + prefix + "-(\\d+)$").exec(id || "");
+        if (!m || +m[1] < 1 || +m[1] > n) foreign++;
+      }
+      return lines;
+    };
+    const o = count(out), e = count(err);
+    let missing = 0, twice = 0;
+    for (let i = 1; i <= n; i++) { const c = seen.get(prefix + "-" + i) || 0; if (c === 0) missing++; else if (c > 1) twice++; }
+    console.log(o, e, seen.size, missing, twice, foreign, bad);' "$out" "$err" "$n" "$prefix" 2>&1)" || figures="0 0 0 $n 0 0 0"
+  local o e distinct missing twice foreign bad
+  read -r o e distinct missing twice foreign bad <<<"$figures"
+  FILES_SUMMARY="status=$BATCH_STATUS total=$total completed=$completed failed=$failed; files: output $o lines, error $e lines, $distinct distinct custom_ids, missing $missing, more than once $twice, foreign $foreign, unparsable $bad"
+  [[ "$BATCH_STATUS" == completed ]] || FILES_OK=0
+  [[ "$total" == "$n" && "$((completed + failed))" == "$n" ]] || FILES_OK=0
+  [[ "$o" == "$completed" && "$e" == "$failed" ]] || FILES_OK=0
+  [[ "$missing" == 0 && "$twice" == 0 && "$foreign" == 0 && "$bad" == 0 && "$distinct" == "$n" ]] || FILES_OK=0
+}
+
+# key_counts STATS_FILE N PREFIX: from a saved GET /stats answer of the fake upstream, prints
+# "missing once twice more max": how many of the keys PREFIX-1..N it saw 0, 1, 2, >2 times, and
+# the highest count. With a 4th argument FILE, writes the keys seen more than once there.
+key_counts() {
+  node -e '
+    const fs = require("fs");
+    const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); const k = s.by_key || {};
+    const n = +process.argv[2], prefix = process.argv[3];
+    let missing = 0, once = 0, twice = 0, more = 0, max = 0; const dups = [];
+    for (let i = 1; i <= n; i++) {
+      const c = k[prefix + "-" + i] || 0; max = Math.max(max, c);
+      if (c === 0) missing++; else if (c === 1) once++; else { if (c === 2) twice++; else more++; dups.push(prefix + "-" + i); }
+    }
+    if (process.argv[4]) fs.writeFileSync(process.argv[4], dups.join("\n") + (dups.length ? "\n" : ""));
+    console.log(missing, once, twice, more, max);' "$@"
+}

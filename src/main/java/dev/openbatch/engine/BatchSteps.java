@@ -104,20 +104,36 @@ final class BatchSteps {
                 });
     }
 
+    /**
+     * Reads, checks and inserts chunk after chunk, as a pipeline: while chunk i's lines are being
+     * inserted (PostgreSQL's work), chunk i+1 is already read and parsed (ours, on a worker thread).
+     */
     private Uni<Void> readAndInsert(SqlConnection tx, String batchId, String fileId, Validation v) {
-        return tx.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
+        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
                 .map(rs -> rs.iterator().next().getInteger(0))
-                .onItem().transformToMulti(n -> Multi.createFrom().range(0, n))
-                .onItem().transformToUniAndConcatenate(seq -> v.done() ? Uni.createFrom().voidItem()
-                        : tx.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
-                                .execute(Tuple.of(fileId, seq))
-                                .map(rs -> rs.iterator().next().getBuffer(0))
-                                .emitOn(Infrastructure.getDefaultWorkerPool())
-                                .map(v::feed)
-                                .chain(lines -> insert(tx, batchId, lines)))
-                .collect().last()
-                .chain(() -> Uni.createFrom().item(v::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
-                .chain(lines -> insert(tx, batchId, lines));
+                .chain(n -> pipeline(tx, batchId, fileId, v, 0, n, n == 0 ? Uni.createFrom().item(List.of()) : parsed(fileId, v, 0)));
+    }
+
+    private Uni<Void> pipeline(SqlConnection tx, String batchId, String fileId, Validation v, int seq, int chunks,
+            Uni<List<LineValidator.Line>> current) {
+        return current.chain(lines -> {
+            if (seq + 1 >= chunks || v.done()) {
+                return insert(tx, batchId, lines)
+                        .chain(() -> Uni.createFrom().item(v::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
+                        .chain(last -> insert(tx, batchId, last));
+            }
+            Uni<List<LineValidator.Line>> next = parsed(fileId, v, seq + 1).memoize().indefinitely();
+            next.subscribe().with(x -> { }, e -> { }); // start reading the next chunk now
+            return insert(tx, batchId, lines).chain(() -> pipeline(tx, batchId, fileId, v, seq + 1, chunks, next));
+        });
+    }
+
+    private Uni<List<LineValidator.Line>> parsed(String fileId, Validation v, int seq) {
+        return pool.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
+                .execute(Tuple.of(fileId, seq))
+                .map(rs -> rs.iterator().next().getBuffer(0))
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .map(v::feed);
     }
 
     private Uni<Void> insert(SqlConnection tx, String batchId, List<LineValidator.Line> lines) {
