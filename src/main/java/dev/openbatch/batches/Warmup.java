@@ -1,0 +1,29 @@
+package dev.openbatch.batches;
+
+import org.jboss.logging.Logger;
+
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.vertx.core.runtime.context.VertxContextSafetyToggle;
+import io.smallrye.common.vertx.VertxContext;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/**
+ * Opens one Hibernate Reactive session at start-up, so that the first client request does not
+ * pay for booting the session machinery (about a second on a cold JVM).
+ */
+@ApplicationScoped
+public class Warmup {
+    private static final Logger LOG = Logger.getLogger(Warmup.class);
+
+    void warm(@Observes StartupEvent ev, Vertx vertx, BatchRepository batches) {
+        Context context = VertxContext.getOrCreateDuplicatedContext(vertx);
+        VertxContextSafetyToggle.setContextSafe(context, true);
+        context.runOnContext(v -> Panache.withSession(() -> batches.findOwned("warmup", "warmup"))
+                .subscribe().with(b -> LOG.debug("Hibernate Reactive warmed up"),
+                        e -> LOG.debugf("warm-up query failed: %s", e.getMessage())));
+    }
+}
