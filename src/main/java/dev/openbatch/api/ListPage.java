@@ -1,9 +1,12 @@
 package dev.openbatch.api;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.util.List;
 import java.util.function.Function;
 
 /** The OpenAI list shape: {@code {"object":"list","data","first_id","last_id","has_more"}}. */
+@RegisterForReflection
 public record ListPage<T>(String object, List<T> data, String first_id, String last_id, boolean has_more) {
 
     /**

@@ -14,6 +14,7 @@ import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
 import dev.openbatch.api.Time;
+import dev.openbatch.engine.BatchLog;
 import dev.openbatch.files.FileRepository;
 import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobEntity;
@@ -63,7 +64,10 @@ public class BatchService {
         String hash = hash(req);
         Uni<BatchView> create = jobService.ensureDefault(project)
                 .chain(() -> Panache.withTransaction(() -> insert(project, req, idempotencyKey, hash)))
-                .invoke(b -> changed.fire(new BatchChanged(b.id())));
+                .invoke(b -> {
+                    BatchLog.log(b.id(), project, b.status(), 0, 0, 0, b.model());
+                    changed.fire(new BatchChanged(b.id()));
+                });
         if (idempotencyKey == null) {
             return create;
         }
@@ -193,7 +197,11 @@ public class BatchService {
                     }
                 })))
                 .map(BatchView::of)
-                .invoke(b -> changed.fire(new BatchChanged(b.id())));
+                .invoke(b -> {
+                    BatchLog.log(b.id(), project, b.status(), b.request_counts().total(), b.request_counts().completed(),
+                            b.request_counts().failed(), b.model());
+                    changed.fire(new BatchChanged(b.id()));
+                });
     }
 
     private static String hash(CreateBatch req) {

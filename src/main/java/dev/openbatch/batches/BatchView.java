@@ -1,5 +1,7 @@
 package dev.openbatch.batches;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.util.List;
 import java.util.Map;
 
@@ -10,6 +12,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.openbatch.api.Metadata;
 
 /** The Batch object of the API: every field of the reference page, plus {@code model} and {@code usage}. */
+@RegisterForReflection(targets = { BatchView.class, BatchView.RequestCounts.class, BatchView.Usage.class, BatchView.InputDetails.class,
+        BatchView.OutputDetails.class, BatchView.Errors.class, BatchView.BatchError.class })
 public record BatchView(String id, String object, String endpoint, Errors errors, String input_file_id,
         String completion_window, String status, String output_file_id, String error_file_id, long created_at,
         Long in_progress_at, Long expires_at, Long finalizing_at, Long completed_at, Long failed_at, Long expired_at,

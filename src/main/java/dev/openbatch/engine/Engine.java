@@ -148,6 +148,7 @@ public class Engine {
                                     .invoke(done -> log(id, done, "expired"))));
                         } else if ("in_progress".equals(status) && settled) {
                             steps.add(underClaim(id, fence -> steps().startFinalizing(id, fence)
+                                    .invoke(started -> log(id, started, "finalizing"))
                                     .chain(started -> started ? finish(id, fence, "finalizing", "completed") : Uni.createFrom().item(false))));
                         } else if ("finalizing".equals(status)) {
                             steps.add(underClaim(id, fence -> finish(id, fence, "finalizing", "completed")));
