@@ -14,7 +14,6 @@ import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
 import dev.openbatch.api.Time;
-import dev.openbatch.engine.BatchLog;
 import dev.openbatch.files.FileRepository;
 import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobEntity;

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Time;
+import dev.openbatch.batches.BatchLog;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 import io.vertx.mutiny.core.Vertx;

@@ -8,6 +8,7 @@ import org.jboss.logging.Logger;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
+import dev.openbatch.batches.BatchLog;
 import dev.openbatch.batches.BatchChanged;
 import dev.openbatch.db.Migrations;
 import dev.openbatch.files.FileStore;

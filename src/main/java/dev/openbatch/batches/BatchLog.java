@@ -1,4 +1,4 @@
-package dev.openbatch.engine;
+package dev.openbatch.batches;
 
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
