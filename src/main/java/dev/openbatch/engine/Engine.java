@@ -249,6 +249,9 @@ public class Engine {
         if (now - lastGauges < 5000) {
             return;
         }
+        if (now / 60_000 != lastGauges / 60_000) {
+            deleteExpiredFiles(now);
+        }
         lastGauges = now;
         pool.query("select status, count(*) from batches group by status").execute()
                 .invoke(rows -> {
@@ -263,6 +266,18 @@ public class Engine {
                 .chain(() -> pool.query("select count(*) from requests where state = 'queued'").execute())
                 .invoke(rows -> metrics.waiting(rows.iterator().next().getLong(0)))
                 .subscribe().with(v -> { }, e -> { });
+    }
+
+    /** Files past their {@code expires_at} are deleted, except the input of a batch still running. */
+    private void deleteExpiredFiles(long now) {
+        pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
+                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + LIVE + ")")
+                .execute(Tuple.of(now / 1000))
+                .subscribe().with(rs -> {
+                    if (rs.rowCount() > 0) {
+                        LOG.infof("deleted %d expired file(s)", rs.rowCount());
+                    }
+                }, e -> { });
     }
 
     /** Lines this engine has sent upstream so far (every attempt counts). */
