@@ -271,7 +271,7 @@ fi
 
 # ================= summary =================
 {
-  echo "openbatch crash test  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo ?), jar $OPENBATCH_JAR)"
+  echo "openbatch crash test  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, repo HEAD $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo ?), jar $OPENBATCH_JAR)"
   echo "  two processes, max-concurrency $CONCURRENCY each, lease $LEASE, restart after ${RESTART_AFTER_S}s with node id: $RESTART_ID"
   printf '  %s\n' "${SUMMARY[@]}"
   if [[ $OK == 1 ]]; then echo "RESULT: PASS"; else echo "RESULT: FAIL"; fi

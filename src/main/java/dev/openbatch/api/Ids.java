@@ -1,13 +1,12 @@
 package dev.openbatch.api;
 
 import java.security.SecureRandom;
+import java.util.Base64;
 
-/** The one place IDs are made: a prefix and 24 random URL-safe characters (~143 bits). */
+/** The one place IDs are made: a prefix and 24 URL-safe characters from 144 random bits. */
 public final class Ids {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final char[] ALPHABET =
-            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
-    private static final int LENGTH = 24;
+    private static final Base64.Encoder ENCODER = Base64.getUrlEncoder().withoutPadding();
 
     private Ids() {
     }
@@ -19,10 +18,8 @@ public final class Ids {
     public static String request() { return make("req-"); }
 
     static String make(String prefix) {
-        StringBuilder sb = new StringBuilder(prefix.length() + LENGTH).append(prefix);
-        for (int i = 0; i < LENGTH; i++) {
-            sb.append(ALPHABET[RANDOM.nextInt(ALPHABET.length)]);
-        }
-        return sb.toString();
+        byte[] bytes = new byte[18];
+        RANDOM.nextBytes(bytes);
+        return prefix + ENCODER.encodeToString(bytes);
     }
 }

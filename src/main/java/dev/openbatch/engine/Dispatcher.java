@@ -296,9 +296,9 @@ class Dispatcher {
     Result outcome(Claimed c, UpstreamResponse resp, Throwable err) {
         long now = time.millis();
         if (resp != null && resp.ok()) {
-            Usage u = usage(resp.body());
+            Scan s = scan(resp.body());
             return new Result(c.batchId(), c.line(), c.fence(), "succeeded", 0, resp.status(), requestId(resp),
-                    jsonBody(resp.body()), null, null, u.input, u.output, u.total);
+                    jsonBody(resp.body(), s.json()), null, null, s.input(), s.output(), s.total());
         }
         boolean retryable = resp == null || Backoff.retryable(resp.status());
         if (retryable && c.attempts() < config.maxAttempts()) {
@@ -414,69 +414,74 @@ class Dispatcher {
         }
     }
 
-    record Usage(long input, long output, long total) {
+    /** What one read of an answer's body tells: whether it is JSON, and its token counts. */
+    record Scan(boolean json, long input, long output, long total) {
     }
 
-    /** Token counts from an OpenAI-shaped body: chat/completions/embeddings and the Responses API. */
-    static Usage usage(String body) {
+    /**
+     * Reads the body once: checks it is one JSON value and takes the token counts of its
+     * top-level {@code usage} (chat, completions, embeddings and the Responses API spellings).
+     */
+    static Scan scan(String body) {
         long in = 0;
         long out = 0;
         long total = -1;
         try (JsonParser p = JSON.createParser(body)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return new Usage(0, 0, 0);
+            JsonToken first = p.nextToken();
+            if (first == null) {
+                return new Scan(false, 0, 0, 0);
             }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String f = p.currentName();
-                JsonToken t = p.nextToken();
-                if ("usage".equals(f) && t == JsonToken.START_OBJECT) {
-                    while (p.nextToken() == JsonToken.FIELD_NAME) {
-                        String u = p.currentName();
-                        JsonToken v = p.nextToken();
-                        if (v == JsonToken.VALUE_NUMBER_INT) {
-                            switch (u) {
-                                case "prompt_tokens", "input_tokens" -> in = p.getLongValue();
-                                case "completion_tokens", "output_tokens" -> out = p.getLongValue();
-                                case "total_tokens" -> total = p.getLongValue();
-                                default -> {
+            if (first == JsonToken.START_OBJECT) {
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String f = p.currentName();
+                    JsonToken t = p.nextToken();
+                    if ("usage".equals(f) && t == JsonToken.START_OBJECT) {
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String u = p.currentName();
+                            JsonToken v = p.nextToken();
+                            if (v == JsonToken.VALUE_NUMBER_INT) {
+                                switch (u) {
+                                    case "prompt_tokens", "input_tokens" -> in = p.getLongValue();
+                                    case "completion_tokens", "output_tokens" -> out = p.getLongValue();
+                                    case "total_tokens" -> total = p.getLongValue();
+                                    default -> {
+                                    }
                                 }
+                            } else {
+                                p.skipChildren();
                             }
-                        } else {
-                            p.skipChildren();
                         }
+                    } else {
+                        p.skipChildren();
                     }
-                } else {
-                    p.skipChildren();
                 }
+            } else {
+                p.skipChildren();
+            }
+            if (p.nextToken() != null) {
+                return new Scan(false, 0, 0, 0);
             }
         } catch (Exception e) {
-            return new Usage(0, 0, 0);
+            return new Scan(false, 0, 0, 0);
         }
-        return new Usage(in, out, total < 0 ? in + out : total);
+        return new Scan(true, in, out, total < 0 ? in + out : total);
     }
 
     /**
      * The body as one line of JSON: JSON keeps its text (raw line breaks can only be white space
      * between tokens, so they become spaces); anything else becomes a JSON string.
      */
-    static String jsonBody(String body) {
+    static String jsonBody(String body, boolean json) {
         if (body == null) {
             return "null";
         }
-        boolean valid;
-        try (JsonParser p = JSON.createParser(body)) {
-            JsonToken t = p.nextToken();
-            valid = t != null;
-            if (valid) {
-                p.skipChildren();
-                valid = p.nextToken() == null;
-            }
-        } catch (Exception e) {
-            valid = false;
-        }
-        if (!valid) {
+        if (!json) {
             return "\"" + new String(JsonStringEncoder.getInstance().quoteAsString(body)) + "\"";
         }
-        return body.indexOf('\n') >= 0 || body.indexOf('\r') >= 0 ? body.replace('\n', ' ').replace('\r', ' ') : body.strip();
+        return (body.indexOf('\n') >= 0 || body.indexOf('\r') >= 0 ? body.replace('\n', ' ').replace('\r', ' ') : body).strip();
+    }
+
+    static String jsonBody(String body) {
+        return body == null ? "null" : jsonBody(body, scan(body).json());
     }
 }
