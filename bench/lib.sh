@@ -304,6 +304,7 @@ wait_batch() {
 # (completed = output lines, failed = error lines, completed + failed = total = N).
 # Sets FILES_OK (1/0) and FILES_SUMMARY (one line of figures).
 FILES_OK=0; FILES_SUMMARY=""
+# shellcheck disable=SC2034  # FILES_OK and FILES_SUMMARY are read by the scripts that source this file
 check_batch_files() {
   local tag="$1" n="$2" prefix="$3" out_id err_id completed failed total code f id
   IFS=$'\t' read -r out_id err_id completed failed total < <(jfields "$BATCH_JSON" .output_file_id .error_file_id .request_counts.completed .request_counts.failed .request_counts.total)

@@ -147,7 +147,7 @@ check "batch ended (status $BATCH_STATUS, ${run_s}s after create)" [ "$ended" = 
 check_batch_files pg-restart "$LINES" pg
 check "each custom_id exactly once in the files, counts agree ($FILES_SUMMARY)" [ "$FILES_OK" = 1 ]
 curl -sS "$FAKE_URL/stats" >"$OUT_DIR/pg-restart-stats-end.json"
-read -r missing once twice more maxc < <(key_counts "$OUT_DIR/pg-restart-stats-end.json" "$LINES" pg "$OUT_DIR/pg-restart-dups.txt") || true
+read -r missing once twice more _ < <(key_counts "$OUT_DIR/pg-restart-stats-end.json" "$LINES" pg "$OUT_DIR/pg-restart-dups.txt") || true
 up_req="$(jfield "$(cat "$OUT_DIR/pg-restart-stats-end.json")" .requests)"
 check "upstream saw every line (missing $missing)" [ "$missing" = 0 ]
 warns="$(grep -c ' WARN ' "$SVC_LOG" || true)"; errs="$(grep -c ' ERROR ' "$SVC_LOG" || true)"
