@@ -111,8 +111,27 @@ public class ErrorMappers {
             }
             root = root.getCause();
         }
+        if (databaseUnreachable(e)) {
+            LOG.warnf("request failed, the database is unreachable: %s", root.getMessage());
+            return respond(503, ApiError.of("The service cannot reach its database right now. Retry in a few seconds.",
+                    "server_error", null, "service_unavailable"));
+        }
         LOG.error("request failed", e);
         return internal();
+    }
+
+    private static boolean databaseUnreachable(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            String m = c.getMessage() == null ? "" : c.getMessage();
+            if (c instanceof java.net.ConnectException || c instanceof io.vertx.core.VertxException && m.contains("closed")
+                    || m.contains("Connection refused") || m.contains("the database system is")) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
     }
 
     private static RestResponse<ApiError> internal() {

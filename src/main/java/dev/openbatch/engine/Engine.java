@@ -72,11 +72,32 @@ public class Engine {
 
     /** Starts the periodic tick and lease renewal. */
     public void start() {
+        context.runOnContext(() -> releaseOwnClaims().subscribe().with(v -> { }, e -> { }));
         context.runOnContext(() -> {
             tickTimer = vertx.setPeriodic(config.tick().toMillis(), id -> tick().subscribe().with(v -> { }, e -> { }));
             renewTimer = vertx.setPeriodic(Math.max(200, config.lease().toMillis() / 3), id -> renew().subscribe().with(v -> { }, e -> { }));
         });
         LOG.infof("engine %s started: %d upstream(s), tick %s, lease %s", node, dispatchers.size(), config.tick(), config.lease());
+    }
+
+    /**
+     * A process restarted under the same node id must not renew what its previous life held:
+     * those lines go back to the queue at once (fence+1, so any late write is dropped).
+     */
+    private Uni<Void> releaseOwnClaims() {
+        return pool.preparedQuery("update requests set state = 'queued', claimed_by = null, lease_until = null, fence = fence + 1"
+                + " where claimed_by = $1 and state = 'running'").execute(Tuple.of(node))
+                .invoke(rs -> {
+                    if (rs.rowCount() > 0) {
+                        LOG.infof("returned %d lines claimed by an earlier run of %s to the queue", rs.rowCount(), node);
+                    }
+                })
+                .chain(() -> pool.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
+                        .execute(Tuple.of(node)))
+                .replaceWithVoid()
+                .onFailure().invoke(e -> LOG.warnf("could not release the claims of an earlier run (they expire with their lease): %s",
+                        e.getMessage()))
+                .onFailure().recoverWithNull();
     }
 
     /** Runs something on the engine's context and completes with its result. */
