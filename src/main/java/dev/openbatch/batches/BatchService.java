@@ -183,11 +183,14 @@ public class BatchService {
         }).map(rows -> ListPage.of(rows.stream().map(BatchView::of).toList(), n, BatchView::id));
     }
 
-    /** validating|in_progress -> cancelling (the engine takes it to cancelled); 409 from later states. */
+    /**
+     * validating|in_progress -> cancelling (the engine takes it to cancelled); a batch already
+     * cancelling is answered as it is; 409 from finalizing and every terminal state, cancelled included.
+     */
     public Uni<BatchView> cancel(String project, String id) {
         return Panache.withTransaction(() -> batches.markCancelling(project, id, time.seconds())
                 .chain(moved -> owned(project, id).invoke(b -> {
-                    if (moved == 0 && !"cancelling".equals(b.status) && !"cancelled".equals(b.status)) {
+                    if (moved == 0 && !"cancelling".equals(b.status)) {
                         throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a validating or in_progress batch can be cancelled.",
                                 "batch_not_cancellable");
                     }
