@@ -14,7 +14,8 @@ import jakarta.enterprise.event.Observes;
  * Refuses a body whose {@code Content-Length} is over its limit with 413 and the envelope, before
  * a byte of it is stored or parsed: uploads against {@code openbatch.limits.max-upload-bytes}, every
  * other request against {@code openbatch.limits.max-request-bytes}. (A chunked upload is measured
- * after it was spooled, in FileService.)
+ * after it was spooled, in FileService.) Also refuses a URL with an encoded NUL character, which
+ * no id or parameter can hold.
  * <p>
  * What Vert.x and Quarkus answer before this filter runs has no body and cannot be given one: a
  * request line over {@code quarkus.http.limits.max-initial-line-length} (414), headers over
@@ -37,10 +38,16 @@ public class HttpLayer {
     }
 
     void filters(@Observes Filters filters) {
-        filters.register(this::checkLength, FIRST);
+        filters.register(this::check, FIRST);
     }
 
-    private void checkLength(RoutingContext ctx) {
+    private void check(RoutingContext ctx) {
+        if (ctx.request().uri().contains("%00")) {
+            // no id or parameter can hold one (PostgreSQL text cannot)
+            answer(ctx, 400, ApiError.of("The URL contains a NUL character (%00); no id or parameter can hold one.",
+                    "invalid_request_error", null, "invalid_request"));
+            return;
+        }
         String header = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
         if (header == null) {
             ctx.next();

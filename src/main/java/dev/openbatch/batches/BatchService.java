@@ -13,6 +13,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
+import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
 import dev.openbatch.files.FileRepository;
 import dev.openbatch.jobs.CompletionWindow;
@@ -100,6 +101,8 @@ public class BatchService {
         if (req == null) {
             throw ApiException.invalid("The request body must be a JSON object.", null, "invalid_json");
         }
+        Params.text("input_file_id", req.input_file_id());
+        Params.text("job_id", req.job_id());
         if (req.input_file_id() == null || req.input_file_id().isBlank()) {
             throw ApiException.invalid("Missing required parameter: 'input_file_id'.", "input_file_id", "missing_required_parameter");
         }
