@@ -162,6 +162,13 @@ class ValidationTest {
     }
 
     @Test
+    void nulCharactersInCustomIdOrModel() {
+        String r = run();
+        onlyError(failed(line(r + "\\u0000", "POST", CHAT, "{\"model\":\"fake-model\"}") + "\n"), 1, "custom_id", "invalid_value");
+        onlyError(failed(line(r + "-m", "POST", CHAT, "{\"model\":\"fake\\u0000model\"}") + "\n"), 1, "body.model", "invalid_value");
+    }
+
+    @Test
     void emptyFile() {
         onlyError(failed(""), null, "input_file_id", "empty_file");
         onlyError(failed("\n  \n\t\n"), null, "input_file_id", "empty_file");
