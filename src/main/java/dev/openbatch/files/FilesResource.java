@@ -39,11 +39,15 @@ public class FilesResource {
     @POST
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<FileView> upload(@RestForm("file") List<FileUpload> file, @RestForm("purpose") String purpose,
-            @RestForm("expires_after[anchor]") String anchor, @RestForm("expires_after[seconds]") String seconds) {
-        if (file == null || file.isEmpty()) {
+    public Uni<FileView> upload(@RestForm("file") FileUpload upload, @RestForm(FileUpload.ALL) List<FileUpload> parts,
+            @RestForm("purpose") String purpose, @RestForm("expires_after[anchor]") String anchor,
+            @RestForm("expires_after[seconds]") String seconds) {
+        // Declared as a single FileUpload, the part named 'file' is spooled to disk even without a
+        // filename (the OpenAI SDKs send bytes that way); as a List it would be read into memory.
+        if (upload == null) {
             throw ApiException.invalid("Missing required parameter: 'file' (send it as a multipart file part).", "file", "missing_required_parameter");
         }
+        List<FileUpload> file = parts.stream().filter(p -> "file".equals(p.name())).toList();
         if (file.size() > 1) {
             throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
         }
