@@ -47,8 +47,7 @@ public class FilesResource {
         if (upload == null) {
             throw ApiException.invalid("Missing required parameter: 'file' (send it as a multipart file part).", "file", "missing_required_parameter");
         }
-        List<FileUpload> file = parts.stream().filter(p -> "file".equals(p.name())).toList();
-        if (file.size() > 1) {
+        if (parts.stream().filter(p -> "file".equals(p.name())).count() > 1) {
             throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
         }
         Long expires = null;
@@ -59,8 +58,7 @@ public class FilesResource {
                 throw ApiException.invalid("'expires_after[seconds]' must be an integer.", "expires_after[seconds]", "invalid_type");
             }
         }
-        FileUpload f = file.get(0);
-        return files.upload(project.id(), purpose, f.fileName(), f.uploadedFile(), f.size(), anchor, expires);
+        return files.upload(project.id(), purpose, upload.fileName(), upload.uploadedFile(), upload.size(), anchor, expires);
     }
 
     @GET
