@@ -164,6 +164,13 @@ class ErrorEnvelopeTest {
     }
 
     @Test
+    void oversizedFormFieldGetsTheEnvelope() {
+        Response r = as(KEY_A).multiPart("purpose", "p".repeat(100 * 1024)).multiPart("file", "a.jsonl", "{}".getBytes(StandardCharsets.UTF_8))
+                .post("/v1/files");
+        assertEnvelope(r, 413, null, null); // over quarkus.http.limits.max-form-attribute-size
+    }
+
+    @Test
     void malformedMultipartIs400() {
         var raw = RestAssured.config().encoderConfig(EncoderConfig.encoderConfig().encodeContentTypeAs("multipart/form-data", ContentType.TEXT));
         assertEnvelope(as(KEY_A).config(raw).contentType("multipart/form-data; boundary=xyz").body("garbage").post("/v1/files"), 400, null,
