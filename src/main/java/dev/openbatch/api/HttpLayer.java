@@ -60,7 +60,8 @@ public class HttpLayer {
             ctx.next(); // the codec has already refused a malformed Content-Length
             return;
         }
-        boolean upload = ctx.request().method() == HttpMethod.POST && "/v1/files".equals(ctx.normalizedPath());
+        String path = ctx.normalizedPath();
+        boolean upload = ctx.request().method() == HttpMethod.POST && ("/v1/files".equals(path) || "/v1/files/".equals(path));
         long limit = upload ? limits.maxUploadBytes() + MULTIPART_SLACK : limits.maxRequestBytes();
         if (length <= limit) {
             ctx.next();
