@@ -1,13 +1,18 @@
 package dev.openbatch.api;
 
+import java.io.IOException;
+
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.RestResponse;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import org.jboss.resteasy.reactive.server.core.multipart.MultipartParser;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.NotAllowedException;
 import jakarta.ws.rs.NotAcceptableException;
 import jakarta.ws.rs.NotFoundException;
@@ -38,9 +43,10 @@ public class ErrorMappers {
     }
 
     @ServerExceptionMapper
-    public RestResponse<ApiError> notAllowed(NotAllowedException e) {
-        return respond(405, ApiError.of("Method not allowed for this URL. Allowed: "
-                + String.join(", ", e.getResponse().getAllowedMethods()) + ".",
+    public RestResponse<ApiError> notAllowed(NotAllowedException e, HttpServerRequest request) {
+        var allowed = e.getResponse().getAllowedMethods();
+        return respond(405, ApiError.of("Method " + request.method().name() + " is not allowed for this URL"
+                + (allowed.isEmpty() ? "." : "; allowed: " + String.join(", ", allowed) + "."),
                 "invalid_request_error", null, "method_not_allowed"));
     }
 
@@ -72,9 +78,24 @@ public class ErrorMappers {
 
     @ServerExceptionMapper
     public RestResponse<ApiError> json(JsonProcessingException e) {
+        String param = e instanceof JsonMappingException m ? JsonErrors.path(m) : null;
+        if (param != null) {
+            // well-formed JSON with a value that does not fit its field (a number out of range, for one)
+            String why = e.getCause() instanceof JsonProcessingException c ? ": " + ApiException.clip(c.getOriginalMessage()) : "";
+            return respond(400, ApiError.of("Invalid value for '" + ApiException.clip(param) + "'" + why + ".",
+                    "invalid_request_error", param, "invalid_value"));
+        }
         return respond(400, ApiError.of("We could not parse the JSON body of your request. "
                 + "(Make sure the body is valid JSON and the Content-Type is application/json.)",
                 "invalid_request_error", null, "invalid_json"));
+    }
+
+    /** A body that ended early or is not the multipart it claims to be (the parsers say so with these). */
+    @ServerExceptionMapper({ IOException.class, MultipartParser.MalformedMessageException.class })
+    public RestResponse<ApiError> unreadable(Exception e) {
+        return respond(400, ApiError.of("The request body could not be read: it ended early or is not well-formed. "
+                + "(Uploads are multipart/form-data with a 'file' part and a 'purpose' field.)",
+                "invalid_request_error", null, "invalid_body"));
     }
 
     @ServerExceptionMapper

@@ -9,6 +9,10 @@ public interface LimitsConfig {
     @WithDefault("536870912")
     long maxUploadBytes();
 
+    /** Largest request body other than a file upload, in bytes; larger bodies get 413. */
+    @WithDefault("1048576")
+    long maxRequestBytes();
+
     /** Largest input file a batch may read, in bytes. */
     @WithDefault("209715200")
     long maxBatchFileBytes();

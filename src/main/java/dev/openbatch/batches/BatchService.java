@@ -13,6 +13,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
+import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
 import dev.openbatch.files.FileRepository;
 import dev.openbatch.jobs.CompletionWindow;
@@ -103,6 +104,8 @@ public class BatchService {
         if (req == null) {
             throw ApiException.invalid("The request body must be a JSON object.", null, "invalid_json");
         }
+        Params.text("input_file_id", req.input_file_id());
+        Params.text("job_id", req.job_id());
         if (req.input_file_id() == null || req.input_file_id().isBlank()) {
             throw ApiException.invalid("Missing required parameter: 'input_file_id'.", "input_file_id", "missing_required_parameter");
         }
@@ -186,11 +189,14 @@ public class BatchService {
         }).map(rows -> ListPage.of(rows.stream().map(BatchView::of).toList(), n, BatchView::id));
     }
 
-    /** validating|in_progress -> cancelling (the engine takes it to cancelled); 409 from later states. */
+    /**
+     * validating|in_progress -> cancelling (the engine takes it to cancelled); a batch already
+     * cancelling is answered as it is; 409 from finalizing and every terminal state, cancelled included.
+     */
     public Uni<BatchView> cancel(String project, String id) {
         return Panache.withTransaction(() -> batches.markCancelling(project, id, time.seconds())
                 .chain(moved -> owned(project, id).invoke(b -> {
-                    if (moved == 0 && !"cancelling".equals(b.status) && !"cancelled".equals(b.status)) {
+                    if (moved == 0 && !"cancelling".equals(b.status)) {
                         throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a validating or in_progress batch can be cancelled.",
                                 "batch_not_cancellable");
                     }

@@ -104,6 +104,9 @@ public class LineValidator {
         if (customId.isEmpty() || customId.length() > 512) {
             return error(number, "invalid_value", "'custom_id' must be 1 to 512 characters.", "custom_id");
         }
+        if (customId.indexOf('\0') >= 0) {
+            return error(number, "invalid_value", "'custom_id' must not contain NUL characters.", "custom_id");
+        }
         if (method == null) {
             return error(number, "missing_required_parameter", "Line " + number + " has no 'method'; it must be \"POST\".", "method");
         }
@@ -124,6 +127,9 @@ public class LineValidator {
         }
         if (lineModel == null) {
             return error(number, "missing_required_parameter", "Line " + number + " has no 'body.model' (or it is not a string).", "body.model");
+        }
+        if (lineModel.indexOf('\0') >= 0) {
+            return error(number, "invalid_value", "'body.model' must not contain NUL characters.", "body.model");
         }
         if (model == null) {
             model = lineModel;

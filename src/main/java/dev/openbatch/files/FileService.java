@@ -8,6 +8,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.ListPage;
+import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
 import io.smallrye.mutiny.Multi;
@@ -50,6 +51,7 @@ public class FileService {
                     + "'. Supported values are: 'batch', 'assistants', 'fine-tune', 'vision', 'user_data' and 'evals'.",
                     "purpose", "invalid_value");
         }
+        Params.text("file", filename);
         if (size > limits.maxUploadBytes()) {
             throw ApiException.tooLarge("File is " + size + " bytes; the limit is " + limits.maxUploadBytes() + " bytes.", "file");
         }

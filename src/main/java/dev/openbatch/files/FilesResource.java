@@ -39,12 +39,15 @@ public class FilesResource {
     @POST
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<FileView> upload(@RestForm("file") List<FileUpload> file, @RestForm("purpose") String purpose,
-            @RestForm("expires_after[anchor]") String anchor, @RestForm("expires_after[seconds]") String seconds) {
-        if (file == null || file.isEmpty()) {
+    public Uni<FileView> upload(@RestForm("file") FileUpload upload, @RestForm(FileUpload.ALL) List<FileUpload> parts,
+            @RestForm("purpose") String purpose, @RestForm("expires_after[anchor]") String anchor,
+            @RestForm("expires_after[seconds]") String seconds) {
+        // Declared as a single FileUpload, the part named 'file' is spooled to disk even without a
+        // filename (the OpenAI SDKs send bytes that way); as a List it would be read into memory.
+        if (upload == null) {
             throw ApiException.invalid("Missing required parameter: 'file' (send it as a multipart file part).", "file", "missing_required_parameter");
         }
-        if (file.size() > 1) {
+        if (parts.stream().filter(p -> "file".equals(p.name())).count() > 1) {
             throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
         }
         Long expires = null;
@@ -55,8 +58,7 @@ public class FilesResource {
                 throw ApiException.invalid("'expires_after[seconds]' must be an integer.", "expires_after[seconds]", "invalid_type");
             }
         }
-        FileUpload f = file.get(0);
-        return files.upload(project.id(), purpose, f.fileName(), f.uploadedFile(), f.size(), anchor, expires);
+        return files.upload(project.id(), purpose, upload.fileName(), upload.uploadedFile(), upload.size(), anchor, expires);
     }
 
     @GET

@@ -6,6 +6,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
+import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
 import io.smallrye.mutiny.Uni;
@@ -37,6 +38,8 @@ public class JobService {
         if (req == null) {
             throw ApiException.invalid("The request body must be a JSON object.", null, "invalid_json");
         }
+        Params.text("name", req.name());
+        Params.text("model", req.model());
         if (req.name() != null && req.name().length() > 256) {
             throw ApiException.invalid("Invalid 'name': at most 256 characters.", "name", "invalid_value");
         }
