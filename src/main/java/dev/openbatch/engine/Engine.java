@@ -161,8 +161,9 @@ public class Engine {
                                 })).eventually(() -> validations--));
                             }
                         } else if ("cancelling".equals(status)) {
-                            steps.add(steps().cancelQueued(id).invoke(n -> metrics.lineFinished(upstream, "cancelled", n)).replaceWithVoid()
-                                    .chain(() -> underClaim(id, fence -> finishWhenSettled(id, fence, "cancelling", "cancelled"))));
+                            steps.add(underClaim(id, fence -> steps().cancelQueued(id)
+                                    .invoke(n -> metrics.lineFinished(upstream, "cancelled", n))
+                                    .chain(() -> finishWhenSettled(id, fence, "cancelling", "cancelled"))));
                         } else if ("in_progress".equals(status) && late) {
                             steps.add(underClaim(id, fence -> steps().expireUnfinished(id, fence)
                                     .invoke(n -> metrics.lineFinished(upstream, "expired", n))
@@ -213,8 +214,12 @@ public class Engine {
 
     /** Runs a step under the batch's claim; skips it when another process holds the claim. */
     private <T> Uni<Void> underClaim(String id, java.util.function.Function<Long, Uni<T>> step) {
+        // busy from this moment, not from when the claim answers: a tick that comes in between
+        // (the timer and a wake-up) must not start the same step a second time
+        busy.put(id, -1L);
         return steps.claim(id, node, config.lease().toMillis()).chain(fence -> {
             if (fence == null) {
+                busy.remove(id);
                 return Uni.createFrom().voidItem();
             }
             busy.put(id, fence);

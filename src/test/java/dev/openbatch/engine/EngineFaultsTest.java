@@ -26,7 +26,7 @@ import dev.openbatch.api.Time;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
@@ -40,7 +40,7 @@ import jakarta.inject.Inject;
  */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
-@QuarkusTestResource(value = FakeUpstreamResource.class, restrictToAnnotatedClass = false)
+@WithTestResource(FakeUpstreamResource.class)
 class EngineFaultsTest {
     private static final String CHAT = "/v1/chat/completions";
 

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.openbatch.api.Time;
 import dev.openbatch.testing.FakeUpstreamResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.vertx.core.json.JsonObject;
@@ -36,7 +36,7 @@ import jakarta.inject.Inject;
 
 /** Batches run by this process's engine against a real HTTP fake upstream. */
 @QuarkusTest
-@QuarkusTestResource(value = FakeUpstreamResource.class, restrictToAnnotatedClass = false)
+@WithTestResource(FakeUpstreamResource.class)
 class EngineTest {
     private static final String CHAT = "/v1/chat/completions";
 
