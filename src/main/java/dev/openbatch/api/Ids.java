@@ -1,12 +1,12 @@
 package dev.openbatch.api;
 
 import java.security.SecureRandom;
-import java.util.Base64;
 
-/** The one place IDs are made: a prefix and 24 URL-safe characters from 144 random bits. */
+/** The one place IDs are made: a prefix and 24 random letters and digits (~143 bits). */
 public final class Ids {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Base64.Encoder ENCODER = Base64.getUrlEncoder().withoutPadding();
+    private static final char[] ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
+    private static final int LENGTH = 24;
 
     private Ids() {
     }
@@ -18,8 +18,17 @@ public final class Ids {
     public static String request() { return make("req-"); }
 
     static String make(String prefix) {
-        byte[] bytes = new byte[18];
-        RANDOM.nextBytes(bytes);
-        return prefix + ENCODER.encodeToString(bytes);
+        StringBuilder sb = new StringBuilder(prefix.length() + LENGTH).append(prefix);
+        byte[] bytes = new byte[40];
+        while (sb.length() < prefix.length() + LENGTH) {
+            RANDOM.nextBytes(bytes); // one draw for the whole id, almost always
+            for (int i = 0; i < bytes.length && sb.length() < prefix.length() + LENGTH; i++) {
+                int b = bytes[i] & 0xFF;
+                if (b < 248) { // 248 = 4 * 62: keeps every character equally likely
+                    sb.append(ALPHABET[b % 62]);
+                }
+            }
+        }
+        return sb.toString();
     }
 }

@@ -18,9 +18,13 @@ public class Time {
 
     public long seconds() { return clock.millis() / 1000; }
 
-    /** Strictly increasing microseconds within this process: orders objects made in one second. */
+    /**
+     * Strictly increasing microseconds within this process: orders objects made in one second.
+     * Read from the system clock, not the injected one: creation order is not business time, and
+     * a clock moved forward in a test must not leave objects that sort before everything made later.
+     */
     public long orderingMicros() {
-        long now = clock.millis() * 1000;
+        long now = System.currentTimeMillis() * 1000;
         return lastMicros.updateAndGet(prev -> Math.max(prev + 1, now));
     }
 
