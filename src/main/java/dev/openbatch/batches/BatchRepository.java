@@ -2,6 +2,7 @@ package dev.openbatch.batches;
 
 import java.util.List;
 
+import dev.openbatch.api.Cursor;
 import io.quarkus.hibernate.reactive.panache.PanacheRepositoryBase;
 import io.quarkus.hibernate.reactive.panache.common.WithSession;
 import io.quarkus.panache.common.Parameters;
@@ -23,12 +24,8 @@ public class BatchRepository implements PanacheRepositoryBase<BatchEntity, Strin
     /** Newest first (creation order breaks ties), after the cursor. */
     public Uni<List<BatchEntity>> page(String project, BatchEntity after, int limit) {
         Parameters p = Parameters.with("project", project);
-        String q = "project = :project";
-        if (after != null) {
-            q += " and (createdUs < :us or (createdUs = :us and id < :id))";
-            p.and("us", after.createdUs).and("id", after.id);
-        }
-        return find(q + " order by createdUs desc, id desc", p).page(0, limit).list();
+        String q = Cursor.after("project = :project", p, false, after == null ? null : after.createdUs, after == null ? null : after.id);
+        return find(q, p).page(0, limit).list();
     }
 
     /** validating|in_progress -> cancelling; 1 when it moved. */

@@ -2,6 +2,7 @@ package dev.openbatch.files;
 
 import java.util.List;
 
+import dev.openbatch.api.Cursor;
 import io.quarkus.hibernate.reactive.panache.PanacheRepositoryBase;
 import io.quarkus.hibernate.reactive.panache.common.WithSession;
 import io.quarkus.panache.common.Parameters;
@@ -19,19 +20,13 @@ public class FileRepository implements PanacheRepositoryBase<FileEntity, String>
 
     /** Up to {@code limit} files after the cursor, in the requested order. */
     public Uni<List<FileEntity>> page(String project, String purpose, boolean ascending, FileEntity after, int limit) {
-        StringBuilder q = new StringBuilder("project = :project");
         Parameters p = Parameters.with("project", project);
+        String where = "project = :project";
         if (purpose != null) {
-            q.append(" and purpose = :purpose");
+            where += " and purpose = :purpose";
             p.and("purpose", purpose);
         }
-        if (after != null) {
-            q.append(ascending
-                    ? " and (createdUs > :us or (createdUs = :us and id > :id))"
-                    : " and (createdUs < :us or (createdUs = :us and id < :id))");
-            p.and("us", after.createdUs).and("id", after.id);
-        }
-        q.append(ascending ? " order by createdUs asc, id asc" : " order by createdUs desc, id desc");
-        return find(q.toString(), p).page(0, limit).list();
+        String q = Cursor.after(where, p, ascending, after == null ? null : after.createdUs, after == null ? null : after.id);
+        return find(q, p).page(0, limit).list();
     }
 }

@@ -2,6 +2,7 @@ package dev.openbatch.jobs;
 
 import java.util.List;
 
+import dev.openbatch.api.Cursor;
 import io.quarkus.hibernate.reactive.panache.PanacheRepositoryBase;
 import io.quarkus.hibernate.reactive.panache.common.WithSession;
 import io.quarkus.panache.common.Parameters;
@@ -23,11 +24,7 @@ public class JobRepository implements PanacheRepositoryBase<JobEntity, String> {
     /** Newest first, after the cursor. */
     public Uni<List<JobEntity>> page(String project, JobEntity after, int limit) {
         Parameters p = Parameters.with("project", project);
-        String q = "project = :project";
-        if (after != null) {
-            q += " and (createdUs < :us or (createdUs = :us and id < :id))";
-            p.and("us", after.createdUs).and("id", after.id);
-        }
-        return find(q + " order by createdUs desc, id desc", p).page(0, limit).list();
+        String q = Cursor.after("project = :project", p, false, after == null ? null : after.createdUs, after == null ? null : after.id);
+        return find(q, p).page(0, limit).list();
     }
 }
