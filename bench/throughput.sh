@@ -9,7 +9,7 @@
 #   bash bench/throughput.sh
 #   LINES=10000 CONCURRENCY=100 LATENCY_MS=20 XMX=512m bash bench/throughput.sh
 #
-# Knobs: LINES (40000), LATENCY_MS (50), CONCURRENCY (200), XMX (256m), POLL_S (0.2),
+# Knobs: LINES (40000), WARMUP_LINES (40000; 0 = measure on a cold JVM), LATENCY_MS (50), CONCURRENCY (200), XMX (256m), POLL_S (0.2),
 #        PROGRESS_EVERY_S (3), BATCH_TIMEOUT_S (1800), plus those in bench/lib.sh.
 # Output: figures on stdout, a summary in bench/out/throughput-summary.txt, logs in bench/out/.
 # Exit status 0 only if every check passed.
@@ -18,6 +18,7 @@ set -eu -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LINES="${LINES:-40000}"
+WARMUP_LINES="${WARMUP_LINES:-40000}"
 LATENCY_MS="${LATENCY_MS:-50}"
 CONCURRENCY="${CONCURRENCY:-200}"
 POLL_S="${POLL_S:-0.2}"
@@ -39,6 +40,23 @@ recreate_db
 extra=()
 if ((LINES > 50000)); then extra+=("-Dopenbatch.limits.max-batch-lines=$LINES"); fi
 start_service throughput "$MODEL" "$CONCURRENCY" ${extra[@]+"${extra[@]}"}
+
+# (e0) warm-up: a first batch on the fresh JVM (its just-in-time compiler takes a core for the
+# first seconds), timed and printed as the cold figure; then the fake's counters are zeroed so the
+# checks below see only the measured batch. WARMUP_LINES=0 skips it (the measured run is cold).
+COLD_FIGURE=""
+if ((WARMUP_LINES > 0)); then
+  WARM_INPUT="$OUT_DIR/throughput-warmup-$WARMUP_LINES.jsonl"
+  gen_chat_input "$WARMUP_LINES" "$WARM_INPUT" warm "$MODEL"
+  warm_id="$(jfield "$(create_batch "$(upload_file "$WARM_INPUT")" "$ENDPOINT")" .id)"
+  log "warm-up batch $warm_id: $WARMUP_LINES lines on the cold JVM"
+  wait_batch "$warm_id" "$BATCH_TIMEOUT_S" || die "warm-up batch did not end"
+  [[ "$BATCH_STATUS" == completed ]] || die "warm-up batch ended $BATCH_STATUS"
+  IFS=$'\t' read -r w_in w_done < <(jfields "$BATCH_JSON" .in_progress_at .completed_at)
+  COLD_FIGURE="$WARMUP_LINES lines in $((w_done - w_in)) s (whole seconds: in_progress_at -> completed_at)"
+  log "warm-up done: $COLD_FIGURE"
+  curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
+fi
 
 # (e) input file, upload, batch
 INPUT="$OUT_DIR/throughput-input-$LINES.jsonl"
@@ -156,6 +174,7 @@ row() { printf '  %-32s %s\n' "$1" "$2"; }
 summary="$(
   echo "openbatch throughput benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, -Xmx$XMX)"
   row "lines" "$LINES"
+  row "JVM" "$([[ -n "$COLD_FIGURE" ]] && echo "warm (after a warm-up batch; cold: $COLD_FIGURE)" || echo "cold (no warm-up batch)")"
   row "upstream" "latency ${LATENCY_MS} ms, max-concurrency $CONCURRENCY"
   row "validating (create -> in_prog.)" "${val_s} s"
   row "in_progress -> completed" "${run_s} s  (in_progress -> finalizing ${engine_s} s, finalizing -> completed ${fin_s} s)"
