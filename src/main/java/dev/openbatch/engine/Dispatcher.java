@@ -71,6 +71,8 @@ class Dispatcher {
     private final String node;
     private final EngineMetrics metrics;
     private final ResultWriter writer;
+    /** Called when a write settled the last line of a batch: the engine finalizes it without waiting for its tick. */
+    private final Runnable batchSettled;
     private final int capacity;
     private final int prefetch;
 
@@ -94,7 +96,8 @@ class Dispatcher {
         }
     }
 
-    Dispatcher(Upstream upstream, Pool pool, Context context, Time time, EngineConfig config, String node, EngineMetrics metrics) {
+    Dispatcher(Upstream upstream, Pool pool, Context context, Time time, EngineConfig config, String node, EngineMetrics metrics,
+            Runnable batchSettled) {
         this.upstream = upstream;
         this.pool = pool;
         this.context = context;
@@ -102,6 +105,7 @@ class Dispatcher {
         this.config = config;
         this.node = node;
         this.metrics = metrics;
+        this.batchSettled = batchSettled;
         this.capacity = upstream.maxConcurrency();
         this.prefetch = Math.max(16, capacity);
         this.writer = new ResultWriter(pool, context.owner(), config.writeBatch(), Math.max(1, config.writeDelay().toMillis()),
@@ -409,6 +413,9 @@ class Dispatcher {
     }
 
     private void applied(ResultWriter.Applied a) {
+        if (a.settledABatch()) {
+            batchSettled.run();
+        }
         for (Result r : a.applied()) {
             metrics.lineFinished(upstream.name(), r.settled() ? r.state() : (r.errorCode() != null || r.statusCode() != null ? "retried" : "released"));
         }

@@ -47,6 +47,7 @@ public class Engine {
     private final Map<String, Long> busy = new LinkedHashMap<>();
     private int validations;
     private boolean ticking;
+    private boolean tickAgain;
     private boolean stopped;
     private long tickTimer = -1;
     private long renewTimer = -1;
@@ -64,7 +65,7 @@ public class Engine {
         this.steps = steps;
         this.batchLog = batchLog;
         for (var u : upstreams) {
-            dispatchers.put(u.name(), new Dispatcher(u, pool, context, time, config, node, metrics));
+            dispatchers.put(u.name(), new Dispatcher(u, pool, context, time, config, node, metrics, this::wake));
         }
     }
 
@@ -120,10 +121,15 @@ public class Engine {
     }
 
     private Uni<Void> tickOnContext() {
-        if (ticking || stopped) {
+        if (stopped) {
+            return Uni.createFrom().voidItem();
+        }
+        if (ticking) {
+            tickAgain = true; // a wake-up during a tick is not lost: one more tick follows
             return Uni.createFrom().voidItem();
         }
         ticking = true;
+        tickAgain = false;
         long now = time.millis();
         return sweepLeasesOnContext()
                 .chain(() -> pool.preparedQuery("select id, status, validated, expires_at, total, completed, failed, upstream from batches where status in " + LIVE
@@ -191,7 +197,12 @@ public class Engine {
                 })
                 .onFailure().invoke(e -> LOG.warnf("engine tick failed (database unreachable?), will retry: %s", e.getMessage()))
                 .onFailure().recoverWithNull()
-                .eventually(() -> ticking = false)
+                .eventually(() -> {
+                    ticking = false;
+                    if (tickAgain) {
+                        wake();
+                    }
+                })
                 .replaceWithVoid();
     }
 

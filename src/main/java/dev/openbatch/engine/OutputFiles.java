@@ -69,15 +69,25 @@ final class OutputFiles {
                 .replaceWith(f.id);
     }
 
-    private Uni<Void> page(SqlConnection tx, String batchId, String which, int afterLine, Sink sink) {
+    private Uni<RowSet<Row>> query(SqlConnection tx, String batchId, String which, int afterLine) {
         return tx.preparedQuery("select line, custom_id, status_code, request_id, response, error_code, error_message"
                 + " from requests where batch_id = $1 and line > $2 and " + which + " order by line limit " + PAGE)
-                .execute(Tuple.of(batchId, afterLine))
-                .chain(rows -> {
-                    int last = append(rows, sink.buffer);
-                    Uni<Void> flushed = sink.buffer.length() >= FileStore.CHUNK ? sink.flush() : Uni.createFrom().voidItem();
-                    return rows.size() < PAGE ? flushed : flushed.chain(() -> page(tx, batchId, which, last, sink));
-                });
+                .execute(Tuple.of(batchId, afterLine));
+    }
+
+    private Uni<Void> page(SqlConnection tx, String batchId, String which, int afterLine, Sink sink) {
+        return query(tx, batchId, which, afterLine).chain(rows -> write(tx, batchId, which, rows, sink));
+    }
+
+    /** Appends a page; while a full chunk is being stored, the next page is already being read (one connection, pipelined). */
+    private Uni<Void> write(SqlConnection tx, String batchId, String which, RowSet<Row> rows, Sink sink) {
+        int last = append(rows, sink.buffer);
+        Uni<Void> flushed = sink.buffer.length() >= FileStore.CHUNK ? sink.flush() : Uni.createFrom().voidItem();
+        if (rows.size() < PAGE) {
+            return flushed;
+        }
+        return Uni.combine().all().unis(flushed, query(tx, batchId, which, last)).asTuple()
+                .chain(t -> write(tx, batchId, which, t.getItem2(), sink));
     }
 
     private static int append(RowSet<Row> rows, Buffer out) {

@@ -46,8 +46,9 @@ class ResultWriter {
                              coalesce(sum(total_tokens), 0) as tt
                         from u group by batch_id) x
                where b.id = x.batch_id
+              returning b.id, b.completed + b.failed >= b.total as settled
             )
-            select batch_id, line, state from u
+            select u.batch_id, u.line, u.state, coalesce(c.settled, false) from u left join c on c.id = u.batch_id
             """;
 
     private final Pool pool;
@@ -62,8 +63,11 @@ class ResultWriter {
     private long failures;
     private boolean discarded;
 
-    /** What one write changed: results that were applied and how many were refused by their fence. */
-    record Applied(List<Result> applied, int refused) {
+    /**
+     * What one write changed: results that were applied, how many were refused by their fence,
+     * and whether it settled the last line of some batch (time to finalize it).
+     */
+    record Applied(List<Result> applied, int refused, boolean settledABatch) {
     }
 
     ResultWriter(Pool pool, Vertx vertx, int maxBatch, long delayMillis, Consumer<Applied> onApplied, EngineMetrics metrics) {
@@ -177,8 +181,10 @@ class ResultWriter {
                 .addArrayOfLong(out).addArrayOfLong(tot);
         return pool.preparedQuery(WRITE).execute(t).map(rows -> {
             java.util.Set<String> ok = new java.util.HashSet<>();
+            boolean settled = false;
             for (Row row : rows) {
                 ok.add(row.getString(0) + "\u0000" + row.getInteger(1));
+                settled |= row.getBoolean(3);
             }
             List<Result> applied = new ArrayList<>(ok.size());
             for (Result r : rs) {
@@ -186,7 +192,7 @@ class ResultWriter {
                     applied.add(r);
                 }
             }
-            return new Applied(applied, n - applied.size());
+            return new Applied(applied, n - applied.size(), settled);
         });
     }
 }
