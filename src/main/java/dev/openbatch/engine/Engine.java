@@ -335,8 +335,7 @@ public class Engine {
         CompletableFuture<Void> done = new CompletableFuture<>();
         context.runOnContext(() -> {
             stopped = true;
-            vertx.cancelTimer(tickTimer);
-            vertx.cancelTimer(renewTimer);
+            vertx.cancelTimer(tickTimer); // the leases are still renewed while lines in flight finish
             dispatchers.values().forEach(Dispatcher::stopClaiming);
             long deadline = System.currentTimeMillis() + grace.toMillis();
             waitDrained(deadline, done);
@@ -357,6 +356,7 @@ public class Engine {
             vertx.setTimer(50, id -> waitDrained(deadline, done));
             return;
         }
+        vertx.cancelTimer(renewTimer);
         pool.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
                 .execute(Tuple.of(node))
                 .subscribe().with(r -> done.complete(null), e -> done.complete(null));

@@ -82,7 +82,8 @@ public class EngineService {
         }
     }
 
-    void stop(@Observes ShutdownEvent ev) {
+    /** Runs before every other shutdown observer: the upstream clients must stay open while lines in flight finish. */
+    void stop(@Observes @Priority(1) ShutdownEvent ev) {
         Engine e = engine;
         if (e == null) {
             return;
