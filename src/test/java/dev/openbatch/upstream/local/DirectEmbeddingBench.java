@@ -28,7 +28,9 @@ import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2Embedding
  * own pool of one thread per core).</li>
  * </ul>
  * Each variant warms up (load, then 200 texts) before it is timed. Prints one line per variant:
- * {@code direct VARIANT TEXTS SECONDS RATE CPU_SECONDS} (CPU time of the whole process while timed).
+ * {@code direct VARIANT TEXTS SECONDS RATE CPU_SECONDS OTHERS}: CPU time of this whole process while
+ * timed, and how many cores other processes kept busy meanwhile (from {@code /proc/stat}, with
+ * {@code -Dclk.tck=$(getconf CLK_TCK)}; -1 where there is no {@code /proc/stat}).
  */
 public final class DirectEmbeddingBench {
     private DirectEmbeddingBench() {
@@ -48,14 +50,28 @@ public final class DirectEmbeddingBench {
             };
             int poolSize = v.equals("stock") ? 1 : threads;
             run(model, texts.subList(0, Math.min(200, texts.size())), poolSize, group); // warm-up
+            long busy0 = machineBusyTicks();
             long cpu0 = cpu.getProcessCpuTime();
             long t0 = System.nanoTime();
             run(model, texts, poolSize, group);
             double s = (System.nanoTime() - t0) / 1e9;
             double cpuS = (cpu.getProcessCpuTime() - cpu0) / 1e9;
-            System.out.printf("direct %s %d %.3f %.1f %.3f%n", v, texts.size(), s, texts.size() / s, cpuS);
+            long busy1 = machineBusyTicks();
+            double others = busy0 < 0 || busy1 < 0 ? -1 : Math.max(0, ((busy1 - busy0) / (double) Long.getLong("clk.tck", 100) - cpuS) / s);
+            System.out.printf("direct %s %d %.3f %.1f %.3f %.2f%n", v, texts.size(), s, texts.size() / s, cpuS, others);
         }
         System.exit(0);
+    }
+
+    /** Ticks all CPUs spent busy since boot (user, nice, system, irq, softirq, steal), or -1. */
+    static long machineBusyTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
+                    + Long.parseLong(f[7]) + Long.parseLong(f[8]);
+        } catch (Exception e) {
+            return -1;
+        }
     }
 
     private static Encoder stock() {
