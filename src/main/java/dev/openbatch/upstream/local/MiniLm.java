@@ -68,6 +68,11 @@ final class MiniLm implements Encoder {
 
     /** Loads the model; blocking and slow, so never on an event loop. */
     static MiniLm load() {
+        // DJL's tokenizer "calls home" when it loads (an EC2 metadata probe, then a telemetry GET on
+        // AWS); a self-hosted service should not, unless the operator sets OPT_OUT_TRACKING=false
+        if (System.getenv("OPT_OUT_TRACKING") == null && System.getProperty("OPT_OUT_TRACKING") == null) {
+            System.setProperty("OPT_OUT_TRACKING", "true");
+        }
         try {
             // ONNX Runtime and the tokenizer unpack native libraries under java.io.tmpdir: it must exist
             Path tmp = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir")));
