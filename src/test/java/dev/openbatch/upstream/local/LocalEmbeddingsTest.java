@@ -10,10 +10,14 @@ import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
@@ -28,6 +32,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
 import dev.openbatch.upstream.UpstreamResponse;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
 
 /** The built-in model, driven directly as the engine drives it (no Quarkus, no database). */
 class LocalEmbeddingsTest {
@@ -281,6 +286,55 @@ class LocalEmbeddingsTest {
             assertTrue(threads.stream().allMatch(t -> t.startsWith("openbatch-local-")), "completed on " + threads);
             assertNotEquals(Thread.currentThread().getName(), threads.iterator().next());
         } finally {
+            l.close();
+        }
+    }
+
+    @Test
+    void cancelledLinesAreNotEmbedded() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<String> seen = new CopyOnWriteArrayList<>();
+        Encoder gated = new Encoder() {
+            @Override
+            public List<float[]> embedAll(List<String> texts) {
+                seen.addAll(texts);
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return model.embedAll(texts);
+            }
+
+            @Override
+            public int countTokens(String text) {
+                return model.countTokens(text);
+            }
+        };
+        LocalEmbeddings l = new LocalEmbeddings(new Config(true, 8, 1, 1), () -> gated);
+        try {
+            Map<String, UpstreamResponse> answers = new ConcurrentHashMap<>();
+            Map<String, Cancellable> running = new HashMap<>();
+            for (String t : List.of("a", "b", "c", "d", "e")) {
+                running.put(t, l.send("/v1/embeddings", body("text " + t)).subscribe().with(r -> answers.put(t, r)));
+                if (t.equals("a")) {
+                    assertTrue(entered.await(60, TimeUnit.SECONDS), "the first line reaches the model");
+                }
+            }
+            running.get("c").cancel(); // as the engine does when a batch is cancelled or expires
+            running.get("e").cancel();
+            release.countDown();
+            long until = System.nanoTime() + WAIT.toNanos();
+            while (answers.size() < 3 && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            assertEquals(Set.of("a", "b", "d"), answers.keySet());
+            answers.values().forEach(r -> assertEquals(200, r.status(), r.body()));
+            assertEquals(List.of("text a", "text b", "text d"), seen);
+        } finally {
+            release.countDown();
             l.close();
         }
     }
