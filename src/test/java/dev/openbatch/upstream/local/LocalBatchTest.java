@@ -1,4 +1,4 @@
-package dev.openbatch.upstream;
+package dev.openbatch.upstream.local;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.as;
