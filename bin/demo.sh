@@ -80,9 +80,13 @@ fi
 if [ -n "$OUT_ID" ]; then
   echo "results:  curl -s $BASE/v1/files/$OUT_ID/content -H 'Authorization: Bearer $KEY'"
   echo "first result (embedding cut short):"
-  curl -s "$BASE/v1/files/$OUT_ID/content" -H "Authorization: Bearer $KEY" | head -n 1 | cut -c 1-300; echo " ..."
+  curl -s "$BASE/v1/files/$OUT_ID/content" -H "Authorization: Bearer $KEY" -o target/demo-output.jsonl
+  head -n 1 target/demo-output.jsonl | cut -c 1-300; echo " ..."
+  echo "(all $(wc -l < target/demo-output.jsonl) result lines are in target/demo-output.jsonl)"
 fi
-[ -n "$ERR_ID" ] && echo "errors:   curl -s $BASE/v1/files/$ERR_ID/content -H 'Authorization: Bearer $KEY'"
+if [ -n "$ERR_ID" ]; then
+  echo "errors:   curl -s $BASE/v1/files/$ERR_ID/content -H 'Authorization: Bearer $KEY'"
+fi
 if [ -f target/openbatch.pid ]; then
   echo
   echo "openbatch keeps running at $BASE (pid $(cat target/openbatch.pid)); stop it with: kill $(cat target/openbatch.pid)"
