@@ -21,6 +21,7 @@ import dev.openbatch.jobs.JobEntity;
 import dev.openbatch.jobs.JobRepository;
 import dev.openbatch.jobs.JobService;
 import io.quarkus.hibernate.reactive.panache.Panache;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
@@ -49,6 +50,7 @@ public class BatchService {
     }
 
     /** The body of POST /v1/batches. */
+    @RegisterForReflection(targets = { CreateBatch.class, OutputExpiresAfter.class })
     public record CreateBatch(String input_file_id, String endpoint, String completion_window, Map<String, Object> metadata,
             String job_id, OutputExpiresAfter output_expires_after) {
     }

@@ -9,6 +9,7 @@ import dev.openbatch.api.Metadata;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -29,6 +30,7 @@ public class JobService {
     }
 
     /** The body of POST /v1/jobs. */
+    @RegisterForReflection
     public record CreateJob(String name, String model, String completion_window, Integer priority,
             Integer max_concurrency, Map<String, Object> metadata) {
     }
