@@ -54,14 +54,7 @@ BATCH_TIMEOUT_S="${BATCH_TIMEOUT_S:-180}"
 MODEL="bench-model"
 ENDPOINT="/v1/chat/completions"
 
-# ---------- checks and summary ----------
-OK=1
-SUMMARY=()
-check() {   # check DESCRIPTION COMMAND...: PASS/FAIL line, never exits
-  local d="$1"; shift
-  if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
-}
-note() { log "      $*"; SUMMARY+=("      $*"); }
+# checks and summary: check / note from lib.sh (OK, SUMMARY)
 
 # ---------- two (or more) service processes ----------
 declare -A NODE_PID=() NODE_PORT=() NODE_URL=() NODE_ID=() NODE_STARTS=()

@@ -362,3 +362,13 @@ key_counts() {
     if (process.argv[4]) fs.writeFileSync(process.argv[4], dups.join("\n") + (dups.length ? "\n" : ""));
     console.log(missing, once, twice, more, max);' "$@"
 }
+
+# ---------- checks and summary (crash.sh, sigterm.sh) ----------
+# shellcheck disable=SC2034  # OK and SUMMARY are read by the scripts that source this file
+OK=1
+SUMMARY=()
+check() {   # check DESCRIPTION COMMAND...: PASS/FAIL line, never exits
+  local d="$1"; shift
+  if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
+}
+note() { log "      $*"; SUMMARY+=("      $*"); }

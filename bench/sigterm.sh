@@ -75,14 +75,7 @@ ENDPOINT="/v1/chat/completions"
 secs() { local v="$1"; case "$v" in *ms) calc "${v%ms}/1000" ;; *s) echo "${v%s}" ;; *m) calc "${v%m}*60" ;; *) echo "$v" ;; esac; }
 lt() { [[ "$1" =~ ^[0-9.]+$ ]] && awk -v a="$1" -v b="$2" 'BEGIN{exit !(a < b)}'; }   # lt A B: A < B (numbers)
 
-# ---------- checks and summary ----------
-OK=1
-SUMMARY=()
-check() {   # check DESCRIPTION COMMAND...: PASS/FAIL line, never exits
-  local d="$1"; shift
-  if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
-}
-note() { log "      $*"; SUMMARY+=("      $*"); }
+# checks and summary: check / note from lib.sh (OK, SUMMARY)
 
 # ---------- the service processes ----------
 declare -A NODE_PID=() NODE_PORT=() NODE_URL=() NODE_ID=() NODE_LOG=()
