@@ -367,6 +367,7 @@ key_counts() {
 # shellcheck disable=SC2034  # OK and SUMMARY are read by the scripts that source this file
 OK=1
 SUMMARY=()
+# shellcheck disable=SC2034
 check() {   # check DESCRIPTION COMMAND...: PASS/FAIL line, never exits
   local d="$1"; shift
   if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
