@@ -8,6 +8,13 @@
 #            (upload, create, poll until completed), timed from in_progress to completed.
 # It prints both rates and service / direct. Goal: >= 0.8.
 #
+# Fair by construction: both sides warm up first (the direct one on 200 texts, the service on a
+# 200-line batch that also loads the model); the baseline is the faster of the direct variants
+# ("same": the model exactly as the service loads it; "stock": langchain4j's own model class); the
+# poll loop costs the service almost nothing. It also prints CPU time per text on both sides and how
+# many cores other processes kept busy meanwhile: on a shared machine the rates swing with other
+# load, and only a run with both "other" figures near 0 gives a ratio worth comparing.
+#
 #   bash bench/embeddings.sh
 #   LINES=2000 bash bench/embeddings.sh
 #
