@@ -281,6 +281,8 @@ class Dispatcher {
         String k = key(c.batchId(), c.line());
         inFlight.put(k, f);
         f.cancellable = upstream.send(c.endpoint(), c.body())
+                // every upstream gets the same bound, the built-in one too (HTTP ones also time out themselves)
+                .ifNoItem().after(config.requestTimeout()).failWith(() -> new java.util.concurrent.TimeoutException("timed out"))
                 .emitOn(r -> context.runOnContext(r))
                 .subscribe().with(resp -> done(k, f, resp, null), err -> done(k, f, null, err));
     }
