@@ -9,13 +9,19 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.ext.web.client.WebClientOptions;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.ext.web.client.HttpResponse;
-import io.vertx.mutiny.ext.web.client.WebClient;
 
 /** An OpenAI-compatible server over HTTP (vLLM, SGLang, Ollama, OpenAI itself...). */
 public class HttpUpstream implements Upstream {
@@ -27,7 +33,7 @@ public class HttpUpstream implements Upstream {
     private final int port;
     private final boolean ssl;
     private final String authorization;
-    private final WebClient client;
+    private final HttpClient client;
     private final long timeoutMillis;
 
     public HttpUpstream(Vertx vertx, String name, UpstreamsConfig.Server config, Duration timeout) {
@@ -46,16 +52,13 @@ public class HttpUpstream implements Upstream {
         this.basePath = p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
         this.authorization = config.apiKey().filter(k -> !k.isBlank()).map(k -> "Bearer " + k.trim()).orElse(null);
         this.timeoutMillis = timeout.toMillis();
-        this.client = WebClient.create(vertx, new WebClientOptions()
-                .setMaxPoolSize(maxConcurrency)
-                .setHttp2MaxPoolSize(maxConcurrency)
-                .setPipelining(false)
+        this.client = vertx.getDelegate().createHttpClient(new HttpClientOptions()
                 .setKeepAlive(true)
+                .setPipelining(false)
                 .setTcpNoDelay(true)
                 .setConnectTimeout(10_000)
-                .setTrustAll(false)
-                .setDecompressionSupported(true)
-                .setUserAgent("openbatch"));
+                .setDecompressionSupported(true),
+                new PoolOptions().setHttp1MaxSize(maxConcurrency).setHttp2MaxSize(maxConcurrency));
     }
 
     @Override
@@ -67,23 +70,54 @@ public class HttpUpstream implements Upstream {
     @Override
     public int maxConcurrency() { return maxConcurrency; }
 
+    /**
+     * One request on Vert.x's core HTTP client, so that cancelling the returned Uni really aborts
+     * it (the stream is reset): a cancelled or expired batch frees the upstream's slot at once.
+     */
     @Override
     public Uni<UpstreamResponse> send(String path, String body) {
-        var request = client.request(HttpMethod.POST, port, host, basePath + path)
-                .ssl(ssl)
-                .timeout(timeoutMillis)
-                .putHeader("Content-Type", "application/json")
-                .putHeader("Accept", "application/json");
+        RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setHost(host).setPort(port).setSsl(ssl)
+                .setURI(basePath + path).setIdleTimeout(timeoutMillis)
+                .putHeader("Content-Type", "application/json").putHeader("Accept", "application/json")
+                .putHeader("User-Agent", "openbatch");
         if (authorization != null) {
-            request.putHeader("Authorization", authorization);
+            options.putHeader("Authorization", authorization);
         }
-        return request.sendBuffer(Buffer.buffer(body)).map(HttpUpstream::toResponse);
+        return Uni.createFrom().emitter(em -> {
+            AtomicBoolean over = new AtomicBoolean();
+            AtomicReference<HttpClientRequest> sent = new AtomicReference<>();
+            em.onTermination(() -> {
+                HttpClientRequest r = sent.get();
+                if (over.compareAndSet(false, true) && r != null) {
+                    r.reset(); // cancelled while in flight: abort the request
+                }
+            });
+            client.request(options)
+                    .compose(req -> {
+                        sent.set(req);
+                        if (over.get()) { // cancelled while waiting for a connection: never send it
+                            req.reset();
+                            return io.vertx.core.Future.failedFuture("cancelled");
+                        }
+                        return req.send(Buffer.buffer(body));
+                    })
+                    .compose(resp -> resp.body().map(b -> toResponse(resp, b)))
+                    .onComplete(ar -> {
+                        if (!over.compareAndSet(false, true)) {
+                            return;
+                        }
+                        if (ar.succeeded()) {
+                            em.complete(ar.result());
+                        } else {
+                            em.fail(ar.cause());
+                        }
+                    });
+        });
     }
 
-    private static UpstreamResponse toResponse(HttpResponse<Buffer> r) {
-        Buffer b = r.body();
-        String requestId = r.getHeader("x-request-id");
-        return new UpstreamResponse(r.statusCode(), b == null ? "" : b.toString(), requestId, retryAfter(r.getHeader("retry-after")));
+    private static UpstreamResponse toResponse(HttpClientResponse r, Buffer b) {
+        return new UpstreamResponse(r.statusCode(), b == null ? "" : b.toString(), r.getHeader("x-request-id"),
+                retryAfter(r.getHeader("retry-after")));
     }
 
     /** {@code Retry-After} as seconds or an HTTP date; {@code retry-after-ms} is not standard and not read. */
