@@ -211,7 +211,7 @@ class EngineTest {
     }
 
     @Test
-    void cancelStopsNewLinesAbortsThoseInFlightAndKeepsFinishedOnes() {
+    void cancelStopsNewLinesAbortsThoseInFlightAndKeepsFinishedOnes() throws Exception {
         String r = run();
         String fast = IntStream.rangeClosed(1, 4).mapToObj(i -> chatLine(r + "-fast-" + i, "fake-model", null))
                 .collect(Collectors.joining("\n"));
@@ -226,6 +226,12 @@ class EngineTest {
         JsonPath done = awaitStatus(KEY_A, id, "cancelled", Duration.ofSeconds(20));
 
         assertNotNull(done.get("cancelled_at"));
+        // the requests in flight were aborted (their connections reset), not left to run for 1.5 s
+        long until = System.currentTimeMillis() + 500;
+        while (FAKE.inFlight.get() > 0 && System.currentTimeMillis() < until) {
+            Thread.yield();
+        }
+        assertEquals(0, FAKE.inFlight.get(), "requests of a cancelled batch must be aborted upstream");
         int slowSent = (int) IntStream.rangeClosed(1, 40).filter(i -> FAKE.attemptsOf(r + "-slow-" + i) > 0).count();
         assertTrue(slowSent < 40, "cancel must stop new lines from starting");
         assertTrue(FAKE.total.get() - sentAtCancel <= 0 + 16, "no new line may start after the cancel was seen");
