@@ -30,7 +30,6 @@ final class BatchSteps {
     private final Time time;
     private final LimitsConfig limits;
     private final Upstreams upstreams;
-    private final FileStore store;
     private final OutputFiles outputs;
 
     BatchSteps(Pool pool, Time time, LimitsConfig limits, Upstreams upstreams, FileStore store) {
@@ -38,7 +37,6 @@ final class BatchSteps {
         this.time = time;
         this.limits = limits;
         this.upstreams = upstreams;
-        this.store = store;
         this.outputs = new OutputFiles(store);
     }
 

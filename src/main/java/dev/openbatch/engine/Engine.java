@@ -137,7 +137,7 @@ public class Engine {
                 .chain(rows -> {
                     Set<String> cancelling = new HashSet<>();
                     Set<String> expired = new HashSet<>();
-                    List<Uni<Void>> steps = new ArrayList<>();
+                    List<Uni<Void>> work = new ArrayList<>();
                     for (Row r : rows) {
                         String id = r.getString(0);
                         String status = r.getString(1);
@@ -158,7 +158,7 @@ public class Engine {
                         if (!validated && ("validating".equals(status) || "cancelling".equals(status))) {
                             if (validations < MAX_VALIDATIONS) {
                                 validations++;
-                                steps.add(underClaim(id, fence -> steps().validate(id, fence).invoke(s -> {
+                                work.add(underClaim(id, fence -> steps.validate(id, fence).invoke(s -> {
                                     if (s != null) {
                                         batchLog.transition(id, s);
                                         // its lines are ready: no need to wait for the next tick
@@ -167,20 +167,20 @@ public class Engine {
                                 })).eventually(() -> validations--));
                             }
                         } else if ("cancelling".equals(status)) {
-                            steps.add(underClaim(id, fence -> steps().cancelQueued(id)
+                            work.add(underClaim(id, fence -> steps.cancelQueued(id)
                                     .invoke(n -> metrics.lineFinished(upstream, "cancelled", n))
                                     .chain(() -> finishWhenSettled(id, fence, "cancelling", "cancelled"))));
                         } else if ("in_progress".equals(status) && late) {
-                            steps.add(underClaim(id, fence -> steps().expireUnfinished(id, fence)
+                            work.add(underClaim(id, fence -> steps.expireUnfinished(id, fence)
                                     .invoke(n -> metrics.lineFinished(upstream, "expired", n))
-                                    .chain(() -> steps().finish(id, fence, "in_progress", "expired"))
+                                    .chain(() -> steps.finish(id, fence, "in_progress", "expired"))
                                     .invoke(done -> log(id, done, "expired"))));
                         } else if ("in_progress".equals(status) && settled) {
-                            steps.add(underClaim(id, fence -> steps().startFinalizing(id, fence)
+                            work.add(underClaim(id, fence -> steps.startFinalizing(id, fence)
                                     .invoke(started -> log(id, started, "finalizing"))
                                     .chain(started -> started ? finish(id, fence, "finalizing", "completed") : Uni.createFrom().item(false))));
                         } else if ("finalizing".equals(status)) {
-                            steps.add(underClaim(id, fence -> finish(id, fence, "finalizing", "completed")));
+                            work.add(underClaim(id, fence -> finish(id, fence, "finalizing", "completed")));
                         }
                     }
                     for (Dispatcher d : dispatchers.values()) {
@@ -190,7 +190,7 @@ public class Engine {
                     }
                     gauges(now);
                     // The steps run on their own; the tick does not wait for a long validation.
-                    for (Uni<Void> s : steps) {
+                    for (Uni<Void> s : work) {
                         s.subscribe().with(v -> { }, e -> LOG.warnf("batch step failed, will retry: %s", e.getMessage()));
                     }
                     return Uni.createFrom().voidItem();
@@ -205,8 +205,6 @@ public class Engine {
                 })
                 .replaceWithVoid();
     }
-
-    private BatchSteps steps() { return steps; }
 
     private Uni<Boolean> finish(String id, long fence, String from, String to) {
         return steps.finish(id, fence, from, to).invoke(done -> log(id, done, to));

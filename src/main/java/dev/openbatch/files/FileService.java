@@ -108,10 +108,6 @@ public class FileService {
                 .map(rows -> ListPage.of(rows.stream().map(FileEntity::view).toList(), n, FileView::id));
     }
 
-    /** The file's bytes, after checking that it is the caller's. */
-    public Uni<FileEntity> forContent(String project, String id) {
-        return owned(project, id);
-    }
 
     public Multi<Buffer> content(String id) {
         return store.read(id);

@@ -80,7 +80,7 @@ public class FilesResource {
     @Path("{id}/content")
     public RestMulti<Buffer> content(@PathParam("id") String id) {
         String p = project.id();
-        return RestMulti.fromUniResponse(files.forContent(p, id),
+        return RestMulti.fromUniResponse(files.owned(p, id),
                 f -> files.content(f.id),
                 f -> Map.of("Content-Type", List.of(f.filename.endsWith(".jsonl") || "batch_output".equals(f.purpose) || "batch".equals(f.purpose)
                         ? "application/jsonl" : MediaType.APPLICATION_OCTET_STREAM),
