@@ -111,27 +111,11 @@ direct_run before
 
 # (d) the service, on a fresh database, with the built-in model on and no other upstream
 recreate_db
-[[ -n "$SVC_PORT" ]] || SVC_PORT="$(free_port)"
-SVC_URL="http://127.0.0.1:$SVC_PORT"
-SVC_LOG="$OUT_DIR/service-embeddings.log"
-cmd=(java "-Xmx$XMX" "-Djava.io.tmpdir=$JTMP"
-  "-Dquarkus.http.port=$SVC_PORT"
-  "-Dquarkus.datasource.reactive.url=postgresql://$PGHOST:$PGPORT/$BENCH_DB"
-  "-Dquarkus.datasource.jdbc.url=jdbc:postgresql://$PGHOST:$PGPORT/$BENCH_DB"
-  "-Dquarkus.datasource.username=$PGUSER"
-  "-Dopenbatch.local.enabled=true"
-  "-Dopenbatch.local.threads=$THREADS"
-  "-Dopenbatch.local.group-size=$GROUP_SIZE")
-[[ -z "$MAX_CONCURRENCY" ]] || cmd+=("-Dopenbatch.local.max-concurrency=$MAX_CONCURRENCY")
-if ((LINES > 50000)); then cmd+=("-Dopenbatch.limits.max-batch-lines=$LINES"); fi
-# shellcheck disable=SC2206  # JAVA_OPTS is deliberately word-split
-[[ -n "$JAVA_OPTS" ]] && cmd+=($JAVA_OPTS)
-cmd+=(-jar "$OPENBATCH_JAR")
-printf '%q ' "${cmd[@]}" >"$SVC_LOG"; printf '\n' >>"$SVC_LOG"
-log "starting the service on $SVC_URL (log $SVC_LOG)"
-(cd "$REPO_DIR" && exec "${cmd[@]}") >>"$SVC_LOG" 2>&1 &
-SVC_PID=$!
-wait_ready
+extra=("-Djava.io.tmpdir=$JTMP" "-Dopenbatch.local.enabled=true"
+  "-Dopenbatch.local.threads=$THREADS" "-Dopenbatch.local.group-size=$GROUP_SIZE")
+[[ -z "$MAX_CONCURRENCY" ]] || extra+=("-Dopenbatch.local.max-concurrency=$MAX_CONCURRENCY")
+if ((LINES > 50000)); then extra+=("-Dopenbatch.limits.max-batch-lines=$LINES"); fi
+start_service embeddings "" 0 "${extra[@]}"
 models="$(api_ok GET /v1/models)"
 [[ "$models" == *"\"$MODEL\""* ]] || die "GET /v1/models does not list $MODEL: $models"
 
@@ -216,7 +200,7 @@ expect() {
   local d="$1"; shift
   if "$@" 2>/dev/null; then log "check ok:     $d"; else log "check FAILED: $d"; ok=0; fi
 }
-IFS=$'\t' read -r out_id err_id completed failed total usage < <(jfields "$BATCH" .output_file_id .error_file_id .request_counts.completed .request_counts.failed .request_counts.total .usage)
+IFS=$'\t' read -r out_id err_id completed failed total < <(jfields "$BATCH" .output_file_id .error_file_id .request_counts.completed .request_counts.failed .request_counts.total)
 expect "request_counts completed=$LINES failed=0 total=$LINES (are $completed/$failed/$total)" [ "$completed/$failed/$total" = "$LINES/0/$LINES" ]
 expect "error_file_id is null (is $err_id)" [ "$err_id" = null ]
 OUTPUT="$OUT_DIR/embeddings-output.jsonl"

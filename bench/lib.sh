@@ -188,8 +188,9 @@ fake_stats() { curl -sS "$FAKE_URL/stats"; }
 
 # ---------- service ----------
 # start_service TAG MODELS MAX_CONCURRENCY [extra -D options...]: starts the service against
-# BENCH_DB with one upstream "fake" at FAKE_URL, waits until it is ready. Sets SVC_PID, SVC_PORT,
-# SVC_URL, SVC_LOG.
+# BENCH_DB with one upstream "fake" at FAKE_URL (none when MODELS is empty; the built-in model is
+# off unless an extra option turns it on: a later -D wins), waits until it is ready. Sets SVC_PID,
+# SVC_PORT, SVC_URL, SVC_LOG.
 start_service() {
   local tag="$1" models="$2" maxconc="$3"; shift 3
   [[ -n "$SVC_PORT" ]] || SVC_PORT="$(free_port)"
@@ -200,11 +201,13 @@ start_service() {
     "-Dquarkus.datasource.reactive.url=postgresql://$PGHOST:$PGPORT/$BENCH_DB"
     "-Dquarkus.datasource.jdbc.url=jdbc:postgresql://$PGHOST:$PGPORT/$BENCH_DB"
     "-Dquarkus.datasource.username=$PGUSER"
-    "-Dopenbatch.upstreams.fake.url=$FAKE_URL"
-    "-Dopenbatch.upstreams.fake.models=$models"
-    "-Dopenbatch.upstreams.fake.max-concurrency=$maxconc"
-    "-Dopenbatch.local.enabled=false"
-    "$@")
+    "-Dopenbatch.local.enabled=false")
+  if [[ -n "$models" ]]; then
+    cmd+=("-Dopenbatch.upstreams.fake.url=$FAKE_URL"
+      "-Dopenbatch.upstreams.fake.models=$models"
+      "-Dopenbatch.upstreams.fake.max-concurrency=$maxconc")
+  fi
+  cmd+=("$@")
   # shellcheck disable=SC2206  # JAVA_OPTS is deliberately word-split
   [[ -n "$JAVA_OPTS" ]] && cmd+=($JAVA_OPTS)
   cmd+=(-jar "$OPENBATCH_JAR")
