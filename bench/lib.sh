@@ -4,8 +4,11 @@
 # Provides: logging, timing, JSON field extraction (jq, or node when jq is missing), the API
 # wrapper, building the service, (re)creating the bench database, starting/stopping the fake
 # upstream and the service, an EXIT trap that stops whatever this script started (plus any
-# function a script adds to CLEANUP_HOOKS), and batch helpers used by crash.sh, pg-restart.sh and
-# metrics-sample.sh (gen_chat_input, wait_batch, check_batch_files, key_counts).
+# function a script adds to CLEANUP_HOOKS), batch helpers used by crash.sh, pg-restart.sh and
+# metrics-sample.sh (gen_chat_input, wait_batch, check_batch_files, key_counts), API keys per
+# project (with_key), CPU time from /proc (cpu_snapshot, cpu_per_line) and the service's own
+# figures (metrics_text, metric_sum, log_deadlocks) used by throughput.sh, many-batches.sh and
+# deep-queue.sh.
 #
 # Common knobs (environment):
 #   XMX=256m               service heap
@@ -16,12 +19,16 @@
 #   JAVA_OPTS=""           extra JVM/-D options appended to the service command line
 #   OPENBATCH_JAR=target/quarkus-app/quarkus-run.jar   the jar to run (built only when it is
 #                          this default and missing)
+#   BENCH_KEY=bench        the bearer key sent (any key works while the service runs without
+#                          openbatch.auth.keys, as every script but many-batches.sh does)
+#   MGMT_URL=""            where GET /q/metrics is, when not on the service's own port
+#   BENCH_OUT=bench/out    where logs, generated files and summaries go
 
 set -o pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
-OUT_DIR="$BENCH_DIR/out"
+OUT_DIR="${BENCH_OUT:-$BENCH_DIR/out}"
 mkdir -p "$OUT_DIR"
 
 XMX="${XMX:-256m}"
@@ -34,6 +41,8 @@ JAVA_OPTS="${JAVA_OPTS:-}"
 DEFAULT_JAR="$REPO_DIR/target/quarkus-app/quarkus-run.jar"
 OPENBATCH_JAR="${OPENBATCH_JAR:-$DEFAULT_JAR}"
 AUTH_HEADER="Authorization: Bearer ${BENCH_KEY:-bench}"
+
+MGMT_URL="${MGMT_URL:-}"
 
 SVC_PID=""
 SVC_PORT="${SVC_PORT:-}"
@@ -258,6 +267,15 @@ create_batch() {
 }
 get_batch() { api_ok GET "/v1/batches/$1"; }
 
+# with_key KEY COMMAND...: runs COMMAND (a function of this file: api, api_ok, upload_file,
+# create_batch, get_batch, wait_batch...) with the bearer key KEY instead of BENCH_KEY, for a
+# service started with -Dopenbatch.auth.keys=KEY:project,... (many-batches.sh: two projects).
+with_key() {
+  local AUTH_HEADER="Authorization: Bearer $1"
+  shift
+  "$@"
+}
+
 # ---------- batch helpers (crash.sh, pg-restart.sh, metrics-sample.sh) ----------
 # gen_chat_input N FILE PREFIX [MODEL]: N /v1/chat/completions lines whose custom_id and
 # messages[0].content are both PREFIX-i (i = 1..N), so the fake upstream's by_key counts are
@@ -376,3 +394,64 @@ check() {   # check DESCRIPTION COMMAND...: PASS/FAIL line, never exits
   if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
 }
 note() { log "      $*"; SUMMARY+=("      $*"); }
+
+# ---------- CPU time from /proc ----------
+# cpu_snapshot [PID...]: prints "SVC_TICKS PG_TICKS", CPU time used so far in clock ticks
+# (getconf CLK_TCK per second): utime+stime of the given processes (default: SVC_PID; 0 for one
+# that is gone), and of PostgreSQL as a whole: utime+stime of every process whose command is
+# postgres, plus the postmaster's cutime+cstime, so that backends which exited between two
+# snapshots still count (the postmaster reaps them). Everything PostgreSQL does counts, for any
+# database: run it on an otherwise idle server.
+# /proc/PID/stat's 2nd field is the command in parentheses and may hold spaces: fields are
+# counted after the last ')', where utime, stime, cutime, cstime (fields 14-17) are $12-$15 and
+# the parent's pid (field 4) is $2.
+cpu_snapshot() {
+  local -a pids=("$@")
+  ((${#pids[@]} > 0)) || pids=("$SVC_PID")
+  local svc pg p
+  svc="$(for p in "${pids[@]}"; do [[ -z "$p" ]] || cat "/proc/$p/stat" 2>/dev/null || true; done \
+    | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }')"
+  pg="$(for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null || true; done \
+    | awk '{ pid = $1; sub(/^.*\) /, ""); ppid[pid] = $2; own[pid] = $12 + $13; kids[pid] = $14 + $15 }
+           END { for (p in own) { t += own[p]; if (!(ppid[p] in own)) t += kids[p] } printf "%d", t }')"
+  printf '%s %s\n' "${svc:-0}" "${pg:-0}"
+}
+
+# cpu_per_line SNAPSHOT0 SNAPSHOT1 LINES: prints "SVC_US PG_US", microseconds of CPU per line
+# for openbatch and for PostgreSQL between two cpu_snapshot outputs (1 decimal; "n/a" for 0 lines).
+cpu_per_line() {
+  local s0 p0 s1 p1
+  read -r s0 p0 <<<"$1"
+  read -r s1 p1 <<<"$2"
+  awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    if (n <= 0) { print "n/a n/a"; exit }
+    printf "%.1f %.1f\n", s * 1e6 / hz / n, p * 1e6 / hz / n }'
+}
+# cpu_seconds SNAPSHOT0 SNAPSHOT1: prints "SVC_S PG_S", CPU seconds used between two snapshots.
+cpu_seconds() {
+  local s0 p0 s1 p1
+  read -r s0 p0 <<<"$1"
+  read -r s1 p1 <<<"$2"
+  awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f %.2f\n", s / hz, p / hz }'
+}
+
+# ---------- the service's own figures ----------
+# metrics_text: the service's GET /q/metrics (Prometheus text), from MGMT_URL when it is set
+# (a separate management interface), else from SVC_URL. Empty output if it does not answer.
+metrics_text() { curl -sS -m 10 "${MGMT_URL:-$SVC_URL}/q/metrics" 2>/dev/null || true; }
+
+# metric_sum TEXT NAME: the sum of every sample of metric NAME (any labels) in a metrics_text
+# answer; prints "missing" when NAME has no sample.
+metric_sum() {
+  awk -v name="$2" '
+    { n = $1; sub(/\{.*$/, "", n) }
+    n == name && $0 !~ /^#/ { t += $NF; found = 1 }
+    END { if (found) printf "%.0f\n", t; else print "missing" }' <<<"$1"
+}
+
+# log_deadlocks FILE: how many lines of FILE (a service log) report a PostgreSQL deadlock.
+log_deadlocks() {
+  local n
+  n="$(grep -cE 'deadlock detected|40P01' "$1" 2>/dev/null)" || true
+  printf '%s\n' "${n:-0}"
+}

@@ -4,7 +4,9 @@
 # One batch of LINES chat-completion lines against a fake upstream that answers every request
 # after LATENCY_MS, with the upstream capped at CONCURRENCY requests in flight. The best any
 # engine can do is CONCURRENCY / LATENCY = 200 / 0.05 s = 4,000 lines/s; the script reports how
-# close openbatch gets, and checks that every line was sent exactly once and answered once.
+# close openbatch gets (headline: create -> completed, what a user sees), the CPU time per line
+# of openbatch and of PostgreSQL, and checks that every line was sent exactly once and answered
+# once, with no deadlock in the service log and no lease taken over.
 #
 #   bash bench/throughput.sh
 #   LINES=10000 CONCURRENCY=100 LATENCY_MS=20 XMX=512m bash bench/throughput.sh
@@ -70,6 +72,7 @@ t_up="$(now)"
 FILE_ID="$(upload_file "$INPUT")"
 log "uploaded $(wc -c <"$INPUT") bytes as $FILE_ID in $(elapsed "$t_up")s"
 
+cpu0="$(cpu_snapshot "$SVC_PID")"
 t_create="$(now)"
 batch="$(create_batch "$FILE_ID" "$ENDPOINT")"
 BATCH_ID="$(jfield "$batch" .id)"
@@ -113,6 +116,7 @@ while :; do
   fi
   sleep "$POLL_S"
 done
+cpu1="$(cpu_snapshot "$SVC_PID")"
 log "completed: $(jfields "$batch" .request_counts)"
 
 # (f) checks
@@ -159,6 +163,10 @@ stats="$(fake_stats)"
 IFS=$'\t' read -r up_requests up_max_inflight up_max_conns < <(jfields "$stats" .requests .max_in_flight .max_connections)
 expect "fake upstream saw exactly $LINES requests, none twice (saw $up_requests)" [ "$up_requests" = "$LINES" ]
 expect "upstream concurrency never above max-concurrency $CONCURRENCY (max $up_max_inflight)" [ "$up_max_inflight" -le "$CONCURRENCY" ]
+deadlocks="$(log_deadlocks "$SVC_LOG")"
+expect "no deadlock in the service log (lines matching 'deadlock detected|40P01': $deadlocks)" [ "$deadlocks" = 0 ]
+taken_over="$(metric_sum "$(metrics_text)" openbatch_leases_taken_over_total)"
+expect "openbatch_leases_taken_over_total is 0 (is $taken_over)" [ "$taken_over" = 0 ]
 
 # (g) figures
 run_s="$(elapsed "$t_inprog" "$t_done")"
@@ -170,7 +178,10 @@ rate="$(calc "$LINES / $run_s")"
 ceiling="$(calc "$CONCURRENCY * 1000 / $LATENCY_MS")"
 ratio="$(calc "$rate / $ceiling")"
 e2e_rate="$(calc "$LINES / $e2e_s")"
-row() { printf '  %-32s %s\n' "$1" "$2"; }
+e2e_ratio="$(calc "$e2e_rate / $ceiling")"
+read -r cpu_svc_us cpu_pg_us < <(cpu_per_line "$cpu0" "$cpu1" "$LINES")
+read -r cpu_svc_s cpu_pg_s < <(cpu_seconds "$cpu0" "$cpu1")
+row() { printf '  %-38s %s\n' "$1" "$2"; }
 summary="$(
   echo "openbatch throughput benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, -Xmx$XMX)"
   row "lines" "$LINES"
@@ -178,12 +189,15 @@ summary="$(
   row "upstream" "latency ${LATENCY_MS} ms, max-concurrency $CONCURRENCY"
   row "validating (create -> in_prog.)" "${val_s} s"
   row "in_progress -> completed" "${run_s} s  (in_progress -> finalizing ${engine_s} s, finalizing -> completed ${fin_s} s)"
-  row "throughput" "${rate} lines/s"
+  row "end to end (create -> completed)" "${e2e_s} s"
+  row "throughput (create -> completed)" "${e2e_rate} lines/s  (in_progress -> completed: ${rate} lines/s)"
   row "ceiling ($CONCURRENCY / ${LATENCY_MS} ms)" "${ceiling} lines/s"
-  row "ratio (throughput / ceiling)" "${ratio}"
-  row "end to end (create -> completed)" "${e2e_s} s  (${e2e_rate} lines/s)"
+  row "ratio (create -> completed / ceiling)" "${e2e_ratio}  (in_progress -> completed / ceiling: ${ratio})"
+  row "CPU per line" "openbatch ${cpu_svc_us} µs, PostgreSQL ${cpu_pg_us} µs  (goals ≤ 250 and ≤ 100; ${cpu_svc_s} s and ${cpu_pg_s} s, create -> completed)"
   row "upstream requests" "${up_requests}  (expected $LINES)"
   row "upstream max in flight" "${up_max_inflight}  (max connections ${up_max_conns})"
+  row "deadlocks in the service log" "${deadlocks}"
+  row "leases taken over (metric)" "${taken_over}"
   row "batch usage" "${usage}"
   row "checks" "$([[ $ok == 1 ]] && echo "all passed" || echo "SOME FAILED (see above)")"
 )"

@@ -1,6 +1,7 @@
 package dev.openbatch.engine;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,97 +9,117 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Time;
 import dev.openbatch.batches.BatchLog;
+import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.engine.BatchStore.Work;
+import dev.openbatch.files.FileStore;
+import dev.openbatch.upstream.Upstream;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.Tuple;
 
 /**
- * One process's engine: a tick that moves batches through their lifecycle, a dispatcher per
- * upstream that keeps it busy, and the renewal of every claim this process holds. All of its
- * state lives on one Vert.x event-loop context. Several engines (processes, or instances in a
- * test) share one database safely: claims, leases and fences decide who does what.
+ * One process's engine. A tick finds the batches with a batch-level step to do and runs it
+ * through {@link Lifecycle} under the batch's claim; a {@link Dispatcher} per upstream keeps that
+ * upstream busy with lines; {@link Housekeeping} runs the heartbeat, the sweep of dead processes,
+ * file retention and the gauges. All of its state lives on one Vert.x event-loop context.
+ * Several engines (processes, or instances in a test) share one database safely: claims,
+ * heartbeats and fences decide who does what.
  */
 public class Engine {
     private static final Logger LOG = Logger.getLogger(Engine.class);
-    private static final String LIVE = "('validating', 'in_progress', 'finalizing', 'cancelling')";
-    /** Validations at once per process: they are CPU-bound (parsing) and the machine is small. */
-    private static final int MAX_VALIDATIONS = 2;
 
     private final String node;
-    private final Pool pool;
     private final Vertx vertx;
     private final Context context;
     private final Time time;
     private final EngineConfig config;
     private final EngineMetrics metrics;
-    private final BatchSteps steps;
+    private final Lifecycle lifecycle;
+    private final BatchStore batches;
+    private final NodeStore nodes;
+    private final FileStore files;
     private final BatchLog batchLog;
+    private final Housekeeping housekeeping;
     private final Map<String, Dispatcher> dispatchers = new LinkedHashMap<>();
-    /** Batches with a step running in this process, and their claim's fence. */
-    private final Map<String, Long> busy = new LinkedHashMap<>();
-    private int validations;
+    /** Batches with a step running in this process, and their claim's fence (-1 while it is being claimed). */
+    private final Map<String, Long> busy = new HashMap<>();
+    /** Validations running here, by batch, with their project. */
+    private final Map<String, String> validating = new HashMap<>();
+    /** When each project last got a validation slot here. */
+    private final Map<String, Long> lastServed = new HashMap<>();
+    private boolean registered;
     private boolean ticking;
     private boolean tickAgain;
     private boolean stopped;
     private long tickTimer = -1;
-    private long renewTimer = -1;
-    private long lastGauges;
+    private int gaugeRuns;
 
-    Engine(String node, Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, BatchSteps steps,
-            List<dev.openbatch.upstream.Upstream> upstreams, BatchLog batchLog) {
+    Engine(String node, Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, Lifecycle lifecycle,
+            LineStore lines, BatchStore batches, NodeStore nodes, FileStore files, List<Upstream> upstreams, BatchLog batchLog) {
         this.node = node;
-        this.pool = pool;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.time = time;
         this.config = config;
         this.metrics = metrics;
-        this.steps = steps;
+        this.lifecycle = lifecycle;
+        this.batches = batches;
+        this.nodes = nodes;
+        this.files = files;
         this.batchLog = batchLog;
-        for (var u : upstreams) {
-            dispatchers.put(u.name(), new Dispatcher(u, pool, context, time, config, node, metrics, this::wake));
+        for (Upstream u : upstreams) {
+            dispatchers.put(u.name(), new Dispatcher(u, pool, lines, batches, context, time, config, node, metrics, this::wake));
         }
+        long lease = config.lease().toMillis();
+        this.housekeeping = new Housekeeping(context, metrics)
+                .every(Math.max(100, lease / 3), "heartbeat", this::heartbeat)
+                .every(Math.max(100, Math.min(lease / 3, config.tick().toMillis() * 4)), "sweep", this::sweepDead)
+                .every(60_000, "orphans", nodes::recoverOrphans)
+                .every(60_000, "file retention", () -> files.deleteExpired(time.seconds()).invoke(n -> {
+                    if (n > 0) {
+                        LOG.infof("deleted %d expired file(s)", n);
+                    }
+                }))
+                .every(5_000, "gauges", this::gauges);
     }
 
     public String node() { return node; }
 
-    /** Starts the periodic tick and lease renewal. */
+    /** Registers this process's heartbeat (giving back what an earlier life under the same name held), then starts ticking. */
     public void start() {
-        context.runOnContext(() -> releaseOwnClaims().subscribe().with(v -> { }, e -> { }));
-        context.runOnContext(() -> {
-            tickTimer = vertx.setPeriodic(config.tick().toMillis(), id -> tick().subscribe().with(v -> { }, e -> { }));
-            renewTimer = vertx.setPeriodic(Math.max(200, config.lease().toMillis() / 3), id -> renew().subscribe().with(v -> { }, e -> { }));
-        });
-        LOG.infof("engine %s started: %d upstream(s), tick %s, lease %s", node, dispatchers.size(), config.tick(), config.lease());
+        context.runOnContext(this::register);
     }
 
-    /**
-     * A process restarted under the same node id must not renew what its previous life held:
-     * those lines go back to the queue at once (fence+1, so any late write is dropped).
-     */
-    private Uni<Void> releaseOwnClaims() {
-        return pool.preparedQuery("update requests set state = 'queued', claimed_by = null, lease_until = null, fence = fence + 1"
-                + " where claimed_by = $1 and state = 'running'").execute(Tuple.of(node))
-                .invoke(rs -> {
-                    if (rs.rowCount() > 0) {
-                        LOG.infof("returned %d lines claimed by an earlier run of %s to the queue", rs.rowCount(), node);
-                    }
-                })
-                .chain(() -> pool.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
-                        .execute(Tuple.of(node)))
-                .replaceWithVoid()
-                .onFailure().invoke(e -> LOG.warnf("could not release the claims of an earlier run (they expire with their lease): %s",
-                        e.getMessage()))
-                .onFailure().recoverWithNull();
+    private void register() {
+        if (stopped) {
+            return;
+        }
+        nodes.register(node, time.millis()).subscribe().with(n -> context.runOnContext(() -> {
+            if (n > 0) {
+                LOG.infof("returned %d lines claimed by an earlier run of %s to the queue", n, node);
+            }
+            if (stopped) {
+                return;
+            }
+            registered = true;
+            tickTimer = vertx.setPeriodic(config.tick().toMillis(), id -> tickOnContext().subscribe().with(v -> { }, e -> { }));
+            housekeeping.start();
+            LOG.infof("engine %s started: %d upstream(s), tick %s, lease %s", node, dispatchers.size(), config.tick(), config.lease());
+            tickOnContext().subscribe().with(v -> { }, e -> { });
+        }), e -> {
+            LOG.warnf("engine %s could not register (database unreachable?), retrying: %s", node, e.getMessage());
+            vertx.setTimer(1000, id -> context.runOnContext(this::register));
+        });
     }
 
     /** Runs something on the engine's context and completes with its result. */
@@ -106,12 +127,16 @@ public class Engine {
         return Uni.createFrom().emitter(em -> context.runOnContext(() -> work.get().subscribe().with(em::complete, em::fail)));
     }
 
-    /** Asks for a tick now (a batch was created or cancelled). */
-    public void wake() {
-        context.runOnContext(() -> tick().subscribe().with(v -> { }, e -> { }));
+    private void runOnContext(Runnable r) {
+        context.runOnContext(r);
     }
 
-    /** One pass over the live batches; also what tests call instead of waiting for the timer. */
+    /** Asks for a tick now (a batch was created, cancelled, or settled its last line). */
+    public void wake() {
+        context.runOnContext(() -> tickOnContext().subscribe().with(v -> { }, e -> { }));
+    }
+
+    /** One pass over the batches with a step to do; also what tests call instead of waiting for the timer. */
     public Uni<Void> tick() {
         return onContext(this::tickOnContext);
     }
@@ -121,7 +146,7 @@ public class Engine {
     }
 
     private Uni<Void> tickOnContext() {
-        if (stopped) {
+        if (stopped || !registered) {
             return Uni.createFrom().voidItem();
         }
         if (ticking) {
@@ -131,70 +156,8 @@ public class Engine {
         ticking = true;
         tickAgain = false;
         long now = time.millis();
-        return sweepLeasesOnContext()
-                .chain(() -> pool.preparedQuery("select id, status, validated, expires_at, total, completed, failed, upstream from batches where status in " + LIVE
-                        + " order by created_us").execute())
-                .chain(rows -> {
-                    Set<String> cancelling = new HashSet<>();
-                    Set<String> expired = new HashSet<>();
-                    List<Uni<Void>> work = new ArrayList<>();
-                    for (Row r : rows) {
-                        String id = r.getString(0);
-                        String status = r.getString(1);
-                        boolean validated = r.getBoolean(2);
-                        Long expiresAt = r.getLong(3);
-                        boolean settled = r.getInteger(5) + r.getInteger(6) >= r.getInteger(4);
-                        String upstream = r.getString(7);
-                        if ("cancelling".equals(status) && validated) {
-                            cancelling.add(id);
-                        }
-                        boolean late = expiresAt != null && expiresAt * 1000 <= now;
-                        if ("in_progress".equals(status) && late) {
-                            expired.add(id);
-                        }
-                        if (busy.containsKey(id)) {
-                            continue;
-                        }
-                        if (!validated && ("validating".equals(status) || "cancelling".equals(status))) {
-                            if (validations < MAX_VALIDATIONS) {
-                                validations++;
-                                work.add(underClaim(id, fence -> steps.validate(id, fence).invoke(s -> {
-                                    if (s != null) {
-                                        batchLog.transition(id, s);
-                                        // its lines are ready: no need to wait for the next tick
-                                        context.runOnContext(() -> dispatchers.values().forEach(Dispatcher::wake));
-                                    }
-                                })).eventually(() -> validations--));
-                            }
-                        } else if ("cancelling".equals(status)) {
-                            work.add(underClaim(id, fence -> steps.cancelQueued(id)
-                                    .invoke(n -> metrics.lineFinished(upstream, "cancelled", n))
-                                    .chain(() -> finishWhenSettled(id, fence, "cancelling", "cancelled"))));
-                        } else if ("in_progress".equals(status) && late) {
-                            work.add(underClaim(id, fence -> steps.expireUnfinished(id, fence)
-                                    .invoke(n -> metrics.lineFinished(upstream, "expired", n))
-                                    .chain(() -> steps.finish(id, fence, "in_progress", "expired"))
-                                    .invoke(done -> log(id, done, "expired"))));
-                        } else if ("in_progress".equals(status) && settled) {
-                            work.add(underClaim(id, fence -> steps.startFinalizing(id, fence)
-                                    .invoke(started -> log(id, started, "finalizing"))
-                                    .chain(started -> started ? finish(id, fence, "finalizing", "completed") : Uni.createFrom().item(false))));
-                        } else if ("finalizing".equals(status)) {
-                            work.add(underClaim(id, fence -> finish(id, fence, "finalizing", "completed")));
-                        }
-                    }
-                    for (Dispatcher d : dispatchers.values()) {
-                        d.abort(cancelling, "cancelled", "batch_cancelled", "The batch was cancelled while this request was in flight.");
-                        d.abort(expired, "expired", "batch_expired", "The batch's completion window ran out while this request was in flight.");
-                        d.wake();
-                    }
-                    gauges(now);
-                    // The steps run on their own; the tick does not wait for a long validation.
-                    for (Uni<Void> s : work) {
-                        s.subscribe().with(v -> { }, e -> LOG.warnf("batch step failed, will retry: %s", e.getMessage()));
-                    }
-                    return Uni.createFrom().voidItem();
-                })
+        return batches.needingWork(now / 1000)
+                .invoke(work -> act(work, now))
                 .onFailure().invoke(e -> LOG.warnf("engine tick failed (database unreachable?), will retry: %s", e.getMessage()))
                 .onFailure().recoverWithNull()
                 .eventually(() -> {
@@ -206,114 +169,145 @@ public class Engine {
                 .replaceWithVoid();
     }
 
-    private Uni<Boolean> finish(String id, long fence, String from, String to) {
-        return steps.finish(id, fence, from, to).invoke(done -> log(id, done, to));
-    }
-
-    private Uni<Boolean> finishWhenSettled(String id, long fence, String from, String to) {
-        return pool.preparedQuery("select completed + failed >= total from batches where id = $1").execute(Tuple.of(id))
-                .chain(rs -> rs.iterator().next().getBoolean(0) ? finish(id, fence, from, to) : Uni.createFrom().item(false));
-    }
-
-    private void log(String id, Boolean done, String status) {
-        if (Boolean.TRUE.equals(done)) {
-            batchLog.transition(id, status);
+    private void act(List<Work> rows, long now) {
+        Map<String, Work> work = new LinkedHashMap<>();
+        for (Work w : rows) {
+            work.merge(w.id(), w, (a, b) -> a.settled() ? a : b); // settled before its deadline: completed, not expired
+        }
+        Set<String> cancelling = new HashSet<>();
+        Set<String> expired = new HashSet<>();
+        List<Work> toValidate = new ArrayList<>();
+        for (Work w : work.values()) {
+            String id = w.id();
+            boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= now;
+            if (w.status() == BatchStatus.CANCELLING && w.validated()) {
+                cancelling.add(id);
+            }
+            if (w.status() == BatchStatus.IN_PROGRESS && late && !w.settled()) {
+                expired.add(id);
+            }
+            if (busy.containsKey(id)) {
+                continue;
+            }
+            if (!w.validated() && (w.status() == BatchStatus.VALIDATING || w.status() == BatchStatus.CANCELLING)) {
+                toValidate.add(w);
+            } else if (w.status() == BatchStatus.CANCELLING) {
+                step(id, fence -> lifecycle.cancelQueued(id)
+                        .invoke(n -> metrics.lineFinished(w.upstream(), "cancelled", n))
+                        .chain(() -> lifecycle.cancel(id, fence)), () -> { });
+            } else if (w.status() == BatchStatus.IN_PROGRESS && w.settled()) {
+                step(id, fence -> lifecycle.complete(id, fence, BatchStatus.IN_PROGRESS), () -> { });
+            } else if (w.status() == BatchStatus.IN_PROGRESS && late) {
+                step(id, fence -> lifecycle.expire(id, fence, w.upstream()), () -> { });
+            } else if (w.status() == BatchStatus.FINALIZING) {
+                step(id, fence -> lifecycle.complete(id, fence, BatchStatus.FINALIZING), () -> { });
+            }
+        }
+        Map<String, Integer> running = new HashMap<>();
+        validating.values().forEach(p -> running.merge(p, 1, Integer::sum));
+        for (Work w : ValidationTurns.pick(toValidate, config.validations() - validating.size(), running, lastServed)) {
+            validating.put(w.id(), w.project());
+            lastServed.put(w.project(), now);
+            step(w.id(), fence -> lifecycle.validate(w.id(), fence).invoke(s -> {
+                if (s == BatchStatus.IN_PROGRESS) {
+                    context.runOnContext(() -> dispatchers.values().forEach(Dispatcher::wake)); // its lines are ready now
+                }
+            }), () -> validating.remove(w.id()));
+        }
+        for (Dispatcher d : dispatchers.values()) {
+            d.abort(cancelling, LineState.CANCELLED, "batch_cancelled", "The batch was cancelled while this request was in flight.");
+            d.abort(expired, LineState.EXPIRED, "batch_expired", "The batch's completion window ran out while this request was in flight.");
+            d.nudge();
         }
     }
 
-    /** Runs a step under the batch's claim; skips it when another process holds the claim. */
-    private <T> Uni<Void> underClaim(String id, java.util.function.Function<Long, Uni<T>> step) {
-        // busy from this moment, not from when the claim answers: a tick that comes in between
-        // (the timer and a wake-up) must not start the same step a second time
+    /**
+     * Runs a batch-level step under the batch's claim; skips it when another process holds the
+     * claim. The batch is busy here from now until the step ends, whether it succeeds, loses its
+     * claim or fails (a failed claim too: the next tick tries again).
+     */
+    private void step(String id, Function<Long, Uni<BatchStatus>> run, Runnable after) {
         busy.put(id, -1L);
-        return steps.claim(id, node, config.lease().toMillis()).chain(fence -> {
-            if (fence == null) {
-                busy.remove(id);
-                return Uni.createFrom().voidItem();
-            }
-            busy.put(id, fence);
-            return step.apply(fence)
-                    .onFailure(BatchSteps.Fenced.class).recoverWithNull()
-                    .replaceWithVoid()
-                    .emitOn(this::runOnContext) // steps may end on a worker thread (validation parses there)
-                    .eventually(() -> {
-                        busy.remove(id);
-                        return steps.release(id, fence).onFailure().recoverWithNull();
-                    });
-        }).emitOn(this::runOnContext);
-    }
-
-    private void runOnContext(Runnable r) {
-        context.runOnContext(r);
-    }
-
-    /** Expired claims on lines go back to the queue (the fence moves so a late writer changes nothing). */
-    public Uni<Integer> sweepLeases() {
-        return onContext(this::sweepLeasesOnContext);
-    }
-
-    private Uni<Integer> sweepLeasesOnContext() {
-        return pool.preparedQuery("update requests set state = 'queued', claimed_by = null, lease_until = null, fence = fence + 1"
-                + " where state = 'running' and lease_until < $1")
-                .execute(Tuple.of(time.millis()))
-                .map(rs -> {
-                    int n = rs.rowCount();
-                    if (n > 0) {
-                        metrics.leasesTakenOver(n);
-                        LOG.infof("returned %d lines whose claim had expired to the queue", n);
+        batches.claimStep(id, node, time.millis(), config.lease().toMillis())
+                .chain(fence -> {
+                    if (fence == null) {
+                        return Uni.createFrom().<BatchStatus>nullItem();
                     }
-                    return n;
+                    busy.put(id, fence);
+                    return run.apply(fence)
+                            .onFailure(Lifecycle.Fenced.class).recoverWithNull()
+                            .call(() -> batches.releaseStep(id, fence).onFailure().recoverWithNull());
+                })
+                .emitOn(this::runOnContext) // steps may end on a worker thread (validation parses there)
+                .subscribe().with(s -> {
+                    busy.remove(id);
+                    after.run();
+                    if (s != null) {
+                        batchLog.transition(id, s.wire());
+                    }
+                }, e -> {
+                    busy.remove(id);
+                    after.run();
+                    LOG.warnf("batch %s: step failed, will retry: %s", id, e.getMessage());
                 });
     }
 
-    /** Extends every claim this process holds. */
-    Uni<Void> renew() {
-        return onContext(() -> {
-            long until = time.millis() + config.lease().toMillis();
-            return pool.preparedQuery("update requests set lease_until = $2 where claimed_by = $1 and state = 'running'")
-                    .execute(Tuple.of(node, until))
-                    .chain(() -> pool.preparedQuery("update batches set lease_until = $2 where claimed_by = $1")
-                            .execute(Tuple.of(node, until)))
-                    .replaceWithVoid()
-                    .onFailure().invoke(e -> LOG.warnf("renewing claims failed, will retry: %s", e.getMessage()))
-                    .onFailure().recoverWithNull();
+    // ---- housekeeping ----
+
+    /**
+     * Renews this process's heartbeat (and the claims of the steps it runs). When the row is
+     * gone, another process declared this one dead and took its lines: everything still held is
+     * aborted and given back before a new life begins, so no line is sent twice from here.
+     */
+    private Uni<Void> heartbeat() {
+        if (!registered || stopped) {
+            return Uni.createFrom().voidItem();
+        }
+        long now = time.millis();
+        return nodes.beat(node, now).chain(alive -> {
+            if (alive) {
+                return batches.renewSteps(node, now + config.lease().toMillis());
+            }
+            LOG.warnf("engine %s was declared dead by another process (its heartbeat lapsed): giving back what it held", node);
+            dispatchers.values().forEach(Dispatcher::forgetClaims);
+            return nodes.register(node, now).replaceWithVoid();
         });
     }
 
-    private void gauges(long now) {
-        if (now - lastGauges < 5000) {
-            return;
-        }
-        if (now / 60_000 != lastGauges / 60_000) {
-            deleteExpiredFiles(now);
-        }
-        lastGauges = now;
-        pool.query("select status, count(*) from batches group by status").execute()
-                .invoke(rows -> {
-                    Map<String, Long> counts = new LinkedHashMap<>();
-                    for (Row r : rows) {
-                        counts.put(r.getString(0), r.getLong(1));
-                    }
-                    for (String s : EngineMetrics.STATUSES) {
-                        metrics.batches(s, counts.getOrDefault(s, 0L));
-                    }
-                })
-                .chain(() -> pool.query("select count(*) from requests where state = 'queued'").execute())
-                .invoke(rows -> metrics.waiting(rows.iterator().next().getLong(0)))
-                .subscribe().with(v -> { }, e -> { });
+    /** Returns the lines of processes whose heartbeat lapsed to the queue; how many. */
+    public Uni<Integer> sweepLeases() {
+        return onContext(this::sweepDead);
     }
 
-    /** Files past their {@code expires_at} are deleted, except the input of a batch still running. */
-    private void deleteExpiredFiles(long now) {
-        pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
-                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + LIVE + ")")
-                .execute(Tuple.of(now / 1000))
-                .subscribe().with(rs -> {
-                    if (rs.rowCount() > 0) {
-                        LOG.infof("deleted %d expired file(s)", rs.rowCount());
+    private Uni<Integer> sweepDead() {
+        long staleBefore = time.millis() - config.lease().toMillis();
+        return nodes.dead(node, staleBefore).chain(dead -> Multi.createFrom().iterable(dead)
+                .onItem().transformToUniAndConcatenate(n -> nodes.bury(n, staleBefore).invoke(k -> {
+                    if (k >= 0) {
+                        metrics.leasesTakenOver(k);
+                        LOG.infof("process %s stopped renewing its heartbeat: %d line(s) it held went back to the queue", n, k);
                     }
-                }, e -> { });
+                }))
+                .collect().asList()
+                .map(ks -> ks.stream().mapToInt(k -> Math.max(0, k)).sum()));
     }
+
+    private Uni<Void> gauges() {
+        boolean all = gaugeRuns++ % 12 == 0; // terminal statuses need a scan of the table: once a minute
+        return (all ? batches.allCounts() : batches.liveCounts()).invoke(rows -> {
+            Map<BatchStatus, Long> counts = new HashMap<>();
+            for (Row r : rows) {
+                counts.put(BatchStatus.of(r.getString(0)), r.getLong(1));
+            }
+            for (BatchStatus s : BatchStatus.values()) {
+                if (all || BatchStatus.LIVE.contains(s)) {
+                    metrics.batches(s, counts.getOrDefault(s, 0L));
+                }
+            }
+        }).chain(batches::unsettledLines).invoke(metrics::waiting).replaceWithVoid();
+    }
+
+    // ---- what tests and the service read ----
 
     /** Lines this engine has sent upstream so far (every attempt counts). */
     public long sent() {
@@ -325,18 +319,19 @@ public class Engine {
         return dispatchers.values().stream().mapToInt(Dispatcher::inFlight).sum();
     }
 
+    // ---- stopping ----
+
     /**
      * Graceful stop: no new claims, lines in flight get up to {@code grace} to finish, what is
-     * still held is given back, every result is written. Completes when done.
+     * still held is given back, every result is written, and the heartbeat row goes. Completes when done.
      */
     public CompletionStage<Void> stop(java.time.Duration grace) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         context.runOnContext(() -> {
             stopped = true;
-            vertx.cancelTimer(tickTimer); // the leases are still renewed while lines in flight finish
+            vertx.cancelTimer(tickTimer); // the heartbeat goes on while lines in flight finish
             dispatchers.values().forEach(Dispatcher::stopClaiming);
-            long deadline = System.currentTimeMillis() + grace.toMillis();
-            waitDrained(deadline, done);
+            waitDrained(System.currentTimeMillis() + grace.toMillis(), done);
         });
         return done;
     }
@@ -348,25 +343,33 @@ public class Engine {
             return;
         }
         dispatchers.values().forEach(Dispatcher::releaseInFlight);
-        boolean writing = dispatchers.values().stream().anyMatch(d -> d.pendingWrites() > 0);
+        boolean writing = dispatchers.values().stream().anyMatch(d -> d.unwritten() > 0);
         if (writing && System.currentTimeMillis() < deadline + 5000) {
-            dispatchers.values().forEach(Dispatcher::flush);
             vertx.setTimer(50, id -> waitDrained(deadline, done));
             return;
         }
-        vertx.cancelTimer(renewTimer);
-        pool.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
-                .execute(Tuple.of(node))
-                .subscribe().with(r -> done.complete(null), e -> done.complete(null));
+        housekeeping.stop();
+        nodes.leave(node).subscribe().with(v -> {
+            halt();
+            done.complete(null);
+        }, e -> {
+            LOG.warnf("engine %s could not say goodbye (its lines return to the queue when its heartbeat is found stale): %s", node, e.getMessage());
+            halt();
+            done.complete(null);
+        });
     }
 
-    /** For tests: stop without any goodbye, as a killed process would (claims stay until their lease runs out). */
-    public void crash() {
+    /**
+     * Stops at once, without a goodbye: timers cancelled, requests in flight aborted, nothing
+     * more written. The end of a graceful stop; alone, it is what a killed process does (its
+     * lines wait for its heartbeat to be found stale), which is how tests crash an engine.
+     */
+    void halt() {
         context.runOnContext(() -> {
             stopped = true;
             vertx.cancelTimer(tickTimer);
-            vertx.cancelTimer(renewTimer);
-            dispatchers.values().forEach(Dispatcher::crash);
+            housekeeping.stop();
+            dispatchers.values().forEach(Dispatcher::halt);
         });
     }
 }

@@ -36,17 +36,28 @@ public interface EngineConfig {
     @WithDefault("1s")
     Duration backoffMin();
 
-    /** Longest retry delay (a larger Retry-After is still honoured). */
+    /** Longest retry delay of the backoff (a larger Retry-After is honoured, up to retry-after-max). */
     @WithDefault("60s")
     Duration backoffMax();
+
+    /** Longest wait an upstream's Retry-After can ask for; a longer one is cut to this. */
+    @WithDefault("15m")
+    Duration retryAfterMax();
 
     /** Most results written in one statement. */
     @WithDefault("500")
     int writeBatch();
 
-    /** Longest a result waits in memory before it is written. */
-    @WithDefault("20ms")
+    /**
+     * Longest a result waits in memory before it is written. 0: written as soon as a writer is
+     * free (results that come in while one write runs go together in the next).
+     */
+    @WithDefault("0ms")
     Duration writeDelay();
+
+    /** Validations at once in this process (they parse on worker threads); shared fairly between projects. */
+    @WithDefault("2")
+    int validations();
 
     /** On shutdown, how long lines in flight may take to finish before they are given back. */
     @WithDefault("30s")

@@ -6,6 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
+import dev.openbatch.batches.BatchStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,13 +16,14 @@ import jakarta.enterprise.context.ApplicationScoped;
 /** The engine's Prometheus metrics; every name starts with {@code openbatch_}. */
 @ApplicationScoped
 public class EngineMetrics {
-    static final String[] STATUSES = { "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled" };
 
     private final MeterRegistry registry;
     private final Timer claim;
     private final Timer write;
+    private final Timer choose;
     private final Counter leasesTakenOver;
-    private final Map<String, AtomicLong> batchesByStatus = new ConcurrentHashMap<>();
+    private final Map<BatchStatus, AtomicLong> batchesByStatus = new ConcurrentHashMap<>();
+    private final Map<String, Counter> housekeepingFailures = new ConcurrentHashMap<>();
     private final AtomicLong waiting = new AtomicLong();
     private final Map<String, Timer> latency = new ConcurrentHashMap<>();
     private final Map<String, Counter> finished = new ConcurrentHashMap<>();
@@ -32,14 +34,16 @@ public class EngineMetrics {
                 .publishPercentileHistogram().register(registry);
         this.write = Timer.builder("openbatch_write_duration").description("Time to write a set of results to PostgreSQL")
                 .publishPercentileHistogram().register(registry);
-        this.leasesTakenOver = Counter.builder("openbatch_leases_taken_over").description("Claims on lines returned to the queue after their lease ran out")
+        this.choose = Timer.builder("openbatch_choose_duration").description("Time to read which batches of an upstream have lines ready")
+                .publishPercentileHistogram().register(registry);
+        this.leasesTakenOver = Counter.builder("openbatch_leases_taken_over").description("Lines returned to the queue because their process's heartbeat lapsed")
                 .register(registry);
-        for (String s : STATUSES) {
+        for (BatchStatus s : BatchStatus.values()) {
             AtomicLong v = new AtomicLong();
             batchesByStatus.put(s, v);
-            Gauge.builder("openbatch_batches", v, AtomicLong::get).description("Batches by status").tag("status", s).register(registry);
+            Gauge.builder("openbatch_batches", v, AtomicLong::get).description("Batches by status").tag("status", s.wire()).register(registry);
         }
-        Gauge.builder("openbatch_lines_waiting", waiting, AtomicLong::get).description("Lines queued and not yet claimed, across all batches")
+        Gauge.builder("openbatch_lines_waiting", waiting, AtomicLong::get).description("Lines of in_progress batches not yet settled (queued or running), across all batches")
                 .register(registry);
     }
 
@@ -47,9 +51,11 @@ public class EngineMetrics {
 
     void writeLatency(long nanos) { write.record(Duration.ofNanos(nanos)); }
 
+    void chooseLatency(long nanos) { choose.record(Duration.ofNanos(nanos)); }
+
     void leasesTakenOver(long n) { leasesTakenOver.increment(n); }
 
-    void batches(String status, long n) {
+    void batches(BatchStatus status, long n) {
         AtomicLong v = batchesByStatus.get(status);
         if (v != null) {
             v.set(n);
@@ -76,6 +82,13 @@ public class EngineMetrics {
         finished.computeIfAbsent(upstream + "\u0000" + outcome, k -> Counter.builder("openbatch_lines_finished")
                 .description("Lines finished, by upstream and outcome (retried counts each retry)")
                 .tag("upstream", upstream == null ? "none" : upstream).tag("outcome", outcome).register(registry)).increment(n);
+    }
+
+    /** A housekeeping job failed (it is tried again at its next period). */
+    void housekeepingFailed(String job) {
+        housekeepingFailures.computeIfAbsent(job, j -> Counter.builder("openbatch_housekeeping_failures")
+                .description("Failed runs of the engine's periodic jobs (heartbeat, sweep, retention, gauges), by job")
+                .tag("job", j).register(registry)).increment();
     }
 
     /** Registers the in-flight and capacity gauges of one upstream. */

@@ -66,8 +66,11 @@ public class EngineService {
 
     /** The same, with settings of its own. */
     public Engine create(String node, EngineConfig config) {
+        LineStore lines = new LineStore(pool);
+        BatchStore batches = new BatchStore(pool);
         return new Engine(node, pool, vertx, time, config, metrics,
-                new BatchSteps(pool, time, limits, upstreams, store), upstreams.all(), batchLog);
+                new Lifecycle(pool, time, limits, upstreams, batches, lines, store, metrics),
+                lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog);
     }
 
     /** The running engine, or null when disabled. */

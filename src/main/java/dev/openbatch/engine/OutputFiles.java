@@ -11,7 +11,6 @@ import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
-import io.vertx.mutiny.sqlclient.Tuple;
 
 /**
  * Writes a batch's output and error files from its request rows: page by page in line order,
@@ -19,13 +18,13 @@ import io.vertx.mutiny.sqlclient.Tuple;
  */
 final class OutputFiles {
     private static final int PAGE = 2000;
-    private static final String SUCCEEDED = "state = 'succeeded'";
-    private static final String NOT_SUCCEEDED = "state <> 'succeeded'";
 
     private final FileStore store;
+    private final LineStore lines;
 
-    OutputFiles(FileStore store) {
+    OutputFiles(FileStore store, LineStore lines) {
         this.store = store;
+        this.lines = lines;
     }
 
     /** The ids of the two files (null where no line belongs in it). */
@@ -33,23 +32,21 @@ final class OutputFiles {
     }
 
     Uni<Written> write(SqlConnection tx, String batchId, String project, long now, Long expiresAt, long createdUs) {
-        return tx.preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId))
-                .chain(() -> tx.preparedQuery("select count(*) filter (where state = 'succeeded'), count(*) filter (where state <> 'succeeded')"
-                        + " from requests where batch_id = $1").execute(Tuple.of(batchId)))
-                .chain(rs -> {
-                    Row counts = rs.iterator().next();
-                    long ok = counts.getLong(0);
-                    long bad = counts.getLong(1);
+        return store.deleteProducedBy(tx, batchId)
+                .chain(() -> lines.countOutcomes(tx, batchId))
+                .chain(counts -> {
+                    long ok = counts[0];
+                    long bad = counts[1];
                     Uni<String> out = ok == 0 ? Uni.createFrom().nullItem()
-                            : one(tx, batchId, project, now, expiresAt, createdUs, SUCCEEDED, batchId + "_output.jsonl");
+                            : one(tx, batchId, project, now, expiresAt, createdUs, true, batchId + "_output.jsonl");
                     return out.chain(o -> (bad == 0 ? Uni.createFrom().<String>nullItem()
-                            : one(tx, batchId, project, now, expiresAt, createdUs + 1, NOT_SUCCEEDED, batchId + "_error.jsonl"))
+                            : one(tx, batchId, project, now, expiresAt, createdUs + 1, false, batchId + "_error.jsonl"))
                             .map(e -> new Written(o, e)));
                 });
     }
 
     private Uni<String> one(SqlConnection tx, String batchId, String project, long now, Long expiresAt, long createdUs,
-            String which, String filename) {
+            boolean succeeded, String filename) {
         FileEntity f = new FileEntity();
         f.id = Ids.file();
         f.project = project;
@@ -63,31 +60,29 @@ final class OutputFiles {
         f.producerBatchId = batchId;
         Sink sink = new Sink(tx, f.id);
         return store.insertRow(tx, f)
-                .chain(() -> page(tx, batchId, which, 0, sink))
+                .chain(() -> page(tx, batchId, succeeded, 0, sink))
                 .chain(sink::close)
-                .chain(bytes -> tx.preparedQuery("update files set bytes = $2 where id = $1").execute(Tuple.of(f.id, bytes)))
+                .chain(bytes -> store.setBytes(tx, f.id, bytes))
                 .replaceWith(f.id);
     }
 
-    private Uni<RowSet<Row>> query(SqlConnection tx, String batchId, String which, int afterLine) {
-        return tx.preparedQuery("select line, custom_id, status_code, request_id, response, error_code, error_message"
-                + " from requests where batch_id = $1 and line > $2 and " + which + " order by line limit " + PAGE)
-                .execute(Tuple.of(batchId, afterLine));
+    private Uni<RowSet<Row>> query(SqlConnection tx, String batchId, boolean succeeded, int afterLine) {
+        return lines.page(tx, batchId, succeeded, afterLine, PAGE);
     }
 
-    private Uni<Void> page(SqlConnection tx, String batchId, String which, int afterLine, Sink sink) {
-        return query(tx, batchId, which, afterLine).chain(rows -> write(tx, batchId, which, rows, sink));
+    private Uni<Void> page(SqlConnection tx, String batchId, boolean succeeded, int afterLine, Sink sink) {
+        return query(tx, batchId, succeeded, afterLine).chain(rows -> write(tx, batchId, succeeded, rows, sink));
     }
 
     /** Appends a page; while a full chunk is being stored, the next page is already being read (one connection, pipelined). */
-    private Uni<Void> write(SqlConnection tx, String batchId, String which, RowSet<Row> rows, Sink sink) {
+    private Uni<Void> write(SqlConnection tx, String batchId, boolean succeeded, RowSet<Row> rows, Sink sink) {
         int last = append(rows, sink.buffer);
         Uni<Void> flushed = sink.buffer.length() >= FileStore.CHUNK ? sink.flush() : Uni.createFrom().voidItem();
         if (rows.size() < PAGE) {
             return flushed;
         }
-        return Uni.combine().all().unis(flushed, query(tx, batchId, which, last)).asTuple()
-                .chain(t -> write(tx, batchId, which, t.getItem2(), sink));
+        return Uni.combine().all().unis(flushed, query(tx, batchId, succeeded, last)).asTuple()
+                .chain(t -> write(tx, batchId, succeeded, t.getItem2(), sink));
     }
 
     private static int append(RowSet<Row> rows, Buffer out) {

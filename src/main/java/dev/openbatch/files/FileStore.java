@@ -74,4 +74,22 @@ public class FileStore {
                         .execute(Tuple.of(fileId, seq))
                         .map(rs -> rs.iterator().next().getBuffer(0)));
     }
+
+    /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
+    public Uni<Integer> deleteExpired(long nowSeconds) {
+        return pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
+                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in ('validating', 'in_progress', 'finalizing', 'cancelling'))")
+                .execute(Tuple.of(nowSeconds))
+                .map(rs -> rs.rowCount());
+    }
+
+    /** Deletes the files an earlier, interrupted finalization of the batch left behind. */
+    public Uni<Void> deleteProducedBy(SqlClient client, String batchId) {
+        return client.preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
+    }
+
+    /** Sets a file's size once its chunks are written. */
+    public Uni<Void> setBytes(SqlClient client, String fileId, long bytes) {
+        return client.preparedQuery("update files set bytes = $2 where id = $1").execute(Tuple.of(fileId, bytes)).replaceWithVoid();
+    }
 }

@@ -2,8 +2,6 @@ package dev.openbatch.upstream;
 
 import java.net.URI;
 import java.time.Duration;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -117,25 +115,7 @@ public class HttpUpstream implements Upstream {
 
     private static UpstreamResponse toResponse(HttpClientResponse r, Buffer b) {
         return new UpstreamResponse(r.statusCode(), b == null ? "" : b.toString(), r.getHeader("x-request-id"),
-                retryAfter(r.getHeader("retry-after")));
-    }
-
-    /** {@code Retry-After} as seconds or an HTTP date; {@code retry-after-ms} is not standard and not read. */
-    static Long retryAfter(String header) {
-        if (header == null || header.isBlank()) {
-            return null;
-        }
-        String h = header.trim();
-        try {
-            return Math.max(0, (long) (Double.parseDouble(h) * 1000));
-        } catch (NumberFormatException e) {
-            try {
-                long at = ZonedDateTime.parse(h, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
-                return Math.max(0, at - System.currentTimeMillis());
-            } catch (RuntimeException ignored) {
-                return null;
-            }
-        }
+                r.getHeader("retry-after"));
     }
 
     public void close() {

@@ -6,25 +6,29 @@ import java.util.Optional;
 import dev.openbatch.engine.EngineConfig;
 
 /** Engine settings for one test engine: the application's, with some changed. */
-public record Configs(EngineConfig base, Duration writeDelay, int writeBatch) implements EngineConfig {
+public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease) implements EngineConfig {
     public static Configs of(EngineConfig base) {
-        return new Configs(base, base.writeDelay(), base.writeBatch());
+        return new Configs(base, base.writeDelay(), base.writeBatch(), base.lease());
     }
 
     /** Results wait this long in memory before they are written (to crash between answer and write). */
     public Configs holdingResults(Duration delay) {
-        return new Configs(base, delay, 1_000_000);
+        return new Configs(base, delay, 1_000_000, lease);
+    }
+
+    /** Another lease (and so heartbeat period, lease / 3). */
+    public Configs withLease(Duration lease) {
+        return new Configs(base, writeDelay, writeBatch, lease);
     }
 
     @Override public boolean enabled() { return true; }
     @Override public Optional<String> nodeId() { return base.nodeId(); }
-    @Override public Duration lease() { return base.lease(); }
     @Override public Duration tick() { return base.tick(); }
     @Override public Duration requestTimeout() { return base.requestTimeout(); }
     @Override public int maxAttempts() { return base.maxAttempts(); }
     @Override public Duration backoffMin() { return base.backoffMin(); }
     @Override public Duration backoffMax() { return base.backoffMax(); }
-    @Override public int writeBatch() { return writeBatch; }
-    @Override public Duration writeDelay() { return writeDelay; }
+    @Override public Duration retryAfterMax() { return base.retryAfterMax(); }
+    @Override public int validations() { return base.validations(); }
     @Override public Duration shutdownGrace() { return base.shutdownGrace(); }
 }

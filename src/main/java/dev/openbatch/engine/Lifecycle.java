@@ -1,0 +1,220 @@
+package dev.openbatch.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.Time;
+import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.batches.BatchView;
+import dev.openbatch.batches.BatchView.BatchError;
+import dev.openbatch.batches.LineValidator;
+import dev.openbatch.files.FileStore;
+import dev.openbatch.upstream.Upstream;
+import dev.openbatch.upstream.Upstreams;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * A batch's life, one named method per transition: {@link #validate} (validating → in_progress,
+ * or failed), {@link #complete} (in_progress → finalizing → completed), {@link #expire}
+ * (in_progress → expired), {@link #cancel} (cancelling → cancelled). Each runs under the batch's
+ * claim and ends with a write that checks the claim's fence, in one transaction, so a step cut
+ * short by a crash is simply done again by whoever claims next. Lines settle one by one in the
+ * dispatchers; a batch whose last line settled is completed here.
+ */
+final class Lifecycle {
+    private static final int INSERT_ROWS = 2000;
+
+    private final Pool pool;
+    private final Time time;
+    private final LimitsConfig limits;
+    private final Upstreams upstreams;
+    private final BatchStore batches;
+    private final LineStore lines;
+    private final OutputFiles outputs;
+    private final EngineMetrics metrics;
+
+    Lifecycle(Pool pool, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore store,
+            EngineMetrics metrics) {
+        this.metrics = metrics;
+        this.pool = pool;
+        this.time = time;
+        this.limits = limits;
+        this.upstreams = upstreams;
+        this.batches = batches;
+        this.lines = lines;
+        this.outputs = new OutputFiles(store, lines);
+    }
+
+    /** Thrown inside a transaction to roll it back because the claim was lost. */
+    static final class Fenced extends RuntimeException {
+        Fenced() {
+            super("claim lost", null, false, false);
+        }
+    }
+
+    /** Thrown inside the validation transaction to roll back the inserted lines of a bad file. */
+    private static final class Invalid extends RuntimeException {
+        final List<BatchError> errors;
+        final String model;
+
+        Invalid(List<BatchError> errors, String model) {
+            super("invalid input file", null, false, false);
+            this.errors = errors;
+            this.model = model;
+        }
+    }
+
+    // ---- validate ----
+
+    /**
+     * Reads the input file, inserts one row per valid line, and moves the batch on: to
+     * in_progress (or it stays cancelling), or failed with the file's errors. Returns the new
+     * status, or null when the claim was lost.
+     */
+    Uni<BatchStatus> validate(String batchId, long fence) {
+        return batches.input(batchId).chain(in -> {
+            if (in.fileBytes() == null) {
+                return invalid(batchId, fence, List.of(new BatchError("file_not_found", "The input file " + in.fileId() + " no longer exists.",
+                        "input_file_id", null)), null);
+            }
+            if (in.fileBytes() > limits.maxBatchFileBytes()) {
+                return invalid(batchId, fence, List.of(new BatchError("file_too_large", "The input file is " + in.fileBytes()
+                        + " bytes; the limit is " + limits.maxBatchFileBytes() + " bytes (openbatch.limits.max-batch-file-bytes).",
+                        "input_file_id", null)), null);
+            }
+            Validation v = new Validation(in.endpoint(), limits.maxBatchLines(), limits.maxReportedErrors());
+            return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
+                    .chain(() -> validated(tx, batchId, fence, v, in.jobModel())))
+                    .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
+        });
+    }
+
+    /**
+     * Reads, checks and inserts chunk after chunk, as a pipeline: while chunk i's lines are being
+     * inserted (PostgreSQL's work), chunk i+1 is already read and parsed (ours, on a worker thread).
+     */
+    private Uni<Void> readAndInsert(SqlConnection tx, String batchId, String fileId, Validation v) {
+        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
+                .map(rs -> rs.iterator().next().getInteger(0))
+                .chain(n -> pipeline(tx, batchId, fileId, v, 0, n, n == 0 ? Uni.createFrom().item(List.of()) : parsed(fileId, v, 0)));
+    }
+
+    private Uni<Void> pipeline(SqlConnection tx, String batchId, String fileId, Validation v, int seq, int chunks,
+            Uni<List<LineValidator.Line>> current) {
+        return current.chain(parsed -> {
+            if (seq + 1 >= chunks || v.done()) {
+                return insert(tx, batchId, parsed)
+                        .chain(() -> Uni.createFrom().item(v::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
+                        .chain(last -> insert(tx, batchId, last));
+            }
+            Uni<List<LineValidator.Line>> next = parsed(fileId, v, seq + 1).memoize().indefinitely();
+            next.subscribe().with(x -> { }, e -> { }); // start reading the next chunk now
+            return insert(tx, batchId, parsed).chain(() -> pipeline(tx, batchId, fileId, v, seq + 1, chunks, next));
+        });
+    }
+
+    private Uni<List<LineValidator.Line>> parsed(String fileId, Validation v, int seq) {
+        return pool.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
+                .execute(Tuple.of(fileId, seq))
+                .map(rs -> rs.iterator().next().getBuffer(0))
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .map(v::feed);
+    }
+
+    private Uni<Void> insert(SqlConnection tx, String batchId, List<LineValidator.Line> valid) {
+        if (valid.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        return Multi.createFrom().range(0, (valid.size() + INSERT_ROWS - 1) / INSERT_ROWS)
+                .onItem().transformToUniAndConcatenate(part -> lines.insert(tx, batchId,
+                        valid.subList(part * INSERT_ROWS, Math.min(valid.size(), (part + 1) * INSERT_ROWS))))
+                .collect().last().replaceWithVoid();
+    }
+
+    private Uni<BatchStatus> validated(SqlConnection tx, String batchId, long fence, Validation v, String jobModel) {
+        List<BatchError> errors = new ArrayList<>(v.errors());
+        String model = v.model();
+        String upstream = null;
+        if (errors.isEmpty()) {
+            if (jobModel != null && !jobModel.equals(model)) {
+                errors.add(new BatchError("mismatched_model", "The batch's job is for model \"" + jobModel + "\" but the lines ask for \""
+                        + model + "\".", "body.model", 1));
+            } else {
+                upstream = upstreams.forModel(model).map(Upstream::name).orElse(null);
+                if (upstream == null) {
+                    errors.add(new BatchError("model_not_found", "No upstream serves model \"" + model + "\". Configured models: "
+                            + String.join(", ", upstreams.models()) + ".", "body.model", 1));
+                }
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw new Invalid(errors, model);
+        }
+        return batches.validated(tx, batchId, fence, v.requests(), model, upstream, time.seconds()).map(s -> {
+            if (s == null) {
+                throw new Fenced();
+            }
+            return s;
+        });
+    }
+
+    private Uni<BatchStatus> invalid(String batchId, long fence, List<BatchError> errors, String model) {
+        return batches.invalid(batchId, fence, BatchView.errorsToJson(errors), model, time.seconds());
+    }
+
+    // ---- complete, expire, cancel ----
+
+    /** Every line settled: in_progress → finalizing → completed (or on from finalizing, after a crash there). */
+    Uni<BatchStatus> complete(String batchId, long fence, BatchStatus from) {
+        Uni<Boolean> finalizing = from == BatchStatus.FINALIZING ? Uni.createFrom().item(true)
+                : batches.startFinalizing(batchId, fence, time.seconds());
+        return finalizing.chain(ok -> ok ? end(batchId, fence, BatchStatus.FINALIZING, BatchStatus.COMPLETED) : Uni.createFrom().nullItem());
+    }
+
+    /**
+     * The deadline passed: unfinished lines become {@code batch_expired} errors and the batch
+     * ends expired. A batch with nothing left unfinished is completed instead: every line has
+     * its result, the deadline only passed while the batch waited to be finalized.
+     */
+    Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
+        return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
+                "The batch's completion window ran out before this request finished.")
+                .invoke(n -> metrics.lineFinished(upstream, "expired", n))
+                .chain(n -> n == 0 ? complete(batchId, fence, BatchStatus.IN_PROGRESS)
+                        : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED));
+    }
+
+    /** Queued lines of a cancelling batch become {@code batch_cancelled} errors (no claim needed; safe to repeat). */
+    Uni<Integer> cancelQueued(String batchId) {
+        return lines.cancelQueued(batchId);
+    }
+
+    /** Cancelling: once nothing is running, the batch ends cancelled with the results it has. */
+    Uni<BatchStatus> cancel(String batchId, long fence) {
+        return batches.settled(batchId)
+                .chain(settled -> settled ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.CANCELLED) : Uni.createFrom().nullItem());
+    }
+
+    /**
+     * Writes the output and error files and moves the batch from {@code from} to its terminal
+     * {@code to}, all in one transaction that checks the fence; null when the batch moved on.
+     */
+    private Uni<BatchStatus> end(String batchId, long fence, BatchStatus from, BatchStatus to) {
+        long now = time.seconds();
+        return pool.withTransaction(tx -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
+            if (b == null) {
+                return Uni.createFrom().<BatchStatus>nullItem();
+            }
+            Long oea = b.outputExpiresAfter();
+            return outputs.write(tx, batchId, b.project(), now, oea == null ? null : now + oea, time.orderingMicros())
+                    .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId()))
+                    .map(done -> done ? to : null);
+        }));
+    }
+}

@@ -1,0 +1,271 @@
+package dev.openbatch.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import dev.openbatch.batches.LineValidator;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * Every statement the engine runs on {@code requests}, the queue and its results. Each one
+ * touches only the index range of the rows it returns or changes, whatever the statistics say:
+ * lines are found through {@code requests_queue} (a batch's ready lines), {@code requests_held}
+ * (a process's lines) or the primary key, looked up one by one in a lateral join, and changed by
+ * {@code ctid}. Leaving {@code running} always moves the fence, so a write that names the fence
+ * it claimed with needs no other check (see PlanTest).
+ */
+class LineStore {
+    /** Up to n ready lines of each named batch, due first, skipping lines another claim holds. */
+    static final String CLAIM = """
+            with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
+            picked as (
+              select p.rid from want w cross join lateral (
+                select r.ctid as rid from requests r
+                 where r.batch_id = w.batch_id and r.state = 'queued' and r.not_before <= $3
+                 order by r.not_before, r.line limit w.n for update skip locked) p
+            )
+            update requests r set state = 'running', claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
+              from picked p where r.ctid = p.rid
+            returning r.batch_id, r.line, r.fence, r.attempts, r.body
+            """;
+
+    /**
+     * Results, each applied only if its line still carries the fence it was claimed with and its
+     * batch has not ended (a late answer for an ended batch is dropped); the
+     * settled ones are added to their batches' counters. The batch rows are locked first, one by
+     * one in id order (so two writers never wait on each other in a circle), then updated through
+     * their primary key (a row another writer changed meanwhile is followed to its new version). Returns the applied lines and whether their batch
+     * has now settled every line.
+     */
+    static final String WRITE = """
+            with v as (
+              select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[],
+                                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::int[])
+                as v(batch_id, line, fence, state, not_before, status_code, request_id, response, error_code, error_message,
+                     input_tokens, output_tokens, total_tokens, refund)
+            ), hit as (
+              select v.*, r.rid from v cross join lateral (
+                select r.ctid as rid from requests r
+                 where r.batch_id = v.batch_id and r.line = v.line and r.fence = v.fence for update) r
+               where exists (select 1 from batches b where b.id = v.batch_id and b.status in ('in_progress', 'cancelling'))
+            ), u as (
+              update requests r set state = h.state, not_before = h.not_before, status_code = h.status_code,
+                     request_id = h.request_id, response = h.response, error_code = h.error_code,
+                     error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
+                     attempts = r.attempts - h.refund
+                from hit h where r.ctid = h.rid
+              returning h.batch_id, h.line, h.state, h.input_tokens, h.output_tokens, h.total_tokens
+            ), x as (
+              select batch_id, count(*) filter (where state = 'succeeded') as ok,
+                     count(*) filter (where state in ('failed', 'cancelled', 'expired')) as bad,
+                     coalesce(sum(input_tokens), 0) as it, coalesce(sum(output_tokens), 0) as ot,
+                     coalesce(sum(total_tokens), 0) as tt
+                from u group by batch_id
+            ), bx as (
+              select x.*, b.id from (select * from x where ok > 0 or bad > 0 order by batch_id) x
+                cross join lateral (select b.id from batches b where b.id = x.batch_id for update) b
+            ), c as (
+              update batches b set completed = b.completed + bx.ok, failed = b.failed + bx.bad,
+                     input_tokens = b.input_tokens + bx.it, output_tokens = b.output_tokens + bx.ot,
+                     total_tokens = b.total_tokens + bx.tt
+                from bx where b.id = bx.batch_id and b.id = any(array(select batch_id from bx))
+              returning b.id, b.completed + b.failed >= b.total as settled
+            )
+            select u.batch_id, u.line, coalesce(c.settled, false) from u left join c on c.id = u.batch_id
+            """;
+
+    /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
+    static final String RECOVER = """
+            update requests r set state = 'queued', claimed_by = null, fence = r.fence + 1
+              from (select ctid as rid from requests where claimed_by = $1 and state = 'running' for update) h
+             where r.ctid = h.rid
+            """;
+
+    /** Lines running per job, for the jobs named (their live batches only). */
+    static final String RUNNING_BY_JOB = """
+            select b.job_id, count(*) from batches b
+              join lateral (select 1 from requests r where r.batch_id = b.id and r.state = 'running') r on true
+             where b.job_id = any($1) and b.status = 'in_progress'
+             group by b.job_id
+            """;
+
+    /** A batch's unfinished lines (queued and running, each through its own index) settle as $2. */
+    static final String SETTLE_UNFINISHED = """
+            with q as (
+              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4
+                from (select ctid as rid from requests where batch_id = $1 and state = 'queued' for update) h where r.ctid = h.rid
+              returning 1
+            ), w as (
+              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4
+                from (select ctid as rid from requests where batch_id = $1 and state = 'running' for update) h where r.ctid = h.rid
+              returning 1
+            )
+            update batches set failed = failed + (select count(*) from q) + (select count(*) from w) where id = $1 and fence = $5
+            returning (select count(*) from q) + (select count(*) from w)
+            """;
+
+    static final String CANCEL_QUEUED = "with x as (update requests r set state = 'cancelled', fence = r.fence + 1,"
+            + " error_code = $2, error_message = $3 from (select ctid as rid from requests where batch_id = $1 and state = 'queued'"
+            + " for update) h where r.ctid = h.rid returning 1)"
+            + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
+
+    static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
+            + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
+
+    /** One page of a batch's output (succeeded) or error (the rest) file, in line order. */
+    static String page(boolean succeeded) {
+        return "select line, custom_id, status_code, request_id, response, error_code, error_message from requests"
+                + " where batch_id = $1 and line > $2 and state " + (succeeded ? "=" : "<>") + " 'succeeded' order by line limit $3";
+    }
+
+    static final String COUNT_OUTCOMES = "select count(*) filter (where state = 'succeeded'), count(*) filter (where state <> 'succeeded')"
+            + " from requests where batch_id = $1";
+
+    private final Pool pool;
+
+    LineStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** A line as a claim returned it. */
+    record Taken(String batchId, int line, long fence, int attempts, String body) {
+    }
+
+    Uni<List<Taken>> claim(SqlClient client, String[] batchIds, Integer[] counts, long now, String node) {
+        return client.preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).map(rows -> {
+            List<Taken> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                out.add(new Taken(r.getString(0), r.getInteger(1), r.getLong(2), r.getInteger(3), r.getString(4)));
+            }
+            return out;
+        });
+    }
+
+    /** Locks the jobs' rows (in id order) so that claims for capped jobs are counted one process at a time. */
+    Uni<Void> lockJobs(SqlClient client, String[] jobIds) {
+        return client.preparedQuery("select id from jobs where id = any($1) order by id for update").execute(Tuple.of((Object) jobIds))
+                .replaceWithVoid();
+    }
+
+    Uni<Map<String, Integer>> runningByJob(SqlClient client, String[] jobIds) {
+        return client.preparedQuery(RUNNING_BY_JOB).execute(Tuple.of((Object) jobIds)).map(rows -> {
+            Map<String, Integer> out = new HashMap<>();
+            for (Row r : rows) {
+                out.put(r.getString(0), r.getLong(1).intValue());
+            }
+            return out;
+        });
+    }
+
+    /** What one write changed: the results applied (the others lost their claim), and whether a batch settled. */
+    record Applied(Set<Result> applied, boolean settledABatch) {
+    }
+
+    Uni<Applied> write(List<Result> rs) {
+        int n = rs.size();
+        String[] batchIds = new String[n];
+        Integer[] lines = new Integer[n];
+        Long[] fences = new Long[n];
+        String[] states = new String[n];
+        Long[] notBefore = new Long[n];
+        Integer[] status = new Integer[n];
+        String[] requestIds = new String[n];
+        String[] responses = new String[n];
+        String[] codes = new String[n];
+        String[] messages = new String[n];
+        Long[] in = new Long[n];
+        Long[] out = new Long[n];
+        Long[] tot = new Long[n];
+        Integer[] refund = new Integer[n];
+        Map<String, Result> byKey = new HashMap<>(n * 2);
+        for (int i = 0; i < n; i++) {
+            Result r = rs.get(i);
+            Claimed c = r.claim();
+            batchIds[i] = c.batchId();
+            lines[i] = c.line();
+            fences[i] = c.fence();
+            states[i] = r.state().wire();
+            notBefore[i] = r.notBefore();
+            status[i] = r.statusCode();
+            requestIds[i] = r.requestId();
+            responses[i] = r.response();
+            codes[i] = r.errorCode();
+            messages[i] = r.errorMessage();
+            in[i] = r.usage().input();
+            out[i] = r.usage().output();
+            tot[i] = r.usage().total();
+            refund[i] = r.refund() ? 1 : 0;
+            byKey.put(c.key(), r);
+        }
+        Tuple t = Tuple.tuple().addArrayOfString(batchIds).addArrayOfInteger(lines).addArrayOfLong(fences)
+                .addArrayOfString(states).addArrayOfLong(notBefore).addArrayOfInteger(status).addArrayOfString(requestIds)
+                .addArrayOfString(responses).addArrayOfString(codes).addArrayOfString(messages).addArrayOfLong(in)
+                .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund);
+        return pool.preparedQuery(WRITE).execute(t).map(rows -> {
+            Set<Result> applied = new HashSet<>(rows.size() * 2);
+            boolean settled = false;
+            for (Row row : rows) {
+                applied.add(byKey.get(Claimed.key(row.getString(0), row.getInteger(1))));
+                settled |= row.getBoolean(2);
+            }
+            return new Applied(applied, settled);
+        });
+    }
+
+    /** Returns every line {@code node} holds to the queue; how many. */
+    Uni<Integer> recover(SqlClient client, String node) {
+        return client.preparedQuery(RECOVER).execute(Tuple.of(node)).map(RowSet::rowCount);
+    }
+
+    /** Queued lines of a cancelling batch become {@code batch_cancelled} errors; safe to repeat. */
+    Uni<Integer> cancelQueued(String batchId) {
+        return pool.withTransaction(tx -> tx.preparedQuery(CANCEL_QUEUED)
+                .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran."))
+                .map(rs -> rs.size() == 0 ? 0 : rs.iterator().next().getLong(0).intValue()));
+    }
+
+    /** Every unfinished line of the batch becomes {@code state} with the error given, if the batch's fence holds; null if not. */
+    Uni<Integer> settleUnfinished(String batchId, long fence, LineState state, String code, String message) {
+        return pool.withTransaction(tx -> tx.preparedQuery(SETTLE_UNFINISHED)
+                .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence))
+                .map(rs -> {
+                    if (rs.size() == 0) {
+                        throw new Lifecycle.Fenced();
+                    }
+                    return rs.iterator().next().getLong(0).intValue();
+                }));
+    }
+
+    Uni<Void> insert(SqlClient tx, String batchId, List<LineValidator.Line> set) {
+        Integer[] numbers = new Integer[set.size()];
+        String[] ids = new String[set.size()];
+        String[] bodies = new String[set.size()];
+        for (int i = 0; i < set.size(); i++) {
+            numbers[i] = set.get(i).line();
+            ids[i] = set.get(i).customId();
+            bodies[i] = set.get(i).body();
+        }
+        return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
+    }
+
+    /** How many lines of the batch go to the output file, and how many to the error file. */
+    Uni<long[]> countOutcomes(SqlClient tx, String batchId) {
+        return tx.preparedQuery(COUNT_OUTCOMES).execute(Tuple.of(batchId)).map(rs -> {
+            Row r = rs.iterator().next();
+            return new long[] { r.getLong(0), r.getLong(1) };
+        });
+    }
+
+    Uni<RowSet<Row>> page(SqlClient tx, String batchId, boolean succeeded, int afterLine, int limit) {
+        return tx.preparedQuery(page(succeeded)).execute(Tuple.of(batchId, afterLine, limit));
+    }
+}

@@ -1,0 +1,86 @@
+package dev.openbatch.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * The {@code engine_nodes} table: one heartbeat row per engine process. A line's claim lasts as
+ * long as its holder's heartbeat, so keeping thousands of claims alive costs one row update.
+ */
+class NodeStore {
+    private final Pool pool;
+    private final LineStore lines;
+    private final BatchStore batches;
+
+    NodeStore(Pool pool, LineStore lines, BatchStore batches) {
+        this.pool = pool;
+        this.lines = lines;
+        this.batches = batches;
+    }
+
+    /**
+     * Starts a life of {@code node}: whatever an earlier life under the same name held goes back
+     * to the queue first (fence+1, so its late writes change nothing), then the heartbeat row is
+     * (re)written. Returns how many lines went back.
+     */
+    Uni<Integer> register(String node, long now) {
+        return pool.withTransaction(tx -> lines.recover(tx, node)
+                .call(() -> batches.releaseAllSteps(tx, node))
+                .call(() -> tx.preparedQuery("insert into engine_nodes (node, heartbeat, started_at) values ($1, $2, $2)"
+                        + " on conflict (node) do update set heartbeat = $2, started_at = $2").execute(Tuple.of(node, now))));
+    }
+
+    /** Renews the heartbeat; false when the row is gone: another process declared this one dead and took its lines. */
+    Uni<Boolean> beat(String node, long now) {
+        return pool.preparedQuery("update engine_nodes set heartbeat = $2 where node = $1").execute(Tuple.of(node, now))
+                .map(rs -> rs.rowCount() == 1);
+    }
+
+    /** Processes other than {@code self} whose heartbeat is older than {@code staleBefore}. */
+    Uni<List<String>> dead(String self, long staleBefore) {
+        return pool.preparedQuery("select node from engine_nodes where heartbeat < $1 and node <> $2").execute(Tuple.of(staleBefore, self))
+                .map(rows -> {
+                    List<String> out = new ArrayList<>();
+                    for (Row r : rows) {
+                        out.add(r.getString(0));
+                    }
+                    return out;
+                });
+    }
+
+    /**
+     * Declares {@code node} dead if its heartbeat is still stale, and returns its lines to the
+     * queue in the same transaction; -1 when it came back to life meanwhile.
+     */
+    Uni<Integer> bury(String node, long staleBefore) {
+        return pool.withTransaction(tx -> tx.preparedQuery("delete from engine_nodes where node = $1 and heartbeat < $2")
+                .execute(Tuple.of(node, staleBefore))
+                .chain(rs -> rs.rowCount() == 0 ? Uni.createFrom().item(-1) : lines.recover(tx, node)));
+    }
+
+    /**
+     * Lines held in the name of a process that has no heartbeat row (it was declared dead while a
+     * claim of its was committing) go back to the queue. Reads the running lines only.
+     */
+    Uni<Integer> recoverOrphans() {
+        return pool.query("""
+                update requests r set state = 'queued', claimed_by = null, fence = r.fence + 1
+                  from (select ctid as rid from requests q where q.state = 'running' and q.claimed_by is not null
+                           and not exists (select 1 from engine_nodes n where n.node = q.claimed_by) for update skip locked) h
+                 where r.ctid = h.rid
+                """).execute().map(io.vertx.mutiny.sqlclient.RowSet::rowCount);
+    }
+
+    /** A graceful goodbye: the row goes, with whatever is still held (given back) and the batch-level claims. */
+    Uni<Void> leave(String node) {
+        return pool.withTransaction(tx -> lines.recover(tx, node)
+                .call(() -> batches.releaseAllSteps(tx, node))
+                .call(() -> tx.preparedQuery("delete from engine_nodes where node = $1").execute(Tuple.of(node))))
+                .replaceWithVoid();
+    }
+}
