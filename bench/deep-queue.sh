@@ -168,30 +168,6 @@ heap_bytes() {
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SVC_PID/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$SVC_PID/status" 2>/dev/null || echo 0; }
-# hist_p99 FILE0 FILE1 NAME: from two scrapes of GET /q/metrics, the p99 of histogram NAME over
-# what it observed between them: the difference of the cumulative bucket counts (summed over any
-# other labels), p99 = the smallest le whose count >= 0.99 x the total. Prints "P99_MS COUNT"
-# ("n/a 0" when nothing was observed, "inf" when p99 is above the last finite bucket).
-hist_p99() {
-  awk -v f0="$1" -v name="$3" '
-    index($0, name "_bucket{") == 1 && match($0, /le="[^"]*"/) {
-      le = substr($0, RSTART + 4, RLENGTH - 5)
-      if (FILENAME == f0) a[le] += $NF; else b[le] += $NF
-      seen[le] = 1
-    }
-    END {
-      n = 0
-      for (le in seen) { k[++n] = le; v[n] = (le == "+Inf") ? 1e300 : le + 0 }
-      for (i = 2; i <= n; i++)   # insertion sort by bound
-        for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; t = k[j]; k[j] = k[j - 1]; k[j - 1] = t }
-      total = b["+Inf"] - a["+Inf"]
-      if (n == 0 || total <= 0) { print "n/a 0"; exit }
-      for (i = 1; i <= n; i++)
-        if (b[k[i]] - a[k[i]] >= 0.99 * total) { p = (k[i] == "+Inf") ? "inf" : sprintf("%.1f", 1000 * k[i]); break }
-      printf "%s %d\n", p, total
-    }' "$1" "$2"
-}
-
 # run_case NAME QUEUED: schema, fill, service, warm-up, window; figures into F[NAME.*]
 declare -A F=()
 run_case() {

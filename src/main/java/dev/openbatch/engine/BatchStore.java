@@ -22,7 +22,7 @@ class BatchStore {
      * Batches with a batch-level step to do: validating, cancelling and finalizing ones, and
      * in_progress ones whose deadline passed or whose lines have all settled.
      */
-    static final String NEEDING_WORK = """
+    static final String NEEDING_WORK = LineStore.compact("""
             select id, status, validated, upstream, project, created_us, completed + failed >= total as settled, expires_at
               from batches where status in ('validating', 'cancelling', 'finalizing')
             union all
@@ -31,19 +31,19 @@ class BatchStore {
             union all
             select id, status, validated, upstream, project, created_us, true, expires_at
               from batches where status = 'in_progress' and completed + failed >= total
-            """;
+            """);
 
     /**
      * The in_progress batches of an upstream that have a line ready now, with what choosing
      * between them needs. One index probe per live batch: a batch whose lines all wait for a
      * retry costs one probe and hides nobody.
      */
-    static final String ELIGIBLE = """
+    static final String ELIGIBLE = LineStore.compact("""
             select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us
               from batches b join jobs j on j.id = b.job_id
              where b.status = 'in_progress' and b.upstream = $1
                and exists (select 1 from requests r where r.batch_id = b.id and r.state = 'queued' and r.not_before <= $2)
-            """;
+            """);
 
     static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
             + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";

@@ -90,9 +90,9 @@ class Dispatcher {
         this.batchSettled = batchSettled;
         this.capacity = upstream.maxConcurrency();
         this.prefetch = Math.max(16, capacity);
-        this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), 2,
+        this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
-        metrics.upstream(upstream.name(), inFlight::size, capacity);
+        metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
     }
 
     String name() { return upstream.name(); }

@@ -55,6 +55,10 @@ public interface EngineConfig {
     @WithDefault("0ms")
     Duration writeDelay();
 
+    /** Result writes in flight at once per upstream (each of up to write-batch results). */
+    @WithDefault("2")
+    int writers();
+
     /** Validations at once in this process (they parse on worker threads); shared fairly between projects. */
     @WithDefault("2")
     int validations();

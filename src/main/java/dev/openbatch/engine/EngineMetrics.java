@@ -92,7 +92,11 @@ public class EngineMetrics {
     }
 
     /** Registers the in-flight and capacity gauges of one upstream. */
-    void upstream(String name, Supplier<Number> inFlight, int capacity) {
+    void upstream(String name, Supplier<Number> inFlight, Supplier<Number> unwritten, Supplier<Number> stock, int capacity) {
+        Gauge.builder("openbatch_upstream_unwritten", unwritten).description("Answered lines whose results are not written yet (they keep their slot)")
+                .tag("upstream", name).register(registry);
+        Gauge.builder("openbatch_upstream_stock", stock).description("Lines claimed for the upstream and not sent yet")
+                .tag("upstream", name).register(registry);
         Gauge.builder("openbatch_upstream_in_flight", inFlight).description("Lines in flight to the upstream from this process")
                 .tag("upstream", name).register(registry);
         Gauge.builder("openbatch_upstream_concurrency_limit", () -> capacity).description("The upstream's max-concurrency")

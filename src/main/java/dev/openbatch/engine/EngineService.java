@@ -66,8 +66,12 @@ public class EngineService {
 
     /** The same, with settings of its own. */
     public Engine create(String node, EngineConfig config) {
+        return create(node, config, new BatchStore(pool));
+    }
+
+    /** The same, reading and changing batches through the store given (tests pass one that fails or records). */
+    Engine create(String node, EngineConfig config, BatchStore batches) {
         LineStore lines = new LineStore(pool);
-        BatchStore batches = new BatchStore(pool);
         return new Engine(node, pool, vertx, time, config, metrics,
                 new Lifecycle(pool, time, limits, upstreams, batches, lines, store, metrics),
                 lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog);

@@ -24,8 +24,14 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * it claimed with needs no other check (see PlanTest).
  */
 class LineStore {
+    /**
+     * The client caches a prepared statement (parsed and planned once per connection) only up to
+     * this many characters; every statement here is written to fit (PlanTest checks).
+     */
+    static final int CACHED_SQL_LIMIT = 2048;
+
     /** Up to n ready lines of each named batch, due first, skipping lines another claim holds. */
-    static final String CLAIM = """
+    static final String CLAIM = compact("""
             with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
             picked as (
               select p.rid from want w cross join lateral (
@@ -36,7 +42,7 @@ class LineStore {
             update requests r set state = 'running', claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
               from picked p where r.ctid = p.rid
             returning r.batch_id, r.line, r.fence, r.attempts, r.body
-            """;
+            """);
 
     /**
      * Results, each applied only if its line still carries the fence it was claimed with and its
@@ -46,12 +52,12 @@ class LineStore {
      * their primary key (a row another writer changed meanwhile is followed to its new version). Returns the applied lines and whether their batch
      * has now settled every line.
      */
-    static final String WRITE = """
+    static final String WRITE = compact("""
             with v as (
               select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[],
                                    $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::int[])
                 as v(batch_id, line, fence, state, not_before, status_code, request_id, response, error_code, error_message,
-                     input_tokens, output_tokens, total_tokens, refund)
+                     it, ot, tt, refund)
             ), hit as (
               select v.*, r.rid from v cross join lateral (
                 select r.ctid as rid from requests r
@@ -63,12 +69,11 @@ class LineStore {
                      error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
                      attempts = r.attempts - h.refund
                 from hit h where r.ctid = h.rid
-              returning h.batch_id, h.line, h.state, h.input_tokens, h.output_tokens, h.total_tokens
+              returning h.batch_id, h.line, h.state, h.it, h.ot, h.tt
             ), x as (
               select batch_id, count(*) filter (where state = 'succeeded') as ok,
                      count(*) filter (where state in ('failed', 'cancelled', 'expired')) as bad,
-                     coalesce(sum(input_tokens), 0) as it, coalesce(sum(output_tokens), 0) as ot,
-                     coalesce(sum(total_tokens), 0) as tt
+                     coalesce(sum(it), 0) as it, coalesce(sum(ot), 0) as ot, coalesce(sum(tt), 0) as tt
                 from u group by batch_id
             ), bx as (
               select x.*, b.id from (select * from x where ok > 0 or bad > 0 order by batch_id) x
@@ -81,25 +86,25 @@ class LineStore {
               returning b.id, b.completed + b.failed >= b.total as settled
             )
             select u.batch_id, u.line, coalesce(c.settled, false) from u left join c on c.id = u.batch_id
-            """;
+            """);
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
-    static final String RECOVER = """
+    static final String RECOVER = compact("""
             update requests r set state = 'queued', claimed_by = null, fence = r.fence + 1
               from (select ctid as rid from requests where claimed_by = $1 and state = 'running' for update) h
              where r.ctid = h.rid
-            """;
+            """);
 
     /** Lines running per job, for the jobs named (their live batches only). */
-    static final String RUNNING_BY_JOB = """
+    static final String RUNNING_BY_JOB = compact("""
             select b.job_id, count(*) from batches b
               join lateral (select 1 from requests r where r.batch_id = b.id and r.state = 'running') r on true
              where b.job_id = any($1) and b.status = 'in_progress'
              group by b.job_id
-            """;
+            """);
 
     /** A batch's unfinished lines (queued and running, each through its own index) settle as $2. */
-    static final String SETTLE_UNFINISHED = """
+    static final String SETTLE_UNFINISHED = compact("""
             with q as (
               update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4
                 from (select ctid as rid from requests where batch_id = $1 and state = 'queued' for update) h where r.ctid = h.rid
@@ -111,7 +116,7 @@ class LineStore {
             )
             update batches set failed = failed + (select count(*) from q) + (select count(*) from w) where id = $1 and fence = $5
             returning (select count(*) from q) + (select count(*) from w)
-            """;
+            """);
 
     static final String CANCEL_QUEUED = "with x as (update requests r set state = 'cancelled', fence = r.fence + 1,"
             + " error_code = $2, error_message = $3 from (select ctid as rid from requests where batch_id = $1 and state = 'queued'"
@@ -129,6 +134,11 @@ class LineStore {
 
     static final String COUNT_OUTCOMES = "select count(*) filter (where state = 'succeeded'), count(*) filter (where state <> 'succeeded')"
             + " from requests where batch_id = $1";
+
+    /** The statement on one line, white space collapsed: shorter to send, and under the cache's limit. */
+    static String compact(String sql) {
+        return sql.replaceAll("\\s+", " ").trim();
+    }
 
     private final Pool pool;
 

@@ -6,19 +6,24 @@ import java.util.Optional;
 import dev.openbatch.engine.EngineConfig;
 
 /** Engine settings for one test engine: the application's, with some changed. */
-public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease) implements EngineConfig {
+public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease, int validations) implements EngineConfig {
     public static Configs of(EngineConfig base) {
-        return new Configs(base, base.writeDelay(), base.writeBatch(), base.lease());
+        return new Configs(base, base.writeDelay(), base.writeBatch(), base.lease(), base.validations());
     }
 
     /** Results wait this long in memory before they are written (to crash between answer and write). */
     public Configs holdingResults(Duration delay) {
-        return new Configs(base, delay, 1_000_000, lease);
+        return new Configs(base, delay, 1_000_000, lease, validations);
     }
 
     /** Another lease (and so heartbeat period, lease / 3). */
     public Configs withLease(Duration lease) {
-        return new Configs(base, writeDelay, writeBatch, lease);
+        return new Configs(base, writeDelay, writeBatch, lease, validations);
+    }
+
+    /** Validations at once in this engine. */
+    public Configs validating(int n) {
+        return new Configs(base, writeDelay, writeBatch, lease, n);
     }
 
     @Override public boolean enabled() { return true; }
@@ -29,6 +34,6 @@ public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Du
     @Override public Duration backoffMin() { return base.backoffMin(); }
     @Override public Duration backoffMax() { return base.backoffMax(); }
     @Override public Duration retryAfterMax() { return base.retryAfterMax(); }
-    @Override public int validations() { return base.validations(); }
+    @Override public int writers() { return base.writers(); }
     @Override public Duration shutdownGrace() { return base.shutdownGrace(); }
 }

@@ -1,0 +1,230 @@
+package dev.openbatch.engine;
+
+import static dev.openbatch.testing.Api.KEY_A;
+import static dev.openbatch.testing.Api.KEY_B;
+import static dev.openbatch.testing.Api.as;
+import static dev.openbatch.testing.Api.await;
+import static dev.openbatch.testing.Api.awaitStatus;
+import static dev.openbatch.testing.Api.chatLine;
+import static dev.openbatch.testing.Api.createBatch;
+import static dev.openbatch.testing.Api.upload;
+import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.openbatch.api.Time;
+import dev.openbatch.testing.Configs;
+import dev.openbatch.testing.EngineOffProfile;
+import dev.openbatch.testing.FakeUpstreamResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.path.json.JsonPath;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+
+/** The defects found by reading the old engine, each with the case that showed it. */
+@QuarkusTest
+@TestProfile(EngineOffProfile.class)
+@WithTestResource(FakeUpstreamResource.class)
+class EngineDefectsTest {
+    private static final String CHAT = "/v1/chat/completions";
+
+    @Inject
+    EngineService engines;
+    @Inject
+    EngineConfig config;
+    @Inject
+    Time time;
+    @Inject
+    Pool pool;
+
+    private final List<Engine> started = new ArrayList<>();
+
+    @AfterEach
+    void cleanUp() {
+        started.forEach(Engine::halt);
+        started.clear();
+        time.set(Clock.systemUTC());
+    }
+
+    /** A batch store that records which batches' steps were claimed, and fails the first claims when told to. */
+    static final class RecordingBatchStore extends BatchStore {
+        final List<String> claimed = new CopyOnWriteArrayList<>();
+        final AtomicInteger failures;
+
+        RecordingBatchStore(Pool pool, int failures) {
+            super(pool);
+            this.failures = new AtomicInteger(failures);
+        }
+
+        @Override
+        Uni<Long> claimStep(String batchId, String node, long nowMillis, long leaseMillis) {
+            if (failures.getAndDecrement() > 0) {
+                return Uni.createFrom().failure(new IllegalStateException("connection reset (a database blip, made by the test)"));
+            }
+            claimed.add(batchId);
+            return super.claimStep(batchId, node, nowMillis, leaseMillis);
+        }
+    }
+
+    private Engine engine(String node, EngineConfig c, BatchStore batches) {
+        Engine e = batches == null ? engines.create(node, c) : engines.create(node, c, batches);
+        started.add(e);
+        e.start();
+        return e;
+    }
+
+    private static String lines(String r, int n, String fake) {
+        return IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(r + "-" + i, "fake-model", fake)).collect(Collectors.joining("\n"));
+    }
+
+    private static String job(String key, int maxConcurrency) {
+        return as(key).contentType("application/json")
+                .body("{\"name\":\"cap-" + EngineTest.run() + "\",\"max_concurrency\":" + maxConcurrency + "}")
+                .post("/v1/jobs").then().statusCode(200).extract().path("id");
+    }
+
+    private static String batchInJob(String key, String fileId, String jobId) {
+        return as(key).contentType("application/json")
+                .body("{\"input_file_id\":\"" + fileId + "\",\"endpoint\":\"" + CHAT + "\",\"job_id\":\"" + jobId + "\"}")
+                .post("/v1/batches").then().statusCode(200).extract().path("id");
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void aBatchStepWhoseClaimFailedIsTriedAgain() {
+        String r = EngineTest.run();
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, 5, null)), CHAT, "24h").getString("id");
+        // the first claims of batch steps fail, as when the database blips; before the fix the batch stayed
+        // in the engine's busy set and this process never looked at it again
+        RecordingBatchStore store = new RecordingBatchStore(pool, 3);
+        engine("blip", config, store);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(20));
+        assertEquals(5, done.getInt("request_counts.completed"));
+    }
+
+    @Test
+    void aProcessWhoseOwnLeaseLapsedNeverSendsItsLinesAgain() throws Exception {
+        String r = EngineTest.run();
+        int n = 12;
+        String job = job(KEY_A, 4);
+        String id = batchInJob(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), job);
+        Engine e = engine("paused", config, null);
+        await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (e.inFlight() < 4 && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        assertEquals(4, e.inFlight(), "the job's max_concurrency");
+        // a long pause: the process's own claims look expired by the clock. Before the fix its own tick returned
+        // them to the queue and claimed them again while the first requests were still in flight.
+        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(5)));
+        assertEquals(0, e.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process never sweeps its own lines");
+        e.tickNow().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));
+        assertEquals(n, done.getInt("request_counts.completed"), "no held count leaked: the capped job ran to the end");
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice by one living process");
+        }
+    }
+
+    @Test
+    void linesGivenBackUnsentKeepNoAttempt() throws Exception {
+        String r = EngineTest.run();
+        int n = 60;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":400}")), CHAT, "24h").getString("id");
+        for (int restart = 1; restart <= 3; restart++) {
+            Engine e = engine("rolling-" + restart, config, null);
+            long deadline = System.currentTimeMillis() + 10_000;
+            while (e.inFlight() == 0 && System.currentTimeMillis() < deadline) {
+                sleep(10);
+            }
+            e.stop(Duration.ofSeconds(5)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+            started.remove(e);
+        }
+        var rows = pool.preparedQuery("select count(*) filter (where state = 'queued'), count(*) filter (where state = 'queued' and attempts > 0)"
+                + " from requests where batch_id = $1").execute(Tuple.of(id)).await().atMost(Duration.ofSeconds(5));
+        var row = rows.iterator().next();
+        assertTrue(row.getLong(0) > 0, "some lines were given back unsent");
+        assertEquals(0L, row.getLong(1), "a line given back unsent must not have used an attempt");
+        engine("last", config, null);
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+    }
+
+    @Test
+    void aBatchWhoseLastLineSettledBeforeItsDeadlineIsCompletedNotExpired() {
+        String r = EngineTest.run();
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, 2, null)), CHAT, "24h").getString("id");
+        long now = System.currentTimeMillis() / 1000;
+        // every line has its result, but the process that would have finalized the batch went away; by the time
+        // another one looks, the deadline has passed
+        pool.withTransaction(tx -> tx.preparedQuery("update batches set status = 'in_progress', validated = true, total = 2, completed = 2,"
+                + " upstream = 'fake', model = 'fake-model', in_progress_at = $2, expires_at = $3 where id = $1")
+                .execute(Tuple.of(id, now - 100, now - 10))
+                .chain(() -> tx.preparedQuery("insert into requests (batch_id, line, custom_id, body, state, attempts, fence, status_code,"
+                        + " request_id, response) select $1, l, $2 || '-' || l, '{}', 'succeeded', 1, 2, 200, 'req_' || l, '{\"ok\":true}'"
+                        + " from generate_series(1, 2) l").execute(Tuple.of(id, r))))
+                .await().atMost(Duration.ofSeconds(5));
+        engine("finisher", config, null);
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(20));
+        assertEquals(2, done.getInt("request_counts.completed"));
+        assertEquals(2, EngineTest.file(KEY_A, done.getString("output_file_id")).size());
+    }
+
+    @Test
+    void oneProjectsLargeFilesDoNotDelayAnothersValidation() {
+        String r = EngineTest.run();
+        List<String> big = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            big.add(createBatch(KEY_A, upload(KEY_A, lines(r + "-a" + i, 3000, null)), CHAT, "24h").getString("id"));
+        }
+        String small = createBatch(KEY_B, upload(KEY_B, lines(r + "-b", 3, null)), CHAT, "24h").getString("id");
+        RecordingBatchStore store = new RecordingBatchStore(pool, 0);
+        engine("validator", Configs.of(config).validating(1), store);
+        awaitStatus(KEY_B, small, "completed", Duration.ofSeconds(60));
+        for (String id : big) {
+            awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));
+        }
+        List<String> order = store.claimed.stream().filter(id -> id.equals(small) || big.contains(id)).distinct().toList();
+        // project a's first file, then project b's, then a's others (before: a, a, a, then b)
+        assertEquals(small, order.get(1), "validation order " + order);
+    }
+
+    @Test
+    void aJobsMaxConcurrencyHoldsAcrossProcesses() {
+        String r = EngineTest.run();
+        int n = 30;
+        String job = job(KEY_B, 3);
+        String id = batchInJob(KEY_B, upload(KEY_B, lines(r, n, "{\"latency_ms\":150}")), job);
+        FAKE.maxInFlight.set(FAKE.inFlight.get());
+        Engine one = engine("cap-one", config, null);
+        Engine two = engine("cap-two", config, null);
+        JsonPath done = awaitStatus(KEY_B, id, "completed", Duration.ofSeconds(60));
+        assertEquals(n, done.getInt("request_counts.completed"));
+        assertTrue(FAKE.maxInFlight.get() <= 3, "max_concurrency 3 across two processes, saw " + FAKE.maxInFlight.get());
+        assertEquals(n, one.sent() + two.sent(), "every line sent once");
+    }
+}
