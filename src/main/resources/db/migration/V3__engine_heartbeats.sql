@@ -16,14 +16,13 @@ alter table requests drop column lease_until;
 
 -- The queue of each batch: ready lines first by due time (0 for never tried), then line order.
 create index requests_queue on requests (batch_id, not_before, line) where state = 'queued';
--- What each process holds (recovering a dead process, giving back at a stop).
+-- What each process holds, by batch (recovering a dead process, giving back at a stop, a job's
+-- max_concurrency across every process).
 create index requests_held on requests (claimed_by, batch_id, line) where state = 'running';
--- Lines running per batch (a job's max_concurrency across every process).
-create index requests_running on requests (batch_id) where state = 'running';
 
 -- Batches: work to choose per upstream, deadlines to keep, batches whose last line settled.
 drop index batches_live;
 create index batches_live on batches (status, upstream) where status in ('validating', 'in_progress', 'finalizing', 'cancelling');
 create index batches_deadline on batches (expires_at) where status = 'in_progress';
 create index batches_settled on batches (id) where status = 'in_progress' and completed + failed >= total;
-create index batches_job_live on batches (job_id) where status = 'in_progress';
+create index batches_job on batches (job_id, status);

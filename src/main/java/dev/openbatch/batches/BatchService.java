@@ -158,7 +158,7 @@ public class BatchService {
                     b.endpoint = req.endpoint();
                     b.inputFileId = req.input_file_id();
                     b.completionWindow = window;
-                    b.status = "validating";
+                    b.status = BatchStatus.VALIDATING.wire();
                     b.metadata = Metadata.toJson(Metadata.check(req.metadata()));
                     b.outputExpiresAfter = req.output_expires_after() == null ? null : req.output_expires_after().seconds();
                     b.createdAt = now;
@@ -198,7 +198,7 @@ public class BatchService {
     public Uni<BatchView> cancel(String project, String id) {
         return Panache.withTransaction(() -> batches.markCancelling(project, id, time.seconds())
                 .chain(moved -> owned(project, id).invoke(b -> {
-                    if (moved == 0 && !"cancelling".equals(b.status)) {
+                    if (moved == 0 && BatchStatus.of(b.status) != BatchStatus.CANCELLING) {
                         throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a validating or in_progress batch can be cancelled.",
                                 "batch_not_cancellable");
                     }

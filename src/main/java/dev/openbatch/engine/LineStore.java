@@ -49,7 +49,7 @@ class LineStore {
      * batch has not ended (a late answer for an ended batch is dropped); the
      * settled ones are added to their batches' counters. The batch rows are locked first, one by
      * one in id order (so two writers never wait on each other in a circle), then updated through
-     * their primary key (a row another writer changed meanwhile is followed to its new version). Returns the applied lines and whether their batch
+     * their primary key alone (a row another writer changed meanwhile is followed to its new version). Returns the applied lines and whether their batch
      * has now settled every line.
      */
     static final String WRITE = compact("""
@@ -79,48 +79,45 @@ class LineStore {
               select x.*, b.id from (select * from x where ok > 0 or bad > 0 order by batch_id) x
                 cross join lateral (select b.id from batches b where b.id = x.batch_id for update) b
             ), c as (
-              update batches b set completed = b.completed + bx.ok, failed = b.failed + bx.bad,
-                     input_tokens = b.input_tokens + bx.it, output_tokens = b.output_tokens + bx.ot,
-                     total_tokens = b.total_tokens + bx.tt
-                from bx where b.id = bx.batch_id and b.id = any(array(select batch_id from bx))
+              update batches b set (completed, failed, input_tokens, output_tokens, total_tokens) =
+                     (select b.completed + bx.ok, b.failed + bx.bad, b.input_tokens + bx.it, b.output_tokens + bx.ot,
+                             b.total_tokens + bx.tt from bx where bx.batch_id = b.id)
+               where b.id = any(array(select batch_id from bx))
               returning b.id, b.completed + b.failed >= b.total as settled
             )
             select u.batch_id, u.line, coalesce(c.settled, false) from u left join c on c.id = u.batch_id
             """);
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
-    static final String RECOVER = compact("""
-            update requests r set state = 'queued', claimed_by = null, fence = r.fence + 1
-              from (select ctid as rid from requests where claimed_by = $1 and state = 'running' for update) h
-             where r.ctid = h.rid
-            """);
+    static final String RECOVER = "update requests set state = 'queued', claimed_by = null, fence = fence + 1"
+            + " where claimed_by = $1 and state = 'running'";
 
-    /** Lines running per job, for the jobs named (their live batches only). */
+    /**
+     * Lines running per job, for the jobs named (their live batches only): one probe of
+     * {@code requests_held} per live process and batch. Scalar subqueries, so that the planner
+     * cannot turn them into a join over the whole index.
+     */
     static final String RUNNING_BY_JOB = compact("""
-            select b.job_id, count(*) from batches b
-              join lateral (select 1 from requests r where r.batch_id = b.id and r.state = 'running') r on true
-             where b.job_id = any($1) and b.status = 'in_progress'
+            select b.job_id, coalesce(sum((select sum((select count(*) from requests r
+                                                        where r.claimed_by = n.node and r.batch_id = b.id and r.state = 'running'))
+                                             from engine_nodes n)), 0)::bigint
+              from batches b where b.job_id = any($1) and b.status = 'in_progress'
              group by b.job_id
             """);
 
-    /** A batch's unfinished lines (queued and running, each through its own index) settle as $2. */
+    /** A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's primary-key range). */
     static final String SETTLE_UNFINISHED = compact("""
-            with q as (
-              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4
-                from (select ctid as rid from requests where batch_id = $1 and state = 'queued' for update) h where r.ctid = h.rid
-              returning 1
-            ), w as (
-              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4
-                from (select ctid as rid from requests where batch_id = $1 and state = 'running' for update) h where r.ctid = h.rid
+            with x as (
+              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4
+               where batch_id = $1 and state in ('queued', 'running')
               returning 1
             )
-            update batches set failed = failed + (select count(*) from q) + (select count(*) from w) where id = $1 and fence = $5
-            returning (select count(*) from q) + (select count(*) from w)
+            update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
+            returning (select count(*) from x)
             """);
 
-    static final String CANCEL_QUEUED = "with x as (update requests r set state = 'cancelled', fence = r.fence + 1,"
-            + " error_code = $2, error_message = $3 from (select ctid as rid from requests where batch_id = $1 and state = 'queued'"
-            + " for update) h where r.ctid = h.rid returning 1)"
+    static final String CANCEL_QUEUED = "with x as (update requests set state = 'cancelled', fence = fence + 1,"
+            + " error_code = $2, error_message = $3 where batch_id = $1 and state = 'queued' returning 1)"
             + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
 
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"

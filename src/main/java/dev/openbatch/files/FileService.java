@@ -1,5 +1,7 @@
 package dev.openbatch.files;
 
+import dev.openbatch.batches.BatchStatus;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
@@ -116,7 +118,7 @@ public class FileService {
     @WithTransaction
     public Uni<Void> delete(String project, String id) {
         return owned(project, id).chain(f -> pool
-                .preparedQuery("select id from batches where input_file_id = $1 and status in ('validating', 'in_progress', 'finalizing', 'cancelling') limit 1")
+                .preparedQuery("select id from batches where input_file_id = $1 and status in " + BatchStatus.sqlList(BatchStatus.LIVE) + " limit 1")
                 .execute(Tuple.of(id))
                 .chain(rs -> {
                     if (rs.size() > 0) {

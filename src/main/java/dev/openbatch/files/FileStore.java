@@ -1,5 +1,7 @@
 package dev.openbatch.files;
 
+import dev.openbatch.batches.BatchStatus;
+
 import java.nio.file.Path;
 
 import io.smallrye.mutiny.Multi;
@@ -78,7 +80,7 @@ public class FileStore {
     /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
     public Uni<Integer> deleteExpired(long nowSeconds) {
         return pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
-                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in ('validating', 'in_progress', 'finalizing', 'cancelling'))")
+                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + BatchStatus.sqlList(BatchStatus.LIVE) + ")")
                 .execute(Tuple.of(nowSeconds))
                 .map(rs -> rs.rowCount());
     }
