@@ -205,7 +205,8 @@ start_service() {
   [[ -n "$SVC_PORT" ]] || SVC_PORT="$(free_port)"
   SVC_URL="http://127.0.0.1:$SVC_PORT"
   SVC_LOG="$OUT_DIR/service-$tag.log"
-  local -a cmd=(java "-Xmx$XMX"
+  # the JVM options the project ships (Dockerfile.jvm, k8s/, README): C1 only, see README
+  local -a cmd=(java "-Xmx$XMX" -XX:TieredStopAtLevel=1
     "-Dquarkus.http.port=$SVC_PORT"
     "-Dquarkus.datasource.reactive.url=postgresql://$PGHOST:$PGPORT/$BENCH_DB"
     "-Dquarkus.datasource.jdbc.url=jdbc:postgresql://$PGHOST:$PGPORT/$BENCH_DB"

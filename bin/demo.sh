@@ -29,7 +29,7 @@ else
   say "starting openbatch on $BASE (log: $LOG)"
   mkdir -p target
   # shellcheck disable=SC2086
-  nohup java ${JAVA_OPTS:-} -Dquarkus.http.port="$PORT" -jar "$JAR" >"$LOG" 2>&1 &
+  nohup java ${JAVA_OPTS:--XX:TieredStopAtLevel=1} -Dquarkus.http.port="$PORT" -jar "$JAR" >"$LOG" 2>&1 &
   echo $! > target/openbatch.pid
   for _ in $(seq 1 120); do
     curl -fs "$BASE/q/health/ready" >/dev/null 2>&1 && break

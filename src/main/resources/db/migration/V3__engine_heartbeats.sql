@@ -20,9 +20,9 @@ create index requests_queue on requests (batch_id, not_before, line) where state
 -- max_concurrency across every process).
 create index requests_held on requests (claimed_by, batch_id, line) where state = 'running';
 
--- Batches: work to choose per upstream, deadlines to keep, batches whose last line settled.
+-- Batches: work to choose per upstream, deadlines to keep, a job's live batches. No index reads the
+-- counters, so the update that moves them with every set of results stays a HOT update.
 drop index batches_live;
 create index batches_live on batches (status, upstream) where status in ('validating', 'in_progress', 'finalizing', 'cancelling');
 create index batches_deadline on batches (expires_at) where status = 'in_progress';
-create index batches_settled on batches (id) where status = 'in_progress' and completed + failed >= total;
 create index batches_job on batches (job_id, status);

@@ -265,8 +265,6 @@ class Dispatcher {
         String k = c.key();
         inFlight.put(k, f);
         f.cancellable = upstream.send(c.endpoint(), c.body())
-                // every upstream gets the same bound, the built-in one too (HTTP ones also time out themselves)
-                .ifNoItem().after(config.requestTimeout()).failWith(() -> new java.util.concurrent.TimeoutException("timed out"))
                 .emitOn(r -> context.runOnContext(r))
                 .subscribe().with(resp -> done(k, f, resp, null), err -> done(k, f, null, err));
     }
@@ -279,6 +277,28 @@ class Dispatcher {
         metrics.upstreamLatency(upstream.name(), System.nanoTime() - f.started);
         writer.add(policy.decide(f.line, resp, err, time.millis(), upstream.name()));
         pump();
+    }
+
+    /**
+     * Every upstream gets the same bound on one answer, the built-in one too (HTTP ones also time
+     * out themselves): lines in flight longer than {@code request-timeout} are aborted and count as
+     * timed out. One sweep a second, instead of a timer per line.
+     */
+    void expireSlowRequests() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        long limit = System.nanoTime() - config.requestTimeout().toNanos();
+        List<Map.Entry<String, InFlight>> late = new ArrayList<>();
+        for (Map.Entry<String, InFlight> e : inFlight.entrySet()) {
+            if (e.getValue().started < limit) {
+                late.add(e);
+            }
+        }
+        for (Map.Entry<String, InFlight> e : late) {
+            cancel(e.getValue());
+            done(e.getKey(), e.getValue(), null, new java.util.concurrent.TimeoutException("timed out"));
+        }
     }
 
     /** A set of results is written: their slots free up, and what they changed is acted on. */

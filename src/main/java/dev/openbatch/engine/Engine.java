@@ -90,7 +90,11 @@ public class Engine {
                         LOG.infof("deleted %d expired file(s)", n);
                     }
                 }))
-                .every(5_000, "gauges", this::gauges);
+                .every(5_000, "gauges", this::gauges)
+                .every(1_000, "request timeouts", () -> {
+                    dispatchers.values().forEach(Dispatcher::expireSlowRequests);
+                    return Uni.createFrom().voidItem();
+                });
     }
 
     public String node() { return node; }

@@ -46,11 +46,11 @@ class LineStore {
 
     /**
      * Results, each applied only if its line still carries the fence it was claimed with and its
-     * batch has not ended (a late answer for an ended batch is dropped); the
-     * settled ones are added to their batches' counters. The batch rows are locked first, one by
-     * one in id order (so two writers never wait on each other in a circle), then updated through
-     * their primary key alone (a row another writer changed meanwhile is followed to its new version). Returns the applied lines and whether their batch
-     * has now settled every line.
+     * batch has not ended (a late answer for an ended batch is dropped); the settled ones are added
+     * to their batches' counters in the same statement. The batch rows are found through their
+     * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
+     * them in the same order and never wait on each other in a circle. Returns the applied lines
+     * and whether their batch has now settled every line.
      */
     static final String WRITE = compact("""
             with v as (
@@ -75,14 +75,11 @@ class LineStore {
                      count(*) filter (where state in ('failed', 'cancelled', 'expired')) as bad,
                      coalesce(sum(it), 0) as it, coalesce(sum(ot), 0) as ot, coalesce(sum(tt), 0) as tt
                 from u group by batch_id
-            ), bx as (
-              select x.*, b.id from (select * from x where ok > 0 or bad > 0 order by batch_id) x
-                cross join lateral (select b.id from batches b where b.id = x.batch_id for update) b
             ), c as (
               update batches b set (completed, failed, input_tokens, output_tokens, total_tokens) =
-                     (select b.completed + bx.ok, b.failed + bx.bad, b.input_tokens + bx.it, b.output_tokens + bx.ot,
-                             b.total_tokens + bx.tt from bx where bx.batch_id = b.id)
-               where b.id = any(array(select batch_id from bx))
+                     (select b.completed + x.ok, b.failed + x.bad, b.input_tokens + x.it, b.output_tokens + x.ot,
+                             b.total_tokens + x.tt from x where x.batch_id = b.id)
+               where b.id = any(array(select batch_id from x where ok > 0 or bad > 0))
               returning b.id, b.completed + b.failed >= b.total as settled
             )
             select u.batch_id, u.line, coalesce(c.settled, false) from u left join c on c.id = u.batch_id

@@ -40,7 +40,7 @@ class PlanTest {
     private static final int BATCHES = 200;
     private static final int LINES = 300;
     private static final int HISTORY = 5000;
-    private static final java.util.Set<String> LIVE_BATCH_INDEXES = java.util.Set.of("batches_live", "batches_deadline", "batches_settled");
+    private static final java.util.Set<String> LIVE_BATCH_INDEXES = java.util.Set.of("batches_live", "batches_deadline");
     /** Processes holding the running lines: a process holds a small part of what runs. */
     private static final int NODES = 50;
 
