@@ -120,14 +120,20 @@ class LineStore {
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
 
-    /** One page of a batch's output (succeeded) or error (the rest) file, in line order. */
-    static String page(boolean succeeded) {
-        return "select line, custom_id, status_code, request_id, response, error_code, error_message from requests"
-                + " where batch_id = $1 and line > $2 and state " + (succeeded ? "=" : "<>") + " 'succeeded' order by line limit $3";
-    }
+    /**
+     * One page of a batch's lines for its output and error files: the lines numbered after $2, up
+     * to a page of numbers, each looked up by primary key (a fenced lateral, so the plan cannot
+     * become a read and sort of the rest of the batch, whatever the statistics). Rows come in no
+     * promised order; the caller sorts the page.
+     */
+    static final String PAGE = compact("""
+            select r.line, r.custom_id, r.status_code, r.request_id, r.response, r.error_code, r.error_message, r.state
+              from generate_series($2::int + 1, $2::int + %d) as l(n)
+              cross join lateral (select * from requests q where q.batch_id = $1 and q.line = l.n offset 0) r
+            """.formatted(OutputFiles.PAGE));
 
-    static final String COUNT_OUTCOMES = "select count(*) filter (where state = 'succeeded'), count(*) filter (where state <> 'succeeded')"
-            + " from requests where batch_id = $1";
+    /** The highest line number of a batch (the primary key's last entry). */
+    static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
 
     /** The statement on one line, white space collapsed: shorter to send, and under the cache's limit. */
     static String compact(String sql) {
@@ -261,15 +267,17 @@ class LineStore {
         return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
     }
 
-    /** How many lines of the batch go to the output file, and how many to the error file. */
-    Uni<long[]> countOutcomes(SqlClient tx, String batchId) {
-        return tx.preparedQuery(COUNT_OUTCOMES).execute(Tuple.of(batchId)).map(rs -> {
-            Row r = rs.iterator().next();
-            return new long[] { r.getLong(0), r.getLong(1) };
+    /** The lines of the batch numbered after {@code afterLine}, a page of numbers, in line order. */
+    Uni<List<Row>> page(SqlClient tx, String batchId, int afterLine) {
+        return tx.preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine)).map(rows -> {
+            List<Row> out = new ArrayList<>(rows.size());
+            rows.forEach(out::add);
+            out.sort(java.util.Comparator.comparingInt(r -> r.getInteger(0)));
+            return out;
         });
     }
 
-    Uni<RowSet<Row>> page(SqlClient tx, String batchId, boolean succeeded, int afterLine, int limit) {
-        return tx.preparedQuery(page(succeeded)).execute(Tuple.of(batchId, afterLine, limit));
+    Uni<Integer> lastLine(SqlClient tx, String batchId) {
+        return tx.preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
     }
 }

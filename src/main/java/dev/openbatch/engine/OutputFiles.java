@@ -1,5 +1,7 @@
 package dev.openbatch.engine;
 
+import java.util.List;
+
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 
 import dev.openbatch.api.Ids;
@@ -9,15 +11,16 @@ import dev.openbatch.files.FileStore;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 
 /**
- * Writes a batch's output and error files from its request rows: page by page in line order,
- * into chunks of about {@link FileStore#CHUNK} bytes, so memory stays bounded whatever the size.
+ * Writes a batch's output and error files from its request rows in one pass: pages of line
+ * numbers, each line looked up by primary key, in line order, each row appended to the file it belongs in (a file is
+ * created when its first line comes), in chunks of about {@link FileStore#CHUNK} bytes, so memory
+ * stays bounded whatever the size and every row is read once.
  */
 final class OutputFiles {
-    private static final int PAGE = 2000;
+    static final int PAGE = 2000;
 
     private final FileStore store;
     private final LineStore lines;
@@ -32,21 +35,17 @@ final class OutputFiles {
     }
 
     Uni<Written> write(SqlConnection tx, String batchId, String project, long now, Long expiresAt, long createdUs) {
+        Sink output = new Sink(tx, file(batchId, project, now, expiresAt, createdUs, batchId + "_output.jsonl"));
+        Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
         return store.deleteProducedBy(tx, batchId)
-                .chain(() -> lines.countOutcomes(tx, batchId))
-                .chain(counts -> {
-                    long ok = counts[0];
-                    long bad = counts[1];
-                    Uni<String> out = ok == 0 ? Uni.createFrom().nullItem()
-                            : one(tx, batchId, project, now, expiresAt, createdUs, true, batchId + "_output.jsonl");
-                    return out.chain(o -> (bad == 0 ? Uni.createFrom().<String>nullItem()
-                            : one(tx, batchId, project, now, expiresAt, createdUs + 1, false, batchId + "_error.jsonl"))
-                            .map(e -> new Written(o, e)));
-                });
+                .chain(() -> lines.lastLine(tx, batchId))
+                .chain(last -> page(tx, batchId, 0, last, output, errors))
+                .chain(output::close)
+                .chain(errors::close)
+                .map(v -> new Written(output.id(), errors.id()));
     }
 
-    private Uni<String> one(SqlConnection tx, String batchId, String project, long now, Long expiresAt, long createdUs,
-            boolean succeeded, String filename) {
+    private static FileEntity file(String batchId, String project, long now, Long expiresAt, long createdUs, String filename) {
         FileEntity f = new FileEntity();
         f.id = Ids.file();
         f.project = project;
@@ -58,40 +57,27 @@ final class OutputFiles {
         f.expiresAt = expiresAt;
         f.createdUs = createdUs;
         f.producerBatchId = batchId;
-        Sink sink = new Sink(tx, f.id);
-        return store.insertRow(tx, f)
-                .chain(() -> page(tx, batchId, succeeded, 0, sink))
-                .chain(sink::close)
-                .chain(bytes -> store.setBytes(tx, f.id, bytes))
-                .replaceWith(f.id);
+        return f;
     }
 
-    private Uni<RowSet<Row>> query(SqlConnection tx, String batchId, boolean succeeded, int afterLine) {
-        return lines.page(tx, batchId, succeeded, afterLine, PAGE);
+    private Uni<Void> page(SqlConnection tx, String batchId, int afterLine, int lastLine, Sink output, Sink errors) {
+        return lines.page(tx, batchId, afterLine).chain(rows -> write(tx, batchId, afterLine, lastLine, rows, output, errors));
     }
 
-    private Uni<Void> page(SqlConnection tx, String batchId, boolean succeeded, int afterLine, Sink sink) {
-        return query(tx, batchId, succeeded, afterLine).chain(rows -> write(tx, batchId, succeeded, rows, sink));
-    }
-
-    /** Appends a page; while a full chunk is being stored, the next page is already being read (one connection, pipelined). */
-    private Uni<Void> write(SqlConnection tx, String batchId, boolean succeeded, RowSet<Row> rows, Sink sink) {
-        int last = append(rows, sink.buffer);
-        Uni<Void> flushed = sink.buffer.length() >= FileStore.CHUNK ? sink.flush() : Uni.createFrom().voidItem();
-        if (rows.size() < PAGE) {
+    /** Appends a page; while full chunks are being stored, the next page is already being read (one connection, pipelined). */
+    private Uni<Void> write(SqlConnection tx, String batchId, int afterLine, int lastLine, List<Row> rows, Sink output, Sink errors) {
+        for (Row r : rows) {
+            boolean ok = "succeeded".equals(r.getString(7));
+            (ok ? output : errors).append(line(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
+                    r.getString(6)));
+        }
+        Uni<Void> flushed = output.flushIfFull().chain(errors::flushIfFull);
+        int next = afterLine + PAGE;
+        if (next >= lastLine) {
             return flushed;
         }
-        return Uni.combine().all().unis(flushed, query(tx, batchId, succeeded, last)).asTuple()
-                .chain(t -> write(tx, batchId, succeeded, t.getItem2(), sink));
-    }
-
-    private static int append(RowSet<Row> rows, Buffer out) {
-        int last = 0;
-        for (Row r : rows) {
-            last = r.getInteger(0);
-            out.appendString(line(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5), r.getString(6)));
-        }
-        return last;
+        return Uni.combine().all().unis(flushed, lines.page(tx, batchId, next)).asTuple()
+                .chain(t -> write(tx, batchId, next, lastLine, t.getItem2(), output, errors));
     }
 
     /** One line of an output or error file, in the contract's shape. */
@@ -123,17 +109,31 @@ final class OutputFiles {
         sb.append('"');
     }
 
-    /** Collects output and writes it as numbered chunks. */
+    /** One file being written: its row is inserted with its first chunk, its chunks are numbered. */
     private final class Sink {
         final SqlConnection tx;
-        final String fileId;
+        final FileEntity file;
         Buffer buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024);
+        boolean created;
         int seq;
         long bytes;
 
-        Sink(SqlConnection tx, String fileId) {
+        Sink(SqlConnection tx, FileEntity file) {
             this.tx = tx;
-            this.fileId = fileId;
+            this.file = file;
+        }
+
+        void append(String line) {
+            buffer.appendString(line);
+        }
+
+        /** The file's id, or null when no line belonged in it. */
+        String id() {
+            return created ? file.id : null;
+        }
+
+        Uni<Void> flushIfFull() {
+            return buffer.length() >= FileStore.CHUNK ? flush() : Uni.createFrom().voidItem();
         }
 
         Uni<Void> flush() {
@@ -143,11 +143,13 @@ final class OutputFiles {
             Buffer data = buffer;
             buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024);
             bytes += data.length();
-            return store.insertChunk(tx, fileId, seq++, data);
+            Uni<Void> row = created ? Uni.createFrom().voidItem() : store.insertRow(tx, file);
+            created = true;
+            return row.chain(() -> store.insertChunk(tx, file.id, seq++, data));
         }
 
-        Uni<Long> close() {
-            return flush().map(v -> bytes);
+        Uni<Void> close() {
+            return flush().chain(() -> created ? store.setBytes(tx, file.id, bytes) : Uni.createFrom().voidItem());
         }
     }
 }

@@ -40,6 +40,7 @@ class PlanTest {
     private static final int BATCHES = 200;
     private static final int LINES = 300;
     private static final int HISTORY = 5000;
+    private static final int BIG = 5 * OutputFiles.PAGE;
     private static final java.util.Set<String> LIVE_BATCH_INDEXES = java.util.Set.of("batches_live", "batches_deadline");
     /** Processes holding the running lines: a process holds a small part of what runs. */
     private static final int NODES = 50;
@@ -74,8 +75,18 @@ class PlanTest {
                 + " case when l > 100 and l <= 150 then 'plan-node-" + run + "-' || (l % " + NODES + ") end,"
                 + " case when l > 250 then 5000000000000 else 0 end, 1, 1"
                 + " from generate_series(1, " + BATCHES + ") b, generate_series(1, " + LINES + ") l");
+        // one batch larger than a page of its files
+        exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
+                + " created_us, expires_at, total, validated) values ('" + big() + "', '" + project + "', 'job-" + run + "',"
+                + " '/v1/chat/completions', 'none', '24h', 'in_progress', 'plan-up-" + run + "', 'm', 0, 0, 4000000000, " + BIG + ", true)");
+        exec("insert into requests (batch_id, line, custom_id, body, state, fence, attempts) select '" + big() + "', l, 'c' || l, '{}',"
+                + " case when l % 7 = 0 then 'failed' else 'succeeded' end, 2, 1 from generate_series(1, " + BIG + ") l");
         exec("analyze requests");
         exec("analyze batches");
+    }
+
+    private String big() {
+        return "pb-" + run + "-big";
     }
 
     @AfterEach
@@ -103,8 +114,8 @@ class PlanTest {
         s.put("running lines per capped job", new String[] { LineStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
         s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0", "batches" });
         s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x'", "batches" });
-        s.put("output page", new String[] { LineStore.page(true), "'" + b(7) + "', 0, 2000", "" });
-        s.put("error page", new String[] { LineStore.page(false), "'" + b(7) + "', 0, 2000", "" });
+        s.put("page of the output and error files", new String[] { LineStore.PAGE, "'" + big() + "', " + OutputFiles.PAGE, "ordered" });
+        s.put("last line of a batch", new String[] { LineStore.LAST_LINE, "'" + big() + "'", "" });
         s.put("batches with a step to do", new String[] { BatchStore.NEEDING_WORK, "1000", "batches" });
         s.put("batches with ready lines", new String[] { BatchStore.ELIGIBLE, "'plan-up-" + run + "', 1000", "batches" });
         s.put("claim a batch step", new String[] { BatchStore.CLAIM_STEP, "'" + b(8) + "', 'n', 1, 1", "batches" });
@@ -125,15 +136,23 @@ class PlanTest {
                         .call(() -> c.query("reset plan_cache_mode").execute()))
                         .map(rs -> new JsonArray(rs.iterator().next().getValue(0).toString()))
                         .await().atMost(Duration.ofSeconds(30));
-                check(plan.getJsonObject(0).getJsonObject("Plan"), e.getKey() + " (" + mode + ", " + phase + ")", !st[2].isEmpty(), bad);
+                check(plan.getJsonObject(0).getJsonObject("Plan"), e.getKey() + " (" + mode + ", " + phase + ")", st[2].equals("batches"),
+                        st[2].equals("ordered"), bad);
             }
         }
         return bad;
     }
 
-    private static void check(JsonObject node, String where, boolean batchesToo, List<String> bad) {
+    private static void check(JsonObject node, String where, boolean batchesToo, boolean ordered, List<String> bad) {
         String rel = node.getString("Relation Name");
         String type = node.getString("Node Type");
+        if (ordered && "Sort".equals(type)) {
+            bad.add(where + ": Sort (a page must not read and sort the rest of the batch)");
+        }
+        if (ordered && "requests".equals(rel) && !String.valueOf(node.getString("Index Cond")).contains("line =")
+                && !String.valueOf(node.getString("Recheck Cond")).contains("line =")) {
+            bad.add(where + ": " + type + " of requests not by line (a page reads its own lines, one by one)");
+        }
         boolean guarded = "requests".equals(rel) || (batchesToo && "batches".equals(rel));
         if (guarded && "Seq Scan".equals(type)) {
             bad.add(where + ": sequential scan of " + rel);
@@ -149,7 +168,7 @@ class PlanTest {
         JsonArray children = node.getJsonArray("Plans");
         if (children != null) {
             for (int i = 0; i < children.size(); i++) {
-                check(children.getJsonObject(i), where, batchesToo, bad);
+                check(children.getJsonObject(i), where, batchesToo, ordered, bad);
             }
         }
     }
