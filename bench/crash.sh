@@ -98,11 +98,25 @@ finished_by() {
   curl -sS "${NODE_URL[$1]}/q/metrics" 2>/dev/null |
     awk '/^openbatch_lines_finished_total\{/ && /outcome="succeeded"/ {s += $NF} END {printf "%d\n", s}'
 }
-stuck_report() {   # what the database says when a batch does not end
-  log "batch $1 did not end; rows not finished by state/claimed_by (lease_until - now in ms):"
-  db -F ' ' -c "select state, coalesce(claimed_by,'-'), count(*), min(lease_until) - (extract(epoch from clock_timestamp())*1000)::bigint
-                  from requests where batch_id = '$1' and state in ('queued','running') group by 1, 2" >&2 || true
-  db -F ' ' -c "select status, coalesce(claimed_by,'-'), lease_until - (extract(epoch from clock_timestamp())*1000)::bigint, validated from batches where id = '$1'" >&2 || true
+# stuck_report ID: what the database says when a batch does not end. A line's claim lasts as long
+# as its holder's heartbeat (engine_nodes): for each holder, how old that heartbeat is in ms
+# ("no-row": no heartbeat row, i.e. declared dead or gone); the batch's own step claim still has
+# a lease_until (shown as lease_until - now in ms), plus the age of its holder's heartbeat.
+stuck_report() {
+  local ms="(extract(epoch from clock_timestamp())*1000)::bigint"
+  log "batch $1 did not end; rows not finished by state/claimed_by (holder's heartbeat age in ms, or no-row):"
+  db -F ' ' -c "select r.state, coalesce(r.claimed_by,'-'), count(*),
+                       case when r.claimed_by is null then '-' when n.node is null then 'no-row'
+                            else ($ms - n.heartbeat)::text end
+                  from requests r left join engine_nodes n on n.node = r.claimed_by
+                 where r.batch_id = '$1' and r.state in ('queued','running') group by 1, 2, 4" >&2 || true
+  log "the batch: status, claimed_by, lease_until - now (ms), validated, holder's heartbeat age (ms)"
+  db -F ' ' -c "select b.status, coalesce(b.claimed_by,'-'), b.lease_until - $ms, b.validated,
+                       case when b.claimed_by is null then '-' when n.node is null then 'no-row'
+                            else ($ms - n.heartbeat)::text end
+                  from batches b left join engine_nodes n on n.node = b.claimed_by where b.id = '$1'" >&2 || true
+  log "heartbeats: node, age (ms), started (ms ago)"
+  db -F ' ' -c "select node, $ms - heartbeat, $ms - started_at from engine_nodes order by node" >&2 || true
 }
 run_batch() {   # run_batch TAG N PREFIX: generates, uploads and creates; sets BID
   local input="$OUT_DIR/crash-$1-input.jsonl" fid batch

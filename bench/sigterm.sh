@@ -7,32 +7,33 @@
 # no line sent upstream twice."
 #
 # Two service processes A and B on one fresh database (openbatch_sigterm), max-concurrency
-# CONCURRENCY (50) each, the default 30 s lease (a takeover by lease expiry would show as a stall
-# of up to 30 s), one fake upstream that counts requests per key (messages[0].content = the line's
-# custom_id). Phases:
+# CONCURRENCY (50) each, the default 30 s lease (a takeover because A's heartbeat lapsed would
+# show as a stall of up to 30 s), one fake upstream that counts requests per key
+# (messages[0].content = the line's custom_id). Phases:
 #
 #   1. default grace: P1_LINES (4,000) lines at P1_LATENCY_MS (300 ms); at STOP_AT_PCT (30 %) done,
 #      kill -TERM A (node id sigterm-a, grace = the default 30 s unless P1_GRACE is set). Checks:
 #      A exits within grace + EXIT_SLACK_S; its log says "stopping engine" and "engine ... stopped;
 #      every claim it held was given back"; once it is gone no line or batch is still claimed by it;
-#      B never returns expired claims to the queue; the batch completes in less than the lease
-#      after the SIGTERM; each custom_id exactly once in output+error; every key exactly once
+#      B never returns lines to the queue for a lapsed heartbeat ("process <node> stopped renewing
+#      its heartbeat: <n> line(s) it held went back to the queue"); the batch completes in less
+#      than the lease after the SIGTERM; each custom_id exactly once in output+error; every key exactly once
 #      upstream (no line sent twice).
 #   2. short grace: A restarted as sigterm-a2 with shutdown-grace P2_GRACE (1s), the fake restarted
 #      on the same port with P2_LATENCY_MS (5,000 ms), P2_LINES (200) lines; at P2_STOP_AT_PCT (25 %)
 #      done + P2_STOP_DELAY_S (1 s), i.e. with A's next wave in flight, kill -TERM A. Checks: A exits
 #      within P2_GRACE + EXIT_SLACK_S; its log says it stopped with lines in flight and gave back its
 #      claims, the two log lines at least 0.9 x P2_GRACE apart (the lines in flight got their
-#      grace before they were aborted); nothing claimed by it afterwards; no lease expiry on B; the batch completes in less
-#      than the lease after the SIGTERM; files exactly once; lines sent twice (reported) only among A's
+#      grace before they were aborted); nothing claimed by it afterwards; no heartbeat takeover on
+#      B; the batch completes in less than the lease after the SIGTERM; files exactly once; lines sent twice (reported) only among A's
 #      lines in flight at the SIGTERM (aborted, so sent again by B), none three times.
 #   3. grace longer than the lease that is left: A restarted as sigterm-a3 with lease P3_LEASE (3s,
 #      renewed every lease/3) and grace P3_GRACE (10s), the fake at P3_LATENCY_MS (6,000 ms),
 #      P3_LINES (40) lines created through A (which claims them); with all of them in flight,
 #      kill -TERM A. The lines can finish inside the grace, so none may be sent twice: checks as in
-#      phase 1 (exit within grace + slack, log, nothing left claimed, no lease expiry on B, files
-#      once, every key once upstream). With the default settings (lease 30s renewed every 10 s,
-#      grace 30s) the same applies to lines still in flight 20-30 s after the SIGTERM.
+#      phase 1 (exit within grace + slack, log, nothing left claimed, no heartbeat takeover on B,
+#      files once, every key once upstream): A's heartbeat must go on through the grace. With the
+#      default settings (lease 30s renewed every 10 s, grace 30s) the same applies to lines still in flight 20-30 s after the SIGTERM.
 #
 #   bash bench/sigterm.sh
 #   OPENBATCH_JAR=/tmp/ob-app2/quarkus-run.jar PHASES="1 2" bash bench/sigterm.sh
@@ -125,10 +126,18 @@ term_node() {
 
 db() { psql_db -d "$BENCH_DB" "$@"; }
 held_by() { db -c "select count(*) from requests where batch_id = '$1' and state = 'running' and claimed_by = '$2'"; }
+# A line's claim lasts as long as its holder's heartbeat (engine_nodes): for each holder, how old
+# its heartbeat is (ms; "no-row" = no heartbeat row: declared dead, or gone without a goodbye).
 stuck_report() {
-  log "batch $1 did not end; rows not finished by state/claimed_by (lease_until - now in ms):"
-  db -F ' ' -c "select state, coalesce(claimed_by,'-'), count(*), min(lease_until) - (extract(epoch from clock_timestamp())*1000)::bigint
-                  from requests where batch_id = '$1' and state in ('queued','running') group by 1, 2" >&2 || true
+  log "batch $1 did not end; rows not finished by state/claimed_by (holder's heartbeat age in ms, or no-row):"
+  db -F ' ' -c "select r.state, coalesce(r.claimed_by,'-'), count(*),
+                       case when r.claimed_by is null then '-' when n.node is null then 'no-row'
+                            else ((extract(epoch from clock_timestamp())*1000)::bigint - n.heartbeat)::text end
+                  from requests r left join engine_nodes n on n.node = r.claimed_by
+                 where r.batch_id = '$1' and r.state in ('queued','running') group by 1, 2, 4" >&2 || true
+  log "heartbeats: node, age (ms), started (ms ago)"
+  db -F ' ' -c "select node, (extract(epoch from clock_timestamp())*1000)::bigint - heartbeat,
+                       (extract(epoch from clock_timestamp())*1000)::bigint - started_at from engine_nodes order by node" >&2 || true
 }
 run_batch() {   # run_batch TAG N PREFIX: generates, uploads and creates at $SVC_URL; sets BID
   local input="$OUT_DIR/sigterm-$1-input.jsonl" fid batch
@@ -177,10 +186,17 @@ after_exit_checks() {
   batches="$(db -c "select count(*) from batches where claimed_by = '$id'")"
   check "phase $p: once A is gone, no line ($rows) and no batch ($batches) is still claimed by $id" [ "$rows" = 0 -a "$batches" = 0 ]
 }
-# expiry_on_b FROM_LINE: how many lines B's log says it returned to the queue because their claim
-# had expired, after line FROM_LINE of its log.
+# expiry_on_b FROM_LINE: after line FROM_LINE of B's log, how many lines B returned to the queue
+# because the process that held them stopped renewing its heartbeat (B found it older than the
+# lease and took its lines): sets EXPIRED_B (lines) and LAPSES_B (processes B declared dead, one
+# that held no line included).
+EXPIRED_B=0; LAPSES_B=0
 expiry_on_b() {
-  tail -n +"$(($1 + 1))" "${NODE_LOG[b]}" | sed -n 's/.*returned \([0-9]*\) lines whose claim had expired.*/\1/p' | awk '{s += $1} END {print s + 0}'
+  local found
+  found="$(tail -n +"$(($1 + 1))" "${NODE_LOG[b]}" |
+    sed -n 's/.*process [^ ]* stopped renewing its heartbeat: \([0-9]*\) line(s) it held went back to the queue.*/\1/p')"
+  EXPIRED_B="$(awk '{s += $1} END {print s + 0}' <<<"$found")"
+  LAPSES_B="$(grep -c . <<<"$found" || true)"
 }
 
 # phase_run P TAG N PREFIX LIMIT_S: the common part of a phase after the stop decision: snapshot,
@@ -204,8 +220,8 @@ phase_run() {
   END_S="$(elapsed "$t_term")"
   check "phase $p: batch ended (status $BATCH_STATUS) ${END_S}s after the SIGTERM, within the ${LEASE_S}s lease (no wait for a lease)" \
     [ "$ended" = 1 -a "$(awk -v e="$END_S" -v l="$LEASE_S" 'BEGIN{print (e < l) ? 1 : 0}')" = 1 ]
-  EXPIRED_B="$(expiry_on_b "$b_from")"
-  check "phase $p: B returned no expired claims to the queue after the SIGTERM (its log: $EXPIRED_B lines)" [ "$EXPIRED_B" = 0 ]
+  expiry_on_b "$b_from"
+  check "phase $p: B returned no lines to the queue for a lapsed heartbeat after the SIGTERM (its log: $EXPIRED_B lines; processes it declared dead: $LAPSES_B)" [ "$EXPIRED_B" = 0 ]
   check_batch_files "sigterm-$tag" "$n" "$prefix"
   check "phase $p: each custom_id exactly once in the files, counts agree ($FILES_SUMMARY)" [ "$FILES_OK" = 1 ]
   curl -sS "$FAKE_URL/stats" >"$OUT_DIR/sigterm-$tag-stats-end.json"
@@ -279,7 +295,7 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   check "phase 3: A held lines at the SIGTERM (held $HELD, $SENT sent; log: ${STOP_INFLIGHT:-?} in flight)" [ "$SENT" -gt 0 ]
   check "phase 3: every line sent upstream exactly once (once $ONCE, missing $MISSING, twice $TWICE, more $MORE; requests $UP_REQ)" \
     [ "$ONCE" = "$P3_LINES" -a "$UP_REQ" = "$P3_LINES" ]
-  note "phase 3 figures: SIGTERM ${TERM_AFTER_S}s after create; A held $HELD lines ($SENT sent), engine stop ${DRAIN_S}s, exit ${EXIT_S}s after SIGTERM; B returned $EXPIRED_B expired claims; batch ended ${END_S}s after SIGTERM; lines sent twice: $TWICE"
+  note "phase 3 figures: SIGTERM ${TERM_AFTER_S}s after create; A held $HELD lines ($SENT sent), engine stop ${DRAIN_S}s, exit ${EXIT_S}s after SIGTERM; B returned $EXPIRED_B lines for a lapsed heartbeat ($LAPSES_B process(es) declared dead); batch ended ${END_S}s after SIGTERM; lines sent twice: $TWICE"
 fi
 
 # ================= summary =================

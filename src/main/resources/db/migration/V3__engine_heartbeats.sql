@@ -2,11 +2,14 @@
 -- statement has an index range of its own (see docs/ARCHITECTURE.md, "Hot statements").
 
 -- One row per engine process. Renewal rewrites this row only, whatever the process holds; a
--- process whose heartbeat is older than the lease is dead, and its lines go back to the queue.
+-- process whose row says it is alive until a moment now past is dead, and its lines go back to
+-- the queue. Each process writes its own deadline (now + its own lease), so processes with
+-- different leases judge each other by the holder's lease, not the judge's.
 create table engine_nodes (
-    node       text   primary key,
-    heartbeat  bigint not null,
-    started_at bigint not null
+    node        text   primary key,
+    heartbeat   bigint not null,
+    alive_until bigint not null,
+    started_at  bigint not null
 );
 
 -- Lines no longer carry a lease of their own: the holder's heartbeat is their lease.

@@ -93,6 +93,9 @@ public class ErrorMappers {
     /** A body that ended early or is not the multipart it claims to be (the parsers say so with these). */
     @ServerExceptionMapper({ IOException.class, MultipartParser.MalformedMessageException.class })
     public RestResponse<ApiError> unreadable(Exception e) {
+        if (databaseUnreachable(e)) { // java.net.ConnectException is an IOException too: not the client's fault
+            return unavailable(e);
+        }
         return respond(400, ApiError.of("The request body could not be read: it ended early or is not well-formed. "
                 + "(Uploads are multipart/form-data with a 'file' part and a 'purpose' field.)",
                 "invalid_request_error", null, "invalid_body"));
@@ -133,12 +136,16 @@ public class ErrorMappers {
             root = root.getCause();
         }
         if (databaseUnreachable(e)) {
-            LOG.warnf("request failed, the database is unreachable: %s", root.getMessage());
-            return respond(503, ApiError.of("The service cannot reach its database right now. Retry in a few seconds.",
-                    "server_error", null, "service_unavailable"));
+            return unavailable(root);
         }
         LOG.error("request failed", e);
         return internal();
+    }
+
+    private static RestResponse<ApiError> unavailable(Throwable e) {
+        LOG.warnf("request failed, the database is unreachable: %s", e.getMessage());
+        return respond(503, ApiError.of("The service cannot reach its database right now. Retry in a few seconds.",
+                "server_error", null, "service_unavailable"));
     }
 
     private static boolean databaseUnreachable(Throwable e) {

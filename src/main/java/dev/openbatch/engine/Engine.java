@@ -108,7 +108,7 @@ public class Engine {
         if (stopped) {
             return;
         }
-        nodes.register(node, time.millis()).subscribe().with(n -> context.runOnContext(() -> {
+        nodes.register(node, time.millis(), config.lease().toMillis()).subscribe().with(n -> context.runOnContext(() -> {
             if (n > 0) {
                 LOG.infof("returned %d lines claimed by an earlier run of %s to the queue", n, node);
             }
@@ -216,7 +216,10 @@ public class Engine {
                 if (s == BatchStatus.IN_PROGRESS) {
                     context.runOnContext(() -> dispatchers.values().forEach(Dispatcher::wake)); // its lines are ready now
                 }
-            }), () -> validating.remove(w.id()));
+            }), () -> {
+                validating.remove(w.id());
+                wake(); // a slot is free: the next waiting validation starts now, not at the next tick
+            });
         }
         for (Dispatcher d : dispatchers.values()) {
             d.abort(cancelling, LineState.CANCELLED, "batch_cancelled", "The batch was cancelled while this request was in flight.");
@@ -268,25 +271,25 @@ public class Engine {
             return Uni.createFrom().voidItem();
         }
         long now = time.millis();
-        return nodes.beat(node, now).chain(alive -> {
+        return nodes.beat(node, now, config.lease().toMillis()).chain(alive -> {
             if (alive) {
                 return batches.renewSteps(node, now + config.lease().toMillis());
             }
             LOG.warnf("engine %s was declared dead by another process (its heartbeat lapsed): giving back what it held", node);
             dispatchers.values().forEach(Dispatcher::forgetClaims);
-            return nodes.register(node, now).replaceWithVoid();
+            return nodes.register(node, now, config.lease().toMillis()).replaceWithVoid();
         });
     }
 
-    /** Returns the lines of processes whose heartbeat lapsed to the queue; how many. */
+    /** Returns the lines of processes whose heartbeat lapsed (past their own lease) to the queue; how many. */
     public Uni<Integer> sweepLeases() {
         return onContext(this::sweepDead);
     }
 
     private Uni<Integer> sweepDead() {
-        long staleBefore = time.millis() - config.lease().toMillis();
-        return nodes.dead(node, staleBefore).chain(dead -> Multi.createFrom().iterable(dead)
-                .onItem().transformToUniAndConcatenate(n -> nodes.bury(n, staleBefore).invoke(k -> {
+        long now = time.millis();
+        return nodes.dead(node, now).chain(dead -> Multi.createFrom().iterable(dead)
+                .onItem().transformToUniAndConcatenate(n -> nodes.bury(n, now).invoke(k -> {
                     if (k >= 0) {
                         metrics.leasesTakenOver(k);
                         LOG.infof("process %s stopped renewing its heartbeat: %d line(s) it held went back to the queue", n, k);

@@ -28,22 +28,27 @@ class NodeStore {
      * to the queue first (fence+1, so its late writes change nothing), then the heartbeat row is
      * (re)written. Returns how many lines went back.
      */
-    Uni<Integer> register(String node, long now) {
+    Uni<Integer> register(String node, long now, long leaseMillis) {
         return pool.withTransaction(tx -> lines.recover(tx, node)
                 .call(() -> batches.releaseAllSteps(tx, node))
-                .call(() -> tx.preparedQuery("insert into engine_nodes (node, heartbeat, started_at) values ($1, $2, $2)"
-                        + " on conflict (node) do update set heartbeat = $2, started_at = $2").execute(Tuple.of(node, now))));
+                .call(() -> tx.preparedQuery("insert into engine_nodes (node, heartbeat, alive_until, started_at) values ($1, $2, $3, $2)"
+                        + " on conflict (node) do update set heartbeat = $2, alive_until = $3, started_at = $2")
+                        .execute(Tuple.of(node, now, now + leaseMillis))));
     }
 
-    /** Renews the heartbeat; false when the row is gone: another process declared this one dead and took its lines. */
-    Uni<Boolean> beat(String node, long now) {
-        return pool.preparedQuery("update engine_nodes set heartbeat = $2 where node = $1").execute(Tuple.of(node, now))
+    /**
+     * Renews the heartbeat: alive for one more lease of this process's own. False when the row is
+     * gone: another process declared this one dead and took its lines.
+     */
+    Uni<Boolean> beat(String node, long now, long leaseMillis) {
+        return pool.preparedQuery("update engine_nodes set heartbeat = $2, alive_until = $3 where node = $1")
+                .execute(Tuple.of(node, now, now + leaseMillis))
                 .map(rs -> rs.rowCount() == 1);
     }
 
-    /** Processes other than {@code self} whose heartbeat is older than {@code staleBefore}. */
-    Uni<List<String>> dead(String self, long staleBefore) {
-        return pool.preparedQuery("select node from engine_nodes where heartbeat < $1 and node <> $2").execute(Tuple.of(staleBefore, self))
+    /** Processes other than {@code self} whose own lease ran out before {@code now} without a heartbeat. */
+    Uni<List<String>> dead(String self, long now) {
+        return pool.preparedQuery("select node from engine_nodes where alive_until < $1 and node <> $2").execute(Tuple.of(now, self))
                 .map(rows -> {
                     List<String> out = new ArrayList<>();
                     for (Row r : rows) {
@@ -54,12 +59,12 @@ class NodeStore {
     }
 
     /**
-     * Declares {@code node} dead if its heartbeat is still stale, and returns its lines to the
-     * queue in the same transaction; -1 when it came back to life meanwhile.
+     * Declares {@code node} dead if its lease is still run out at {@code now}, and returns its
+     * lines to the queue in the same transaction; -1 when it came back to life meanwhile.
      */
-    Uni<Integer> bury(String node, long staleBefore) {
-        return pool.withTransaction(tx -> tx.preparedQuery("delete from engine_nodes where node = $1 and heartbeat < $2")
-                .execute(Tuple.of(node, staleBefore))
+    Uni<Integer> bury(String node, long now) {
+        return pool.withTransaction(tx -> tx.preparedQuery("delete from engine_nodes where node = $1 and alive_until < $2")
+                .execute(Tuple.of(node, now))
                 .chain(rs -> rs.rowCount() == 0 ? Uni.createFrom().item(-1) : lines.recover(tx, node)));
     }
 

@@ -227,4 +227,52 @@ class EngineDefectsTest {
         assertTrue(FAKE.maxInFlight.get() <= 3, "max_concurrency 3 across two processes, saw " + FAKE.maxInFlight.get());
         assertEquals(n, one.sent() + two.sent(), "every line sent once");
     }
+
+    @Test
+    void aProjectsBatchesWaitingForRetriesDoNotHideAnothersReadyBatch() {
+        String r = EngineTest.run();
+        String jobA = job(KEY_A, 1000);
+        long now = System.currentTimeMillis() / 1000;
+        // project a: 150 live batches, older and more urgent than anything else, every line waiting for a retry an hour away
+        pool.withTransaction(tx -> tx.preparedQuery("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window,"
+                + " status, upstream, model, created_at, created_us, in_progress_at, expires_at, total, validated)"
+                + " select 'backoff-' || $1 || '-' || b, 'project-a', $2, '/v1/chat/completions', 'none', '24h', 'in_progress', 'fake',"
+                + " 'fake-model', $3::bigint, b, $3::bigint, $3::bigint + 600, 2, true from generate_series(1, 150) b")
+                .execute(Tuple.of(r, jobA, now))
+                .chain(() -> tx.preparedQuery("insert into requests (batch_id, line, custom_id, body, attempts, not_before)"
+                        + " select 'backoff-' || $1 || '-' || b, l, 'c' || l, '{}', 1, $2 from generate_series(1, 150) b, generate_series(1, 2) l")
+                        .execute(Tuple.of(r, System.currentTimeMillis() + 3_600_000))))
+                .await().atMost(Duration.ofSeconds(10));
+        try {
+            String ready = createBatch(KEY_B, upload(KEY_B, lines(r + "-b", 4, null)), CHAT, "24h").getString("id");
+            engine("chooser", config, null);
+            // before: the engine kept the first 100 live batches by deadline, then dropped those with nothing ready
+            JsonPath done = awaitStatus(KEY_B, ready, "completed", Duration.ofSeconds(20));
+            assertEquals(4, done.getInt("request_counts.completed"));
+        } finally {
+            pool.preparedQuery("delete from batches where id like $1").execute(Tuple.of("backoff-" + r + "-%")).await().atMost(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void aProcessWithAShorterLeaseDoesNotDeclareALongerLivedOneDead() {
+        String r = EngineTest.run();
+        int n = 8;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), CHAT, "24h").getString("id");
+        Engine patient = engine("lease-30s", config, null);
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (patient.inFlight() < n && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        Engine hasty = engine("lease-3s", Configs.of(config).withLease(Duration.ofSeconds(3)), null);
+        // 5 s later: past the hasty one's lease, well within the patient one's (found by bench/sigterm.sh, where a
+        // process with a 3 s lease buried a healthy one with a 30 s lease)
+        time.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5)));
+        assertEquals(0, hasty.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process is judged by its own lease");
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        assertEquals(n, done.getInt("request_counts.completed"));
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
+        }
+    }
 }

@@ -66,7 +66,7 @@ class PlanTest {
                 + " created_us, total, validated) select 'ph-" + run + "-' || b, '" + project + "', 'job-" + run + "',"
                 + " '/v1/chat/completions', 'none', '24h', 'completed', 'plan-up-" + run + "', 'm', 0, b, 0, true"
                 + " from generate_series(1, " + HISTORY + ") b");
-        exec("insert into engine_nodes (node, heartbeat, started_at) select 'plan-node-" + run + "-' || n, 0, 0 from generate_series(0, "
+        exec("insert into engine_nodes (node, heartbeat, alive_until, started_at) select 'plan-node-" + run + "-' || n, 0, 0, 0 from generate_series(0, "
                 + (NODES - 1) + ") n");
         // per batch: a third settled, a sixth running, the rest queued (some waiting for a retry)
         exec("insert into requests (batch_id, line, custom_id, body, state, claimed_by, not_before, fence, attempts)"
