@@ -166,6 +166,11 @@ ensure_build() {
 
 # ---------- database ----------
 psql_db() { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+# fresh_checkpoint: a CHECKPOINT right before a measured phase, so that PostgreSQL's timed one
+# (every checkpoint_timeout) is unlikely to start inside it: after a checkpoint every page's first
+# change writes the whole page to the WAL, which made two runs of one script differ by 2x in
+# PostgreSQL's CPU. Both runs then start from the same state.
+fresh_checkpoint() { psql_db -d "$BENCH_DB" -c checkpoint >/dev/null || log "checkpoint failed (measuring anyway)"; }
 recreate_db() {
   log "recreating database $BENCH_DB"
   psql_db -d postgres -c "drop database if exists \"$BENCH_DB\" with (force)" >/dev/null || die "cannot drop $BENCH_DB"

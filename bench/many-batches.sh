@@ -216,6 +216,7 @@ log "uploaded $BATCHES files in $(elapsed "$t_up")s"
 
 # (h) create every batch at once, poll until every one has ended
 log "creating $BATCHES batches ($CREATE_PARALLEL creates in flight), polling every ${POLL_S}s"
+fresh_checkpoint
 cpu0="$(cpu_snapshot "$SVC_PID")"
 client_out="$(client run)" || die "the create/poll client failed"
 cpu1="$(cpu_snapshot "$SVC_PID")"

@@ -72,6 +72,7 @@ t_up="$(now)"
 FILE_ID="$(upload_file "$INPUT")"
 log "uploaded $(wc -c <"$INPUT") bytes as $FILE_ID in $(elapsed "$t_up")s"
 
+fresh_checkpoint
 cpu0="$(cpu_snapshot "$SVC_PID")"
 metrics_text >"$OUT_DIR/throughput-metrics-0.txt"
 t_create="$(now)"

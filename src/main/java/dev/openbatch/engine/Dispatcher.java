@@ -32,8 +32,12 @@ import io.vertx.mutiny.sqlclient.SqlClient;
  */
 class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
-    /** How long the list of batches with ready lines is trusted before it is read again. */
-    private static final long ELIGIBLE_TTL_MS = 1000;
+    /**
+     * How long a busy dispatcher trusts its list of batches with ready lines before it reads it
+     * again (one index probe per live batch). Batches that start, retries that fall due and lines
+     * given back wake it sooner; an idle one looks every tick.
+     */
+    private static final long ELIGIBLE_TTL_MS = 5000;
 
     private final Upstream upstream;
     private final Pool pool;
@@ -50,6 +54,11 @@ class Dispatcher {
     private final Runnable batchSettled;
     private final int capacity;
     private final int prefetch;
+    /**
+     * Most lines one claim takes: claims come often and small, so that each stays short (few rows,
+     * few batches) while the stock stays full.
+     */
+    private final int claimMax;
 
     private final ArrayDeque<Claimed> stock = new ArrayDeque<>();
     private final Map<String, InFlight> inFlight = new HashMap<>();
@@ -90,6 +99,7 @@ class Dispatcher {
         this.batchSettled = batchSettled;
         this.capacity = upstream.maxConcurrency();
         this.prefetch = Math.max(16, capacity);
+        this.claimMax = Math.max(16, capacity / 3);
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
@@ -116,7 +126,7 @@ class Dispatcher {
     /**
      * The tick's nudge: an idle dispatcher looks again (batches another process validated, or
      * lines another process gave back, are seen within a tick); a busy one keeps its list for
-     * up to a second.
+     * up to {@link #ELIGIBLE_TTL_MS}.
      */
     void nudge() {
         idle = false;
@@ -131,7 +141,7 @@ class Dispatcher {
         while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty()) {
             start(stock.poll());
         }
-        if (!claiming && !idle && held() <= capacity + prefetch / 2) {
+        if (!claiming && !idle && held() <= capacity + prefetch - claimMax / 2) {
             claim();
         }
     }
@@ -141,8 +151,12 @@ class Dispatcher {
     private void claim() {
         claiming = true;
         long now = time.millis();
-        int want = capacity + prefetch - held();
-        boolean fresh = now - eligibleAt >= ELIGIBLE_TTL_MS || drained.containsAll(ids(eligible));
+        int want = Math.min(claimMax, capacity + prefetch - held());
+        boolean stale = now - eligibleAt >= ELIGIBLE_TTL_MS;
+        boolean fresh = drained.containsAll(ids(eligible)); // nothing left to take from: wait for a new list
+        if (stale && !fresh) {
+            refreshInBackground(now); // meanwhile, claims go on from the list we have
+        }
         Uni<List<Eligible>> choose = fresh ? refreshEligible(now) : Uni.createFrom().item(eligible);
         choose.chain(list -> {
             List<Eligible> open = new ArrayList<>(list.size());
@@ -170,6 +184,19 @@ class Dispatcher {
             claimFailures++;
             LOG.warnf("claiming lines for upstream %s failed, retrying: %s", upstream.name(), failure.getMessage());
             context.owner().setTimer(Math.min(5000, 100L << Math.min(6, claimFailures)), t -> pump());
+        });
+    }
+
+    private boolean refreshing;
+
+    private void refreshInBackground(long now) {
+        if (refreshing) {
+            return;
+        }
+        refreshing = true;
+        refreshEligible(now).emitOn(r -> context.runOnContext(r)).subscribe().with(l -> refreshing = false, e -> {
+            refreshing = false;
+            LOG.warnf("reading the batches of upstream %s failed, will retry: %s", upstream.name(), e.getMessage());
         });
     }
 
