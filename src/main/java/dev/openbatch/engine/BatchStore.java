@@ -45,6 +45,10 @@ class BatchStore {
                and exists (select 1 from requests r where r.batch_id = b.id and r.state = 'queued' and r.not_before <= $2)
             """);
 
+    /** One batch that has just started (its lines are all ready), with its upstream. */
+    static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
+            + " b.created_us, b.upstream from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = 'in_progress'";
+
     static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
             + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";
 
@@ -86,6 +90,18 @@ class BatchStore {
                         r.getInteger(6), r.getLong(7)));
             }
             return out;
+        });
+    }
+
+    /** A batch that has just gone in_progress, as a dispatcher's list holds it, with its upstream; null if it moved on. */
+    Uni<java.util.Map.Entry<String, Eligible>> started(String batchId) {
+        return pool.preparedQuery(STARTED).execute(Tuple.of(batchId)).map(rows -> {
+            if (rows.size() == 0) {
+                return null;
+            }
+            Row r = rows.iterator().next();
+            return java.util.Map.entry(r.getString(8), new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3),
+                    r.getLong(4), r.getInteger(5), r.getInteger(6), r.getLong(7)));
         });
     }
 

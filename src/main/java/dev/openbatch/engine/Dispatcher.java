@@ -123,6 +123,19 @@ class Dispatcher {
         pump();
     }
 
+    /** A batch of this upstream has just started: it joins the list without the list being read again. */
+    void started(Eligible batch) {
+        if (eligible.stream().noneMatch(e -> e.id().equals(batch.id()))) {
+            List<Eligible> more = new ArrayList<>(eligible.size() + 1);
+            more.addAll(eligible);
+            more.add(batch);
+            eligible = more;
+        }
+        drained.remove(batch.id());
+        idle = false;
+        pump();
+    }
+
     /**
      * The tick's nudge: an idle dispatcher looks again (batches another process validated, or
      * lines another process gave back, are seen within a tick); a busy one keeps its list for

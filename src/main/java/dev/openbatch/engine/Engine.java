@@ -212,11 +212,14 @@ public class Engine {
         for (Work w : ValidationTurns.pick(toValidate, config.validations() - validating.size(), running, lastServed)) {
             validating.put(w.id(), w.project());
             lastServed.put(w.project(), now);
-            step(w.id(), fence -> lifecycle.validate(w.id(), fence).invoke(s -> {
-                if (s == BatchStatus.IN_PROGRESS) {
-                    context.runOnContext(() -> dispatchers.values().forEach(Dispatcher::wake)); // its lines are ready now
-                }
-            }), () -> {
+            step(w.id(), fence -> lifecycle.validate(w.id(), fence).call(s -> s != BatchStatus.IN_PROGRESS ? Uni.createFrom().voidItem()
+                    // its lines are ready now: its dispatcher takes it on at once, without reading every batch again
+                    : batches.started(w.id()).invoke(e -> context.runOnContext(() -> {
+                        Dispatcher d = e == null ? null : dispatchers.get(e.getKey());
+                        if (d != null) {
+                            d.started(e.getValue());
+                        }
+                    })).onFailure().recoverWithNull().replaceWithVoid()), () -> {
                 validating.remove(w.id());
                 wake(); // a slot is free: the next waiting validation starts now, not at the next tick
             });
