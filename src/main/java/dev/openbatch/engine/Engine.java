@@ -270,13 +270,16 @@ public class Engine {
      * aborted and given back before a new life begins, so no line is sent twice from here.
      */
     private Uni<Void> heartbeat() {
-        if (!registered || stopped) {
+        if (!registered) { // it goes on while a graceful stop lets lines in flight finish
             return Uni.createFrom().voidItem();
         }
         long now = time.millis();
         return nodes.beat(node, now, config.lease().toMillis()).chain(alive -> {
             if (alive) {
                 return batches.renewSteps(node, now + config.lease().toMillis());
+            }
+            if (stopped) {
+                return Uni.createFrom().voidItem(); // said goodbye (or buried while stopping): no new life
             }
             LOG.warnf("engine %s was declared dead by another process (its heartbeat lapsed): giving back what it held", node);
             dispatchers.values().forEach(Dispatcher::forgetClaims);

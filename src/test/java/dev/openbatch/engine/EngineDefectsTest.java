@@ -275,4 +275,28 @@ class EngineDefectsTest {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
         }
     }
+
+    @Test
+    void aStoppingProcessKeepsItsHeartbeatThroughTheGrace() throws Exception {
+        String r = EngineTest.run();
+        int n = 6;
+        // answers in 1.8 s (under the tests' 2 s request timeout), a lease of 0.6 s
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1800}")), CHAT, "24h").getString("id");
+        Engine stopping = engine("short-lease-stopping", Configs.of(config).withLease(Duration.ofMillis(600)), null);
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (stopping.inFlight() < n && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        Engine other = engine("other", config, null);
+        var stopped = stopping.stop(Duration.ofSeconds(10));
+        sleep(1200); // twice the stopping process's lease: only its heartbeat keeps its lines its own
+        // found by bench/sigterm.sh: the heartbeat stopped with the stop, and the other process took the lines in flight
+        assertEquals(0, other.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process in its grace is alive");
+        stopped.toCompletableFuture().get(20, TimeUnit.SECONDS);
+        started.remove(stopping);
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
+        }
+    }
 }
