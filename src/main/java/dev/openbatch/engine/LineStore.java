@@ -49,8 +49,8 @@ class LineStore {
      * batch has not ended (a late answer for an ended batch is dropped); the settled ones are added
      * to their batches' counters in the same statement. The batch rows are found through their
      * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
-     * them in the same order and never wait on each other in a circle. Returns the applied lines
-     * and whether their batch has now settled every line.
+     * them in the same order and never wait on each other in a circle. Returns the applied
+     * lines, then (as line 0) each batch whose counters moved and whether it has now settled every line.
      */
     static final String WRITE = compact("""
             with v as (
@@ -82,7 +82,9 @@ class LineStore {
                where b.id = any(array(select batch_id from x where ok > 0 or bad > 0))
               returning b.id, b.completed + b.failed >= b.total as settled
             )
-            select u.batch_id, u.line, coalesce(c.settled, false) from u left join c on c.id = u.batch_id
+            select u.batch_id, u.line, false from u
+            union all
+            select c.id, 0, c.settled from c
             """);
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
@@ -224,8 +226,11 @@ class LineStore {
             Set<Result> applied = new HashSet<>(rows.size() * 2);
             boolean settled = false;
             for (Row row : rows) {
-                applied.add(byKey.get(Claimed.key(row.getString(0), row.getInteger(1))));
-                settled |= row.getBoolean(2);
+                if (row.getInteger(1) == 0) { // a batch whose counters moved (lines are numbered from 1)
+                    settled |= row.getBoolean(2);
+                } else {
+                    applied.add(byKey.get(Claimed.key(row.getString(0), row.getInteger(1))));
+                }
             }
             return new Applied(applied, settled);
         });
