@@ -67,6 +67,7 @@ class Dispatcher {
     private final Set<String> drained = new HashSet<>();
     private long eligibleAt = Long.MIN_VALUE / 2;
     private boolean claiming;
+    private boolean refreshing;
     private boolean idle;
     private boolean stopped;
     private long claimFailures;
@@ -199,8 +200,6 @@ class Dispatcher {
             context.owner().setTimer(Math.min(5000, 100L << Math.min(6, claimFailures)), t -> pump());
         });
     }
-
-    private boolean refreshing;
 
     private void refreshInBackground(long now) {
         if (refreshing) {
