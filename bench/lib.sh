@@ -282,6 +282,27 @@ with_key() {
   "$@"
 }
 
+# warm_up TAG LINES MODEL ENDPOINT: a first batch of LINES lines on the fresh JVM (its
+# just-in-time compiler takes a core for the first seconds), waited for; sets COLD_FIGURE to how
+# long it ran, then zeroes the fake's counters so the checks see only the measured batches.
+# Nothing when LINES is 0. Sends with AUTH_HEADER (wrap it in with_key for another project).
+COLD_FIGURE=""
+warm_up() {
+  local tag="$1" lines="$2" model="$3" endpoint="$4" input id w_in w_done
+  COLD_FIGURE=""
+  ((lines > 0)) || return 0
+  input="$OUT_DIR/$tag-warmup-$lines.jsonl"
+  gen_chat_input "$lines" "$input" warm "$model"
+  id="$(jfield "$(create_batch "$(upload_file "$input")" "$endpoint")" .id)"
+  log "warm-up batch $id: $lines lines on the cold JVM"
+  wait_batch "$id" "${BATCH_TIMEOUT_S:-1800}" || die "warm-up batch did not end"
+  [[ "$BATCH_STATUS" == completed ]] || die "warm-up batch ended $BATCH_STATUS"
+  IFS=$'\t' read -r w_in w_done < <(jfields "$BATCH_JSON" .in_progress_at .completed_at)
+  COLD_FIGURE="$lines lines in $((w_done - w_in)) s (whole seconds: in_progress_at -> completed_at)"
+  log "warm-up done: $COLD_FIGURE"
+  curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
+}
+
 # ---------- batch helpers (crash.sh, pg-restart.sh, metrics-sample.sh) ----------
 # gen_chat_input N FILE PREFIX [MODEL]: N /v1/chat/completions lines whose custom_id and
 # messages[0].content are both PREFIX-i (i = 1..N), so the fake upstream's by_key counts are

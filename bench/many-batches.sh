@@ -195,19 +195,7 @@ awk -v nb="$BATCHES" -v nl="$LINES_PER_BATCH" -v dir="$INPUT_DIR" -v model="$MOD
 }'
 
 # (f) optional warm-up batch (project a), then the fake's counters are zeroed
-COLD_FIGURE=""
-if ((WARMUP_LINES > 0)); then
-  WARM_INPUT="$OUT_DIR/many-batches-warmup-$WARMUP_LINES.jsonl"
-  gen_chat_input "$WARMUP_LINES" "$WARM_INPUT" warm "$MODEL"
-  warm_id="$(jfield "$(with_key "$KEY_A" create_batch "$(with_key "$KEY_A" upload_file "$WARM_INPUT")" "$ENDPOINT")" .id)"
-  log "warm-up batch $warm_id: $WARMUP_LINES lines on the cold JVM"
-  with_key "$KEY_A" wait_batch "$warm_id" "$BATCH_TIMEOUT_S" || die "warm-up batch did not end"
-  [[ "$BATCH_STATUS" == completed ]] || die "warm-up batch ended $BATCH_STATUS"
-  IFS=$'\t' read -r w_in w_done < <(jfields "$BATCH_JSON" .in_progress_at .completed_at)
-  COLD_FIGURE="$WARMUP_LINES lines in $((w_done - w_in)) s (whole seconds: in_progress_at -> completed_at)"
-  log "warm-up done: $COLD_FIGURE"
-  curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
-fi
+with_key "$KEY_A" warm_up many-batches "$WARMUP_LINES" "$MODEL" "$ENDPOINT"
 
 # (g) upload every file first (not timed)
 t_up="$(now)"

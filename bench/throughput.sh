@@ -46,19 +46,7 @@ start_service throughput "$MODEL" "$CONCURRENCY" ${extra[@]+"${extra[@]}"}
 # (e0) warm-up: a first batch on the fresh JVM (its just-in-time compiler takes a core for the
 # first seconds), timed and printed as the cold figure; then the fake's counters are zeroed so the
 # checks below see only the measured batch. WARMUP_LINES=0 skips it (the measured run is cold).
-COLD_FIGURE=""
-if ((WARMUP_LINES > 0)); then
-  WARM_INPUT="$OUT_DIR/throughput-warmup-$WARMUP_LINES.jsonl"
-  gen_chat_input "$WARMUP_LINES" "$WARM_INPUT" warm "$MODEL"
-  warm_id="$(jfield "$(create_batch "$(upload_file "$WARM_INPUT")" "$ENDPOINT")" .id)"
-  log "warm-up batch $warm_id: $WARMUP_LINES lines on the cold JVM"
-  wait_batch "$warm_id" "$BATCH_TIMEOUT_S" || die "warm-up batch did not end"
-  [[ "$BATCH_STATUS" == completed ]] || die "warm-up batch ended $BATCH_STATUS"
-  IFS=$'\t' read -r w_in w_done < <(jfields "$BATCH_JSON" .in_progress_at .completed_at)
-  COLD_FIGURE="$WARMUP_LINES lines in $((w_done - w_in)) s (whole seconds: in_progress_at -> completed_at)"
-  log "warm-up done: $COLD_FIGURE"
-  curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
-fi
+warm_up throughput "$WARMUP_LINES" "$MODEL" "$ENDPOINT"
 
 # (e) input file, upload, batch
 INPUT="$OUT_DIR/throughput-input-$LINES.jsonl"

@@ -85,10 +85,7 @@ class BatchStore {
     Uni<List<Eligible>> eligible(String upstream, long nowMillis) {
         return pool.preparedQuery(ELIGIBLE).execute(Tuple.of(upstream, nowMillis)).map(rows -> {
             List<Eligible> out = new ArrayList<>(rows.size());
-            for (Row r : rows) {
-                out.add(new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getInteger(5),
-                        r.getInteger(6), r.getLong(7)));
-            }
+            rows.forEach(r -> out.add(eligible(r)));
             return out;
         });
     }
@@ -100,9 +97,14 @@ class BatchStore {
                 return null;
             }
             Row r = rows.iterator().next();
-            return java.util.Map.entry(r.getString(8), new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3),
-                    r.getLong(4), r.getInteger(5), r.getInteger(6), r.getLong(7)));
+            return java.util.Map.entry(r.getString(8), eligible(r));
         });
+    }
+
+    /** A row of {@link #ELIGIBLE} or {@link #STARTED} (same first columns). */
+    private static Eligible eligible(Row r) {
+        return new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getInteger(5),
+                r.getInteger(6), r.getLong(7));
     }
 
     /** Takes the claim on a batch's steps; null when another live process holds it. */

@@ -106,8 +106,6 @@ class Dispatcher {
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
     }
 
-    String name() { return upstream.name(); }
-
     int inFlight() { return inFlight.size(); }
 
     long sent() { return sent; }

@@ -1,11 +1,13 @@
 package dev.openbatch.engine;
 
+import static dev.openbatch.engine.EngineTesting.awaitInFlight;
+import static dev.openbatch.engine.EngineTesting.lines;
+import static dev.openbatch.engine.EngineTesting.sleep;
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.KEY_B;
 import static dev.openbatch.testing.Api.as;
 import static dev.openbatch.testing.Api.await;
 import static dev.openbatch.testing.Api.awaitStatus;
-import static dev.openbatch.testing.Api.chatLine;
 import static dev.openbatch.testing.Api.createBatch;
 import static dev.openbatch.testing.Api.upload;
 import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
@@ -19,8 +21,6 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -90,10 +90,6 @@ class EngineDefectsTest {
         return e;
     }
 
-    private static String lines(String r, int n, String fake) {
-        return IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(r + "-" + i, "fake-model", fake)).collect(Collectors.joining("\n"));
-    }
-
     private static String job(String key, int maxConcurrency) {
         return as(key).contentType("application/json")
                 .body("{\"name\":\"cap-" + EngineTest.run() + "\",\"max_concurrency\":" + maxConcurrency + "}")
@@ -104,14 +100,6 @@ class EngineDefectsTest {
         return as(key).contentType("application/json")
                 .body("{\"input_file_id\":\"" + fileId + "\",\"endpoint\":\"" + CHAT + "\",\"job_id\":\"" + jobId + "\"}")
                 .post("/v1/batches").then().statusCode(200).extract().path("id");
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     @Test
@@ -134,10 +122,7 @@ class EngineDefectsTest {
         String id = batchInJob(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), job);
         Engine e = engine("paused", config, null);
         await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (e.inFlight() < 4 && System.currentTimeMillis() < deadline) {
-            sleep(20);
-        }
+        awaitInFlight(e, 4);
         assertEquals(4, e.inFlight(), "the job's max_concurrency");
         // a long pause: the process's own claims look expired by the clock. Before the fix its own tick returned
         // them to the queue and claimed them again while the first requests were still in flight.
@@ -158,10 +143,7 @@ class EngineDefectsTest {
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":400}")), CHAT, "24h").getString("id");
         for (int restart = 1; restart <= 3; restart++) {
             Engine e = engine("rolling-" + restart, config, null);
-            long deadline = System.currentTimeMillis() + 10_000;
-            while (e.inFlight() == 0 && System.currentTimeMillis() < deadline) {
-                sleep(10);
-            }
+            awaitInFlight(e, 1);
             e.stop(Duration.ofSeconds(5)).toCompletableFuture().get(20, TimeUnit.SECONDS);
             started.remove(e);
         }
@@ -260,10 +242,7 @@ class EngineDefectsTest {
         int n = 8;
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), CHAT, "24h").getString("id");
         Engine patient = engine("lease-30s", config, null);
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (patient.inFlight() < n && System.currentTimeMillis() < deadline) {
-            sleep(20);
-        }
+        awaitInFlight(patient, n);
         Engine hasty = engine("lease-3s", Configs.of(config).withLease(Duration.ofSeconds(3)), null);
         // 5 s later: past the hasty one's lease, well within the patient one's (found by bench/sigterm.sh, where a
         // process with a 3 s lease buried a healthy one with a 30 s lease)
@@ -283,10 +262,7 @@ class EngineDefectsTest {
         // answers in 1.8 s (under the tests' 2 s request timeout), a lease of 0.6 s
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1800}")), CHAT, "24h").getString("id");
         Engine stopping = engine("short-lease-stopping", Configs.of(config).withLease(Duration.ofMillis(600)), null);
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (stopping.inFlight() < n && System.currentTimeMillis() < deadline) {
-            sleep(20);
-        }
+        awaitInFlight(stopping, n);
         Engine other = engine("other", config, null);
         var stopped = stopping.stop(Duration.ofSeconds(10));
         sleep(1200); // twice the stopping process's lease: only its heartbeat keeps its lines its own

@@ -1,9 +1,11 @@
 package dev.openbatch.engine;
 
+import static dev.openbatch.engine.EngineTesting.awaitInFlight;
+import static dev.openbatch.engine.EngineTesting.lines;
+import static dev.openbatch.engine.EngineTesting.sleep;
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.await;
 import static dev.openbatch.testing.Api.awaitStatus;
-import static dev.openbatch.testing.Api.chatLine;
 import static dev.openbatch.testing.Api.createBatch;
 import static dev.openbatch.testing.Api.upload;
 import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
@@ -16,8 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -69,10 +69,6 @@ class EngineFaultsTest {
         return e;
     }
 
-    private static String lines(String r, int n, String fake) {
-        return IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(r + "-" + i, "fake-model", fake)).collect(Collectors.joining("\n"));
-    }
-
     private static void assertEachOnce(JsonPath done, String r, int n) {
         Map<String, JsonObject> out = EngineTest.file(KEY_A, done.getString("output_file_id"));
         Map<String, JsonObject> err = EngineTest.file(KEY_A, done.getString("error_file_id"));
@@ -84,14 +80,6 @@ class EngineFaultsTest {
         assertEquals(n, done.getInt("request_counts.completed") + done.getInt("request_counts.failed"));
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     @Test
     void aClaimWhoseLeaseRanOutIsTakenOverAndItsLateWriteChangesNothing() throws Exception {
         String r = EngineTest.run();
@@ -100,10 +88,7 @@ class EngineFaultsTest {
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":1500}")), CHAT, "24h").getString("id");
         Engine first = engine("first", config);
         await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (first.inFlight() < n && System.currentTimeMillis() < deadline) {
-            sleep(20);
-        }
+        awaitInFlight(first, n);
         assertEquals(n, first.inFlight());
         first.halt();
 
@@ -181,10 +166,7 @@ class EngineFaultsTest {
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":400}")), CHAT, "24h").getString("id");
         Engine first = engine("stopping", config);
         await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (first.inFlight() == 0 && System.currentTimeMillis() < deadline) {
-            sleep(10);
-        }
+        awaitInFlight(first, 1);
         first.stop(Duration.ofSeconds(5)).toCompletableFuture().get(20, TimeUnit.SECONDS);
         started.remove(first);
         JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
