@@ -5,7 +5,8 @@
 //   node bench/loadgen.mjs --url http://127.0.0.1:PORT/v1/chat/completions --concurrency 200 --seconds 5
 //
 // Keeps --concurrency requests in flight over keep-alive connections for --seconds, then prints
-// one JSON object: requests, rate per second, latency percentiles (ms) and counts by status.
+// one JSON object: requests, rate per second, latency percentiles (ms), counts by status and
+// the client's own CPU time per request (µs).
 import http from 'node:http';
 
 const args = { url: null, concurrency: 200, seconds: 5, path: null, body: null };
@@ -30,6 +31,7 @@ const bodyFor = args.body !== null
 const latencies = [];
 const byStatus = {};
 let errors = 0, inFlight = 0, stopping = false;
+const cpu0 = process.cpuUsage();
 const start = process.hrtime.bigint();
 const deadline = start + BigInt(Math.round(args.seconds * 1e9));
 
@@ -60,6 +62,7 @@ function report() {
   if (reported) return;
   reported = true;
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpu0); // this client's own CPU time (µs), user and system
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies.length ? +latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1) : null;
   process.stdout.write(JSON.stringify({
@@ -67,6 +70,7 @@ function report() {
     requests: latencies.length, errors, rate_per_s: Math.round(latencies.length / secs),
     latency_ms: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: latencies.length ? +latencies[latencies.length - 1].toFixed(1) : null },
     by_status: byStatus,
+    cpu_us_per_request: latencies.length ? +((cpu.user + cpu.system) / latencies.length).toFixed(1) : null,
   }) + '\n');
   agent.destroy();
 }
