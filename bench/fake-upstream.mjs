@@ -10,6 +10,8 @@
 //   --latency-ms N       delay before every inference answer        [LATENCY_MS]      default 50
 //   --fail-rate F        fraction of requests answered 500          [FAIL_RATE]       default 0
 //   --status-429-rate F  fraction answered 429 with Retry-After: 1  [STATUS_429_RATE] default 0
+//   --answer-bytes N     pad each chat/completions answer's text    [ANSWER_BYTES]    default 0
+//                        with "x" to at least N characters (big answers)
 //   --quiet              do not print the stats summary on exit     [QUIET=1]
 //
 // The first line on stdout is always `listening on PORT`.
@@ -35,6 +37,7 @@ function parseArgs(argv) {
     latencyMs: num(process.env.LATENCY_MS, 50),
     failRate: num(process.env.FAIL_RATE, 0),
     rate429: num(process.env.STATUS_429_RATE, 0),
+    answerBytes: num(process.env.ANSWER_BYTES, 0),
     quiet: process.env.QUIET === '1',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -49,9 +52,10 @@ function parseArgs(argv) {
       case '--latency-ms': opts.latencyMs = numOrDie(a, next()); break;
       case '--fail-rate': opts.failRate = numOrDie(a, next()); break;
       case '--status-429-rate': opts.rate429 = numOrDie(a, next()); break;
+      case '--answer-bytes': opts.answerBytes = numOrDie(a, next()); break;
       case '--quiet': opts.quiet = true; break;
       case '-h': case '--help':
-        process.stdout.write('usage: node fake-upstream.mjs [--port N] [--host H] [--latency-ms N] [--fail-rate F] [--status-429-rate F] [--quiet]\n');
+        process.stdout.write('usage: node fake-upstream.mjs [--port N] [--host H] [--latency-ms N] [--fail-rate F] [--status-429-rate F] [--answer-bytes N] [--quiet]\n');
         process.exit(0);
       default: die(`unknown option ${a}`);
     }
@@ -150,8 +154,13 @@ function allText(messages) {
   for (const m of messages) s += textOf(m && m.content);
   return s;
 }
-// The echoed answer: "echo: " + the first 200 characters of the prompt, so output lines stay small.
-const echo = (text) => 'echo: ' + (text.length > 200 ? text.slice(0, 200) : text);
+// The echoed answer: "echo: " + the first 200 characters of the prompt, so output lines stay small
+// (padded with "x" to --answer-bytes characters when that is set).
+const PAD = opts.answerBytes > 0 ? 'x'.repeat(opts.answerBytes) : '';
+const echo = (text) => {
+  const s = 'echo: ' + (text.length > 200 ? text.slice(0, 200) : text);
+  return s.length < PAD.length ? s + PAD.slice(s.length) : s;
+};
 function completionTokens(body, text) {
   const cap = Number.isInteger(body.max_tokens) ? body.max_tokens
     : Number.isInteger(body.max_completion_tokens) ? body.max_completion_tokens
