@@ -59,7 +59,8 @@ final class RetryPolicy {
         if (resp != null && credentialsRefused(resp.status())) {
             // the upstream rejects the operator's key: its answer may quote the key, and the tenant can do nothing about it
             LOG.warnf("batch %s line %d (project %s): upstream %s refused the configured credentials (HTTP %d, request id %s): %s",
-                    c.batchId(), c.line(), c.project(), upstream, resp.status(), resp.requestId(), clip(resp.body()));
+                    c.batchId(), c.line(), c.project(), upstream, resp.status(), resp.requestId() == null ? "none" : resp.requestId(),
+                    clip(resp.body()));
             return Result.failed(c, null, null, null, "upstream_auth_failed", "The upstream server refused this service's credentials"
                     + " (HTTP " + resp.status() + "). The operator has to fix the upstream's configuration; the request was not processed.");
         }

@@ -128,6 +128,8 @@ public class HttpUpstream implements Upstream {
     private Future<UpstreamResponse> read(HttpClientRequest req, HttpClientResponse resp) {
         long declared = contentLength(resp.getHeader("content-length"));
         if (declared > maxResponseBytes) {
+            resp.exceptionHandler(e -> {
+            }); // the reset below ends the response with an error we already know of
             req.reset();
             return Future.failedFuture(new ResponseTooLargeException(resp.statusCode(), maxResponseBytes, declared));
         }
