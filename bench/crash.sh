@@ -57,7 +57,7 @@ ENDPOINT="/v1/chat/completions"
 # checks and summary: check / note from lib.sh (OK, SUMMARY)
 
 # ---------- two (or more) service processes ----------
-declare -A NODE_PID=() NODE_PORT=() NODE_URL=() NODE_ID=() NODE_STARTS=()
+declare -A NODE_PID=() NODE_PORT=() NODE_MGMT_PORT=() NODE_URL=() NODE_MGMT_URL=() NODE_ID=() NODE_STARTS=()
 stop_nodes() {
   local n
   for n in "${!NODE_PID[@]}"; do stop_pid "${NODE_PID[$n]}" "service $n"; done
@@ -69,18 +69,21 @@ start_node() {
   local name="$1" id
   NODE_STARTS[$name]=$(( ${NODE_STARTS[$name]:-0} + 1 ))
   [[ -n "${NODE_PORT[$name]:-}" ]] || NODE_PORT[$name]="$(free_port)"
+  [[ -n "${NODE_MGMT_PORT[$name]:-}" ]] || NODE_MGMT_PORT[$name]="$(free_port)"
   id="crash-$name"
   if [[ "$RESTART_ID" == new && ${NODE_STARTS[$name]} -gt 1 ]]; then id="crash-$name-${NODE_STARTS[$name]}"; fi
   NODE_ID[$name]="$id"
   SVC_PORT="${NODE_PORT[$name]}"
+  MGMT_PORT="${NODE_MGMT_PORT[$name]}"
   start_service "crash-$name-${NODE_STARTS[$name]}" "$MODEL" "$CONCURRENCY" \
     "-Dopenbatch.engine.node-id=$id" "-Dopenbatch.engine.lease=$LEASE"
   NODE_PID[$name]="$SVC_PID"
   NODE_URL[$name]="$SVC_URL"
+  NODE_MGMT_URL[$name]="$MGMT_URL"
   SVC_PID=""   # stop_nodes stops it, not lib.sh's cleanup
   log "process $name: node id $id, pid ${NODE_PID[$name]}, $SVC_URL"
 }
-use_node() { SVC_URL="${NODE_URL[$1]}"; }
+use_node() { SVC_URL="${NODE_URL[$1]}"; MGMT_URL="${NODE_MGMT_URL[$1]}"; }
 kill9_node() {
   local name="$1"
   kill -KILL "${NODE_PID[$name]}" 2>/dev/null || true
@@ -95,7 +98,7 @@ node_of_id() {   # node_of_id NODE_ID: which process name uses it
 db() { psql_db -d "$BENCH_DB" "$@"; }
 # finished_by NAME: the process's openbatch_lines_finished_total{outcome="succeeded"} counter
 finished_by() {
-  curl -sS "${NODE_URL[$1]}/q/metrics" 2>/dev/null |
+  curl -sS "${NODE_MGMT_URL[$1]}/q/metrics" 2>/dev/null |
     awk '/^openbatch_lines_finished_total\{/ && /outcome="succeeded"/ {s += $NF} END {printf "%d\n", s}'
 }
 # stuck_report ID: what the database says when a batch does not end. A line's claim lasts as long

@@ -14,14 +14,15 @@
 #   XMX=256m               service heap
 #   BENCH_DB=openbatch_bench
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
-#   SVC_PORT=<free port>   HTTP port of the service (default: a free port)
+#   SVC_PORT=<free port>   HTTP port of the service's API (default: a free port)
+#   MGMT_PORT=<free port>  port of its management interface: GET /q/health/*, /q/metrics
+#                          (default: a free port; start_service sets MGMT_URL from it)
 #   READY_TIMEOUT=180      seconds to wait for the service to become ready
 #   JAVA_OPTS=""           extra JVM/-D options appended to the service command line
 #   OPENBATCH_JAR=target/quarkus-app/quarkus-run.jar   the jar to run (built only when it is
 #                          this default and missing)
 #   BENCH_KEY=bench        the bearer key sent (any key works while the service runs without
 #                          openbatch.auth.keys, as every script but many-batches.sh does)
-#   MGMT_URL=""            where GET /q/metrics is, when not on the service's own port
 #   BENCH_OUT=bench/out    where logs, generated files and summaries go
 
 set -o pipefail
@@ -42,7 +43,8 @@ DEFAULT_JAR="$REPO_DIR/target/quarkus-app/quarkus-run.jar"
 OPENBATCH_JAR="${OPENBATCH_JAR:-$DEFAULT_JAR}"
 AUTH_HEADER="Authorization: Bearer ${BENCH_KEY:-bench}"
 
-MGMT_URL="${MGMT_URL:-}"
+MGMT_PORT="${MGMT_PORT:-}"
+MGMT_URL=""
 
 SVC_PID=""
 SVC_PORT="${SVC_PORT:-}"
@@ -204,15 +206,19 @@ fake_stats() { curl -sS "$FAKE_URL/stats"; }
 # start_service TAG MODELS MAX_CONCURRENCY [extra -D options...]: starts the service against
 # BENCH_DB with one upstream "fake" at FAKE_URL (none when MODELS is empty; the built-in model is
 # off unless an extra option turns it on: a later -D wins), waits until it is ready. Sets SVC_PID,
-# SVC_PORT, SVC_URL, SVC_LOG.
+# SVC_PORT, SVC_URL, SVC_LOG, and MGMT_PORT, MGMT_URL (health and metrics: the management interface).
+# A script running several processes at once sets SVC_PORT and MGMT_PORT for each before calling it.
 start_service() {
   local tag="$1" models="$2" maxconc="$3"; shift 3
   [[ -n "$SVC_PORT" ]] || SVC_PORT="$(free_port)"
+  [[ -n "$MGMT_PORT" ]] || MGMT_PORT="$(free_port)"
   SVC_URL="http://127.0.0.1:$SVC_PORT"
+  MGMT_URL="http://127.0.0.1:$MGMT_PORT"
   SVC_LOG="$OUT_DIR/service-$tag.log"
   # the JVM options the project ships (Dockerfile.jvm, k8s/, README): C1 only, see README
   local -a cmd=(java "-Xmx$XMX" -XX:TieredStopAtLevel=1
     "-Dquarkus.http.port=$SVC_PORT"
+    "-Dquarkus.management.port=$MGMT_PORT"
     "-Dquarkus.datasource.reactive.url=postgresql://$PGHOST:$PGPORT/$BENCH_DB"
     "-Dquarkus.datasource.jdbc.url=jdbc:postgresql://$PGHOST:$PGPORT/$BENCH_DB"
     "-Dquarkus.datasource.username=$PGUSER"
@@ -227,30 +233,37 @@ start_service() {
   [[ -n "$JAVA_OPTS" ]] && cmd+=($JAVA_OPTS)
   cmd+=(-jar "$OPENBATCH_JAR")
   printf '%q ' "${cmd[@]}" >"$SVC_LOG"; printf '\n' >>"$SVC_LOG"
-  log "starting the service on $SVC_URL (log $SVC_LOG)"
+  log "starting the service on $SVC_URL, management $MGMT_URL (log $SVC_LOG)"
   (cd "$REPO_DIR" && exec "${cmd[@]}") >>"$SVC_LOG" 2>&1 &
   SVC_PID=$!
   wait_ready
 }
 
-# wait_ready: GET /q/health/ready until 200; if the health endpoint does not exist (404),
-# GET /v1/models (then /v1/batches) until 200 instead.
+# wait_ready: GET $MGMT_URL/q/health/ready until 200. A build from before the management
+# interface serves health on the API port: when that answers 200 instead, MGMT_URL becomes SVC_URL.
+# If neither has a health endpoint (404), GET /v1/models (then /v1/batches) until 200 instead.
 wait_ready() {
-  local t0 code alt
+  local t0 code api alt
   t0="$(now)"
   while :; do
     kill -0 "$SVC_PID" 2>/dev/null || die "the service exited during start-up; last log lines:
 $(tail -30 "$SVC_LOG")"
-    code="$(curl -s -o /dev/null -w '%{http_code}' "$SVC_URL/q/health/ready" || true)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' "$MGMT_URL/q/health/ready" || true)"
     if [[ "$code" == 200 ]]; then break; fi
-    if [[ "$code" == 404 ]]; then
+    api="$(curl -s -o /dev/null -w '%{http_code}' "$SVC_URL/q/health/ready" || true)"
+    if [[ "$api" == 200 ]]; then
+      log "health answers on the API port (a build without the management interface): MGMT_URL=$SVC_URL"
+      MGMT_URL="$SVC_URL"
+      break
+    fi
+    if [[ "$code" == 404 || ( "$code" == 000 && "$api" == 404 ) ]]; then
       alt="$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH_HEADER" "$SVC_URL/v1/models" || true)"
       [[ "$alt" == 200 ]] && break
       alt="$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH_HEADER" "$SVC_URL/v1/batches" || true)"
       [[ "$alt" == 200 ]] && break
     fi
     if awk -v e="$(elapsed "$t0")" -v m="$READY_TIMEOUT" 'BEGIN{exit !(e>m)}'; then
-      die "the service was not ready after ${READY_TIMEOUT}s (last /q/health/ready: $code); see $SVC_LOG"
+      die "the service was not ready after ${READY_TIMEOUT}s (last $MGMT_URL/q/health/ready: $code); see $SVC_LOG"
     fi
     sleep 0.2
   done
@@ -463,8 +476,8 @@ cpu_seconds() {
 }
 
 # ---------- the service's own figures ----------
-# metrics_text: the service's GET /q/metrics (Prometheus text), from MGMT_URL when it is set
-# (a separate management interface), else from SVC_URL. Empty output if it does not answer.
+# metrics_text: the service's GET /q/metrics (Prometheus text), from its management interface
+# (MGMT_URL, set by start_service). Empty output if it does not answer.
 metrics_text() { curl -sS -m 10 "${MGMT_URL:-$SVC_URL}/q/metrics" 2>/dev/null || true; }
 
 # metric_sum TEXT NAME: the sum of every sample of metric NAME (any labels) in a metrics_text

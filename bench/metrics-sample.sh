@@ -44,7 +44,7 @@ wait_batch "$BID" "$BATCH_TIMEOUT_S" $((LINES * SCRAPE_AT_PCT / 100)) || die "th
 
 RAW="$OUT_DIR/metrics-raw.txt"
 t_scrape="$(now)"
-code="$(curl -sS -o "$RAW" -w '%{http_code}' "$SVC_URL/q/metrics")" || code=000
+code="$(curl -sS -o "$RAW" -w '%{http_code}' "$MGMT_URL/q/metrics")" || code=000
 [[ "$code" == 200 ]] || die "GET /q/metrics answered $code"
 done_at_scrape="$BATCH_DONE"
 up_inflight="$(jfield "$(curl -sS "$FAKE_URL/stats?by_key=0")" .in_flight)"

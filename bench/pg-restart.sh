@@ -66,7 +66,7 @@ check() {
   local d="$1"; shift
   if "$@" 2>/dev/null; then log "PASS  $d"; SUMMARY+=("PASS  $d"); else log "FAIL  $d"; SUMMARY+=("FAIL  $d"); OK=0; fi
 }
-ready_code() { curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$SVC_URL/q/health/ready" || true; }
+ready_code() { curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$MGMT_URL/q/health/ready" || true; }
 
 pg_up || die "PostgreSQL is not running at $PGHOST:$PGPORT"
 ensure_build
@@ -98,7 +98,7 @@ stop_took="$(elapsed "$t_stop")"
 (
   while [[ ! -e "$STOP_SAMPLING" ]]; do
     ts="$(now)"
-    r="$(curl -s -o /dev/null --max-time 3 -w '%{http_code} %{time_total}' "$SVC_URL/q/health/ready" || true)"
+    r="$(curl -s -o /dev/null --max-time 3 -w '%{http_code} %{time_total}' "$MGMT_URL/q/health/ready" || true)"
     printf '%s %s\n' "$ts" "${r:-000 3}" >>"$SAMPLES"
     sleep 0.5
   done

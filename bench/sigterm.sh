@@ -79,7 +79,7 @@ lt() { [[ "$1" =~ ^[0-9.]+$ ]] && awk -v a="$1" -v b="$2" 'BEGIN{exit !(a < b)}'
 # checks and summary: check / note from lib.sh (OK, SUMMARY)
 
 # ---------- the service processes ----------
-declare -A NODE_PID=() NODE_PORT=() NODE_URL=() NODE_ID=() NODE_LOG=()
+declare -A NODE_PID=() NODE_PORT=() NODE_MGMT_PORT=() NODE_URL=() NODE_MGMT_URL=() NODE_ID=() NODE_LOG=()
 stop_nodes() {
   local n
   for n in "${!NODE_PID[@]}"; do stop_pid "${NODE_PID[$n]}" "service $n"; done
@@ -90,13 +90,15 @@ CLEANUP_HOOKS+=(stop_nodes)
 start_node() {
   local name="$1" id="$2"; shift 2
   [[ -n "${NODE_PORT[$name]:-}" ]] || NODE_PORT[$name]="$(free_port)"
+  [[ -n "${NODE_MGMT_PORT[$name]:-}" ]] || NODE_MGMT_PORT[$name]="$(free_port)"
   SVC_PORT="${NODE_PORT[$name]}"
+  MGMT_PORT="${NODE_MGMT_PORT[$name]}"
   start_service "$id" "$MODEL" "$CONCURRENCY" "-Dopenbatch.engine.node-id=$id" "$@"
-  NODE_PID[$name]="$SVC_PID"; NODE_URL[$name]="$SVC_URL"; NODE_ID[$name]="$id"; NODE_LOG[$name]="$SVC_LOG"
+  NODE_PID[$name]="$SVC_PID"; NODE_URL[$name]="$SVC_URL"; NODE_MGMT_URL[$name]="$MGMT_URL"; NODE_ID[$name]="$id"; NODE_LOG[$name]="$SVC_LOG"
   SVC_PID=""   # stop_nodes stops it, not lib.sh's cleanup
   log "process $name: node id $id, pid ${NODE_PID[$name]}, $SVC_URL"
 }
-use_node() { SVC_URL="${NODE_URL[$1]}"; }
+use_node() { SVC_URL="${NODE_URL[$1]}"; MGMT_URL="${NODE_MGMT_URL[$1]}"; }
 alive() { [[ -e "/proc/$1" ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 
 # term_node NAME LIMIT_S: kill -TERM, then waits (polling every 20 ms) until the process is gone.

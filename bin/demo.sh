@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts openbatch and runs a first batch on the built-in embeddings model.
 #   bin/demo.sh            build if needed, start the service, run the demo batch, leave it running
+#   PORT=8080 MGMT_PORT=9000   the API's port, and the one of health and metrics
 # Needs: Java 17+, PostgreSQL reachable (default 127.0.0.1:5432, user postgres; the service creates
 # its database), curl. Configuration: any -D option in JAVA_OPTS, or environment variables
 # (QUARKUS_DATASOURCE_REACTIVE_URL, OPENBATCH_AUTH_KEYS, ...), see README.md.
@@ -9,6 +10,9 @@ cd "$(dirname "$0")/.."
 
 PORT="${PORT:-8080}"
 BASE="http://127.0.0.1:${PORT}"
+# health and metrics answer on the management port (quarkus.management.port), not the API's
+MGMT_PORT="${MGMT_PORT:-9000}"
+READY="http://127.0.0.1:${MGMT_PORT}/q/health/ready"
 KEY="${OPENBATCH_KEY:-demo}"
 LOG="target/openbatch.log"
 JAR="target/quarkus-app/quarkus-run.jar"
@@ -23,16 +27,16 @@ if [ ! -f "$JAR" ]; then
   ./mvnw -B -q package -DskipTests
 fi
 
-if curl -fs "$BASE/q/health/ready" >/dev/null 2>&1; then
+if curl -fs "$READY" >/dev/null 2>&1; then
   say "openbatch is already running at $BASE"
 else
   say "starting openbatch on $BASE (log: $LOG)"
   mkdir -p target
   # shellcheck disable=SC2086
-  nohup java ${JAVA_OPTS:--XX:TieredStopAtLevel=1} -Dquarkus.http.port="$PORT" -jar "$JAR" >"$LOG" 2>&1 &
+  nohup java ${JAVA_OPTS:--XX:TieredStopAtLevel=1} -Dquarkus.http.port="$PORT" -Dquarkus.management.port="$MGMT_PORT" -jar "$JAR" >"$LOG" 2>&1 &
   echo $! > target/openbatch.pid
   for _ in $(seq 1 120); do
-    curl -fs "$BASE/q/health/ready" >/dev/null 2>&1 && break
+    curl -fs "$READY" >/dev/null 2>&1 && break
     if ! kill -0 "$(cat target/openbatch.pid)" 2>/dev/null; then
       echo "openbatch stopped during start-up; the end of $LOG says why:" >&2
       tail -n 30 "$LOG" >&2
@@ -40,7 +44,7 @@ else
     fi
     sleep 1
   done
-  curl -fs "$BASE/q/health/ready" >/dev/null || { echo "openbatch did not become ready; see $LOG" >&2; exit 1; }
+  curl -fs "$READY" >/dev/null || { echo "openbatch did not become ready; see $LOG" >&2; exit 1; }
 fi
 
 say "models it serves"

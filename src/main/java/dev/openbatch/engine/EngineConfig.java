@@ -28,6 +28,14 @@ public interface EngineConfig {
     @WithDefault("10m")
     Duration requestTimeout();
 
+    /**
+     * Largest upstream answer body read, in bytes (after decompression). A larger answer is cut off
+     * as soon as it passes this (or at once, when its Content-Length says so) and fails its line,
+     * without a retry, with {@code response_too_large}: one answer can never fill the heap.
+     */
+    @WithDefault("16777216")
+    int maxResponseBytes();
+
     /** Attempts per line for retryable failures (connection errors, timeouts, 408, 429, 5xx). */
     @WithDefault("5")
     int maxAttempts();

@@ -4,7 +4,10 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.ThreadLocalRandom;
 
+import org.jboss.logging.Logger;
+
 import dev.openbatch.api.Ids;
+import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.UpstreamResponse;
 
 /**
@@ -12,9 +15,12 @@ import dev.openbatch.upstream.UpstreamResponse;
  * failure for the error file. Retryable are connection errors, timeouts, 408, 429 and 5xx, up to
  * {@code maxAttempts} and never past the batch's deadline; the delay is exponential backoff with
  * jitter, or the upstream's {@code Retry-After} (seconds or an HTTP date, read against the
- * injected clock), never more than {@code retryAfterMax}. Plain code: no I/O, no state.
+ * injected clock), never more than {@code retryAfterMax}. Credentials refused (401, 403, 407) and
+ * answers over {@code max-response-bytes} fail at once. Plain code: no I/O but the operator's log,
+ * no state.
  */
 final class RetryPolicy {
+    private static final Logger LOG = Logger.getLogger(RetryPolicy.class);
     private final int maxAttempts;
     private final long backoffMin;
     private final long backoffMax;
@@ -34,26 +40,110 @@ final class RetryPolicy {
     /**
      * The result for a line answered with {@code resp}, or not answered at all ({@code resp}
      * null, {@code err} why), at {@code now} (epoch ms).
+     * <p>
+     * What the tenant reads (the error file) never holds the upstream's host, the exception's text
+     * or an answer to the operator's credentials: those go to the operator's log, with the batch
+     * id and line number, and the tenant gets a fixed message by kind.
      */
     Result decide(Claimed c, UpstreamResponse resp, Throwable err, long now, String upstream) {
         if (resp != null && resp.ok()) {
             Answers.Scan s = Answers.scan(resp.body());
             return Result.succeeded(c, resp.status(), requestId(resp), Answers.oneLine(resp.body(), s.json()), s.usage());
         }
+        if (resp == null && err instanceof ResponseTooLargeException big) {
+            LOG.warnf("batch %s line %d (project %s): upstream %s %s; the line fails with response_too_large", c.batchId(), c.line(),
+                    c.project(), upstream, big.getMessage());
+            return Result.failed(c, null, null, null, "response_too_large", "The upstream's answer was larger than "
+                    + big.limit() + " bytes, the most this service reads (openbatch.engine.max-response-bytes); it was not kept.");
+        }
+        if (resp != null && credentialsRefused(resp.status())) {
+            // the upstream rejects the operator's key: its answer may quote the key, and the tenant can do nothing about it
+            LOG.warnf("batch %s line %d (project %s): upstream %s refused the configured credentials (HTTP %d, request id %s): %s",
+                    c.batchId(), c.line(), c.project(), upstream, resp.status(), resp.requestId() == null ? "none" : resp.requestId(),
+                    clip(resp.body()));
+            return Result.failed(c, null, null, null, "upstream_auth_failed", "The upstream server refused this service's credentials"
+                    + " (HTTP " + resp.status() + "). The operator has to fix the upstream's configuration; the request was not processed.");
+        }
         boolean retryable = resp == null || retryable(resp.status());
         if (retryable && c.attempts() < maxAttempts) {
             long at = now + delay(c.attempts(), resp == null ? null : retryAfterMillis(resp.retryAfter(), now));
             if (c.deadlineMillis() == null || at < c.deadlineMillis()) {
-                return resp == null
-                        ? Result.retry(c, at, null, null, null, "upstream_unreachable", describe(err))
-                        : Result.retry(c, at, resp.status(), requestId(resp), Answers.oneLine(resp.body()), null, null);
+                if (resp == null) {
+                    LOG.debugf("batch %s line %d (project %s): no answer from upstream %s on attempt %d, retrying: %s", c.batchId(),
+                            c.line(), c.project(), upstream, c.attempts(), detail(err));
+                    return Result.retry(c, at, null, null, null, "upstream_unreachable", Unanswered.of(err).message);
+                }
+                return Result.retry(c, at, resp.status(), requestId(resp), Answers.oneLine(resp.body()), null, null);
             }
         }
         if (resp != null) {
             return Result.failed(c, resp.status(), requestId(resp), Answers.oneLine(resp.body()), null, null);
         }
+        LOG.warnf("batch %s line %d (project %s): no answer from upstream %s after %d attempt(s), the line fails: %s", c.batchId(),
+                c.line(), c.project(), upstream, c.attempts(), detail(err));
         return Result.failed(c, null, null, null, "upstream_unreachable",
-                "No answer from upstream '" + upstream + "' after " + c.attempts() + " attempt(s): " + describe(err));
+                Unanswered.of(err).message + " Gave up after " + c.attempts() + " attempt(s).");
+    }
+
+    /** 401, 403, 407: the upstream (or a proxy before it) does not accept the credentials the operator configured. */
+    static boolean credentialsRefused(int status) {
+        return status == 401 || status == 403 || status == 407;
+    }
+
+    /**
+     * Why no answer came, in words a tenant may read: a fixed sentence per kind, never the
+     * exception's text (it names hosts, ports and addresses of the operator's network).
+     */
+    enum Unanswered {
+        TIMED_OUT("The upstream server did not answer in time."),
+        TLS("A secure (TLS) connection to the upstream server could not be established."),
+        CLOSED("The upstream server closed the connection before it answered."),
+        UNREACHABLE("The upstream server could not be reached.");
+
+        final String message;
+
+        Unanswered(String message) {
+            this.message = message;
+        }
+
+        /** The kind of {@code err}, from its class and those of its causes (connect timeouts are ConnectExceptions too). */
+        static Unanswered of(Throwable err) {
+            Unanswered kind = UNREACHABLE;
+            int depth = 0;
+            for (Throwable t = err; t != null && depth++ < 10; t = t.getCause() == t ? null : t.getCause()) {
+                String type = t.getClass().getSimpleName();
+                if (t instanceof java.util.concurrent.TimeoutException || type.contains("Timeout")) {
+                    return TIMED_OUT;
+                }
+                if (t instanceof javax.net.ssl.SSLException) {
+                    kind = TLS;
+                } else if (kind == UNREACHABLE && (type.equals("HttpClosedException") || type.equals("StreamResetException")
+                        || t instanceof java.nio.channels.ClosedChannelException)) {
+                    kind = CLOSED;
+                }
+            }
+            return kind;
+        }
+    }
+
+    /** The whole story of a failure for the operator's log: each exception's type and message, causes included. */
+    static String detail(Throwable err) {
+        if (err == null) {
+            return "no answer";
+        }
+        StringBuilder sb = new StringBuilder();
+        int depth = 0;
+        for (Throwable t = err; t != null && depth++ < 5; t = t.getCause() == t ? null : t.getCause()) {
+            sb.append(depth > 1 ? " <- " : "").append(t);
+        }
+        return sb.toString();
+    }
+
+    private static String clip(String body) {
+        if (body == null) {
+            return "(no body)";
+        }
+        return body.length() <= 2000 ? body : body.substring(0, 2000) + "... (" + body.length() + " characters)";
     }
 
     /** Delay before attempt {@code attempt + 1}, given {@code attempt} attempts were made; a Retry-After wins. */
@@ -101,19 +191,5 @@ final class RetryPolicy {
 
     private static String requestId(UpstreamResponse r) {
         return r.requestId() != null ? r.requestId() : Ids.request();
-    }
-
-    static String describe(Throwable err) {
-        if (err == null) {
-            return "no answer";
-        }
-        String m = err.getMessage();
-        if (err instanceof java.util.concurrent.TimeoutException || (m != null && m.contains("timeout"))) {
-            return "timed out";
-        }
-        if (err instanceof java.net.ConnectException || (m != null && m.toLowerCase().contains("connection refused"))) {
-            return "connection refused";
-        }
-        return m == null ? "connection failed" : (m.length() > 200 ? m.substring(0, 200) : m);
     }
 }

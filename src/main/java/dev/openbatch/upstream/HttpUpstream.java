@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -33,8 +35,13 @@ public class HttpUpstream implements Upstream {
     private final String authorization;
     private final HttpClient client;
     private final long timeoutMillis;
+    private final int maxResponseBytes;
 
-    public HttpUpstream(Vertx vertx, String name, UpstreamsConfig.Server config, Duration timeout) {
+    /**
+     * @param timeout          longest wait for one answer (idle time on the connection)
+     * @param maxResponseBytes largest answer body read; a larger one fails with {@link ResponseTooLargeException}
+     */
+    public HttpUpstream(Vertx vertx, String name, UpstreamsConfig.Server config, Duration timeout, int maxResponseBytes) {
         this.name = name;
         this.models = Arrays.stream(config.models().split(",")).map(String::trim).filter(s -> !s.isEmpty())
                 .collect(Collectors.toCollection(LinkedHashSet::new));
@@ -50,6 +57,7 @@ public class HttpUpstream implements Upstream {
         this.basePath = p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
         this.authorization = config.apiKey().filter(k -> !k.isBlank()).map(k -> "Bearer " + k.trim()).orElse(null);
         this.timeoutMillis = timeout.toMillis();
+        this.maxResponseBytes = Math.max(0, maxResponseBytes);
         this.client = vertx.getDelegate().createHttpClient(new HttpClientOptions()
                 .setKeepAlive(true)
                 .setPipelining(false)
@@ -95,11 +103,10 @@ public class HttpUpstream implements Upstream {
                         sent.set(req);
                         if (over.get()) { // cancelled while waiting for a connection: never send it
                             req.reset();
-                            return io.vertx.core.Future.failedFuture("cancelled");
+                            return Future.failedFuture("cancelled");
                         }
-                        return req.send(Buffer.buffer(body));
+                        return req.send(Buffer.buffer(body)).compose(resp -> read(req, resp));
                     })
-                    .compose(resp -> resp.body().map(b -> toResponse(resp, b)))
                     .onComplete(ar -> {
                         if (!over.compareAndSet(false, true)) {
                             return;
@@ -113,9 +120,48 @@ public class HttpUpstream implements Upstream {
         });
     }
 
-    private static UpstreamResponse toResponse(HttpClientResponse r, Buffer b) {
-        return new UpstreamResponse(r.statusCode(), b == null ? "" : b.toString(), r.getHeader("x-request-id"),
-                r.getHeader("retry-after"));
+    /**
+     * Reads the body up to {@code max-response-bytes}: an answer whose {@code Content-Length} is over
+     * it is refused before a byte is read, and a chunked (or compressed) one is cut off the moment it
+     * passes it. Either way the request is reset (the connection closed), so the rest is never read.
+     */
+    private Future<UpstreamResponse> read(HttpClientRequest req, HttpClientResponse resp) {
+        long declared = contentLength(resp.getHeader("content-length"));
+        if (declared > maxResponseBytes) {
+            resp.exceptionHandler(e -> {
+            }); // the reset below ends the response with an error we already know of
+            req.reset();
+            return Future.failedFuture(new ResponseTooLargeException(resp.statusCode(), maxResponseBytes, declared));
+        }
+        Promise<UpstreamResponse> done = Promise.promise();
+        Buffer body = Buffer.buffer(declared > 0 ? (int) declared : 1024);
+        resp.handler(chunk -> {
+            if (done.future().isComplete()) {
+                return;
+            }
+            if ((long) body.length() + chunk.length() > maxResponseBytes) {
+                done.tryFail(new ResponseTooLargeException(resp.statusCode(), maxResponseBytes, -1));
+                req.reset();
+                return;
+            }
+            body.appendBuffer(chunk);
+        });
+        resp.exceptionHandler(done::tryFail);
+        resp.endHandler(v -> done.tryComplete(new UpstreamResponse(resp.statusCode(), body.toString(), resp.getHeader("x-request-id"),
+                resp.getHeader("retry-after"))));
+        return done.future();
+    }
+
+    /** The Content-Length header's value, or -1 when it is absent or unreadable (the body is measured as it comes). */
+    static long contentLength(String header) {
+        if (header == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     public void close() {

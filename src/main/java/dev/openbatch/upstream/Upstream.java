@@ -21,7 +21,8 @@ public interface Upstream {
     /**
      * Sends one line: {@code path} is the line's {@code url} (for example {@code /v1/embeddings}) and
      * {@code body} its {@code body}, as the client wrote it. Completes with whatever HTTP answer came
-     * back (any status); fails only when no answer came (connection refused or reset, timeout).
+     * back (any status); fails only when no answer came (connection refused or reset, timeout), or
+     * with {@link ResponseTooLargeException} when the answer was over {@code openbatch.engine.max-response-bytes}.
      */
     Uni<UpstreamResponse> send(String path, String body);
 

@@ -29,7 +29,8 @@ public class Upstreams {
 
     public Upstreams(UpstreamsConfig config, EngineConfig engine, Vertx vertx, @Any Instance<Upstream> builtIn) {
         for (var e : config.servers().entrySet()) {
-            byName.put(e.getKey(), new HttpUpstream(vertx, e.getKey(), e.getValue(), engine.requestTimeout()));
+            byName.put(e.getKey(), new HttpUpstream(vertx, e.getKey(), e.getValue(), engine.requestTimeout(),
+                    engine.maxResponseBytes()));
         }
         for (Upstream u : builtIn) {
             if (u instanceof Toggle t && !t.enabled()) {

@@ -8,9 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.UpstreamResponse;
 
 /** What an answer means for a line: success, a retry when, or a failure. */
@@ -84,8 +86,110 @@ class RetryPolicyTest {
         Result spent = policy.decide(line(5, null), answer(500, null), null, NOW, "up");
         assertEquals(LineState.FAILED, spent.state());
         Result unreachable = policy.decide(line(5, null), null, new java.net.ConnectException("Connection refused"), NOW, "up");
+        assertEquals(LineState.FAILED, unreachable.state());
         assertEquals("upstream_unreachable", unreachable.errorCode());
-        assertTrue(unreachable.errorMessage().contains("connection refused"), unreachable.errorMessage());
+        assertEquals("The upstream server could not be reached. Gave up after 5 attempt(s).", unreachable.errorMessage());
+    }
+
+    @Test
+    void whyNoAnswerCameIsToldByKindNeverWithTheExceptionsText() {
+        String host = "vllm-0.inference.svc.cluster.local";
+        record Case(Throwable err, String message) {
+        }
+        List<Case> cases = List.of(
+                new Case(new java.net.UnknownHostException("Failed to resolve '" + host + "' [A(1)] after 2 queries"),
+                        "The upstream server could not be reached."),
+                new Case(new io.vertx.core.VertxException(new java.net.ConnectException("Connection refused: " + host + "/10.0.3.7:8000")),
+                        "The upstream server could not be reached."),
+                new Case(new io.netty.channel.ConnectTimeoutException("connection timed out after 10000 ms: " + host + "/10.0.3.7:8000"),
+                        "The upstream server did not answer in time."),
+                new Case(new java.util.concurrent.TimeoutException("The timeout period of 600000ms has been exceeded while executing POST "
+                        + "/v1/chat/completions for server " + host + ":8000"), "The upstream server did not answer in time."),
+                new Case(new javax.net.ssl.SSLHandshakeException("No subject alternative DNS name matching " + host + " found."),
+                        "A secure (TLS) connection to the upstream server could not be established."),
+                new Case(closed(host),
+                        "The upstream server closed the connection before it answered."),
+                new Case(new IllegalStateException("pool closed: " + host), "The upstream server could not be reached."),
+                new Case(null, "The upstream server could not be reached."));
+        for (Case k : cases) {
+            Result retry = policy.decide(line(1, null), null, k.err(), NOW, "up");
+            assertEquals(LineState.QUEUED, retry.state());
+            assertEquals("upstream_unreachable", retry.errorCode());
+            assertEquals(k.message(), retry.errorMessage(), String.valueOf(k.err()));
+            Result last = policy.decide(line(5, null), null, k.err(), NOW, "up");
+            assertEquals(k.message() + " Gave up after 5 attempt(s).", last.errorMessage());
+            assertFalse(last.errorMessage().contains(host) || last.errorMessage().contains("10.0.3.7"), last.errorMessage());
+        }
+    }
+
+    private static Throwable closed(String host) {
+        return new io.vertx.core.http.HttpClosedException("Connection was closed (" + host + ")");
+    }
+
+    @Test
+    void refusedCredentialsFailAtOnceWithoutTheUpstreamsAnswer() {
+        for (int status : new int[] { 401, 403, 407 }) {
+            UpstreamResponse refused = new UpstreamResponse(status,
+                    "{\"error\":{\"message\":\"Incorrect API key provided: sk-live-4f2a****9c1e\"}}", "req_9", null);
+            Result r = policy.decide(line(1, null), refused, null, NOW, "up");
+            assertEquals(LineState.FAILED, r.state(), "not retried: " + status);
+            assertEquals("upstream_auth_failed", r.errorCode());
+            assertNull(r.response(), "the upstream's answer is not kept for the tenant");
+            assertNull(r.statusCode(), "the error file shows \"response\": null");
+            assertTrue(r.errorMessage().contains("HTTP " + status), r.errorMessage());
+            assertFalse(r.errorMessage().contains("sk-live"), r.errorMessage());
+        }
+        // other 4xx keep the upstream's status and body (the contract's error line)
+        Result notFound = policy.decide(line(1, null), answer(404, null), null, NOW, "up");
+        assertEquals(404, notFound.statusCode());
+        assertTrue(notFound.response().contains("busy"));
+        assertNull(notFound.errorCode());
+    }
+
+    @Test
+    void anAnswerOverTheCapFailsAtOnceNamingTheCap() {
+        for (long declared : new long[] { 50_000_000L, -1 }) {
+            Result r = policy.decide(line(1, null), null, new ResponseTooLargeException(200, 16_777_216, declared), NOW, "up");
+            assertEquals(LineState.FAILED, r.state(), "not retried");
+            assertEquals("response_too_large", r.errorCode());
+            assertNull(r.response());
+            assertNull(r.statusCode());
+            assertTrue(r.errorMessage().contains("16777216") && r.errorMessage().contains("openbatch.engine.max-response-bytes"),
+                    r.errorMessage());
+        }
+    }
+
+    @Test
+    void theOperatorsLogGetsTheDetailWithTheLinesIds() {
+        List<java.util.logging.LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(RetryPolicy.class.getName());
+        logger.addHandler(h);
+        try {
+            policy.decide(line(5, null), null, new java.net.UnknownHostException("Failed to resolve 'vllm.internal'"), NOW, "gpu-pool");
+            policy.decide(line(1, null), new UpstreamResponse(401, "{\"error\":\"bad key sk-live-4f2a\"}", null, null), null, NOW, "gpu-pool");
+        } finally {
+            logger.removeHandler(h);
+        }
+        List<String> lines = records.stream().map(r -> r instanceof org.jboss.logmanager.ExtLogRecord e ? e.getFormattedMessage()
+                : r.getMessage()).toList();
+        assertTrue(lines.stream().anyMatch(m -> m.contains("batch_x line 1 ") && m.contains("gpu-pool")
+                && m.contains("Failed to resolve 'vllm.internal'")), lines.toString());
+        assertTrue(lines.stream().anyMatch(m -> m.contains("batch_x line 1 ") && m.contains("HTTP 401") && m.contains("sk-live-4f2a")),
+                lines.toString());
     }
 
     @Test

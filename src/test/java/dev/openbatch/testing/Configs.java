@@ -30,6 +30,7 @@ public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Du
     @Override public Optional<String> nodeId() { return base.nodeId(); }
     @Override public Duration tick() { return base.tick(); }
     @Override public Duration requestTimeout() { return base.requestTimeout(); }
+    @Override public int maxResponseBytes() { return base.maxResponseBytes(); }
     @Override public int maxAttempts() { return base.maxAttempts(); }
     @Override public Duration backoffMin() { return base.backoffMin(); }
     @Override public Duration backoffMax() { return base.backoffMax(); }

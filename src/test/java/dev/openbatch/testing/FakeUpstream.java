@@ -20,6 +20,9 @@ import io.vertx.core.json.JsonObject;
  * <li>{@code "statuses"}: the status of attempt 1, 2, ... (the last one repeats; default 200);</li>
  * <li>{@code "retry_after"}: seconds, sent as {@code Retry-After} with 429/503;</li>
  * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers.</li>
+ * <li>{@code "error_body"}: the body sent with a status of 300 or more, as it is (default: an OpenAI-style error);</li>
+ * <li>{@code "body_bytes"}: a 200 answer of this many bytes, written as fast as the client reads it, with a
+ * {@code Content-Length}, or chunked with {@code "chunked": true}; {@link #written} counts what got out.</li>
  * </ul>
  * A global latency and a "hold" switch (answers wait until released) serve the in-flight tests.
  */
@@ -34,6 +37,8 @@ public class FakeUpstream {
     public final AtomicInteger maxInFlight = new AtomicInteger();
     public final CopyOnWriteArrayList<String> authorizations = new CopyOnWriteArrayList<>();
     public final CopyOnWriteArrayList<String> bodies = new CopyOnWriteArrayList<>();
+    /** Bytes of {@code body_bytes} answers written per key, until the client closed the connection or the answer ended. */
+    public final Map<String, java.util.concurrent.atomic.AtomicLong> written = new ConcurrentHashMap<>();
     private volatile long latencyMs;
     private volatile boolean hold;
     private final CopyOnWriteArrayList<Runnable> held = new CopyOnWriteArrayList<>();
@@ -55,6 +60,7 @@ public class FakeUpstream {
         maxInFlight.set(0);
         authorizations.clear();
         bodies.clear();
+        written.clear();
         latencyMs = 0;
         hold = false;
         release();
@@ -102,7 +108,7 @@ public class FakeUpstream {
             try {
                 body = new JsonObject(text);
             } catch (RuntimeException e) {
-                answer(req, 400, new JsonObject().put("error", new JsonObject().put("message", "bad json")), null);
+                answer(req, 400, new JsonObject().put("error", new JsonObject().put("message", "bad json")).encode(), null);
                 return;
             }
             JsonObject fake = body.getJsonObject("fake", new JsonObject());
@@ -116,7 +122,12 @@ public class FakeUpstream {
             if (fake.getBoolean("hang", false)) {
                 return; // never answers; the client's timeout ends it
             }
-            Runnable respond = () -> answer(req, status, responseFor(req.path(), body, status, key), status == 429 || status == 503 ? retryAfter : null);
+            Long size = fake.getLong("body_bytes");
+            String errorBody = fake.getString("error_body");
+            Runnable respond = size != null ? () -> stream(req, key, size, fake.getBoolean("chunked", false))
+                    : errorBody != null && status >= 300 ? () -> answer(req, status, errorBody, null)
+                    : () -> answer(req, status, responseFor(req.path(), body, status, key).encode(),
+                            status == 429 || status == 503 ? retryAfter : null);
             Runnable maybeHeld = () -> {
                 if (hold) {
                     held.add(respond);
@@ -160,7 +171,51 @@ public class FakeUpstream {
                 .put("usage", usage);
     }
 
-    private void answer(HttpServerRequest req, int status, JsonObject body, Integer retryAfter) {
+    /**
+     * A 200 answer of {@code size} bytes (one JSON object with a long string in it), written in 64 KiB
+     * pieces only as fast as the client takes them, so {@link #written} shows how much it read before
+     * it closed the connection.
+     */
+    private void stream(HttpServerRequest req, String key, long size, boolean chunked) {
+        var resp = req.response().setStatusCode(200).putHeader("Content-Type", "application/json");
+        if (chunked) {
+            resp.setChunked(true);
+        } else {
+            resp.putHeader("Content-Length", Long.toString(size));
+        }
+        java.util.concurrent.atomic.AtomicLong out = written.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicLong());
+        String head = "{\"object\":\"chat.completion\",\"pad\":\"";
+        String tail = "\"}";
+        resp.write(head);
+        out.addAndGet(head.length());
+        pad(resp, out, size - head.length() - tail.length(), tail);
+    }
+
+    private void pad(io.vertx.core.http.HttpServerResponse resp, java.util.concurrent.atomic.AtomicLong out, long left, String tail) {
+        io.vertx.core.buffer.Buffer piece = io.vertx.core.buffer.Buffer.buffer("x".repeat(64 * 1024));
+        long remaining = left;
+        while (remaining > 0 && !resp.writeQueueFull()) {
+            if (resp.closed()) {
+                return;
+            }
+            io.vertx.core.buffer.Buffer b = remaining >= piece.length() ? piece : piece.slice(0, (int) remaining);
+            resp.write(b);
+            out.addAndGet(b.length());
+            remaining -= b.length();
+        }
+        if (resp.closed()) {
+            return;
+        }
+        if (remaining > 0) {
+            long rest = remaining;
+            resp.drainHandler(v -> pad(resp, out, rest, tail));
+        } else {
+            resp.end(tail);
+            out.addAndGet(tail.length());
+        }
+    }
+
+    private void answer(HttpServerRequest req, int status, String body, Integer retryAfter) {
         if (req.response().closed() || req.response().ended()) {
             return;
         }
@@ -169,6 +224,6 @@ public class FakeUpstream {
         if (retryAfter != null) {
             resp.putHeader("Retry-After", retryAfter.toString());
         }
-        resp.end(body.encode());
+        resp.end(body);
     }
 }
