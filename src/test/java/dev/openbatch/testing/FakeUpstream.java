@@ -19,7 +19,8 @@ import io.vertx.core.json.JsonObject;
  * <li>{@code "key"}: the name its attempts are counted under (default: the first message's content or the input);</li>
  * <li>{@code "statuses"}: the status of attempt 1, 2, ... (the last one repeats; default 200);</li>
  * <li>{@code "retry_after"}: seconds, sent as {@code Retry-After} with 429/503;</li>
- * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers.</li>
+ * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers;</li>
+ * <li>{@code "pad"}: characters added to the answer's content (big answers, each line's different).</li>
  * </ul>
  * A global latency and a "hold" switch (answers wait until released) serve the in-flight tests.
  */
@@ -116,7 +117,8 @@ public class FakeUpstream {
             if (fake.getBoolean("hang", false)) {
                 return; // never answers; the client's timeout ends it
             }
-            Runnable respond = () -> answer(req, status, responseFor(req.path(), body, status, key), status == 429 || status == 503 ? retryAfter : null);
+            int pad = fake.getInteger("pad", 0);
+            Runnable respond = () -> answer(req, status, responseFor(req.path(), body, status, key, pad), status == 429 || status == 503 ? retryAfter : null);
             Runnable maybeHeld = () -> {
                 if (hold) {
                     held.add(respond);
@@ -141,7 +143,7 @@ public class FakeUpstream {
         return input == null ? body.getString("prompt", "") : input.toString();
     }
 
-    private static JsonObject responseFor(String path, JsonObject body, int status, String key) {
+    private static JsonObject responseFor(String path, JsonObject body, int status, String key, int pad) {
         if (status >= 300) {
             return new JsonObject().put("error", new JsonObject().put("message", "fake failure " + status + " for " + key)
                     .put("type", "fake").put("code", status));
@@ -155,9 +157,22 @@ public class FakeUpstream {
         }
         return new JsonObject().put("id", "chatcmpl-" + key).put("object", "chat.completion").put("model", body.getString("model"))
                 .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", "echo " + key))
+                        .put("message", new JsonObject().put("role", "assistant").put("content", "echo " + key + padding(key, pad)))
                         .put("finish_reason", "stop")))
                 .put("usage", usage);
+    }
+
+    /** {@code n} characters that differ from line to line (so that compression cannot make big answers small). */
+    public static String padding(String key, int n) {
+        if (n <= 0) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder(n);
+        java.util.Random random = new java.util.Random(key.hashCode());
+        while (sb.length() < n) {
+            sb.append((char) ('a' + random.nextInt(26)));
+        }
+        return sb.toString();
     }
 
     private void answer(HttpServerRequest req, int status, JsonObject body, Integer retryAfter) {
