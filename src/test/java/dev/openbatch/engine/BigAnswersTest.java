@@ -83,7 +83,7 @@ class BigAnswersTest {
         for (int i = 0; i < sizes.size() - 1; i++) {
             assertEquals(FileStore.CHUNK, sizes.get(i), "chunk " + i + " of " + sizes.size() + " holds a chunk's bytes exactly");
         }
-        assertTrue(sizes.get(sizes.size() - 1) <= FileStore.CHUNK);
+        assertTrue(sizes.get(sizes.size() - 1) <= FileStore.CHUNK, "chunks of " + sizes);
         assertEquals(bytes, sizes.stream().mapToLong(Integer::longValue).sum(), "the chunks hold the file's bytes, no more");
         assertEquals(bytes, pool.preparedQuery("select bytes from files where id = $1").execute(Tuple.of(fileId))
                 .await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0));
