@@ -71,7 +71,11 @@ public class EngineService {
 
     /** The same, reading and changing batches through the store given (tests pass one that fails or records). */
     Engine create(String node, EngineConfig config, BatchStore batches) {
-        LineStore lines = new LineStore(pool);
+        return create(node, config, batches, new LineStore(pool));
+    }
+
+    /** The same, with the lines' statements run through the store given (tests pass one that spoils results). */
+    Engine create(String node, EngineConfig config, BatchStore batches, LineStore lines) {
         return new Engine(node, pool, vertx, time, config, metrics,
                 new Lifecycle(pool, time, limits, upstreams, batches, lines, store, metrics),
                 lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog);

@@ -122,17 +122,30 @@ class LineStore {
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
 
+    /** Bytes of a file line beyond its values (its id, the keys, the status). */
+    static final int LINE_OVERHEAD = 128;
+
     /**
      * One page of a batch's lines for its output and error files: the lines numbered after $2, up
-     * to a page of numbers, each looked up by primary key (a fenced lateral, so the plan cannot
-     * become a read and sort of the rest of the batch, whatever the statistics). Rows come in no
-     * promised order; the caller sorts the page.
+     * to $3 numbers, each looked up by primary key (a fenced lateral, so the plan cannot become a
+     * read and sort of the rest of the batch, whatever the statistics), and only as many of them
+     * as fit $4 bytes (the first always): each line's size is read from its values' headers
+     * ({@code octet_length} does not fetch or decompress a stored value), summed in line order
+     * (the lateral's outer order; the caller checks it), and the lines past the budget are never
+     * sent. Each row ends with the bytes up to and including it.
      */
     static final String PAGE = compact("""
-            select r.line, r.custom_id, r.status_code, r.request_id, r.response, r.error_code, r.error_message, r.state
-              from generate_series($2::int + 1, $2::int + %d) as l(n)
-              cross join lateral (select * from requests q where q.batch_id = $1 and q.line = l.n offset 0) r
-            """.formatted(OutputFiles.PAGE));
+            select p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.upto
+              from (select r.*, sum(r.size) over (rows unbounded preceding) as upto
+                      from generate_series($2::int + 1, $2::int + $3::int) as l(n)
+                      cross join lateral (select q.line, q.custom_id, q.status_code, q.request_id, q.response, q.error_code,
+                                                 q.error_message, q.state,
+                                                 %d + octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)
+                                                 + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)
+                                                 + coalesce(octet_length(q.error_message), 0) as size
+                                            from requests q where q.batch_id = $1 and q.line = l.n offset 0) r) p
+             where p.upto - p.size < $4::int
+            """.formatted(LINE_OVERHEAD));
 
     /** The highest line number of a batch (the primary key's last entry). */
     static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
@@ -272,13 +285,29 @@ class LineStore {
         return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
     }
 
-    /** The lines of the batch numbered after {@code afterLine}, a page of numbers, in line order. */
-    Uni<List<Row>> page(SqlClient tx, String batchId, int afterLine) {
-        return tx.preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine)).map(rows -> {
+    /** A page of a batch's lines, in line order, and the bytes they take (about: as PostgreSQL reckons them). */
+    record Page(List<Row> rows, long bytes) {
+    }
+
+    /**
+     * The lines of the batch numbered after {@code afterLine}, {@code count} numbers at most, and
+     * of those only as many as fit {@code budget} bytes (at least one), in line order.
+     */
+    Uni<Page> page(SqlClient tx, String batchId, int afterLine, int count, int budget) {
+        return tx.preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
             List<Row> out = new ArrayList<>(rows.size());
-            rows.forEach(out::add);
-            out.sort(java.util.Comparator.comparingInt(r -> r.getInteger(0)));
-            return out;
+            long bytes = 0;
+            int last = afterLine;
+            for (Row r : rows) {
+                int line = r.getInteger(0);
+                if (line <= last) { // the sizes were summed in another order: the cut would not be a prefix of the page
+                    throw new IllegalStateException("a page of batch " + batchId + " came out of line order");
+                }
+                last = line;
+                bytes = r.getLong(8);
+                out.add(r);
+            }
+            return new Page(out, bytes);
         });
     }
 

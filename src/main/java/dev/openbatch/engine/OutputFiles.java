@@ -14,13 +14,23 @@ import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 
 /**
- * Writes a batch's output and error files from its request rows in one pass: pages of line
- * numbers, each line looked up by primary key, in line order, each row appended to the file it belongs in (a file is
- * created when its first line comes), in chunks of about {@link FileStore#CHUNK} bytes, so memory
- * stays bounded whatever the size and every row is read once.
+ * Writes a batch's output and error files from its request rows in one pass, in line order, each
+ * row appended to the file it belongs in (a file is created when its first line comes). Memory
+ * stays bounded by a few chunks whatever the answers' sizes: a page holds up to {@link #PAGE}
+ * line numbers but only about {@link #PAGE_BYTES} of answers (PostgreSQL cuts it, reading sizes
+ * from the values' headers), the next page is read ahead only while the current one is small,
+ * files are stored in chunks of exactly {@link FileStore#CHUNK} bytes (an answer larger than a
+ * chunk runs over several), and a chunk is stored before the next one fills.
  */
 final class OutputFiles {
+    /** Most line numbers one page looks up. */
     static final int PAGE = 2000;
+    /** About how many bytes of lines one page holds (a single larger line makes a page of its own). */
+    static final int PAGE_BYTES = 1 << 20;
+    /** Fewest line numbers a page looks up, however large the previous page's lines were. */
+    static final int MIN_PAGE = 16;
+    /** Characters appended at once: a long answer is encoded slice by slice, so a chunk overruns by a slice at most. */
+    static final int SLICE = 64 * 1024;
 
     private final FileStore store;
     private final LineStore lines;
@@ -39,7 +49,8 @@ final class OutputFiles {
         Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
         return store.deleteProducedBy(tx, batchId)
                 .chain(() -> lines.lastLine(tx, batchId))
-                .chain(last -> page(tx, batchId, 0, last, output, errors))
+                .chain(last -> last == 0 ? Uni.createFrom().voidItem()
+                        : pages(tx, batchId, 0, PAGE, last, lines.page(tx, batchId, 0, PAGE, PAGE_BYTES), output, errors))
                 .chain(output::close)
                 .chain(errors::close)
                 .map(v -> new Written(output.id(), errors.id()));
@@ -60,43 +71,85 @@ final class OutputFiles {
         return f;
     }
 
-    private Uni<Void> page(SqlConnection tx, String batchId, int afterLine, int lastLine, Sink output, Sink errors) {
-        return lines.page(tx, batchId, afterLine).chain(rows -> write(tx, batchId, afterLine, lastLine, rows, output, errors));
+    /**
+     * Writes the page being read (the lines after {@code afterLine}, {@code count} numbers at
+     * most) and those after it. While a page of about {@link #PAGE_BYTES} is being written, the
+     * next one is already being read (one connection, pipelined); after a page made large by one
+     * big line, the next is read only once that page is written.
+     */
+    private Uni<Void> pages(SqlConnection tx, String batchId, int afterLine, int count, int lastLine, Uni<LineStore.Page> reading,
+            Sink output, Sink errors) {
+        return reading.chain(page -> {
+            List<Row> rows = page.rows();
+            // cut short by its bytes: the next page starts after its last line; else after the numbers it looked up
+            int next = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).getInteger(0) : afterLine + count;
+            if (next >= lastLine) {
+                return append(rows, 0, output, errors, null);
+            }
+            int nextCount = nextCount(rows.size(), page.bytes());
+            Uni<LineStore.Page> ahead;
+            if (page.bytes() <= 2L * PAGE_BYTES) {
+                ahead = lines.page(tx, batchId, next, nextCount, PAGE_BYTES).memoize().indefinitely();
+                ahead.subscribe().with(x -> { }, e -> { }); // read it now; its failure, if any, surfaces below
+            } else {
+                ahead = Uni.createFrom().deferred(() -> lines.page(tx, batchId, next, nextCount, PAGE_BYTES));
+            }
+            return append(rows, 0, output, errors, null)
+                    .chain(() -> pages(tx, batchId, next, nextCount, lastLine, ahead, output, errors));
+        });
     }
 
-    /** Appends a page; while full chunks are being stored, the next page is already being read (one connection, pipelined). */
-    private Uni<Void> write(SqlConnection tx, String batchId, int afterLine, int lastLine, List<Row> rows, Sink output, Sink errors) {
-        for (Row r : rows) {
-            boolean ok = "succeeded".equals(r.getString(7));
-            (ok ? output : errors).append(line(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
-                    r.getString(6)));
+    /** How many line numbers the next page looks up: about twice what fits its bytes, judging by this page's lines. */
+    static int nextCount(int rows, long bytes) {
+        if (rows == 0 || bytes <= 0) {
+            return PAGE;
         }
-        Uni<Void> flushed = output.flushIfFull().chain(errors::flushIfFull);
-        int next = afterLine + PAGE;
-        if (next >= lastLine) {
-            return flushed;
+        long perLine = Math.max(1, bytes / rows);
+        return (int) Math.max(MIN_PAGE, Math.min(PAGE, 2L * PAGE_BYTES / perLine));
+    }
+
+    /**
+     * Appends the rows from {@code from} on, after what {@code filling} still has to append of
+     * the row before; each time a chunk fills, it is stored before anything more is appended.
+     */
+    private Uni<Void> append(List<Row> rows, int from, Sink output, Sink errors, Sink filling) {
+        if (filling != null && filling.fill()) {
+            return filling.storeChunk().chain(() -> append(rows, from, output, errors, filling));
         }
-        return Uni.combine().all().unis(flushed, lines.page(tx, batchId, next)).asTuple()
-                .chain(t -> write(tx, batchId, next, lastLine, t.getItem2(), output, errors));
+        for (int i = from; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            Sink s = "succeeded".equals(r.getString(7)) ? output : errors;
+            s.add(pieces(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5), r.getString(6)));
+            if (s.fill()) {
+                int next = i + 1;
+                return s.storeChunk().chain(() -> append(rows, next, output, errors, s));
+            }
+        }
+        return Uni.createFrom().voidItem();
     }
 
     /** One line of an output or error file, in the contract's shape. */
     static String line(String customId, Integer statusCode, String requestId, String response, String errorCode, String errorMessage) {
-        StringBuilder sb = new StringBuilder(256 + (response == null ? 0 : response.length()));
+        return String.join("", pieces(customId, statusCode, requestId, response, errorCode, errorMessage));
+    }
+
+    /** A line as its pieces: the answer's body (possibly large) is one of them as it is, never copied into a longer string. */
+    static String[] pieces(String customId, Integer statusCode, String requestId, String response, String errorCode, String errorMessage) {
+        StringBuilder sb = new StringBuilder(256);
         sb.append("{\"id\":\"").append(Ids.batchRequest()).append("\",\"custom_id\":");
         quote(sb, customId);
         if (statusCode != null && errorCode == null) {
             sb.append(",\"response\":{\"status_code\":").append(statusCode).append(",\"request_id\":");
             quote(sb, requestId);
-            sb.append(",\"body\":").append(response == null ? "null" : response).append("},\"error\":null}\n");
-        } else {
-            sb.append(",\"response\":null,\"error\":{\"code\":");
-            quote(sb, errorCode);
-            sb.append(",\"message\":");
-            quote(sb, errorMessage);
-            sb.append("}}\n");
+            sb.append(",\"body\":");
+            return new String[] { sb.toString(), response == null ? "null" : response, "},\"error\":null}\n" };
         }
-        return sb.toString();
+        sb.append(",\"response\":null,\"error\":{\"code\":");
+        quote(sb, errorCode);
+        sb.append(",\"message\":");
+        quote(sb, errorMessage);
+        sb.append("}}\n");
+        return new String[] { sb.toString() };
     }
 
     private static void quote(StringBuilder sb, String s) {
@@ -109,11 +162,19 @@ final class OutputFiles {
         sb.append('"');
     }
 
-    /** One file being written: its row is inserted with its first chunk, its chunks are numbered. */
+    /**
+     * One file being written: its row is inserted with its first chunk, its chunks are numbered and
+     * hold exactly {@link FileStore#CHUNK} bytes (the last one less). Holds less than a chunk plus
+     * a slice, and the text of the line being appended.
+     */
     private final class Sink {
         final SqlConnection tx;
         final FileEntity file;
-        Buffer buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024);
+        Buffer buffer = Buffer.buffer(64 * 1024); // grows up to a chunk and a slice; many error files stay small
+        /** The line being appended: its pieces, the one being appended and how far. */
+        String[] pieces;
+        int piece;
+        int offset;
         boolean created;
         int seq;
         long bytes;
@@ -123,25 +184,50 @@ final class OutputFiles {
             this.file = file;
         }
 
-        void append(String line) {
-            buffer.appendString(line);
-        }
-
         /** The file's id, or null when no line belonged in it. */
         String id() {
             return created ? file.id : null;
         }
 
-        Uni<Void> flushIfFull() {
-            return buffer.length() >= FileStore.CHUNK ? flush() : Uni.createFrom().voidItem();
+        /** A line to append (the one before is appended completely). */
+        void add(String[] line) {
+            pieces = line;
+            piece = 0;
+            offset = 0;
         }
 
-        Uni<Void> flush() {
-            if (buffer.length() == 0) {
-                return Uni.createFrom().voidItem();
+        /** Appends the line's text, slice by slice, until a chunk is full (true: store it first) or the line is done (false). */
+        boolean fill() {
+            while (pieces != null && piece < pieces.length) {
+                String p = pieces[piece];
+                int end = Math.min(p.length(), offset + SLICE);
+                if (end < p.length() && Character.isHighSurrogate(p.charAt(end - 1))) {
+                    end++; // never split a surrogate pair between two encodings
+                }
+                buffer.appendString(offset == 0 && end == p.length() ? p : p.substring(offset, end));
+                if (end == p.length()) {
+                    piece++;
+                    offset = 0;
+                } else {
+                    offset = end;
+                }
+                if (buffer.length() >= FileStore.CHUNK) {
+                    return true;
+                }
             }
-            Buffer data = buffer;
-            buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024);
+            pieces = null;
+            return false;
+        }
+
+        /** Stores the first full chunk; what is beyond it stays for the next. */
+        Uni<Void> storeChunk() {
+            Buffer data = buffer.getBuffer(0, FileStore.CHUNK);
+            Buffer rest = buffer.getBuffer(FileStore.CHUNK, buffer.length());
+            buffer = Buffer.buffer(FileStore.CHUNK + 3 * SLICE).appendBuffer(rest);
+            return store(data);
+        }
+
+        private Uni<Void> store(Buffer data) {
             bytes += data.length();
             Uni<Void> row = created ? Uni.createFrom().voidItem() : store.insertRow(tx, file);
             created = true;
@@ -149,7 +235,9 @@ final class OutputFiles {
         }
 
         Uni<Void> close() {
-            return flush().chain(() -> created ? store.setBytes(tx, file.id, bytes) : Uni.createFrom().voidItem());
+            Uni<Void> last = buffer.length() == 0 ? Uni.createFrom().voidItem() : store(buffer);
+            buffer = Buffer.buffer(0);
+            return last.chain(() -> created ? store.setBytes(tx, file.id, bytes) : Uni.createFrom().voidItem());
         }
     }
 }

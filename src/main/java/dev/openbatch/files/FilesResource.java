@@ -1,5 +1,6 @@
 package dev.openbatch.files;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
@@ -84,7 +85,37 @@ public class FilesResource {
                 f -> files.content(f.id),
                 f -> Map.of("Content-Type", List.of(f.filename.endsWith(".jsonl") || "batch_output".equals(f.purpose) || "batch".equals(f.purpose)
                         ? "application/jsonl" : MediaType.APPLICATION_OCTET_STREAM),
-                        "Content-Disposition", List.of("attachment; filename=\"" + f.filename.replace("\"", "") + "\"")));
+                        "Content-Disposition", List.of(contentDisposition(f.filename))));
+    }
+
+    /**
+     * {@code Content-Disposition} for a download of {@code filename}, whatever characters it has
+     * (RFC 6266): {@code filename} holds a plain ASCII stand-in (each character outside printable
+     * ASCII, and each quote, backslash or percent sign, becomes {@code _}) for old clients, and when
+     * that is not the name itself, {@code filename*} holds the name exactly, as UTF-8 percent-encoded
+     * (RFC 8187; only letters, digits and {@code -._~} stay as they are), which clients prefer.
+     */
+    static String contentDisposition(String filename) {
+        StringBuilder plain = new StringBuilder(filename.length());
+        for (int i = 0; i < filename.length(); i++) {
+            char c = filename.charAt(i);
+            plain.append(c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '%' ? '_' : c);
+        }
+        String header = "attachment; filename=\"" + plain + "\"";
+        if (plain.toString().equals(filename)) {
+            return header;
+        }
+        StringBuilder encoded = new StringBuilder(filename.length() * 3);
+        for (byte b : filename.getBytes(StandardCharsets.UTF_8)) {
+            int c = b & 0xff;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+                encoded.append((char) c);
+            } else {
+                encoded.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                        .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
+            }
+        }
+        return header + "; filename*=UTF-8''" + encoded;
     }
 
     @DELETE

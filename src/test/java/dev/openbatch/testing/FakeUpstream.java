@@ -19,7 +19,8 @@ import io.vertx.core.json.JsonObject;
  * <li>{@code "key"}: the name its attempts are counted under (default: the first message's content or the input);</li>
  * <li>{@code "statuses"}: the status of attempt 1, 2, ... (the last one repeats; default 200);</li>
  * <li>{@code "retry_after"}: seconds, sent as {@code Retry-After} with 429/503;</li>
- * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers.</li>
+ * <li>{@code "latency_ms"}: delay before answering; {@code "hang": true} never answers;</li>
+ * <li>{@code "pad"}: characters added to the answer's content (big answers, each line's different);</li>
  * <li>{@code "error_body"}: the body sent with a status of 300 or more, as it is (default: an OpenAI-style error);</li>
  * <li>{@code "body_bytes"}: a 200 answer of this many bytes, written as fast as the client reads it, with a
  * {@code Content-Length}, or chunked with {@code "chunked": true}; {@link #written} counts what got out.</li>
@@ -124,9 +125,10 @@ public class FakeUpstream {
             }
             Long size = fake.getLong("body_bytes");
             String errorBody = fake.getString("error_body");
+            int pad = fake.getInteger("pad", 0);
             Runnable respond = size != null ? () -> stream(req, key, size, fake.getBoolean("chunked", false))
                     : errorBody != null && status >= 300 ? () -> answer(req, status, errorBody, null)
-                    : () -> answer(req, status, responseFor(req.path(), body, status, key).encode(),
+                    : () -> answer(req, status, responseFor(req.path(), body, status, key, pad).encode(),
                             status == 429 || status == 503 ? retryAfter : null);
             Runnable maybeHeld = () -> {
                 if (hold) {
@@ -152,7 +154,7 @@ public class FakeUpstream {
         return input == null ? body.getString("prompt", "") : input.toString();
     }
 
-    private static JsonObject responseFor(String path, JsonObject body, int status, String key) {
+    private static JsonObject responseFor(String path, JsonObject body, int status, String key, int pad) {
         if (status >= 300) {
             return new JsonObject().put("error", new JsonObject().put("message", "fake failure " + status + " for " + key)
                     .put("type", "fake").put("code", status));
@@ -166,9 +168,22 @@ public class FakeUpstream {
         }
         return new JsonObject().put("id", "chatcmpl-" + key).put("object", "chat.completion").put("model", body.getString("model"))
                 .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
-                        .put("message", new JsonObject().put("role", "assistant").put("content", "echo " + key))
+                        .put("message", new JsonObject().put("role", "assistant").put("content", "echo " + key + padding(key, pad)))
                         .put("finish_reason", "stop")))
                 .put("usage", usage);
+    }
+
+    /** {@code n} characters that differ from line to line (so that compression cannot make big answers small). */
+    public static String padding(String key, int n) {
+        if (n <= 0) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder(n);
+        java.util.Random random = new java.util.Random(key.hashCode());
+        while (sb.length() < n) {
+            sb.append((char) ('a' + random.nextInt(26)));
+        }
+        return sb.toString();
     }
 
     /**
