@@ -21,6 +21,13 @@ public interface LimitsConfig {
     @WithDefault("50000")
     int maxBatchLines();
 
+    /**
+     * Longest input line, in bytes without its line break; a longer line fails the batch's
+     * validation ({@code line_too_long}). Validation holds about this much of one line in memory.
+     */
+    @WithDefault("16777216")
+    int maxLineBytes();
+
     /** Most validation errors reported on a failed batch. */
     @WithDefault("100")
     int maxReportedErrors();

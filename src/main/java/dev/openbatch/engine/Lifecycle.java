@@ -88,7 +88,7 @@ final class Lifecycle {
                         + " bytes; the limit is " + limits.maxBatchFileBytes() + " bytes (openbatch.limits.max-batch-file-bytes).",
                         "input_file_id", null)), null);
             }
-            Validation v = new Validation(in.endpoint(), limits.maxBatchLines(), limits.maxReportedErrors());
+            Validation v = new Validation(in.endpoint(), limits.maxBatchLines(), limits.maxLineBytes(), limits.maxReportedErrors());
             return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
                     .chain(() -> validated(tx, batchId, fence, v, in.jobModel())))
                     .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));

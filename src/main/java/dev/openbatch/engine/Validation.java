@@ -4,27 +4,32 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.batches.BatchView.BatchError;
+import dev.openbatch.batches.LineScanner;
 import dev.openbatch.batches.LineValidator;
 import io.vertx.mutiny.core.buffer.Buffer;
 
 /**
- * One input file being read: splits chunks into lines (a line may span chunks), checks each
- * with {@link LineValidator}, and hands out the valid ones in sets for a bulk insert.
- * Used by one validation at a time; CPU work, so it runs on a worker thread.
+ * One input file being read: {@link LineScanner} splits its chunks into lines (a line may span
+ * chunks; one longer than the line limit is an error, never held whole), {@link LineValidator}
+ * checks each, and the valid ones are handed out in sets for a bulk insert. Its cost is linear in
+ * the file's size. Used by one validation at a time; CPU work, so it runs on a worker thread.
  */
-final class Validation {
+final class Validation implements LineScanner.Sink {
     private final LineValidator validator;
+    private final LineScanner scanner;
     private final int maxLines;
+    private final int maxLineBytes;
     private final int maxErrors;
     private final List<BatchError> errors = new ArrayList<>();
-    private byte[] carry = new byte[0];
-    private int lineNumber;
+    private List<LineValidator.Line> out;
     private int requests;
     private boolean tooMany;
 
-    Validation(String endpoint, int maxLines, int maxErrors) {
+    Validation(String endpoint, int maxLines, int maxLineBytes, int maxErrors) {
         this.validator = new LineValidator(endpoint);
+        this.scanner = new LineScanner(maxLineBytes);
         this.maxLines = maxLines;
+        this.maxLineBytes = maxLineBytes;
         this.maxErrors = maxErrors;
     }
 
@@ -34,6 +39,9 @@ final class Validation {
 
     String model() { return validator.model(); }
 
+    /** Bytes copied to join lines that spanned chunks (at most the file's size). */
+    long copiedBytes() { return scanner.copiedBytes(); }
+
     /** True once reading on would not change the verdict (enough errors to report). */
     boolean done() {
         return errors.size() >= maxErrors || tooMany;
@@ -41,57 +49,57 @@ final class Validation {
 
     /** Reads one more chunk; returns the valid lines it completed. */
     List<LineValidator.Line> feed(Buffer chunk) {
-        byte[] in = chunk.getBytes();
-        byte[] buf;
-        if (carry.length == 0) {
-            buf = in;
-        } else {
-            buf = new byte[carry.length + in.length];
-            System.arraycopy(carry, 0, buf, 0, carry.length);
-            System.arraycopy(in, 0, buf, carry.length, in.length);
+        out = new ArrayList<>();
+        if (!done()) {
+            scanner.feed(chunk.getBytes(), this);
         }
-        List<LineValidator.Line> out = new ArrayList<>();
-        int start = 0;
-        for (int i = 0; i < buf.length && !done(); i++) {
-            if (buf[i] == '\n') {
-                line(buf, start, i, out);
-                start = i + 1;
-            }
-        }
-        carry = done() ? new byte[0] : java.util.Arrays.copyOfRange(buf, start, buf.length);
         return out;
     }
 
     /** The last line, when the file does not end with a line break. */
     List<LineValidator.Line> finish() {
-        List<LineValidator.Line> out = new ArrayList<>();
-        if (carry.length > 0 && !done()) {
-            line(carry, 0, carry.length, out);
-        }
-        carry = new byte[0];
+        out = new ArrayList<>();
+        scanner.finish(this);
         if (requests == 0 && errors.isEmpty()) {
             errors.add(new BatchError("empty_file", "The input file has no request lines.", "input_file_id", null));
         }
         return out;
     }
 
-    private void line(byte[] buf, int from, int to, List<LineValidator.Line> out) {
-        lineNumber++;
+    @Override
+    public boolean line(byte[] buf, int from, int to, int number) {
         if (LineValidator.blank(buf, from, to)) {
-            return;
+            return true; // skipped, though it keeps its number
         }
+        if (counted(number)) {
+            LineValidator.Result r = validator.check(buf, from, to, number);
+            if (r.error() != null) {
+                errors.add(r.error());
+            } else {
+                out.add(r.line());
+            }
+        }
+        return !done();
+    }
+
+    @Override
+    public boolean tooLong(int number, long bytes) {
+        if (counted(number)) {
+            errors.add(new BatchError("line_too_long", "Line " + number + " is " + bytes + " bytes long; the limit is " + maxLineBytes
+                    + " bytes (openbatch.limits.max-line-bytes).", null, number));
+        }
+        return !done();
+    }
+
+    /** Counts one more request line; false, with the error, when it is one more than the limit. */
+    private boolean counted(int number) {
         if (requests >= maxLines) {
             tooMany = true;
             errors.add(new BatchError("too_many_requests", "The input file has more than " + maxLines
-                    + " request lines, the limit of this server (openbatch.limits.max-batch-lines).", null, lineNumber));
-            return;
+                    + " request lines, the limit of this server (openbatch.limits.max-batch-lines).", null, number));
+            return false;
         }
         requests++;
-        LineValidator.Result r = validator.check(buf, from, to, lineNumber);
-        if (r.error() != null) {
-            errors.add(r.error());
-        } else {
-            out.add(r.line());
-        }
+        return true;
     }
 }
