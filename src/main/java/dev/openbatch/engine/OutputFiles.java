@@ -1,6 +1,7 @@
 package dev.openbatch.engine;
 
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 
@@ -9,6 +10,7 @@ import dev.openbatch.files.FileEntity;
 import dev.openbatch.files.FileService;
 import dev.openbatch.files.FileStore;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.UniEmitter;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlConnection;
@@ -49,8 +51,7 @@ final class OutputFiles {
         Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
         return store.deleteProducedBy(tx, batchId)
                 .chain(() -> lines.lastLine(tx, batchId))
-                .chain(last -> last == 0 ? Uni.createFrom().voidItem()
-                        : pages(tx, batchId, 0, PAGE, last, lines.page(tx, batchId, 0, PAGE, PAGE_BYTES), output, errors))
+                .chain(last -> Uni.createFrom().<Void>emitter(em -> new Pages(tx, batchId, last, output, errors, em).run()))
                 .chain(output::close)
                 .chain(errors::close)
                 .map(v -> new Written(output.id(), errors.id()));
@@ -71,34 +72,6 @@ final class OutputFiles {
         return f;
     }
 
-    /**
-     * Writes the page being read (the lines after {@code afterLine}, {@code count} numbers at
-     * most) and those after it. While a page of about {@link #PAGE_BYTES} is being written, the
-     * next one is already being read (one connection, pipelined); after a page made large by one
-     * big line, the next is read only once that page is written.
-     */
-    private Uni<Void> pages(SqlConnection tx, String batchId, int afterLine, int count, int lastLine, Uni<LineStore.Page> reading,
-            Sink output, Sink errors) {
-        return reading.chain(page -> {
-            List<Row> rows = page.rows();
-            // cut short by its bytes: the next page starts after its last line; else after the numbers it looked up
-            int next = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).getInteger(0) : afterLine + count;
-            if (next >= lastLine) {
-                return append(rows, 0, output, errors, null);
-            }
-            int nextCount = nextCount(rows.size(), page.bytes());
-            Uni<LineStore.Page> ahead;
-            if (page.bytes() <= 2L * PAGE_BYTES) {
-                ahead = lines.page(tx, batchId, next, nextCount, PAGE_BYTES).memoize().indefinitely();
-                ahead.subscribe().with(x -> { }, e -> { }); // read it now; its failure, if any, surfaces below
-            } else {
-                ahead = Uni.createFrom().deferred(() -> lines.page(tx, batchId, next, nextCount, PAGE_BYTES));
-            }
-            return append(rows, 0, output, errors, null)
-                    .chain(() -> pages(tx, batchId, next, nextCount, lastLine, ahead, output, errors));
-        });
-    }
-
     /** How many line numbers the next page looks up: about twice what fits its bytes, judging by this page's lines. */
     static int nextCount(int rows, long bytes) {
         if (rows == 0 || bytes <= 0) {
@@ -109,23 +82,98 @@ final class OutputFiles {
     }
 
     /**
-     * Appends the rows from {@code from} on, after what {@code filling} still has to append of
-     * the row before; each time a chunk fills, it is stored before anything more is appended.
+     * The pages of one batch, read and appended in turn: a loop of callbacks (not a chain of
+     * nested Unis), so that a page, a chunk, once written, is no longer referenced. Holds the page
+     * being appended and, while that page is of about {@link #PAGE_BYTES}, the next one, read
+     * meanwhile (one connection, pipelined); after a page made large by one big line, the next
+     * is read only once that page is written. A full chunk is stored before anything more is
+     * appended.
      */
-    private Uni<Void> append(List<Row> rows, int from, Sink output, Sink errors, Sink filling) {
-        if (filling != null && filling.fill()) {
-            return filling.storeChunk().chain(() -> append(rows, from, output, errors, filling));
+    private final class Pages {
+        final SqlConnection tx;
+        final String batchId;
+        final int lastLine;
+        final Sink output;
+        final Sink errors;
+        final UniEmitter<? super Void> done;
+        /** The page being appended, and the next row of it. */
+        List<Row> rows = List.of();
+        int row;
+        /** The sink whose line is being appended (it may take several chunks). */
+        Sink filling;
+        /** Where the next page starts, how many numbers it looks up, and its rows if they are being read already. */
+        int afterLine;
+        int count = PAGE;
+        CompletionStage<LineStore.Page> reading;
+        boolean more;
+
+        Pages(SqlConnection tx, String batchId, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
+            this.tx = tx;
+            this.batchId = batchId;
+            this.lastLine = lastLine;
+            this.output = output;
+            this.errors = errors;
+            this.done = done;
+            this.more = lastLine > 0;
         }
-        for (int i = from; i < rows.size(); i++) {
-            Row r = rows.get(i);
-            Sink s = "succeeded".equals(r.getString(7)) ? output : errors;
-            s.add(pieces(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5), r.getString(6)));
-            if (s.fill()) {
-                int next = i + 1;
-                return s.storeChunk().chain(() -> append(rows, next, output, errors, s));
+
+        /** Appends until it must wait (a chunk being stored, a page being read), then returns; the wait's end calls it again. */
+        void run() {
+            try {
+                loop();
+            } catch (RuntimeException e) {
+                done.fail(e);
             }
         }
-        return Uni.createFrom().voidItem();
+
+        private void loop() {
+            while (true) {
+                if (filling != null && filling.fill()) {
+                    filling.storeChunk().subscribe().with(v -> run(), done::fail);
+                    return;
+                }
+                if (row < rows.size()) {
+                    Row r = rows.get(row++);
+                    filling = "succeeded".equals(r.getString(7)) ? output : errors;
+                    filling.add(pieces(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5), r.getString(6)));
+                    continue;
+                }
+                rows = List.of();
+                filling = null;
+                if (!more) {
+                    done.complete(null);
+                    return;
+                }
+                CompletionStage<LineStore.Page> next = reading != null ? reading : read();
+                reading = null;
+                next.whenComplete((page, failure) -> {
+                    if (failure != null) {
+                        done.fail(failure);
+                    } else {
+                        took(page);
+                        run();
+                    }
+                });
+                return;
+            }
+        }
+
+        private CompletionStage<LineStore.Page> read() {
+            return lines.page(tx, batchId, afterLine, count, PAGE_BYTES).subscribeAsCompletionStage();
+        }
+
+        /** A page came: it is the one to append; the next one's start and size follow from it. */
+        private void took(LineStore.Page page) {
+            rows = page.rows();
+            row = 0;
+            // cut short by its bytes: the next page starts after its last line; else after the numbers it looked up
+            afterLine = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).getInteger(0) : afterLine + count;
+            count = nextCount(rows.size(), page.bytes());
+            more = afterLine < lastLine;
+            if (more && page.bytes() <= 2L * PAGE_BYTES) {
+                reading = read();
+            }
+        }
     }
 
     /** One line of an output or error file, in the contract's shape. */
