@@ -42,9 +42,6 @@ public final class LineScanner {
     private long copied;
 
     public LineScanner(int maxLineBytes) {
-        if (maxLineBytes < 0 || maxLineBytes == Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("maxLineBytes must be between 0 and " + (Integer.MAX_VALUE - 1) + ": " + maxLineBytes);
-        }
         this.maxLineBytes = maxLineBytes;
     }
 

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.openbatch.batches.ScannedLines.Event;
 
-/** The line scanner's cost and memory on long lines, and its edges; {@link LineScannerProperties} has the general rules. */
+/** The line scanner's cost and memory on long lines, and its edges; {@link LineScannerPropertiesTest} has the general rules. */
 class LineScannerTest {
     private static final int MIB = 1 << 20;
 

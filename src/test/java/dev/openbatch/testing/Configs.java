@@ -6,30 +6,35 @@ import java.util.Optional;
 import dev.openbatch.engine.EngineConfig;
 
 /** Engine settings for one test engine: the application's, with some changed. */
-public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease, int validations) implements EngineConfig {
+public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease, int validations, Duration requestTimeout)
+        implements EngineConfig {
     public static Configs of(EngineConfig base) {
-        return new Configs(base, base.writeDelay(), base.writeBatch(), base.lease(), base.validations());
+        return new Configs(base, base.writeDelay(), base.writeBatch(), base.lease(), base.validations(), base.requestTimeout());
     }
 
     /** Results wait this long in memory before they are written (to crash between answer and write). */
     public Configs holdingResults(Duration delay) {
-        return new Configs(base, delay, 1_000_000, lease, validations);
+        return new Configs(base, delay, 1_000_000, lease, validations, requestTimeout);
     }
 
     /** Another lease (and so heartbeat period, lease / 3). */
     public Configs withLease(Duration lease) {
-        return new Configs(base, writeDelay, writeBatch, lease, validations);
+        return new Configs(base, writeDelay, writeBatch, lease, validations, requestTimeout);
     }
 
     /** Validations at once in this engine. */
     public Configs validating(int n) {
-        return new Configs(base, writeDelay, writeBatch, lease, n);
+        return new Configs(base, writeDelay, writeBatch, lease, n, requestTimeout);
+    }
+
+    /** Another timeout for one upstream answer. */
+    public Configs withRequestTimeout(Duration timeout) {
+        return new Configs(base, writeDelay, writeBatch, lease, validations, timeout);
     }
 
     @Override public boolean enabled() { return true; }
     @Override public Optional<String> nodeId() { return base.nodeId(); }
     @Override public Duration tick() { return base.tick(); }
-    @Override public Duration requestTimeout() { return base.requestTimeout(); }
     @Override public int maxResponseBytes() { return base.maxResponseBytes(); }
     @Override public int maxAttempts() { return base.maxAttempts(); }
     @Override public Duration backoffMin() { return base.backoffMin(); }

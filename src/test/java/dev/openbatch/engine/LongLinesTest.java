@@ -1,4 +1,4 @@
-package dev.openbatch.batches;
+package dev.openbatch.engine;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
@@ -14,15 +14,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.files.FileEntity;
 import dev.openbatch.files.FileStore;
 import dev.openbatch.testing.Api;
+import dev.openbatch.testing.Configs;
+import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
 import io.smallrye.mutiny.Multi;
 import io.vertx.core.json.JsonObject;
@@ -33,9 +38,12 @@ import jakarta.inject.Inject;
 /**
  * Lines of many megabytes: one under the line limit (default 16 MiB) is validated, sent and
  * answered like any other; one over it fails the batch, naming its line. The files are larger
- * than the test profile's upload limit, so they are stored the way an upload stores them.
+ * than the test profile's upload limit, so they are stored the way an upload stores them. The
+ * engine is started here, with a longer upstream timeout than the test profile's 2 s: sending ten
+ * megabytes to the fake upstream, which parses them in this same JVM, may take longer on a busy machine.
  */
 @QuarkusTest
+@TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
 class LongLinesTest {
     private static final String CHAT = "/v1/chat/completions";
@@ -45,6 +53,23 @@ class LongLinesTest {
     Pool pool;
     @Inject
     FileStore store;
+    @Inject
+    EngineService engines;
+    @Inject
+    EngineConfig config;
+
+    private Engine engine;
+
+    @BeforeEach
+    void startEngine() {
+        engine = engines.create("long-lines", Configs.of(config).withRequestTimeout(Duration.ofSeconds(60)));
+        engine.start();
+    }
+
+    @AfterEach
+    void haltEngine() {
+        engine.halt();
+    }
 
     /** Stores the bytes as a batch file of project A; returns its id. */
     private String store(byte[] content) {
@@ -110,7 +135,7 @@ class LongLinesTest {
 
     @Test
     void aLineOfTenMegabytesIsValidatedSentAndAnswered() {
-        String r = ValidationTest.run();
+        String r = EngineTest.run();
         // ten MiB of message, with two-byte characters, some of them cut by the 1 MiB chunk boundaries (Latin-1 ones:
         // the test's JVM also runs the fake upstream, and such text takes a byte a character in a Java string)
         String content = "é openbatch ñ ".repeat(10 * MIB / 16 + 1);
@@ -135,7 +160,7 @@ class LongLinesTest {
 
     /** Line 2 of {@code length} bytes between two valid lines, and a bad line 4: the batch fails, naming lines 2 and 4. */
     private JsonPath failedWithALineOf(long length) {
-        String r = ValidationTest.run();
+        String r = EngineTest.run();
         String head = Api.chatLine(r + "-1", "fake-model", null) + "\n{\"custom_id\":\"" + r + "-long\",\"method\":\"POST\",\"url\":\"" + CHAT
                 + "\",\"body\":{\"model\":\"fake-model\",\"messages\":[{\"role\":\"user\",\"content\":\"";
         String tail = "\"}]}}\n" + Api.chatLine(r + "-3", "fake-model", null) + "\n{oops\n";

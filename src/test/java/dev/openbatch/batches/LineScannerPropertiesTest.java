@@ -20,7 +20,7 @@ import net.jqwik.api.constraints.Size;
  * Whatever the chunk boundaries, the scanner finds exactly the file's lines: CRLF or LF endings,
  * empty lines, no final line break, multi-byte UTF-8 characters cut between chunks.
  */
-class LineScannerProperties {
+class LineScannerPropertiesTest {
     /** A line's text (never ending in \r, which would make it part of a CRLF) and its line break. */
     record Line(String text, String lineBreak) {
     }
