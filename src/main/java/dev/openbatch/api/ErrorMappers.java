@@ -143,7 +143,7 @@ public class ErrorMappers {
     }
 
     private static RestResponse<ApiError> unavailable(Throwable e) {
-        LOG.warnf("request failed, the database is unreachable: %s", e.getMessage());
+        LOG.warnf("request failed, the database is unreachable: %s", LogText.of(e.getMessage()));
         return respond(503, ApiError.of("The service cannot reach its database right now. Retry in a few seconds.",
                 "server_error", null, "service_unavailable"));
     }

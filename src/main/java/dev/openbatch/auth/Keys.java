@@ -1,7 +1,10 @@
 package dev.openbatch.auth;
 
-import java.util.HashMap;
-import java.util.Map;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 import org.jboss.logging.Logger;
@@ -10,13 +13,20 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
-/** Bearer keys to projects, read once from {@code openbatch.auth.keys}. */
+/**
+ * Bearer keys to projects, read once from {@code openbatch.auth.keys}. A presented key is compared
+ * with every configured one in constant time (SHA-256 digests, {@link MessageDigest#isEqual}, no
+ * early exit), so how long the answer takes says nothing about how close a guess was.
+ */
 @ApplicationScoped
 public class Keys {
     public static final String OPEN_PROJECT = "default";
     private static final Logger LOG = Logger.getLogger(Keys.class);
 
-    private final Map<String, String> projects = new HashMap<>();
+    private record Entry(byte[] digest, String project) {
+    }
+
+    private final List<Entry> entries = new ArrayList<>();
 
     public Keys(AuthConfig config) {
         config.keys().ifPresent(list -> {
@@ -29,7 +39,7 @@ public class Keys {
                 if (colon <= 0 || colon == p.length() - 1) {
                     throw new IllegalArgumentException("openbatch.auth.keys: expected key:project, got an entry without both parts");
                 }
-                projects.put(p.substring(0, colon).trim(), p.substring(colon + 1).trim());
+                entries.add(new Entry(digest(p.substring(0, colon).trim()), p.substring(colon + 1).trim()));
             }
         });
     }
@@ -44,13 +54,31 @@ public class Keys {
         }
     }
 
-    public boolean isOpen() { return projects.isEmpty(); }
+    public boolean isOpen() { return entries.isEmpty(); }
 
     /** The project a bearer key belongs to; in open mode every caller is {@value #OPEN_PROJECT}. */
     public Optional<String> project(String key) {
         if (isOpen()) {
             return Optional.of(OPEN_PROJECT);
         }
-        return key == null ? Optional.empty() : Optional.ofNullable(projects.get(key));
+        if (key == null) {
+            return Optional.empty();
+        }
+        byte[] presented = digest(key);
+        String project = null;
+        for (Entry e : entries) { // every entry, whatever matched: the time does not depend on where or whether
+            if (MessageDigest.isEqual(presented, e.digest())) {
+                project = e.project();
+            }
+        }
+        return Optional.ofNullable(project);
+    }
+
+    private static byte[] digest(String key) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every Java runtime", e);
+        }
     }
 }

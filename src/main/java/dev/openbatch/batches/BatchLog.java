@@ -3,6 +3,8 @@ package dev.openbatch.batches;
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
 
+import dev.openbatch.api.LogText;
+
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -37,8 +39,7 @@ public class BatchLog {
         MDC.put("completed", Integer.toString(completed));
         MDC.put("failed", Integer.toString(failed));
         try {
-            LOG.infof("batch %s project=%s -> %s (total=%d completed=%d failed=%d model=%s)", batchId, project, status, total,
-                    completed, failed, model);
+            LOG.info(line(batchId, project, status, total, completed, failed, model));
         } finally {
             MDC.remove("batch_id");
             MDC.remove("project");
@@ -47,5 +48,11 @@ public class BatchLog {
             MDC.remove("completed");
             MDC.remove("failed");
         }
+    }
+
+    /** The log line; the model comes from the client's input file and is escaped so it cannot start a line of its own. */
+    static String line(String batchId, String project, String status, int total, int completed, int failed, String model) {
+        return String.format("batch %s project=%s -> %s (total=%d completed=%d failed=%d model=%s)", batchId, LogText.of(project), status,
+                total, completed, failed, model == null ? null : LogText.of(model));
     }
 }

@@ -10,10 +10,12 @@ import org.jboss.resteasy.reactive.RestQuery;
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import dev.openbatch.api.ApiException;
+import dev.openbatch.api.HttpLayer;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
 import dev.openbatch.auth.CurrentProject;
 import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.RoutingContext;
 import io.vertx.mutiny.core.buffer.Buffer;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -42,7 +44,11 @@ public class FilesResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<FileView> upload(@RestForm("file") FileUpload upload, @RestForm(FileUpload.ALL) List<FileUpload> parts,
             @RestForm("purpose") String purpose, @RestForm("expires_after[anchor]") String anchor,
-            @RestForm("expires_after[seconds]") String seconds) {
+            @RestForm("expires_after[seconds]") String seconds, RoutingContext routing) {
+        if (routing.get(HttpLayer.BODY_REFUSED) != null) {
+            // the body went over the limit and was cut short (the client has its 413): keep nothing of it
+            throw ApiException.tooLarge("The upload is larger than allowed.", "file");
+        }
         // Declared as a single FileUpload, the part named 'file' is spooled to disk even without a
         // filename (the OpenAI SDKs send bytes that way); as a List it would be read into memory.
         if (upload == null) {

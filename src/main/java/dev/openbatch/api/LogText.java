@@ -1,0 +1,41 @@
+package dev.openbatch.api;
+
+/**
+ * Client-supplied text (a model name, an id, a key) as it may appear in a plain-text log line:
+ * control characters (line breaks above all) and Unicode line separators are escaped, so that no
+ * value can end the line it is in and forge another; long values are clipped.
+ */
+public final class LogText {
+    static final int MAX = 200;
+
+    private LogText() {
+    }
+
+    public static String of(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder(Math.min(s.length(), MAX) + 8);
+        for (int i = 0; i < s.length() && b.length() < MAX; i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                case '\\' -> b.append("\\\\");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || c == '\u0085') {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        if (b.length() >= MAX && s.length() > MAX) {
+            b.setLength(MAX);
+            b.append("...");
+        }
+        return b.toString();
+    }
+}

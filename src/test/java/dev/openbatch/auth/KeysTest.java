@@ -1,0 +1,57 @@
+package dev.openbatch.auth;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/** The constant-time lookup answers exactly what a plain map of the configured keys would. */
+class KeysTest {
+    @Provide
+    Arbitrary<Map<String, String>> configs() {
+        Arbitrary<String> key = Arbitraries.strings().withCharRange('!', '~').excludeChars(',', ':').ofMinLength(1).ofMaxLength(40);
+        Arbitrary<String> project = Arbitraries.strings().alpha().numeric().withChars('-', '_').ofMinLength(1).ofMaxLength(20);
+        return Arbitraries.maps(key, project).ofMinSize(1).ofMaxSize(8);
+    }
+
+    static Keys keys(Map<String, String> config) {
+        String list = config.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue()).collect(Collectors.joining(","));
+        return new Keys(() -> Optional.of(list));
+    }
+
+    @Property
+    void everyConfiguredKeyNamesItsProject(@ForAll("configs") Map<String, String> config) {
+        Keys keys = keys(config);
+        config.forEach((k, p) -> assertEquals(Optional.of(p), keys.project(k), k));
+    }
+
+    @Property
+    void nothingElseNamesAProject(@ForAll("configs") Map<String, String> config, @ForAll String other) {
+        Keys keys = keys(config);
+        Map<String, String> plain = new LinkedHashMap<>(config);
+        assertEquals(Optional.ofNullable(plain.get(other)), keys.project(other), other);
+        for (String k : config.keySet()) {
+            // near misses: a prefix, an extension, one character changed
+            if (!config.containsKey(k.substring(0, k.length() - 1))) {
+                assertTrue(keys.project(k.substring(0, k.length() - 1)).isEmpty());
+            }
+            if (!config.containsKey(k + "x")) {
+                assertTrue(keys.project(k + "x").isEmpty());
+            }
+            String changed = (char) (k.charAt(0) ^ 1) + k.substring(1);
+            if (!config.containsKey(changed)) {
+                assertTrue(keys.project(changed).isEmpty());
+            }
+        }
+        assertTrue(keys.project(null).isEmpty());
+    }
+}
