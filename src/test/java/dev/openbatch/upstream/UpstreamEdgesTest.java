@@ -36,7 +36,7 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * What comes back from an upstream is read within bounds, and what a tenant reads of it holds
- * nothing of the operator's: answers over {@code max-response-bytes} (1 MiB in tests) are cut
+ * nothing of the operator's: answers over {@code max-response-bytes} (4 MiB in tests) are cut
  * off and fail their line, refused credentials and unreachable servers give fixed messages, and
  * the detail goes to the operator's log with the batch id and line number.
  */
@@ -44,7 +44,7 @@ import io.vertx.core.json.JsonObject;
 @WithTestResource(FakeUpstreamResource.class)
 class UpstreamEdgesTest {
     private static final String CHAT = "/v1/chat/completions";
-    private static final long CAP = 1_048_576;
+    private static final long CAP = 4_194_304;
     /** Far more than the cap plus what the loopback's socket buffers hold. */
     private static final long HUGE = 128L * 1024 * 1024;
 
