@@ -21,10 +21,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
 import dev.openbatch.upstream.Upstreams;
+import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 
 /**
@@ -70,6 +72,8 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
 
     private volatile Encoder encoder;
     private volatile boolean loadFailed;
+    /** Set when the process stops: a model call or load that fails now fails because of the stop, not by itself. */
+    private volatile boolean closing;
 
     @Inject
     public LocalEmbeddings(LocalConfig config) {
@@ -198,7 +202,11 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
             try {
                 embed(group);
             } catch (Throwable t) { // embed already answers model failures; this is the last resort
-                LOG.errorf(t, "the built-in model's worker failed on a group of %d texts", group.size());
+                if (closing) {
+                    LOG.debugf(t, "the built-in model's worker stopped with the process (%d texts unanswered)", group.size());
+                } else {
+                    LOG.errorf(t, "the built-in model's worker failed on a group of %d texts", group.size());
+                }
                 UpstreamResponse r = serverError("The built-in model failed.");
                 group.forEach(p -> p.line.fail(r));
             }
@@ -282,7 +290,10 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
         try {
             model = encoder();
         } catch (Throwable t) {
-            if (!loadFailed) {
+            if (closing) {
+                // the runtime refuses work once the JVM is shutting down: not a broken model, and the lines are given back
+                LOG.debugf(t, "loading the built-in model %s was cut short by the stop", MODEL);
+            } else if (!loadFailed) {
                 loadFailed = true;
                 LOG.errorf(t, "the built-in model %s could not be loaded", MODEL);
             }
@@ -369,8 +380,17 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
         return s.length() > 100 ? s.substring(0, 100) + "…" : s;
     }
 
+    /**
+     * The stop begins: the model's runtime may refuse work from now on (its own shutdown hook runs
+     * beside Quarkus's while the engine's lines get their grace), which is no fault of the model.
+     */
+    void stopping(@Observes ShutdownEvent ev) {
+        closing = true;
+    }
+
     @PreDestroy
     void close() {
+        closing = true;
         workers.shutdownNow();
     }
 }
