@@ -56,6 +56,14 @@ final class RetryPolicy {
             return Result.failed(c, null, null, null, "response_too_large", "The upstream's answer was larger than "
                     + big.limit() + " bytes, the most this service reads (openbatch.engine.max-response-bytes); it was not kept.");
         }
+        if (resp == null && malformedAnswer(err)) {
+            // an answer HTTP itself refuses (a NUL or another control character in a header such as x-request-id):
+            // the same request would get the same answer, and nothing of it can be kept
+            LOG.warnf("batch %s line %d (project %s): upstream %s sent an answer that is not valid HTTP; the line fails with"
+                    + " upstream_invalid_response: %s", c.batchId(), c.line(), c.project(), upstream, detail(err));
+            return Result.failed(c, null, null, null, "upstream_invalid_response", "The upstream server's answer was not valid HTTP"
+                    + " (a header held a character HTTP forbids), so it could not be read or kept; the request was not retried.");
+        }
         if (resp != null && credentialsRefused(resp.status())) {
             // the upstream rejects the operator's key: its answer may quote the key, and the tenant can do nothing about it
             LOG.warnf("batch %s line %d (project %s): upstream %s refused the configured credentials (HTTP %d, request id %s): %s",
@@ -83,6 +91,21 @@ final class RetryPolicy {
                 c.line(), c.project(), upstream, c.attempts(), detail(err));
         return Result.failed(c, null, null, null, "upstream_unreachable",
                 Unanswered.of(err).message + " Gave up after " + c.attempts() + " attempt(s).");
+    }
+
+    /**
+     * Whether the request failed because the answer's headers broke HTTP's rules (Vert.x's client
+     * validates every header it decodes and fails the request with this exception), as opposed to
+     * a connection that failed.
+     */
+    static boolean malformedAnswer(Throwable err) {
+        int depth = 0;
+        for (Throwable t = err; t != null && depth++ < 10; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof IllegalArgumentException && t.getMessage() != null && t.getMessage().startsWith("Validation failed for header")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** 401, 403, 407: the upstream (or a proxy before it) does not accept the credentials the operator configured. */

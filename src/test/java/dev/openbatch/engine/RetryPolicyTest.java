@@ -159,6 +159,47 @@ class RetryPolicyTest {
         }
     }
 
+    /**
+     * An upstream whose answer carries a NUL in {@code x-request-id}: Vert.x's client refuses the
+     * answer (the exception is taken from a real exchange, not written by hand), and the line fails
+     * at once with its own code instead of being retried as an unreachable server.
+     */
+    @Test
+    void anAnswerWithAForbiddenHeaderCharacterFailsAtOnceWithItsOwnCode() throws Exception {
+        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+        try (java.net.ServerSocket server = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                try (java.net.Socket s = server.accept()) {
+                    s.getInputStream().read(new byte[8192]);
+                    String body = "{\"object\":\"chat.completion\"}";
+                    s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: req\0bad\r\n"
+                            + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                    Thread.sleep(2000);
+                } catch (Exception ignored) {
+                    // the client may close first
+                }
+            });
+            t.start();
+            Throwable err = vertx.createHttpClient()
+                    .request(io.vertx.core.http.HttpMethod.POST, server.getLocalPort(), "127.0.0.1", "/v1/chat/completions")
+                    .compose(req -> req.send("{}")).compose(resp -> resp.body())
+                    .toCompletionStage().toCompletableFuture()
+                    .handle((ok, e) -> e).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(err != null, "Vert.x's client refuses the answer");
+            assertTrue(RetryPolicy.malformedAnswer(err), "recognised: " + RetryPolicy.detail(err));
+            Result r = policy.decide(line(1, null), null, err, NOW, "up");
+            assertEquals(LineState.FAILED, r.state(), "not retried");
+            assertEquals("upstream_invalid_response", r.errorCode());
+            assertFalse(r.errorMessage().contains("127.0.0.1") || r.errorMessage().contains("Validation"), r.errorMessage());
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        // a connection that merely failed is still an unreachable server, retried
+        Result r = policy.decide(line(1, null), null, new java.net.ConnectException("Connection refused"), NOW, "up");
+        assertEquals(LineState.QUEUED, r.state());
+    }
+
     @Test
     void theOperatorsLogGetsTheDetailWithTheLinesIds() {
         List<java.util.logging.LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
