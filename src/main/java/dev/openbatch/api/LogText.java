@@ -12,11 +12,16 @@ public final class LogText {
     }
 
     public static String of(String s) {
+        return of(s, MAX);
+    }
+
+    /** The same, clipped at {@code max} characters (exception messages and answers the operator needs whole). */
+    public static String of(String s, int max) {
         if (s == null) {
             return "null";
         }
-        StringBuilder b = new StringBuilder(Math.min(s.length(), MAX) + 8);
-        for (int i = 0; i < s.length() && b.length() < MAX; i++) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), max) + 8);
+        for (int i = 0; i < s.length() && b.length() < max; i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '\n' -> b.append("\\n");
@@ -32,8 +37,8 @@ public final class LogText {
                 }
             }
         }
-        if (b.length() >= MAX && s.length() > MAX) {
-            b.setLength(MAX);
+        if (b.length() >= max && s.length() > max) {
+            b.setLength(max);
             b.append("...");
         }
         return b.toString();

@@ -1,5 +1,6 @@
 package dev.openbatch.engine;
 
+import dev.openbatch.api.LogText;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -194,7 +195,7 @@ class Dispatcher {
         }, failure -> {
             claiming = false;
             claimFailures++;
-            LOG.warnf("claiming lines for upstream %s failed, retrying: %s", upstream.name(), failure.getMessage());
+            LOG.warnf("claiming lines for upstream %s failed, retrying: %s", upstream.name(), LogText.of(failure.getMessage(), 1000));
             context.owner().setTimer(Math.min(5000, 100L << Math.min(6, claimFailures)), t -> pump());
         });
     }
@@ -206,7 +207,7 @@ class Dispatcher {
         refreshing = true;
         refreshEligible(now).emitOn(r -> context.runOnContext(r)).subscribe().with(l -> refreshing = false, e -> {
             refreshing = false;
-            LOG.warnf("reading the batches of upstream %s failed, will retry: %s", upstream.name(), e.getMessage());
+            LOG.warnf("reading the batches of upstream %s failed, will retry: %s", upstream.name(), LogText.of(e.getMessage(), 1000));
         });
     }
 

@@ -1,5 +1,6 @@
 package dev.openbatch.engine;
 
+import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -121,7 +122,7 @@ public class Engine {
             LOG.infof("engine %s started: %d upstream(s), tick %s, lease %s", node, dispatchers.size(), config.tick(), config.lease());
             tickOnContext().subscribe().with(v -> { }, e -> { });
         }), e -> {
-            LOG.warnf("engine %s could not register (database unreachable?), retrying: %s", node, e.getMessage());
+            LOG.warnf("engine %s could not register (database unreachable?), retrying: %s", node, LogText.of(e.getMessage(), 1000));
             vertx.setTimer(1000, id -> context.runOnContext(this::register));
         });
     }
@@ -162,7 +163,7 @@ public class Engine {
         long now = time.millis();
         return batches.needingWork(now / 1000)
                 .invoke(work -> act(work, now))
-                .onFailure().invoke(e -> LOG.warnf("engine tick failed (database unreachable?), will retry: %s", e.getMessage()))
+                .onFailure().invoke(e -> LOG.warnf("engine tick failed (database unreachable?), will retry: %s", LogText.of(e.getMessage(), 1000)))
                 .onFailure().recoverWithNull()
                 .eventually(() -> {
                     ticking = false;
@@ -258,7 +259,7 @@ public class Engine {
                 }, e -> {
                     busy.remove(id);
                     after.run();
-                    LOG.warnf("batch %s: step failed, will retry: %s", id, e.getMessage());
+                    LOG.warnf("batch %s: step failed, will retry: %s", id, LogText.of(e.getMessage(), 1000));
                 });
     }
 
@@ -366,7 +367,7 @@ public class Engine {
             halt();
             done.complete(null);
         }, e -> {
-            LOG.warnf("engine %s could not say goodbye (its lines return to the queue when its heartbeat is found stale): %s", node, e.getMessage());
+            LOG.warnf("engine %s could not say goodbye (its lines return to the queue when its heartbeat is found stale): %s", node, LogText.of(e.getMessage(), 1000));
             halt();
             done.complete(null);
         });

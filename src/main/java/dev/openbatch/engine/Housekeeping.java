@@ -1,5 +1,6 @@
 package dev.openbatch.engine;
 
+import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -70,7 +71,7 @@ final class Housekeeping {
         u.subscribe().with(x -> j.running = false, e -> {
             j.running = false;
             metrics.housekeepingFailed(j.name);
-            LOG.warnf("engine job '%s' failed, will run again in %d ms: %s", j.name, j.periodMillis, e.getMessage());
+            LOG.warnf("engine job '%s' failed, will run again in %d ms: %s", j.name, j.periodMillis, LogText.of(e.getMessage(), 1000));
         });
     }
 

@@ -1,5 +1,6 @@
 package dev.openbatch.engine;
 
+import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -122,7 +123,7 @@ class ResultWriter {
             writing--;
             inWrite -= batch.size();
             failures++;
-            LOG.warnf("writing %d results failed (attempt %d), will retry: %s", batch.size(), failures, failure.getMessage());
+            LOG.warnf("writing %d results failed (attempt %d), will retry: %s", batch.size(), failures, LogText.of(failure.getMessage(), 1000));
             batch.addAll(pending);
             pending = batch;
             retrying = true;

@@ -1,5 +1,6 @@
 package dev.openbatch.engine;
 
+import dev.openbatch.api.LogText;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.ThreadLocalRandom;
@@ -159,14 +160,15 @@ final class RetryPolicy {
         for (Throwable t = err; t != null && depth++ < 5; t = t.getCause() == t ? null : t.getCause()) {
             sb.append(depth > 1 ? " <- " : "").append(t);
         }
-        return sb.toString();
+        return LogText.of(sb.toString(), 2000); // upstream answers and exception texts: one log line whatever they hold
     }
 
     private static String clip(String body) {
         if (body == null) {
             return "(no body)";
         }
-        return body.length() <= 2000 ? body : body.substring(0, 2000) + "... (" + body.length() + " characters)";
+        return body.length() <= 2000 ? LogText.of(body, 2000)
+                : LogText.of(body.substring(0, 2000), 2000) + "... (" + body.length() + " characters)";
     }
 
     /** Delay before attempt {@code attempt + 1}, given {@code attempt} attempts were made; a Retry-After wins. */

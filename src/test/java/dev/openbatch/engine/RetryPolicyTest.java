@@ -222,6 +222,10 @@ class RetryPolicyTest {
         try {
             policy.decide(line(5, null), null, new java.net.UnknownHostException("Failed to resolve 'vllm.internal'"), NOW, "gpu-pool");
             policy.decide(line(1, null), new UpstreamResponse(401, "{\"error\":\"bad key sk-live-4f2a\"}", null, null), null, NOW, "gpu-pool");
+            // texts that came from outside (an answer, an exception naming what a tenant sent) cannot add a line to the log
+            policy.decide(line(5, null), null, new java.net.ConnectException("refused\n2026-11-29 INFO forged line"), NOW, "gpu-pool");
+            policy.decide(line(1, null), new UpstreamResponse(403, "nope\r\n2026-11-29 INFO forged too\u2028", null, null), null, NOW,
+                    "gpu-pool");
         } finally {
             logger.removeHandler(h);
         }
@@ -231,6 +235,9 @@ class RetryPolicyTest {
                 && m.contains("Failed to resolve 'vllm.internal'")), lines.toString());
         assertTrue(lines.stream().anyMatch(m -> m.contains("batch_x line 1 ") && m.contains("HTTP 401") && m.contains("sk-live-4f2a")),
                 lines.toString());
+        assertTrue(lines.stream().anyMatch(m -> m.contains("refused\\n2026-11-29 INFO forged line")), lines.toString());
+        assertTrue(lines.stream().anyMatch(m -> m.contains("nope\\r\\n2026-11-29 INFO forged too")), lines.toString());
+        assertTrue(lines.stream().noneMatch(m -> m.contains("\n") || m.contains("\r") || m.contains("\u2028")), lines.toString());
     }
 
     @Test
