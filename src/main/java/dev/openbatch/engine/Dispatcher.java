@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 
-import dev.openbatch.api.LogText;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -12,6 +11,7 @@ import java.util.Set;
 
 import org.jboss.logging.Logger;
 
+import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
 import dev.openbatch.engine.BatchStore.Eligible;
 import dev.openbatch.upstream.Upstream;

@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 
-import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -15,6 +14,7 @@ import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
 
+import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
 import dev.openbatch.batches.BatchLog;
 import dev.openbatch.batches.BatchStatus;

@@ -1,11 +1,12 @@
 package dev.openbatch.engine;
 
-import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
+
+import dev.openbatch.api.LogText;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;

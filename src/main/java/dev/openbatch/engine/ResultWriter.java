@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 
-import dev.openbatch.api.LogText;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -8,6 +7,8 @@ import java.util.Set;
 import java.util.function.BiConsumer;
 
 import org.jboss.logging.Logger;
+
+import dev.openbatch.api.LogText;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
@@ -159,7 +160,7 @@ class ResultWriter {
                 return writeSet(set.subList(0, half)).chain(a -> writeSet(set.subList(half, set.size())).map(a::plus));
             }
             Result r = set.get(0);
-            String why = ((PgException) e).getErrorMessage();
+            String why = LogText.of(((PgException) e).getErrorMessage(), 500); // it may quote the refused value
             if (Result.NOT_STORABLE.equals(r.errorCode()) && r.statusCode() == null) {
                 // our own failure, without a value of the upstream's, refused too: nothing more to try
                 LOG.errorf("the failure of line %d of batch %s cannot be stored either (%s); the line stays with its claim",

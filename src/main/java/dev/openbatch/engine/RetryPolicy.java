@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 
-import dev.openbatch.api.LogText;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.ThreadLocalRandom;
@@ -8,6 +7,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Ids;
+import dev.openbatch.api.LogText;
 import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.UpstreamResponse;
 
