@@ -3,24 +3,30 @@ package dev.openbatch.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.DuplexChannel;
+import io.quarkus.runtime.StartupEvent;
 import io.quarkus.vertx.http.runtime.filters.Filters;
 import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.impl.HttpUtils;
 import io.vertx.core.net.impl.ConnectionBase;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
 
 /**
  * Holds every request body to its limit with 413 and the envelope, whatever its framing: uploads
@@ -29,17 +35,21 @@ import jakarta.enterprise.event.Observes;
  * the limit is refused before a byte of the body is stored or parsed; a chunked body is counted as
  * it arrives and refused the moment it passes the limit ({@link BodyCounter}). (A file just over its
  * limit inside a body within it is measured after spooling, in FileService.) Also refuses a URL
- * with an encoded NUL character, which no id or parameter can hold, and a control character in a
- * header we read ({@code Authorization}, {@code Idempotency-Key}).
+ * with an encoded NUL character, which no id or parameter can hold, and any request header HTTP
+ * does not allow (a control character other than a tab in its value, a name that is not a token):
+ * Vert.x's codec leaves that check to us ({@link dev.openbatch.Main}), so it comes with the
+ * envelope, and every response header is checked here before it is written.
  * <p>
  * What Vert.x and Quarkus answer before this filter runs has no body and cannot be given one: a
  * request line over {@code quarkus.http.limits.max-initial-line-length} (414), headers over
  * {@code quarkus.http.limits.max-header-size} (431), a URL that {@code java.net.URI} rejects (400),
- * a {@code Content-Length} over {@code quarkus.http.limits.max-body-size} (413), and a header value
- * with a control character other than a tab (400: Vert.x validates every header as it decodes it).
+ * a {@code Content-Length} that is not a number or is over {@code quarkus.http.limits.max-body-size}
+ * (400, 413). A missing or unreadable {@code Host} is refused by the router; that one gets the
+ * envelope from the failure handler below.
  */
 @ApplicationScoped
 public class HttpLayer {
+    private static final Logger LOG = Logger.getLogger(HttpLayer.class);
     /**
      * Set on the routing context of a request whose chunked body went over its limit (already
      * answered with 413): an upload is then ended early so its spool file is deleted, and
@@ -83,6 +93,13 @@ public class HttpLayer {
             if (ctx.get(BODY_REFUSED) != null && ctx.response().ended()) {
                 return;
             }
+            if (ctx.statusCode() == 400 && ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().authority() == null) {
+                // the router refuses an HTTP/1.1 request without a readable Host header before any filter runs
+                ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+                answer(ctx, 400, ApiError.of("Send a valid Host header; HTTP/1.1 requires one.", "invalid_request_error", "Host",
+                        "invalid_header")).onComplete(a -> ctx.request().connection().close());
+                return;
+            }
             ctx.next();
         });
     }
@@ -95,15 +112,21 @@ public class HttpLayer {
                     "invalid_request_error", null, "invalid_request"));
             return;
         }
-        for (String name : READ_HEADERS) {
-            for (String value : request.headers().getAll(name)) {
-                if (hasControlCharacter(value)) {
-                    answer(ctx, 400, ApiError.of("The " + name + " header contains a control character; send printable text only.",
-                            "invalid_request_error", name, "invalid_value"));
-                    return;
-                }
+        ApiError badHeader = badHeader(request.headers());
+        if (badHeader != null) {
+            // the rest of such a request is not trusted to be framed as it says: the connection ends with the answer
+            boolean http1 = request.version() != HttpVersion.HTTP_2;
+            if (http1) {
+                ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
             }
+            answer(ctx, 400, badHeader).onComplete(a -> {
+                if (http1) {
+                    request.connection().close();
+                }
+            });
+            return;
         }
+        ctx.addHeadersEndHandler(v -> dropBadResponseHeaders(ctx.response().headers()));
         String path = ctx.normalizedPath();
         boolean upload = request.method() == HttpMethod.POST && ("/v1/files".equals(path) || "/v1/files/".equals(path));
         long limit = upload ? limits.maxUploadBytes() + MULTIPART_SLACK : limits.maxRequestBytes();
@@ -180,6 +203,79 @@ public class HttpLayer {
         });
         pipeline.addBefore(VERTX_HANDLER, BodyCounter.NAME, new BodyCounter(limit, upload, DRAIN_BYTES, over, done));
         ctx.next();
+    }
+
+    /**
+     * The error for the first request header that HTTP does not allow (a name that is not a token,
+     * a value with a control character other than a tab), or null. Vert.x's codec would refuse it
+     * with a bare 400; openbatch turns that check off ({@link dev.openbatch.Main}) and applies the
+     * same rules here, so the client gets the envelope, naming the header when its name is valid.
+     */
+    static ApiError badHeader(MultiMap headers) {
+        for (Map.Entry<String, String> header : headers) {
+            String name = header.getKey();
+            try {
+                HttpUtils.validateHeaderName(name);
+            } catch (IllegalArgumentException e) {
+                return ApiError.of("A request header's name holds a character HTTP does not allow in a header name.",
+                        "invalid_request_error", null, "invalid_header");
+            }
+            String value = header.getValue();
+            boolean read = READ_HEADERS.stream().anyMatch(name::equalsIgnoreCase);
+            if (read ? hasControlCharacter(value) : !validValue(value)) {
+                String canonical = read ? READ_HEADERS.stream().filter(name::equalsIgnoreCase).findFirst().orElse(name) : name;
+                return ApiError.of("The " + canonical + " header contains a control character; send printable text only.",
+                        "invalid_request_error", canonical, read ? "invalid_value" : "invalid_header");
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Every response header is checked before it is written, as Vert.x would with its own checks
+     * on: one that could end the header block or split the answer (CR, LF, NUL...) is dropped and
+     * logged, never sent. No header of ours carries such a character; this keeps it that way.
+     */
+    static void dropBadResponseHeaders(MultiMap headers) {
+        List<String> bad = null;
+        for (Map.Entry<String, String> header : headers) {
+            boolean ok;
+            try {
+                HttpUtils.validateHeaderName(header.getKey());
+                ok = validValue(header.getValue());
+            } catch (IllegalArgumentException e) {
+                ok = false;
+            }
+            if (!ok) {
+                bad = bad == null ? new ArrayList<>() : bad;
+                bad.add(header.getKey());
+            }
+        }
+        if (bad != null) {
+            for (String name : bad) {
+                LOG.errorf("response header %s held a character HTTP does not allow; it was not sent", LogText.of(name));
+                headers.remove(name);
+            }
+        }
+    }
+
+    /** Vert.x's own rule for a header value (control characters other than a tab, and a bare CR or LF, are refused). */
+    static boolean validValue(String value) {
+        try {
+            HttpUtils.validateHeaderValue(value);
+            return !hasControlCharacter(value.replace('\t', ' '));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /** Warns when Vert.x's codec still checks header characters itself (openbatch started without {@link dev.openbatch.Main}). */
+    void warnIfCodecChecks(@Observes StartupEvent ev) {
+        if (!io.vertx.core.http.HttpHeaders.DISABLE_HTTP_HEADERS_VALIDATION) {
+            LOG.warnf("-D%s=true is not set: a control character in a request header gets a 400 without the error envelope."
+                    + " Start openbatch through its main class (java -jar quarkus-run.jar does), or set the property.",
+                    dev.openbatch.Main.HEADER_CHECKS_PROPERTY);
+        }
     }
 
     /** A control character (C0 or DEL) in a header value: none belongs in a key or an idempotency key. */

@@ -8,6 +8,7 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LogText;
+import dev.openbatch.upstream.InvalidAnswerException;
 import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.UpstreamResponse;
 
@@ -102,6 +103,9 @@ final class RetryPolicy {
     static boolean malformedAnswer(Throwable err) {
         int depth = 0;
         for (Throwable t = err; t != null && depth++ < 10; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof InvalidAnswerException) {
+                return true;
+            }
             if (t instanceof IllegalArgumentException && t.getMessage() != null && t.getMessage().startsWith("Validation failed for header")) {
                 return true;
             }

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -12,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
@@ -21,6 +23,7 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.http.impl.HttpUtils;
 import io.vertx.mutiny.core.Vertx;
 
 /** An OpenAI-compatible server over HTTP (vLLM, SGLang, Ollama, OpenAI itself...). */
@@ -126,6 +129,13 @@ public class HttpUpstream implements Upstream {
      * passes it. Either way the request is reset (the connection closed), so the rest is never read.
      */
     private Future<UpstreamResponse> read(HttpClientRequest req, HttpClientResponse resp) {
+        String badHeader = badHeader(resp.headers());
+        if (badHeader != null) {
+            resp.exceptionHandler(e -> {
+            });
+            req.reset();
+            return Future.failedFuture(new InvalidAnswerException(resp.statusCode(), badHeader));
+        }
         long declared = contentLength(resp.getHeader("content-length"));
         if (declared > maxResponseBytes) {
             resp.exceptionHandler(e -> {
@@ -150,6 +160,28 @@ public class HttpUpstream implements Upstream {
         resp.endHandler(v -> done.tryComplete(new UpstreamResponse(resp.statusCode(), body.toString(), resp.getHeader("x-request-id"),
                 resp.getHeader("retry-after"))));
         return done.future();
+    }
+
+    /**
+     * The name of the first header of an answer that HTTP does not allow, or null. Vert.x's codec
+     * leaves this to openbatch ({@link dev.openbatch.Main}); its own rules are applied here.
+     */
+    static String badHeader(MultiMap headers) {
+        for (Map.Entry<String, String> header : headers) {
+            try {
+                HttpUtils.validateHeader(header.getKey(), header.getValue());
+            } catch (IllegalArgumentException e) {
+                return header.getKey();
+            }
+            String value = header.getValue();
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                    return header.getKey();
+                }
+            }
+        }
+        return null;
     }
 
     /** The Content-Length header's value, or -1 when it is absent or unreadable (the body is measured as it comes). */

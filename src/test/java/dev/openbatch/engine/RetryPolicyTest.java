@@ -160,13 +160,14 @@ class RetryPolicyTest {
     }
 
     /**
-     * An upstream whose answer carries a NUL in {@code x-request-id}: Vert.x's client refuses the
-     * answer (the exception is taken from a real exchange, not written by hand), and the line fails
-     * at once with its own code instead of being retried as an unreachable server.
+     * An upstream whose answer carries a NUL in {@code x-request-id}: the upstream client refuses
+     * the answer (the exception is taken from a real exchange through {@code HttpUpstream}, not
+     * written by hand), and the line fails at once with its own code instead of being retried as
+     * an unreachable server.
      */
     @Test
     void anAnswerWithAForbiddenHeaderCharacterFailsAtOnceWithItsOwnCode() throws Exception {
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+        io.vertx.mutiny.core.Vertx vertx = io.vertx.mutiny.core.Vertx.vertx();
         try (java.net.ServerSocket server = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress())) {
             Thread t = new Thread(() -> {
                 try (java.net.Socket s = server.accept()) {
@@ -181,19 +182,32 @@ class RetryPolicyTest {
                 }
             });
             t.start();
-            Throwable err = vertx.createHttpClient()
-                    .request(io.vertx.core.http.HttpMethod.POST, server.getLocalPort(), "127.0.0.1", "/v1/chat/completions")
-                    .compose(req -> req.send("{}")).compose(resp -> resp.body())
-                    .toCompletionStage().toCompletableFuture()
+            dev.openbatch.upstream.UpstreamsConfig.Server config = new dev.openbatch.upstream.UpstreamsConfig.Server() {
+                @Override
+                public String url() { return "http://127.0.0.1:" + server.getLocalPort() + "/v1"; }
+
+                @Override
+                public java.util.Optional<String> apiKey() { return java.util.Optional.empty(); }
+
+                @Override
+                public String models() { return "*"; }
+
+                @Override
+                public int maxConcurrency() { return 1; }
+            };
+            dev.openbatch.upstream.HttpUpstream upstream = new dev.openbatch.upstream.HttpUpstream(vertx, "raw", config,
+                    java.time.Duration.ofSeconds(10), 1 << 20);
+            Throwable err = upstream.send("/chat/completions", "{}").subscribeAsCompletionStage()
                     .handle((ok, e) -> e).get(10, java.util.concurrent.TimeUnit.SECONDS);
-            assertTrue(err != null, "Vert.x's client refuses the answer");
+            upstream.close();
+            assertTrue(err != null, "the answer is refused");
             assertTrue(RetryPolicy.malformedAnswer(err), "recognised: " + RetryPolicy.detail(err));
             Result r = policy.decide(line(1, null), null, err, NOW, "up");
             assertEquals(LineState.FAILED, r.state(), "not retried");
             assertEquals("upstream_invalid_response", r.errorCode());
             assertFalse(r.errorMessage().contains("127.0.0.1") || r.errorMessage().contains("Validation"), r.errorMessage());
         } finally {
-            vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            vertx.closeAndAwait();
         }
         // a connection that merely failed is still an unreachable server, retried
         Result r = policy.decide(line(1, null), null, new java.net.ConnectException("Connection refused"), NOW, "up");
