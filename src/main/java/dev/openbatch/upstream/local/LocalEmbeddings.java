@@ -1,5 +1,6 @@
 package dev.openbatch.upstream.local;
 
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,6 +11,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
@@ -22,12 +24,15 @@ import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
 import dev.openbatch.upstream.Upstreams;
 import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * The built-in upstream {@code local}: answers {@code /v1/embeddings} lines for {@code all-minilm-l6-v2}
@@ -53,6 +58,8 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
     /** Floats per embedding. */
     public static final int DIMENSIONS = 384;
     static final String PATH = "/v1/embeddings";
+    /** Longest wait, on a stop signal, for a model call (or the model's load) already running. */
+    static final Duration STOP_WAIT = Duration.ofSeconds(20);
 
     private final LocalConfig config;
     private final Supplier<? extends Encoder> loader;
@@ -74,6 +81,15 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
     private volatile boolean loadFailed;
     /** Set when the process stops: a model call or load that fails now fails because of the stop, not by itself. */
     private volatile boolean closing;
+    /**
+     * Held (shared) by every worker while it is inside the model's native code (loading it, counting
+     * tokens, embedding); taken (exclusively, for good) by {@link #stopNativeWork} before the JVM's
+     * shutdown begins, because ONNX Runtime's own shutdown hook frees its environment at once, and a
+     * native call still running then crashes the process (SIGBUS or SIGSEGV).
+     */
+    private final ReentrantReadWriteLock nativeGate = new ReentrantReadWriteLock();
+    /** Set once {@link #stopNativeWork} began: no model call starts from then on. */
+    private volatile boolean nativeStopped;
 
     @Inject
     public LocalEmbeddings(LocalConfig config) {
@@ -199,6 +215,13 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
     private void drain() {
         List<Piece> group;
         while ((group = nextGroup()) != null) {
+            if (!enterNative()) {
+                // the process is stopping: the engine gives these lines back (or retries them after a restart)
+                UpstreamResponse r = EmbeddingsJson.error(json, 503, "The built-in model is shutting down; try again.", "server_error",
+                        null, null);
+                group.forEach(p -> p.line.fail(r));
+                continue;
+            }
             try {
                 embed(group);
             } catch (Throwable t) { // embed already answers model failures; this is the last resort
@@ -209,6 +232,74 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
                 }
                 UpstreamResponse r = serverError("The built-in model failed.");
                 group.forEach(p -> p.line.fail(r));
+            } finally {
+                nativeGate.readLock().unlock();
+            }
+        }
+    }
+
+    /** A worker may call into the model's native code (and must call {@link #nativeGate}'s unlock after), unless the stop began. */
+    private boolean enterNative() {
+        if (nativeStopped || !nativeGate.readLock().tryLock()) {
+            return false;
+        }
+        if (nativeStopped) {
+            nativeGate.readLock().unlock();
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * No model call starts from now on, and those running are waited for (up to {@code wait}), so
+     * that none is inside native code when ONNX Runtime's shutdown hook frees its environment.
+     *
+     * @return whether every running call ended within {@code wait}
+     */
+    boolean stopNativeWork(Duration wait) {
+        nativeStopped = true;
+        closing = true;
+        try {
+            // taken for good: the process is about to end
+            return nativeGate.writeLock().tryLock(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * A SIGTERM, SIGINT or SIGHUP first stops the model's native work ({@link #stopNativeWork}), then
+     * goes on as the JVM would have: its shutdown, with Quarkus's graceful stop of the engine (lines
+     * of the built-in model not yet in a model call are given back like any other). Installed once,
+     * by the application's instance, when the built-in model is enabled.
+     */
+    void installStopSignals(@Observes StartupEvent ev) {
+        if (!config.enabled()) {
+            return;
+        }
+        for (String name : List.of("TERM", "INT", "HUP")) {
+            try {
+                Signal signal = new Signal(name);
+                SignalHandler[] previous = new SignalHandler[1];
+                previous[0] = Signal.handle(signal, sig -> {
+                    long t0 = System.nanoTime();
+                    boolean clean = stopNativeWork(STOP_WAIT);
+                    LOG.infof("SIG%s: the built-in model's native work stopped (%s, %d ms)", name,
+                            clean ? "every model call had ended" : "a model call still running after " + STOP_WAIT, (System.nanoTime() - t0) / 1_000_000);
+                    SignalHandler before = previous[0];
+                    if (before == SignalHandler.SIG_IGN) {
+                        return;
+                    }
+                    if (before != null && before != SignalHandler.SIG_DFL) {
+                        before.handle(sig);
+                    } else {
+                        System.exit(128 + sig.getNumber());
+                    }
+                });
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                // a signal this platform or JVM (-Xrs) does not let us handle: its shutdown stays as it was
+                LOG.debugf("cannot handle SIG%s: %s", name, e.getMessage());
             }
         }
     }
@@ -386,6 +477,7 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
      */
     void stopping(@Observes ShutdownEvent ev) {
         closing = true;
+        nativeStopped = true;
     }
 
     @PreDestroy

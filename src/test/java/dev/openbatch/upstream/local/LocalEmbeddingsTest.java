@@ -290,6 +290,62 @@ class LocalEmbeddingsTest {
         }
     }
 
+    /**
+     * A stop signal waits for a model load (or call) already in native code before the JVM's
+     * shutdown may free the runtime under it (it crashed the process with SIGBUS), and no call
+     * starts after it: lines get a retryable 503 instead, which the engine gives back.
+     */
+    @Test
+    void aStopWaitsForTheModelCallInNativeCodeAndStartsNoOther() throws Exception {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch finishLoad = new CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        Counting counting = new Counting(model);
+        LocalEmbeddings l = new LocalEmbeddings(new Config(true, 8, 1, 4), () -> {
+            loading.countDown();
+            try {
+                finishLoad.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            return new Encoder() {
+                @Override
+                public List<float[]> embedAll(List<String> texts) {
+                    calls.incrementAndGet();
+                    return counting.embedAll(texts);
+                }
+
+                @Override
+                public int countTokens(String text) {
+                    return counting.countTokens(text);
+                }
+            };
+        });
+        try {
+            java.util.concurrent.CompletableFuture<UpstreamResponse> first = l.send("/v1/embeddings", body("first"))
+                    .subscribeAsCompletionStage();
+            assertTrue(loading.await(10, java.util.concurrent.TimeUnit.SECONDS), "the load began");
+            // the stop cannot pass a load in native code...
+            assertFalse(l.stopNativeWork(java.time.Duration.ofMillis(300)), "a stop does not pass a running load");
+            java.util.concurrent.CompletableFuture<Boolean> stopped = java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> l.stopNativeWork(java.time.Duration.ofSeconds(10)));
+            Thread.sleep(200);
+            assertFalse(stopped.isDone(), "the stop waits for the load");
+            finishLoad.countDown();
+            assertTrue(stopped.get(10, java.util.concurrent.TimeUnit.SECONDS), "...and goes on once it has ended");
+            assertEquals(200, first.get(10, java.util.concurrent.TimeUnit.SECONDS).status(), "the line in native code completes");
+            // nothing enters native code afterwards
+            int before = calls.get();
+            UpstreamResponse later = l.send("/v1/embeddings", body("later")).await().atMost(WAIT);
+            assertEquals(503, later.status(), later.body());
+            assertEquals("server_error", parse(later.body()).get("error").get("type").asText());
+            assertEquals(before, calls.get(), "no model call after the stop");
+        } finally {
+            finishLoad.countDown();
+            l.close();
+        }
+    }
+
     @Test
     void cancelledLinesAreNotEmbedded() throws Exception {
         CountDownLatch entered = new CountDownLatch(1);
