@@ -44,7 +44,8 @@ import org.jboss.logging.Logger;
  * request line over {@code quarkus.http.limits.max-initial-line-length} (414), headers over
  * {@code quarkus.http.limits.max-header-size} (431), a URL that {@code java.net.URI} rejects (400),
  * a {@code Content-Length} that is not a number or is over {@code quarkus.http.limits.max-body-size}
- * (400, 413). A missing or unreadable {@code Host} is refused by the router; that one gets the
+ * (400, 413), and a header whose value begins, right after the colon, with a vertical tab, a form
+ * feed or an information separator (0x1C-0x1F): Netty's parser refuses that separator itself (400). A missing or unreadable {@code Host} is refused by the router; that one gets the
  * envelope from the failure handler below.
  */
 @ApplicationScoped

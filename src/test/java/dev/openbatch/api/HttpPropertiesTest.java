@@ -179,6 +179,13 @@ class HttpPropertiesTest {
                     String what = hv[0] + ": " + shorten(hv[1].chars().mapToObj(c -> c < 0x20 || c == 0x7f ? String.format("\\x%02x", c) : String.valueOf((char) c))
                             .collect(Collectors.joining()));
                     String trimmed = hv[1].strip();
+                    if (nettyRefusesTheSeparator(hv[1])) {
+                        // Netty's header parser itself refuses a vertical tab, form feed or an information separator
+                        // right after the colon ("only a single space or horizontal tab allowed"), before any hook:
+                        // a 400 without a body (see HttpLayer)
+                        assertEquals(400, status, what);
+                        return;
+                    }
                     assertHandled(what, status, answer[1]);
                     boolean control = hv[1].chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f);
                     if (control || trimmed.chars().anyMatch(c -> c == '\t')) {
@@ -188,6 +195,13 @@ class HttpPropertiesTest {
                         assertEquals("invalid_value", JsonPath.from(answer[1]).getString("error.code"), what);
                     }
                 });
+    }
+
+    /** Whether the first character of {@code value} after spaces and tabs is one Java counts as whitespace and HTTP does not. */
+    static boolean nettyRefusesTheSeparator(String value) {
+        String rest = value.replaceFirst("^[ \t]+", "");
+        return !rest.isEmpty() && Character.isWhitespace(rest.charAt(0)) && rest.charAt(0) != ' ' && rest.charAt(0) != '\t'
+                && rest.charAt(0) != '\r' && rest.charAt(0) != '\n';
     }
 
     @Test
