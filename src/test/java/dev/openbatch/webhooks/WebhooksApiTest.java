@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import com.openai.client.OpenAIClient;
@@ -44,12 +45,23 @@ class WebhooksApiTest {
     @TestHTTPResource("/v1")
     URL v1;
 
+    /** The endpoints a test made, deleted after it: later tests' batches must not send events to them. */
+    private final List<String> made = new java.util.ArrayList<>();
+
+    @AfterEach
+    void deleteEndpoints() {
+        made.forEach(id -> as(KEY_A).delete("/v1/webhooks/" + id));
+        made.clear();
+    }
+
     private static Response post(String key, String path, String body) {
         return as(key).contentType("application/json").body(body).post(path);
     }
 
-    private static JsonPath create(String key, String body) {
-        return post(key, "/v1/webhooks", body).then().statusCode(200).extract().jsonPath();
+    private JsonPath create(String key, String body) {
+        JsonPath p = post(key, "/v1/webhooks", body).then().statusCode(200).extract().jsonPath();
+        made.add(p.getString("id"));
+        return p;
     }
 
     @Test
@@ -172,6 +184,7 @@ class WebhooksApiTest {
                     .eventTypes(List.of(WebhookCreateParams.EventType.BATCH_COMPLETED, WebhookCreateParams.EventType.BATCH_CANCELLED))
                     .build());
             made.validate();
+            this.made.add(made.id());
             assertTrue(made.signingSecret().startsWith("whsec_"));
             assertEquals(List.of("batch.completed", "batch.cancelled"), made.eventTypes());
 
