@@ -26,13 +26,23 @@ public class WebhookReceiver {
     /** One request as it arrived. */
     public record Received(String path, String webhookId, String timestamp, String signature, byte[] body,
             Map<String, String> headers, String answer, long at) {
+        /** The batch the event is about ({@code data.id}), or null when the body is not an event. */
+        public String batchId() {
+            try {
+                return new io.vertx.core.json.JsonObject(new String(body, java.nio.charset.StandardCharsets.UTF_8))
+                        .getJsonObject("data").getString("id");
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
     }
 
     private final Vertx vertx = Vertx.vertx();
     private HttpServer server;
     public final List<Received> received = new CopyOnWriteArrayList<>();
     private final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
-    public final AtomicLong hugeBytes = new AtomicLong();
+    /** Bytes of {@code huge} answers written, by {@code webhook-id}. */
+    public final Map<String, AtomicLong> hugeBytes = new ConcurrentHashMap<>();
 
     public int start() throws Exception {
         server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
@@ -51,6 +61,19 @@ public class WebhookReceiver {
     /** The requests whose path starts with {@code prefix}. */
     public List<Received> at(String prefix) {
         return received.stream().filter(r -> r.path().startsWith(prefix)).toList();
+    }
+
+    /**
+     * The requests at {@code prefix} about one of these batches (other tests' batches that end
+     * meanwhile send their events to the same project's endpoints too).
+     */
+    public List<Received> at(String prefix, java.util.Collection<String> batchIds) {
+        return at(prefix).stream().filter(r -> batchIds.contains(r.batchId())).toList();
+    }
+
+    public long hugeBytes(String webhookId) {
+        AtomicLong n = hugeBytes.get(webhookId);
+        return n == null ? 0 : n.get();
     }
 
     private void handle(HttpServerRequest req) {
@@ -75,7 +98,7 @@ public class WebhookReceiver {
                 case "redirect" -> resp.setStatusCode(302).putHeader("Location", url("/redirected")).end();
                 case "huge" -> {
                     resp.setStatusCode(200).setChunked(true).putHeader("Content-Type", "text/plain");
-                    pour(resp);
+                    pour(resp, hugeBytes.computeIfAbsent(id, k -> new AtomicLong()));
                 }
                 default -> resp.setStatusCode(Integer.parseInt(answer)).end("{\"ok\":true}");
             }
@@ -83,14 +106,14 @@ public class WebhookReceiver {
     }
 
     /** Writes 64 KiB chunks for as long as the client reads them (at most 1 GiB). */
-    private void pour(HttpServerResponse resp) {
+    private void pour(HttpServerResponse resp, AtomicLong written) {
         Buffer chunk = Buffer.buffer(new byte[65536]);
-        while (!resp.writeQueueFull() && !resp.closed() && hugeBytes.get() < (1L << 30)) {
+        while (!resp.writeQueueFull() && !resp.closed() && written.get() < (1L << 30)) {
             resp.write(chunk);
-            hugeBytes.addAndGet(chunk.length());
+            written.addAndGet(chunk.length());
         }
-        if (!resp.closed() && hugeBytes.get() < (1L << 30)) {
-            resp.drainHandler(v -> pour(resp));
+        if (!resp.closed() && written.get() < (1L << 30)) {
+            resp.drainHandler(v -> pour(resp, written));
         }
     }
 }
