@@ -417,6 +417,10 @@ class WebhookDeliveryTest {
         String r = EngineTest.run();
         String[] redirecting = endpoint(KEY_A, "/script/redirect,200/" + r);
         String[] huge = endpoint(KEY_A, "/script/huge/" + r, "batch.completed");
+        // a host name: the request goes to the address checked, with the name in Host
+        String named = RECEIVER.url("/named/" + r).replace("127.0.0.1", "localhost");
+        endpoints.add(new String[] { KEY_A, as(KEY_A).contentType("application/json").body("{\"url\":\"" + named + "\"}")
+                .post("/v1/webhooks").then().statusCode(200).extract().path("id") });
         engine("wh-untrusted");
         String id = batch(KEY_A, lines(r, 1, null), "24h");
         awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
@@ -435,6 +439,9 @@ class WebhookDeliveryTest {
         sleep(500);
         assertEquals(written, RECEIVER.hugeBytes(big.webhookId()), "the connection was closed: nothing more is written");
         assertTrue(written < 32L << 20, "the answer was cut off, not read: " + written + " bytes got out");
+
+        Received byName = awaitReceived("/named/" + r, id, 1, Duration.ofSeconds(20)).get(0);
+        assertEquals(java.net.URI.create(named).getAuthority(), byName.headers().get("host"));
     }
 
     @Test
