@@ -55,6 +55,7 @@ public final class WebhookDeliverer {
     private boolean claiming;
     private boolean again;
     private boolean stopping;
+    private boolean halted;
 
     private static final class Attempt {
         final DeliveryStore.Claimed claimed;
@@ -155,9 +156,18 @@ public final class WebhookDeliverer {
         }
         return store.claim(project, node, now, leaseMillis, room)
                 .emitOn(context::runOnContext)
-                .invoke(claimed -> {
+                .call(claimed -> {
                     lastServed.put(project, time.millis());
+                    if (halted) {
+                        return Uni.createFrom().voidItem(); // killed meanwhile: these claims lapse like the others
+                    }
+                    if (stopping) { // stopped meanwhile: given back at once
+                        return Multi.createFrom().iterable(claimed)
+                                .onItem().transformToUniAndConcatenate(c -> store.release(c).onFailure().recoverWithNull())
+                                .collect().last();
+                    }
                     claimed.forEach(this::send);
+                    return Uni.createFrom().voidItem();
                 })
                 .replaceWithVoid();
     }
@@ -269,6 +279,7 @@ public final class WebhookDeliverer {
     public void halt() {
         context.runOnContext(() -> {
             stopping = true;
+            halted = true;
             new ArrayList<>(inFlight.values()).forEach(this::abort);
             sender.close();
         });
