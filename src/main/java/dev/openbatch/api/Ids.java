@@ -16,6 +16,9 @@ public final class Ids {
     public static String job() { return make("job-"); }
     public static String batchRequest() { return make("batch_req-"); }
     public static String request() { return make("req-"); }
+    public static String webhook() { return make("webhook-"); }
+    /** An event's id, spelled as OpenAI spells them ({@code evt_…}): also the {@code webhook-id} of its deliveries. */
+    public static String event() { return make("evt_"); }
 
     static String make(String prefix) {
         StringBuilder sb = new StringBuilder(prefix.length() + LENGTH).append(prefix);

@@ -178,8 +178,8 @@ class BatchStore {
     }
 
     /** Validation found errors: the batch fails with them; null when the claim was lost. */
-    Uni<BatchStatus> invalid(String batchId, long fence, String errorsJson, String model, long nowSeconds) {
-        return pool.preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
+    Uni<BatchStatus> invalid(SqlClient tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
+        return tx.preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
                 + " validated = true, claimed_by = null, lease_until = null"
                 + " where id = $1 and fence = $2 and status in ('validating', 'cancelling') returning status")
                 .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model))

@@ -21,6 +21,7 @@ import dev.openbatch.batches.BatchStatus;
 import dev.openbatch.engine.BatchStore.Work;
 import dev.openbatch.files.FileStore;
 import dev.openbatch.upstream.Upstream;
+import dev.openbatch.webhooks.WebhookDeliverer;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
@@ -32,7 +33,8 @@ import io.vertx.mutiny.sqlclient.Row;
  * One process's engine. A tick finds the batches with a batch-level step to do and runs it
  * through {@link Lifecycle} under the batch's claim; a {@link Dispatcher} per upstream keeps that
  * upstream busy with lines; {@link Housekeeping} runs the heartbeat, the sweep of dead processes,
- * file retention and the gauges. All of its state lives on one Vert.x event-loop context.
+ * file retention and the gauges, and polls the {@link WebhookDeliverer} (which sends on a context
+ * of its own). All of the engine's state lives on one Vert.x event-loop context.
  * Several engines (processes, or instances in a test) share one database safely: claims,
  * heartbeats and fences decide who does what.
  */
@@ -51,6 +53,7 @@ public class Engine {
     private final FileStore files;
     private final BatchLog batchLog;
     private final Housekeeping housekeeping;
+    private final WebhookDeliverer webhooks;
     private final Map<String, Dispatcher> dispatchers = new LinkedHashMap<>();
     /** Batches with a step running in this process, and their claim's fence (-1 while it is being claimed). */
     private final Map<String, Long> busy = new HashMap<>();
@@ -66,7 +69,8 @@ public class Engine {
     private int gaugeRuns;
 
     Engine(String node, Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, Lifecycle lifecycle,
-            LineStore lines, BatchStore batches, NodeStore nodes, FileStore files, List<Upstream> upstreams, BatchLog batchLog) {
+            LineStore lines, BatchStore batches, NodeStore nodes, FileStore files, List<Upstream> upstreams, BatchLog batchLog,
+            WebhookDeliverer webhooks) {
         this.node = node;
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
@@ -78,6 +82,7 @@ public class Engine {
         this.nodes = nodes;
         this.files = files;
         this.batchLog = batchLog;
+        this.webhooks = webhooks;
         for (Upstream u : upstreams) {
             dispatchers.put(u.name(), new Dispatcher(u, pool, lines, batches, context, time, config, node, metrics, this::wake));
         }
@@ -95,7 +100,9 @@ public class Engine {
                 .every(1_000, "request timeouts", () -> {
                     dispatchers.values().forEach(Dispatcher::expireSlowRequests);
                     return Uni.createFrom().voidItem();
-                });
+                })
+                .every(webhooks.pollMillis(), "webhook deliveries", webhooks::poll)
+                .every(5_000, "webhook backlog", webhooks::gauge);
     }
 
     public String node() { return node; }
@@ -119,6 +126,7 @@ public class Engine {
             registered = true;
             tickTimer = vertx.setPeriodic(config.tick().toMillis(), id -> tickOnContext().subscribe().with(v -> { }, e -> { }));
             housekeeping.start();
+            webhooks.start();
             LOG.infof("engine %s started: %d upstream(s), tick %s, lease %s", node, dispatchers.size(), config.tick(), config.lease());
             tickOnContext().subscribe().with(v -> { }, e -> { });
         }), e -> {
@@ -255,6 +263,9 @@ public class Engine {
                     after.run();
                     if (s != null) {
                         batchLog.transition(id, s.wire());
+                        if (s.terminal()) {
+                            webhooks.nudge(); // its event is due now
+                        }
                     }
                 }, e -> {
                     busy.remove(id);
@@ -328,6 +339,11 @@ public class Engine {
         return dispatchers.values().stream().mapToLong(Dispatcher::sent).sum();
     }
 
+    /** Webhook deliveries in flight from this process. */
+    public int webhooksInFlight() {
+        return webhooks.inFlight();
+    }
+
     /** Lines in flight from this process, all upstreams. */
     public int inFlight() {
         return dispatchers.values().stream().mapToInt(Dispatcher::inFlight).sum();
@@ -345,13 +361,14 @@ public class Engine {
             stopped = true;
             vertx.cancelTimer(tickTimer); // the heartbeat goes on while lines in flight finish
             dispatchers.values().forEach(Dispatcher::stopClaiming);
+            webhooks.stopClaiming();
             waitDrained(System.currentTimeMillis() + grace.toMillis(), done);
         });
         return done;
     }
 
     private void waitDrained(long deadline, CompletableFuture<Void> done) {
-        boolean inFlight = dispatchers.values().stream().anyMatch(d -> d.inFlight() > 0);
+        boolean inFlight = dispatchers.values().stream().anyMatch(d -> d.inFlight() > 0) || webhooks.inFlight() > 0;
         if (inFlight && System.currentTimeMillis() < deadline) {
             vertx.setTimer(50, id -> waitDrained(deadline, done));
             return;
@@ -363,7 +380,7 @@ public class Engine {
             return;
         }
         housekeeping.stop();
-        nodes.leave(node).subscribe().with(v -> {
+        webhooks.giveBack().onFailure().recoverWithNull().chain(() -> nodes.leave(node)).subscribe().with(v -> {
             halt();
             done.complete(null);
         }, e -> {
@@ -384,6 +401,7 @@ public class Engine {
             vertx.cancelTimer(tickTimer);
             housekeeping.stop();
             dispatchers.values().forEach(Dispatcher::halt);
+            webhooks.halt();
         });
     }
 }

@@ -13,6 +13,9 @@ import dev.openbatch.batches.BatchChanged;
 import dev.openbatch.db.Migrations;
 import dev.openbatch.files.FileStore;
 import dev.openbatch.upstream.Upstreams;
+import dev.openbatch.webhooks.WebhookDeliverer;
+import dev.openbatch.webhooks.WebhookMetrics;
+import dev.openbatch.webhooks.WebhooksConfig;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
@@ -35,10 +38,13 @@ public class EngineService {
     private final Upstreams upstreams;
     private final FileStore store;
     private final BatchLog batchLog;
+    private final WebhooksConfig webhooks;
+    private final WebhookMetrics webhookMetrics;
     private volatile Engine engine;
 
     public EngineService(Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, LimitsConfig limits,
-            Upstreams upstreams, FileStore store, BatchLog batchLog, Migrations migrations) {
+            Upstreams upstreams, FileStore store, BatchLog batchLog, WebhooksConfig webhooks, WebhookMetrics webhookMetrics,
+            Migrations migrations) {
         this.pool = pool;
         this.vertx = vertx;
         this.time = time;
@@ -48,6 +54,8 @@ public class EngineService {
         this.upstreams = upstreams;
         this.store = store;
         this.batchLog = batchLog;
+        this.webhooks = webhooks;
+        this.webhookMetrics = webhookMetrics;
     }
 
     void start(@Observes @Priority(100) StartupEvent ev) {
@@ -66,7 +74,12 @@ public class EngineService {
 
     /** The same, with settings of its own. */
     public Engine create(String node, EngineConfig config) {
-        return create(node, config, new BatchStore(pool));
+        return create(node, config, webhooks);
+    }
+
+    /** The same, with engine and webhook settings of its own. */
+    public Engine create(String node, EngineConfig config, WebhooksConfig webhooks) {
+        return create(node, config, webhooks, new BatchStore(pool), new LineStore(pool));
     }
 
     /** The same, reading and changing batches through the store given (tests pass one that fails or records). */
@@ -76,9 +89,14 @@ public class EngineService {
 
     /** The same, with the lines' statements run through the store given (tests pass one that spoils results). */
     Engine create(String node, EngineConfig config, BatchStore batches, LineStore lines) {
+        return create(node, config, webhooks, batches, lines);
+    }
+
+    private Engine create(String node, EngineConfig config, WebhooksConfig webhooks, BatchStore batches, LineStore lines) {
         return new Engine(node, pool, vertx, time, config, metrics,
                 new Lifecycle(pool, time, limits, upstreams, batches, lines, store, metrics),
-                lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog);
+                lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog,
+                new WebhookDeliverer(node, vertx, pool, time, webhooks, webhookMetrics, config.lease().toMillis()));
     }
 
     /** The running engine, or null when disabled. */

@@ -12,6 +12,7 @@ import dev.openbatch.batches.LineValidator;
 import dev.openbatch.files.FileStore;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
+import dev.openbatch.webhooks.WebhookOutbox;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -25,7 +26,9 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * (in_progress → expired), {@link #cancel} (cancelling → cancelled). Each runs under the batch's
  * claim and ends with a write that checks the claim's fence, in one transaction, so a step cut
  * short by a crash is simply done again by whoever claims next. Lines settle one by one in the
- * dispatchers; a batch whose last line settled is completed here.
+ * dispatchers; a batch whose last line settled is completed here. Every terminal transition
+ * records its webhook event ({@link WebhookOutbox}) in the same transaction: no terminal batch
+ * without its event, no event for a transition rolled back.
  */
 final class Lifecycle {
     private static final int INSERT_ROWS = 2000;
@@ -165,7 +168,15 @@ final class Lifecycle {
     }
 
     private Uni<BatchStatus> invalid(String batchId, long fence, List<BatchError> errors, String model) {
-        return batches.invalid(batchId, fence, BatchView.errorsToJson(errors), model, time.seconds());
+        long now = time.millis();
+        return pool.withTransaction(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
+                .chain(() -> batches.invalid(tx, batchId, fence, BatchView.errorsToJson(errors), model, now / 1000))
+                .map(s -> {
+                    if (s == null) {
+                        throw new Fenced(); // rolls the event back with it
+                    }
+                    return s;
+                }));
     }
 
     // ---- complete, expire, cancel ----
@@ -202,19 +213,27 @@ final class Lifecycle {
     }
 
     /**
-     * Writes the output and error files and moves the batch from {@code from} to its terminal
-     * {@code to}, all in one transaction that checks the fence; null when the batch moved on.
+     * Writes the output and error files, records the webhook event and moves the batch from
+     * {@code from} to its terminal {@code to}, all in one transaction that checks the fence; null
+     * when the batch moved on.
      */
     private Uni<BatchStatus> end(String batchId, long fence, BatchStatus from, BatchStatus to) {
-        long now = time.seconds();
+        long nowMillis = time.millis();
+        long now = nowMillis / 1000;
         return pool.withTransaction(tx -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
             if (b == null) {
                 return Uni.createFrom().<BatchStatus>nullItem();
             }
             Long oea = b.outputExpiresAfter();
             return outputs.write(tx, batchId, b.project(), now, oea == null ? null : now + oea, time.orderingMicros())
+                    .call(() -> WebhookOutbox.record(tx, batchId, to, nowMillis, time.orderingMicros()))
                     .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId()))
-                    .map(done -> done ? to : null);
+                    .map(done -> {
+                        if (!done) {
+                            throw new Fenced(); // rolls the files and the event back with it
+                        }
+                        return to;
+                    });
         }));
     }
 }

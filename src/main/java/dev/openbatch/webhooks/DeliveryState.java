@@ -1,0 +1,10 @@
+package dev.openbatch.webhooks;
+
+/** A delivery's state: waiting for its (next) attempt, done with a 2xx, or given up after {@code retry-for}. */
+enum DeliveryState {
+    PENDING, SUCCEEDED, FAILED;
+
+    String wire() {
+        return name().toLowerCase();
+    }
+}

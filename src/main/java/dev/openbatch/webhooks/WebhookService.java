@@ -1,0 +1,238 @@
+package dev.openbatch.webhooks;
+
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+import dev.openbatch.api.ApiException;
+import dev.openbatch.api.Ids;
+import dev.openbatch.api.ListPage;
+import dev.openbatch.api.Params;
+import dev.openbatch.api.Time;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.quarkus.runtime.annotations.RegisterForReflection;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * A project's webhook endpoints: made, read, changed, deleted, their secret rotated, and their
+ * deliveries listed. A URL is checked when it is set (its host resolved, every address allowed by
+ * {@link Targets}), and again at every delivery.
+ */
+@ApplicationScoped
+public class WebhookService {
+    /** Most endpoints one project may have: each event is one delivery per endpoint. */
+    public static final int MAX_ENDPOINTS = 100;
+    /** How long the previous secret still signs after a rotation. */
+    public static final long ROTATION_OVERLAP_SECONDS = 24 * 3600;
+    private static final int MAX_NAME = 256;
+
+    private final WebhookEndpointRepository endpoints;
+    private final DeliveryStore deliveries;
+    private final Targets targets;
+    private final Time time;
+    private final Vertx vertx;
+
+    public WebhookService(WebhookEndpointRepository endpoints, Pool pool, WebhooksConfig config, Time time, Vertx vertx) {
+        this.endpoints = endpoints;
+        this.deliveries = new DeliveryStore(pool);
+        this.targets = Targets.of(config);
+        this.time = time;
+        this.vertx = vertx;
+    }
+
+    /**
+     * The body of create and update. {@code event_types} and {@code name} are OpenAI's names;
+     * {@code events} and {@code description} are accepted for them.
+     */
+    @RegisterForReflection
+    public record EndpointParams(String url, List<String> event_types, List<String> events, String name, String description) {
+    }
+
+    public Uni<WebhookEndpointView> create(String project, EndpointParams req) {
+        if (req == null) {
+            throw ApiException.invalid("The request body must be a JSON object.", null, "invalid_json");
+        }
+        if (req.url() == null) {
+            throw ApiException.invalid("Missing required parameter: 'url'.", "url", "missing_required_parameter");
+        }
+        List<String> types = types(req);
+        String name = name(req);
+        return checkedUrl(req.url()).chain(url -> Panache.withTransaction(() -> endpoints.countOwned(project).chain(n -> {
+            if (n >= MAX_ENDPOINTS) {
+                throw new ApiException(429, "invalid_request_error", "A project may have at most " + MAX_ENDPOINTS
+                        + " webhook endpoints; delete one first.", null, "webhook_endpoint_limit");
+            }
+            long now = time.seconds();
+            WebhookEndpointEntity e = new WebhookEndpointEntity();
+            e.id = Ids.webhook();
+            e.project = project;
+            e.url = url;
+            e.name = name == null ? e.id : name;
+            e.eventTypes = String.join(",", types == null ? EventType.ALL : types);
+            e.secret = Signatures.newSecret();
+            e.createdAt = now;
+            e.createdUs = time.orderingMicros();
+            e.updatedAt = now;
+            return endpoints.persist(e).map(WebhookEndpointEntity::viewWithSecret);
+        })));
+    }
+
+    public Uni<WebhookEndpointView> get(String project, String id) {
+        return Panache.withSession(() -> owned(project, id)).map(WebhookEndpointEntity::view);
+    }
+
+    public Uni<ListPage<WebhookEndpointView>> list(String project, Integer limit, String after) {
+        int n = limit(limit);
+        return Panache.withSession(() -> {
+            Uni<WebhookEndpointEntity> cursor = after == null ? Uni.createFrom().nullItem()
+                    : endpoints.findOwned(project, after).onItem().ifNull().failWith(() -> ApiException.invalid(
+                            "Invalid 'after': '" + ApiException.clip(after) + "' is not one of your webhook endpoints.", "after", "invalid_value"));
+            return cursor.chain(c -> endpoints.page(project, c, n + 1));
+        }).map(rows -> ListPage.of(rows.stream().map(WebhookEndpointEntity::view).toList(), n, WebhookEndpointView::id));
+    }
+
+    /** Changes the URL, the event types or the name (what the body names); deliveries already made keep going to the new URL. */
+    public Uni<WebhookEndpointView> update(String project, String id, EndpointParams req) {
+        if (req == null) {
+            throw ApiException.invalid("The request body must be a JSON object.", null, "invalid_json");
+        }
+        List<String> types = types(req);
+        String name = name(req);
+        Uni<String> url = req.url() == null ? Uni.createFrom().nullItem() : checkedUrl(req.url());
+        return url.chain(u -> Panache.withTransaction(() -> owned(project, id).invoke(e -> {
+            boolean changed = false;
+            if (u != null && !u.equals(e.url)) {
+                e.url = u;
+                changed = true;
+            }
+            if (types != null && !String.join(",", types).equals(e.eventTypes)) {
+                e.eventTypes = String.join(",", types);
+                changed = true;
+            }
+            if (name != null && !name.equals(e.name)) {
+                e.name = name;
+                changed = true;
+            }
+            if (changed) {
+                e.updatedAt = time.seconds();
+            }
+        }))).map(WebhookEndpointEntity::view);
+    }
+
+    /** Deletes the endpoint with its deliveries: nothing more is sent to it. */
+    public Uni<Void> delete(String project, String id) {
+        return Panache.withTransaction(() -> owned(project, id).chain(endpoints::delete));
+    }
+
+    /**
+     * A new secret, shown in full in this answer only. The previous one goes on signing beside it
+     * for 24 hours (each delivery then carries both signatures), so receivers can switch over.
+     */
+    public Uni<WebhookEndpointView> rotateSecret(String project, String id) {
+        return Panache.withTransaction(() -> owned(project, id).invoke(e -> {
+            long now = time.seconds();
+            e.previousSecret = e.secret;
+            e.previousSecretUntil = now + ROTATION_OVERLAP_SECONDS;
+            e.secret = Signatures.newSecret();
+            e.updatedAt = now;
+        })).map(WebhookEndpointEntity::viewWithSecret);
+    }
+
+    /** The endpoint's deliveries, newest first; {@code after} is the {@code event_id} of one of them. */
+    public Uni<ListPage<WebhookDeliveryView>> deliveries(String project, String id, Integer limit, String after) {
+        int n = limit(limit);
+        Params.text("after", after);
+        return Panache.withSession(() -> owned(project, id))
+                .chain(e -> after == null ? Uni.createFrom().voidItem() : deliveries.exists(e.id, after).invoke(found -> {
+                    if (!found) {
+                        throw ApiException.invalid("Invalid 'after': '" + ApiException.clip(after)
+                                + "' is not the event_id of one of this endpoint's deliveries.", "after", "invalid_value");
+                    }
+                }).replaceWithVoid())
+                .chain(() -> deliveries.page(id, after, n + 1))
+                .map(rows -> ListPage.of(rows.stream().map(WebhookDeliveryView::of).toList(), n, WebhookDeliveryView::event_id));
+    }
+
+    private Uni<WebhookEndpointEntity> owned(String project, String id) {
+        Params.text("id", id);
+        return endpoints.findOwned(project, id).onItem().ifNull().failWith(() -> ApiException.notFound("webhook endpoint", id));
+    }
+
+    private static int limit(Integer limit) {
+        int n = limit == null ? 20 : limit;
+        if (n < 1 || n > 100) {
+            throw ApiException.invalid("Invalid 'limit': must be between 1 and 100.", "limit", "invalid_value");
+        }
+        return n;
+    }
+
+    /** The event types asked for (validated, without repeats), or null when the body names none. */
+    private static List<String> types(EndpointParams req) {
+        List<String> a = req.event_types();
+        List<String> b = req.events();
+        if (a != null && b != null && !a.equals(b)) {
+            throw ApiException.invalid("'event_types' and 'events' name the same thing; give one of them.", "event_types", "invalid_value");
+        }
+        List<String> asked = a != null ? a : b;
+        if (asked == null) {
+            return null;
+        }
+        String param = a != null ? "event_types" : "events";
+        if (asked.isEmpty()) {
+            throw ApiException.invalid("'" + param + "' must name at least one event type: " + String.join(", ", EventType.ALL) + ".",
+                    param, "invalid_value");
+        }
+        Set<String> out = new LinkedHashSet<>();
+        for (String t : asked) {
+            if (t == null || EventType.byWire(t) == null) {
+                throw ApiException.invalid("Invalid event type in '" + param + "': '" + ApiException.clip(t) + "'. openbatch sends "
+                        + String.join(", ", EventType.ALL) + ".", param, "invalid_value");
+            }
+            out.add(t);
+        }
+        return new ArrayList<>(out);
+    }
+
+    private static String name(EndpointParams req) {
+        String a = req.name();
+        String b = req.description();
+        if (a != null && b != null && !a.equals(b)) {
+            throw ApiException.invalid("'name' and 'description' name the same thing; give one of them.", "name", "invalid_value");
+        }
+        String name = a != null ? a : b;
+        String param = a != null ? "name" : "description";
+        Params.text(param, name);
+        if (name != null && name.length() > MAX_NAME) {
+            throw ApiException.invalid("Invalid '" + param + "': at most " + MAX_NAME + " characters.", param, "invalid_value");
+        }
+        return name;
+    }
+
+    /**
+     * The URL as it will be stored, once its form is right and its host resolves to allowed
+     * addresses only (the lookup blocks, so it runs on a worker thread; the answer comes back on
+     * the request's context).
+     */
+    private Uni<String> checkedUrl(String url) {
+        Params.text("url", url);
+        URI uri;
+        try {
+            uri = Targets.parse(url);
+        } catch (Targets.Refused e) {
+            throw ApiException.invalid(e.getMessage(), "url", "invalid_url");
+        }
+        return vertx.executeBlocking(Uni.createFrom().item(() -> {
+            try {
+                targets.resolve(uri);
+                return uri.toString();
+            } catch (Targets.Refused e) {
+                throw ApiException.invalid(e.getMessage(), "url", "invalid_url");
+            }
+        }), false);
+    }
+}

@@ -1,0 +1,34 @@
+package dev.openbatch.testing;
+
+import java.time.Duration;
+
+import dev.openbatch.webhooks.WebhooksConfig;
+
+/** Webhook settings for one test engine: the application's, with some changed. */
+public record WebhookConfigs(WebhooksConfig base, Duration timeout, int maxConcurrency, int maxConcurrencyPerProject,
+        boolean allowLoopbackTargets) implements WebhooksConfig {
+    public static WebhookConfigs of(WebhooksConfig base) {
+        return new WebhookConfigs(base, base.timeout(), base.maxConcurrency(), base.maxConcurrencyPerProject(), base.allowLoopbackTargets());
+    }
+
+    /** Another timeout for one attempt (and so a longer claim). */
+    public WebhookConfigs withTimeout(Duration t) {
+        return new WebhookConfigs(base, t, maxConcurrency, maxConcurrencyPerProject, allowLoopbackTargets);
+    }
+
+    /** Deliveries in flight from this engine, all projects and per project; 0 makes an engine that never delivers. */
+    public WebhookConfigs withConcurrency(int all, int perProject) {
+        return new WebhookConfigs(base, timeout, all, perProject, allowLoopbackTargets);
+    }
+
+    /** Whether loopback receivers (the test's) may be reached from this engine. */
+    public WebhookConfigs withLoopback(boolean allowed) {
+        return new WebhookConfigs(base, timeout, maxConcurrency, maxConcurrencyPerProject, allowed);
+    }
+
+    @Override public Duration retryFor() { return base.retryFor(); }
+    @Override public Duration backoffMin() { return base.backoffMin(); }
+    @Override public Duration backoffMax() { return base.backoffMax(); }
+    @Override public Duration poll() { return base.poll(); }
+    @Override public boolean allowPrivateTargets() { return base.allowPrivateTargets(); }
+}
