@@ -209,7 +209,8 @@ public class Engine {
                         .invoke(n -> metrics.lineFinished(w.upstream(), "cancelled", n))
                         .chain(() -> lifecycle.cancel(id, fence)), () -> { });
             } else if (w.status() == BatchStatus.IN_PROGRESS && w.settled()) {
-                step(id, fence -> lifecycle.complete(id, fence, BatchStatus.IN_PROGRESS), () -> { });
+                // past its deadline, lines aborted as expired may be what settled it: then it ends expired
+                step(id, fence -> late ? lifecycle.settledLate(id, fence) : lifecycle.complete(id, fence, BatchStatus.IN_PROGRESS), () -> { });
             } else if (w.status() == BatchStatus.IN_PROGRESS && late) {
                 step(id, fence -> lifecycle.expire(id, fence, w.upstream()), () -> { });
             } else if (w.status() == BatchStatus.FINALIZING) {

@@ -197,8 +197,18 @@ final class Lifecycle {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
                 "The batch's completion window ran out before this request finished.")
                 .invoke(n -> metrics.lineFinished(upstream, "expired", n))
-                .chain(n -> n == 0 ? complete(batchId, fence, BatchStatus.IN_PROGRESS)
+                .chain(n -> n == 0 ? settledLate(batchId, fence)
                         : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED));
+    }
+
+    /**
+     * Every line of a batch past its deadline is settled: it ends expired when a line expired (the
+     * lines in flight at the deadline are aborted as {@code batch_expired}, and those writes may
+     * land before this batch's own step), completed when every line had its result in time.
+     */
+    Uni<BatchStatus> settledLate(String batchId, long fence) {
+        return lines.anyExpired(batchId).chain(expired -> expired ? end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED)
+                : complete(batchId, fence, BatchStatus.IN_PROGRESS));
     }
 
     /** Queued lines of a cancelling batch become {@code batch_cancelled} errors (no claim needed; safe to repeat). */

@@ -273,6 +273,12 @@ class LineStore {
                 }));
     }
 
+    /** Whether a line of the batch expired (only asked of a batch past its deadline). */
+    Uni<Boolean> anyExpired(String batchId) {
+        return pool.preparedQuery("select exists (select 1 from requests where batch_id = $1 and state = 'expired')")
+                .execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
+    }
+
     Uni<Void> insert(SqlClient tx, String batchId, List<LineValidator.Line> set) {
         Integer[] numbers = new Integer[set.size()];
         String[] ids = new String[set.size()];

@@ -43,6 +43,15 @@ class EngineTest {
     @Inject
     Time time;
 
+    @Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
+    private int running(String batchId) {
+        return pool.preparedQuery("select count(*) from requests where batch_id = $1 and state = 'running'")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(batchId)).await().atMost(Duration.ofSeconds(10))
+                .iterator().next().getInteger(0);
+    }
+
     @AfterEach
     void resetClock() {
         time.set(Clock.systemUTC());
@@ -208,6 +217,32 @@ class EngineTest {
                 assertEquals("batch_expired", err.get(k).getJsonObject("error").getString("code"));
             }
         }
+    }
+
+    /**
+     * Every line in flight when the window runs out: the aborted lines' writes may settle the batch
+     * before its own expiry step runs, and it must still end expired, not completed.
+     */
+    @Test
+    void aBatchWhoseLinesAreAllInFlightAtItsDeadlineEndsExpired() {
+        String r = run();
+        String slow = IntStream.rangeClosed(1, 8).mapToObj(i -> chatLine(r + "-all-" + i, "fake-model", "{\"latency_ms\":5000}"))
+                .collect(Collectors.joining("\n"));
+        String id = createBatch(KEY_A, upload(KEY_A, slow + "\n"), CHAT, "1m").getString("id");
+        dev.openbatch.testing.Api.await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (running(id) < 8 && System.currentTimeMillis() < deadline) {
+            EngineTesting.sleep(20);
+        }
+        assertEquals(8, running(id), "all lines in flight");
+        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        JsonPath done = awaitStatus(KEY_A, id, "expired", Duration.ofSeconds(20));
+        assertEquals(0, done.getInt("request_counts.completed"));
+        assertEquals(8, done.getInt("request_counts.failed"));
+        assertNull(done.get("completed_at"));
+        Map<String, JsonObject> err = file(KEY_A, done.getString("error_file_id"));
+        assertEquals(8, err.size());
+        err.values().forEach(l -> assertEquals("batch_expired", l.getJsonObject("error").getString("code")));
     }
 
     @Test
