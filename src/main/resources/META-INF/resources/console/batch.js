@@ -20,7 +20,7 @@ import timeline from './sections/timeline.js';
  * at once. A new view of a batch is one more module in this list; a new action is one more entry
  * in `sections/actions.js`.
  */
-export const SECTIONS = [summary, timeline, errors, files, actions];
+export const SECTIONS = [summary, actions, timeline, errors, files];
 
 export function batchView(ctx, id) {
   const badge = statusBadge();

@@ -1,6 +1,7 @@
 // Actions on a batch. Each entry of ACTIONS is
-// `{ id, label, available(batch), run(ctx, batch) -> Promise<batch | undefined> }`: its button
-// shows while `available` holds, and what `run` returns is shown at once (then polling goes on).
+// `{ id, label, danger?, available(batch), confirm?(batch) -> dialog text, run(ctx, batch) -> Promise<batch> }`:
+// its button shows while `available` holds; with `confirm`, a dialog asks first; the batch `run`
+// returns is shown at once (then polling goes on).
 
 import { h, setText } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
@@ -9,17 +10,16 @@ import { status as statusText } from '../format.js';
 const cancel = {
   id: 'cancel',
   label: 'Cancel batch',
+  danger: true,
   available: (batch) => batch.status === 'validating' || batch.status === 'in_progress',
-  async run(ctx, batch) {
-    const sure = await confirmDialog({
-      title: `Cancel batch ${batch.id}?`,
-      text: 'No new line of it will be sent; lines in flight are stopped. Results written so far are kept, '
-        + 'and the output and error files are written. This cannot be undone.',
-      confirm: 'Cancel batch',
-      keep: 'Keep it running',
-    });
-    return sure ? ctx.api.cancelBatch(batch.id) : undefined;
-  },
+  confirm: (batch) => ({
+    title: `Cancel batch ${batch.id}?`,
+    text: 'No new line of it will be sent; lines in flight are stopped. Results written so far are kept, '
+      + 'and the output and error files are written. This cannot be undone.',
+    confirm: 'Cancel batch',
+    keep: 'Keep it running',
+  }),
+  run: (ctx, batch) => ctx.api.cancelBatch(batch.id),
 };
 
 /** The actions a batch's page offers, in order. */
@@ -33,17 +33,19 @@ export default {
     const none = h('p', { class: 'muted' }, 'Nothing to do: the batch has ended.');
     let latest = null;
     const buttons = ACTIONS.map((action) => {
-      const button = h('button', { type: 'button', class: 'danger', id: `action-${action.id}` }, action.label);
+      const button = h('button', { type: 'button', class: action.danger ? 'danger' : '', id: `action-${action.id}` }, action.label);
       button.addEventListener('click', async () => {
-        button.disabled = true;
         setText(message, '');
+        const target = latest;
+        if (action.confirm && !(await confirmDialog(action.confirm(target)))) {
+          return;
+        }
+        button.disabled = true;
         try {
-          const batch = await action.run(ctx, latest);
-          if (batch) {
-            page.show(batch);
-            setText(message, `Done: the batch is ${statusText(batch.status)}.`);
-            message.focus(); // the button may be gone now
-          }
+          const batch = await action.run(ctx, target);
+          page.show(batch);
+          setText(message, `Done: the batch is ${statusText(batch.status)}.`);
+          message.focus(); // the button may be gone now
         } catch (e) {
           setText(message, `${action.label} failed: ${e.message}`);
         } finally {

@@ -33,6 +33,7 @@ function fileRow(ctx, key, label) {
     show(id, none) {
       if (!id) {
         button.hidden = true;
+        name.className = 'muted';
         setText(name, none);
         setText(size, '');
         return;
@@ -42,6 +43,7 @@ function fileRow(ctx, key, label) {
       }
       fileId = id;
       filename = `${id}.jsonl`;
+      name.className = 'mono';
       setText(name, id);
       button.hidden = false;
       button.setAttribute('aria-label', `Download ${label.toLowerCase()} ${id}`);
@@ -66,10 +68,11 @@ export default {
       update(batch) {
         const live = isLive(batch);
         input.show(batch.input_file_id, '—');
-        output.show(batch.output_file_id, live ? 'once the batch ends' : 'none: no line succeeded');
+        const ran = batch.status !== 'failed'; // a failed batch never ran a line
+        output.show(batch.output_file_id, live ? 'once the batch ends' : (ran ? 'none: no line succeeded' : 'none: the input file failed validation'));
         error.show(batch.error_file_id, live
           ? `once the batch ends${batch.request_counts.failed ? ` (${count(batch.request_counts.failed)} failed so far)` : ''}`
-          : 'none: no line failed');
+          : (ran ? 'none: no line failed' : 'none: the input file failed validation'));
       },
     };
   },
