@@ -312,6 +312,8 @@ class ConsoleBrowserTest {
         browser.shown("#confirm-yes").click();
         browser.await("the batch cancelled on the page", d -> browser.findAll("h1 .badge[data-status=cancelled]").size() == 1);
         assertEquals("cancelled", Api.batch(KEY_A, id).getString("status"));
+        browser.await("the change read out", d -> browser.find("#announcer").getAttribute("textContent").equals("Batch " + id + " is cancelled."));
+        assertEquals("polite", browser.find("#announcer").getAttribute("aria-live"));
         assertTrue(browser.find("#action-message").getText().startsWith("Done: the batch is"), browser.find("#action-message").getText());
         assertFalse(browser.find("#action-cancel").isDisplayed());
         assertTrue(browser.find("li[data-step=cancelling]").isDisplayed());
