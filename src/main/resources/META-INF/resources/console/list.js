@@ -120,6 +120,7 @@ export function listView(ctx) {
         rows.delete(id);
       }
     }
+    ctx.throughput.retain(new Set(ids));
     // reorder only when the order changed, and give focus back if a moved row held it
     const shown = [...tbody.children].map((tr) => tr.dataset.batchId);
     if (shown.join() !== ids.join()) {

@@ -104,6 +104,7 @@ class ConsoleBrowserTest {
             }
         }
         assertTrue(bad.isEmpty(), "the browser's console: " + bad);
+        assertEquals(List.of(), browser.accessibilityProblems(), "the page the test ended on");
     }
 
     private void signIn(String key) {
@@ -301,6 +302,7 @@ class ConsoleBrowserTest {
         assertEquals("confirm-no", browser.focused(), "the safe choice has the focus");
         assertTrue(dialog.getText().contains(id));
         browser.screenshot("cancel-confirmation");
+        assertEquals(List.of(), browser.accessibilityProblems(), "the dialog");
 
         // Escape says no
         browser.driver.switchTo().activeElement().sendKeys(Keys.ESCAPE);

@@ -131,6 +131,51 @@ public final class Browser implements AutoCloseable {
         }
     }
 
+    /**
+     * What an automated look finds wrong with the page as it is now (inside the open modal dialog,
+     * if there is one): text below the WCAG AA contrast ratio against its actual background (4.5:1,
+     * or 3:1 for large text; disabled controls are exempt), form fields without a label, buttons
+     * and links without a name, duplicate ids. Empty when nothing is.
+     */
+    public List<String> accessibilityProblems() {
+        return script("""
+                const problems = [];
+                const root = document.querySelector('dialog[open]') || document.body;
+                const rgba = (s) => { const m = /rgba?\\(([^)]+)\\)/.exec(s); if (!m) return null;
+                  const p = m[1].split(',').map((x) => parseFloat(x)); return { rgb: p.slice(0, 3), a: p.length > 3 ? p[3] : 1 }; };
+                const lum = (rgb) => { const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+                  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+                const background = (el) => { const layers = [];
+                  for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor);
+                    if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+                  let rgb = [255, 255, 255];
+                  for (let i = layers.length - 1; i >= 0; i--) { const c = layers[i]; rgb = rgb.map((v, k) => c.rgb[k] * c.a + v * (1 - c.a)); }
+                  return rgb; };
+                const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden' && !el.closest('.visually-hidden');
+                const name = (el) => (el.getAttribute('aria-label') || el.textContent || '').trim();
+                for (const el of root.querySelectorAll('*')) {
+                  if (!visible(el) || el.disabled) continue;
+                  const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '');
+                  if (text) {
+                    const st = getComputedStyle(el);
+                    const fg = rgba(st.color);
+                    const bg = background(el);
+                    const f = fg.rgb.map((v, k) => v * fg.a + bg[k] * (1 - fg.a));
+                    const l1 = lum(f); const l2 = lum(bg);
+                    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+                    const size = parseFloat(st.fontSize); const bold = parseInt(st.fontWeight, 10) >= 700;
+                    const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+                    if (ratio < need) problems.push('contrast ' + ratio.toFixed(2) + ' < ' + need + ': <' + el.tagName.toLowerCase() + ' class="' + el.className + '">' + el.textContent.trim().slice(0, 40));
+                  }
+                  if (el.matches('input:not([type=hidden]), select, textarea') && el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+                    problems.push('no label: ' + el.outerHTML.slice(0, 80));
+                  if (el.matches('button, a[href]') && name(el) === '') problems.push('no name: ' + el.outerHTML.slice(0, 80));
+                }
+                const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+                for (const id of new Set(ids)) if (ids.indexOf(id) !== ids.lastIndexOf(id)) problems.push('duplicate id ' + id);
+                return problems;""");
+    }
+
     /** The browser's console messages since the last call. */
     public List<LogEntry> consoleMessages() {
         return driver.manage().logs().get(LogType.BROWSER).getAll();
