@@ -91,6 +91,7 @@ fi
 if [ -n "$ERR_ID" ]; then
   echo "errors:   curl -s $BASE/v1/files/$ERR_ID/content -H 'Authorization: Bearer $KEY'"
 fi
+echo "console:  open $BASE/ in a browser and enter the key '$KEY'"
 if [ -f target/openbatch.pid ]; then
   echo
   echo "openbatch keeps running at $BASE (pid $(cat target/openbatch.pid)); stop it with: kill $(cat target/openbatch.pid)"

@@ -86,9 +86,18 @@ public class EngineMetrics {
 
     /** A housekeeping job failed (it is tried again at its next period). */
     void housekeepingFailed(String job) {
-        housekeepingFailures.computeIfAbsent(job, j -> Counter.builder("openbatch_housekeeping_failures")
+        housekeepingFailures(job).increment();
+    }
+
+    /** A housekeeping job exists: its failure counter is exported from the start, at 0, so that increase() sees its first failure. */
+    void housekeepingJob(String job) {
+        housekeepingFailures(job);
+    }
+
+    private Counter housekeepingFailures(String job) {
+        return housekeepingFailures.computeIfAbsent(job, j -> Counter.builder("openbatch_housekeeping_failures")
                 .description("Failed runs of the engine's periodic jobs (heartbeat, sweep, retention, gauges), by job")
-                .tag("job", j).register(registry)).increment();
+                .tag("job", j).register(registry));
     }
 
     /** Registers the in-flight and capacity gauges of one upstream. */

@@ -45,6 +45,7 @@ final class Housekeeping {
     /** Adds a job that runs every {@code periodMillis} once {@link #start()} is called. */
     Housekeeping every(long periodMillis, String name, Supplier<Uni<?>> run) {
         jobs.add(new Job(name, Math.max(10, periodMillis), run));
+        metrics.housekeepingJob(name);
         return this;
     }
 

@@ -61,8 +61,9 @@ class ErrorEnvelopeTest {
 
     @Test
     void unknownRoutesAre404() {
-        for (String path : List.of("/v1/nope", "/nope", "/", "/v2/batches", "/v1", "/v1/batches/batch-x/retry", "/v1/files/file-x/content/more",
-                "/v1/chat/completions", "/q/nope")) {
+        // (GET / is the web console: ConsoleServingTest)
+        for (String path : List.of("/v1/nope", "/nope", "/console/nope.js", "/v2/batches", "/v1", "/v1/batches/batch-x/retry",
+                "/v1/files/file-x/content/more", "/v1/chat/completions", "/q/nope")) {
             String m = assertEnvelope(as(KEY_A).get(path), 404, null, "unknown_url");
             assertTrue(m.contains("/v1"), m);
         }
