@@ -1,0 +1,219 @@
+package dev.openbatch.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import dev.openbatch.api.ApiException;
+import dev.openbatch.api.Ids;
+import dev.openbatch.batches.LineView;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * What the API reads of a batch's lines while the engine works on them, and the copy a retry
+ * makes: the results stream ({@code GET /v1/batches/{id}/results}), the lines' states
+ * ({@code GET /v1/batches/{id}/requests}) and the lines of a retry batch. The statements are
+ * {@link LineStore}'s, each a range of one index proportional to what it returns; none takes a
+ * lock the engine waits for. The caller has checked that the batch is the project's.
+ */
+@ApplicationScoped
+public class BatchLines {
+    /** Most lines one results read scans, and the default. */
+    public static final int MAX_RESULTS = 50_000;
+    public static final int DEFAULT_RESULTS = 10_000;
+
+    private final Pool pool;
+    private final LineStore lines;
+    private final BatchStore batches;
+
+    public BatchLines(Pool pool) {
+        this.pool = pool;
+        this.lines = new LineStore(pool);
+        this.batches = new BatchStore(pool);
+    }
+
+    // ---- the results stream ----
+
+    /** Which results a read returns: every settled line, or those of the output file, or those of the error file. */
+    public enum Outcome {
+        ALL, SUCCEEDED, FAILED;
+
+        /** {@code succeeded}, {@code failed} or absent (all); anything else is a 400 naming {@code outcome}. */
+        public static Outcome of(String wire) {
+            if (wire == null || wire.isEmpty()) {
+                return ALL;
+            }
+            return switch (wire) {
+                case "succeeded" -> SUCCEEDED;
+                case "failed" -> FAILED;
+                default -> throw ApiException.invalid("Invalid 'outcome': '" + ApiException.clip(wire)
+                        + "'. Use 'succeeded' (the output file's lines) or 'failed' (the error file's).", "outcome", "invalid_value");
+            };
+        }
+
+        boolean wants(boolean succeeded) {
+            return this == ALL || (this == SUCCEEDED) == succeeded;
+        }
+    }
+
+    /**
+     * Where a reader of the results stream is: just after the line {@code line} settled by
+     * transaction {@code xid}. Its text ({@code <xid>.<line>}) is the cursor a client passes back.
+     */
+    public record Position(long xid, int line) {
+        public static final Position START = new Position(0, 0);
+
+        public String token() {
+            return xid + "." + line;
+        }
+
+        /** A cursor as a client sends it back; null is the start. Anything not made by {@link #token} is a 400 naming {@code after}. */
+        public static Position parse(String token) {
+            if (token == null || token.isEmpty()) {
+                return START;
+            }
+            int dot = token.indexOf('.');
+            try {
+                if (dot > 0 && dot < 20 && token.length() - dot - 1 <= 10) {
+                    long xid = Long.parseLong(token.substring(0, dot));
+                    int line = Integer.parseInt(token.substring(dot + 1));
+                    if (xid >= 0 && line >= 0 && token.equals(new Position(xid, line).token())) {
+                        return new Position(xid, line);
+                    }
+                }
+            } catch (NumberFormatException e) {
+                // the message below
+            }
+            throw ApiException.invalid("Invalid 'after': '" + ApiException.clip(token)
+                    + "' is not a cursor of this endpoint (pass the Openbatch-Cursor header of the previous answer).", "after", "invalid_value");
+        }
+    }
+
+    /**
+     * One read of the results stream: the lines as JSONL in the files' format (streamed page by
+     * page when the body is written), the cursor to continue from, whether more lines can be read
+     * at once, and whether the stream is complete (the batch has ended and every line it settled
+     * has been read up to this cursor).
+     */
+    public record Results(Multi<Buffer> body, String cursor, boolean hasMore, boolean complete) {
+    }
+
+    /**
+     * The next {@code limit} settled lines after {@code after} (only those of {@code outcome} are
+     * in the body, but the cursor moves past the others too). Memory: the lines' positions, and
+     * one page of about {@link OutputFiles#PAGE_BYTES} at a time (a larger line is a page alone).
+     */
+    public Uni<Results> results(String batchId, byte[] lineKey, Position after, Outcome outcome, int limit) {
+        return lines.settled(batchId, after.xid(), after.line(), limit + 1).map(page -> {
+            List<LineStore.Settled> found = page.lines();
+            boolean more = found.size() > limit;
+            List<LineStore.Settled> read = more ? found.subList(0, limit) : found;
+            Position next = read.isEmpty() ? after : new Position(read.get(read.size() - 1).xid(), read.get(read.size() - 1).line());
+            List<List<LineStore.Settled>> pages = new ArrayList<>();
+            List<LineStore.Settled> current = new ArrayList<>();
+            long bytes = 0;
+            for (LineStore.Settled s : read) {
+                if (!outcome.wants(s.succeeded())) {
+                    continue;
+                }
+                if (!current.isEmpty() && (bytes + s.size() > OutputFiles.PAGE_BYTES || current.size() >= OutputFiles.PAGE)) {
+                    pages.add(current);
+                    current = new ArrayList<>();
+                    bytes = 0;
+                }
+                current.add(s);
+                bytes += s.size();
+            }
+            if (!current.isEmpty()) {
+                pages.add(current);
+            }
+            boolean complete = Boolean.TRUE.equals(page.ended()) && !more;
+            return new Results(body(batchId, lineKey, pages), next.token(), more, complete);
+        });
+    }
+
+    /** The pages' lines, one page read (by primary key) only when the previous one has been taken. */
+    private Multi<Buffer> body(String batchId, byte[] lineKey, List<List<LineStore.Settled>> pages) {
+        if (pages.isEmpty()) {
+            return Multi.createFrom().empty();
+        }
+        Ids.LineIds ids = new Ids.LineIds(lineKey); // used by one page at a time
+        return Multi.createFrom().iterable(pages).onItem().transformToUniAndConcatenate(p -> {
+            Integer[] numbers = p.stream().map(LineStore.Settled::line).toArray(Integer[]::new);
+            return lines.rows(batchId, numbers).map(rows -> {
+                Map<Integer, Row> byLine = new HashMap<>(rows.size() * 2);
+                rows.forEach(r -> byLine.put(r.getInteger(0), r));
+                Buffer out = Buffer.buffer();
+                for (Integer n : numbers) {
+                    Row r = byLine.get(n);
+                    for (String piece : OutputFiles.pieces(ids.of(n), r.getString(1), r.getInteger(2), r.getString(3), r.getString(4),
+                            r.getString(5), r.getString(6))) {
+                        out.appendString(piece);
+                    }
+                }
+                return out;
+            });
+        });
+    }
+
+    // ---- the lines' states ----
+
+    /**
+     * Up to {@code limit} lines after line {@code afterLine}, in line order, of the states given
+     * and with the error codes given (empty: any).
+     */
+    public Uni<List<LineView>> states(String batchId, byte[] lineKey, int afterLine, Set<LineState> states, List<String> codes, int limit) {
+        String[] s = states.isEmpty() ? null : states.stream().map(LineState::wire).toArray(String[]::new);
+        String[] c = codes.isEmpty() ? null : codes.toArray(String[]::new);
+        boolean unsuccessful = !states.isEmpty() && LineState.UNSUCCESSFUL.containsAll(states);
+        return lines.lines(batchId, afterLine, s, c, limit, unsuccessful).map(rows -> {
+            Ids.LineIds ids = new Ids.LineIds(lineKey);
+            List<LineView> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                int line = r.getInteger(0);
+                String state = r.getString(2);
+                String code = r.getString(5);
+                long notBefore = r.getLong(7);
+                Long next = LineState.QUEUED.wire().equals(state) && notBefore > 0 ? (notBefore + 999) / 1000 : null;
+                out.add(new LineView(ids.of(line), "batch.request", line, r.getString(1), state, r.getInteger(3), r.getInteger(4),
+                        code == null ? null : new LineView.LineError(code, r.getString(6)), next));
+            }
+            return out;
+        });
+    }
+
+    // ---- retries ----
+
+    /** A retry batch to create: its row's values (the rest is copied from the batch it retries). */
+    public record Retry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
+            String metadataJson, long now, long createdUs, List<String> errorCodes) {
+    }
+
+    /**
+     * Creates the retry batch, in progress at once (its lines were validated with the batch they
+     * come from), with the lines of the retried batch that went to its error file (with one of
+     * the error codes, when given), copied row to row: no file is read or written. In one
+     * transaction: when there is no such line, nothing is created and the answer is a 409.
+     * Returns how many lines it has.
+     */
+    public Uni<Integer> retry(Retry r) {
+        String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
+        return pool.withTransaction(tx -> batches.insertRetry(tx, r)
+                .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
+                .call(n -> {
+                    if (n == 0) {
+                        return Uni.createFrom().failure(ApiException.conflict("Batch " + r.retriedId() + " has no "
+                                + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
+                                + " to retry.", "nothing_to_retry"));
+                    }
+                    return batches.setTotal(tx, r.id(), n);
+                }));
+    }
+}
