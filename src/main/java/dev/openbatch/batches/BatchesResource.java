@@ -14,6 +14,7 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotSupportedException;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -96,6 +97,17 @@ public class BatchesResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<BatchView> retry(@PathParam("id") String id, BatchService.RetryBatch body) {
         return batches.retry(project.id(), id, body);
+    }
+
+    /** The same without a JSON body (every field left out), as {@code cancel} is called; a body of another type is a 415. */
+    @POST
+    @Path("{id}/retry")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<BatchView> retryWithoutBody(@PathParam("id") String id, String body) {
+        if (body != null && !body.isBlank()) {
+            throw new NotSupportedException();
+        }
+        return batches.retry(project.id(), id, null);
     }
 
     /** What the validation of a batch created with this body would find, without creating anything. */
