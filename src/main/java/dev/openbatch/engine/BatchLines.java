@@ -1,9 +1,7 @@
 package dev.openbatch.engine;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 import dev.openbatch.api.ApiException;
@@ -97,69 +95,50 @@ public class BatchLines {
     }
 
     /**
-     * One read of the results stream: the lines as JSONL in the files' format (streamed page by
-     * page when the body is written), the cursor to continue from, whether more lines can be read
-     * at once, and whether the stream is complete (the batch has ended and every line it settled
-     * has been read up to this cursor).
+     * One read of the results stream: the lines as JSONL in the files' format (each turned into
+     * bytes only when the response takes it), the cursor to continue from, whether more lines can
+     * be read at once, and whether the stream is complete (the batch has ended and every line it
+     * settled has been read up to this cursor).
      */
     public record Results(Multi<Buffer> body, String cursor, boolean hasMore, boolean complete) {
     }
 
+    /** About how many bytes of lines one read returns (a single larger line is returned alone). */
+    public static final int RESULTS_BYTES = 4 * OutputFiles.PAGE_BYTES;
+
     /**
-     * The next {@code limit} settled lines after {@code after} (only those of {@code outcome} are
-     * in the body, but the cursor moves past the others too). Memory: the lines' positions, and
-     * one page of about {@link OutputFiles#PAGE_BYTES} at a time (a larger line is a page alone).
+     * The next settled lines after {@code after}: up to {@code limit} of them and about
+     * {@link #RESULTS_BYTES} (only those of {@code outcome} are in the body, but the cursor moves
+     * past the others too). One statement: each line is read once, and what passes the budget is
+     * never sent by PostgreSQL.
      */
     public Uni<Results> results(String batchId, byte[] lineKey, Position after, Outcome outcome, int limit) {
-        return lines.settled(batchId, after.xid(), after.line(), limit + 1).map(page -> {
-            List<LineStore.Settled> found = page.lines();
-            boolean more = found.size() > limit;
-            List<LineStore.Settled> read = more ? found.subList(0, limit) : found;
-            Position next = read.isEmpty() ? after : new Position(read.get(read.size() - 1).xid(), read.get(read.size() - 1).line());
-            List<List<LineStore.Settled>> pages = new ArrayList<>();
-            List<LineStore.Settled> current = new ArrayList<>();
-            long bytes = 0;
-            for (LineStore.Settled s : read) {
-                if (!outcome.wants(s.succeeded())) {
-                    continue;
-                }
-                if (!current.isEmpty() && (bytes + s.size() > OutputFiles.PAGE_BYTES || current.size() >= OutputFiles.PAGE)) {
-                    pages.add(current);
-                    current = new ArrayList<>();
-                    bytes = 0;
-                }
-                current.add(s);
-                bytes += s.size();
-            }
-            if (!current.isEmpty()) {
-                pages.add(current);
-            }
+        Boolean succeeded = outcome == Outcome.ALL ? null : outcome == Outcome.SUCCEEDED;
+        return lines.settled(batchId, after.xid(), after.line(), limit + 1, succeeded, RESULTS_BYTES).map(page -> {
+            List<Row> rows = page.rows();
+            List<Row> read = rows.size() > limit ? rows.subList(0, limit) : rows;
+            boolean more = page.scanned() > read.size(); // cut by the limit, or by the bytes
+            Row last = read.isEmpty() ? null : read.get(read.size() - 1);
+            Position next = last == null ? after : new Position(Long.parseLong(last.getString(1)), last.getInteger(2));
             boolean complete = Boolean.TRUE.equals(page.ended()) && !more;
-            return new Results(body(batchId, lineKey, pages), next.token(), more, complete);
+            return new Results(body(lineKey, read), next.token(), more, complete);
         });
     }
 
-    /** The pages' lines, one page read (by primary key) only when the previous one has been taken. */
-    private Multi<Buffer> body(String batchId, byte[] lineKey, List<List<LineStore.Settled>> pages) {
-        if (pages.isEmpty()) {
+    /** The lines the outcome keeps (the others have no values), each made into bytes when the response asks for it. */
+    private static Multi<Buffer> body(byte[] lineKey, List<Row> rows) {
+        List<Row> wanted = rows.stream().filter(r -> r.getValue(3) != null).toList();
+        if (wanted.isEmpty()) {
             return Multi.createFrom().empty();
         }
-        Ids.LineIds ids = new Ids.LineIds(lineKey); // used by one page at a time
-        return Multi.createFrom().iterable(pages).onItem().transformToUniAndConcatenate(p -> {
-            Integer[] numbers = p.stream().map(LineStore.Settled::line).toArray(Integer[]::new);
-            return lines.rows(batchId, numbers).map(rows -> {
-                Map<Integer, Row> byLine = new HashMap<>(rows.size() * 2);
-                rows.forEach(r -> byLine.put(r.getInteger(0), r));
-                Buffer out = Buffer.buffer();
-                for (Integer n : numbers) {
-                    Row r = byLine.get(n);
-                    for (String piece : OutputFiles.pieces(ids.of(n), r.getString(1), r.getInteger(2), r.getString(3), r.getString(4),
-                            r.getString(5), r.getString(6))) {
-                        out.appendString(piece);
-                    }
-                }
-                return out;
-            });
+        Ids.LineIds ids = new Ids.LineIds(lineKey); // one line at a time: the response takes them in turn
+        return Multi.createFrom().iterable(wanted).map(r -> {
+            Buffer out = Buffer.buffer();
+            for (String piece : OutputFiles.pieces(ids.of(r.getInteger(2)), r.getString(3), r.getInteger(4), r.getString(5), r.getString(6),
+                    r.getString(7), r.getString(8))) {
+                out.appendString(piece);
+            }
+            return out;
         });
     }
 

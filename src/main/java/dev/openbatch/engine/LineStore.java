@@ -156,31 +156,34 @@ class LineStore {
             + " + coalesce(octet_length(q.error_message), 0)";
 
     /**
-     * A read of a batch's results stream: whether the batch has ended, and the next $4 settled
-     * lines after the position ($2 settled_xid, $3 line), in (settled_xid, line) order, with
-     * whether each succeeded and its size in a file. Only lines stamped by a transaction older
+     * A read of a batch's results stream: whether the batch has ended, and the settled lines after
+     * the position ($2 settled_xid, $3 line) in (settled_xid, line) order, up to $4 of them and to
+     * $6 bytes in a file (at least one), summed from the values' headers as {@link #PAGE} does, so
+     * that the lines past the budget are never sent. Only lines stamped by a transaction older
      * than every transaction still running are returned (the snapshot's xmin): every transaction
      * that could still stamp a line has a larger id, so nothing can later appear before the last
      * line returned. Once the batch has ended (seen in the same snapshot), every line it settled
-     * was committed before, and all are returned. One range of {@code requests_settled}.
+     * was committed before, and all are returned. $5 null: every line; else only lines whose
+     * {@code state = 'succeeded'} is $5 carry their values (the others only their place, so a
+     * reader moves past them). Each row also says how many lines the range held ({@code n}, up to
+     * $4). One range of {@code requests_settled}, each line read once.
      */
     static final String RESULTS = compact("""
             with b as (select status not in %s as ended from batches where id = $1)
-            select b.ended, r.xid, r.line, r.ok, r.size from b left join lateral (
-              select q.settled_xid::text as xid, q.line, q.state = 'succeeded' as ok, %d + %s as size
-                from requests q
-               where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
-                 and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
-               order by q.settled_xid, q.line limit $4) r on true
+            select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n
+              from b left join lateral (
+                select r.*, sum(r.size) over (order by r.sx, r.line rows unbounded preceding) as upto, count(*) over () as n
+                  from (select q.settled_xid as sx, q.settled_xid::text as xid, q.line, q.state, w.want,
+                               case when w.want then q.custom_id end as custom_id, case when w.want then q.status_code end as status_code,
+                               case when w.want then q.request_id end as request_id, case when w.want then q.response end as response,
+                               case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
+                               case when w.want then %d + %s else 0 end as size
+                          from requests q cross join lateral (select $5::boolean is null or (q.state = 'succeeded') = $5 as want) w
+                         where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
+                           and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
+                         order by q.settled_xid, q.line limit $4) r
+              ) p on p.upto - p.size < $6
             """.formatted(BatchStatus.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE));
-
-    /** The lines numbered in $2 (settled ones, for the results stream), each looked up by primary key, in the array's order. */
-    static final String ROWS = compact("""
-            select l.n, q.custom_id, q.status_code, q.request_id, q.response, q.error_code, q.error_message, q.state
-              from unnest($2::int[]) as l(n)
-              cross join lateral (select q.custom_id, q.status_code, q.request_id, q.response, q.error_code, q.error_message, q.state
-                                    from requests q where q.batch_id = $1 and q.line = l.n offset 0) q
-            """);
 
     /**
      * A page of a batch's lines in line order after line $2, up to $5, of the states in $3 and the
@@ -378,35 +381,40 @@ class LineStore {
         return tx.preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
     }
 
-    /** A settled line as a results read finds it: where it is in the stream, its outcome and its size in a file. */
-    record Settled(long xid, int line, boolean succeeded, long size) {
+    /**
+     * What a results read found: whether the batch has ended (null: no such batch), the rows (ended,
+     * xid, line, custom_id, status_code, request_id, response, error_code, error_message, state, n;
+     * the values null for a line the outcome leaves out), and how many lines the range held.
+     */
+    record SettledPage(Boolean ended, List<Row> rows, long scanned) {
     }
 
-    /** What a results read found: whether the batch has ended (null: no such batch), and the lines. */
-    record SettledPage(Boolean ended, List<Settled> lines) {
-    }
-
-    Uni<SettledPage> settled(String batchId, long afterXid, int afterLine, int limit) {
-        return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit)).map(rows -> {
-            Boolean ended = null;
-            List<Settled> out = new ArrayList<>(rows.size());
-            for (Row r : rows) {
-                ended = r.getBoolean(0);
-                if (r.getValue(1) != null) {
-                    out.add(new Settled(Long.parseLong(r.getString(1)), r.getInteger(2), r.getBoolean(3), r.getLong(4)));
-                }
-            }
-            return new SettledPage(ended, out);
-        });
-    }
-
-    /** The rows of the lines given, in that order: line, custom_id, status_code, request_id, response, error_code, error_message, state. */
-    Uni<List<Row>> rows(String batchId, Integer[] lineNumbers) {
-        return pool.preparedQuery(ROWS).execute(Tuple.of(batchId, lineNumbers)).map(rows -> {
-            List<Row> out = new ArrayList<>(rows.size());
-            rows.forEach(out::add);
-            return out;
-        });
+    /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
+    Uni<SettledPage> settled(String batchId, long afterXid, int afterLine, int limit, Boolean succeeded, int budget) {
+        return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
+                .map(rows -> {
+                    Boolean ended = null;
+                    long scanned = 0;
+                    long lastXid = afterXid;
+                    int lastLine = afterLine;
+                    List<Row> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        ended = r.getBoolean(0);
+                        if (r.getValue(1) == null) {
+                            continue; // the batch, without a line
+                        }
+                        long xid = Long.parseLong(r.getString(1));
+                        int line = r.getInteger(2);
+                        if (xid < lastXid || (xid == lastXid && line <= lastLine)) { // the budget's sum would not be a prefix
+                            throw new IllegalStateException("a results read of batch " + batchId + " came out of order");
+                        }
+                        lastXid = xid;
+                        lastLine = line;
+                        scanned = r.getLong(10);
+                        out.add(r);
+                    }
+                    return new SettledPage(ended, out, scanned);
+                });
     }
 
     /** A page of lines for GET /v1/batches/{id}/requests (see {@link #LINES}). */

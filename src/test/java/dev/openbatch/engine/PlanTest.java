@@ -122,9 +122,10 @@ class PlanTest {
         s.put("a batch that started", new String[] { BatchStore.STARTED, "'" + b(9) + "'", "batches" });
         s.put("claim a batch step", new String[] { BatchStore.CLAIM_STEP, "'" + b(8) + "', 'n', 1, 1", "batches" });
         // what the API reads of lines, and the copy a retry makes (each must read the index range named)
-        s.put("results read", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, 10001", "batches", "requests_settled" });
-        s.put("results read after a cursor", new String[] { LineStore.RESULTS, "'" + b(10) + "', '3', 50, 101", "batches", "requests_settled" });
-        s.put("results rows", new String[] { LineStore.ROWS, "'" + big() + "', '{7,3,9000}'", "" });
+        s.put("results read", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, 10001, null, " + BatchLines.RESULTS_BYTES, "batches",
+                "requests_settled" });
+        s.put("results read after a cursor, one outcome", new String[] { LineStore.RESULTS, "'" + b(10) + "', '3', 50, 101, true, 1000",
+                "batches", "requests_settled" });
         s.put("lines' states", new String[] { LineStore.LINES, "'" + b(11) + "', 0, null, null, 101", "" });
         s.put("lines' states by state", new String[] { LineStore.LINES, "'" + b(12) + "', 120, '{running,queued}', null, 101", "" });
         s.put("failed lines", new String[] { LineStore.UNSUCCESSFUL_LINES, "'" + big() + "', 0, '{failed}', '{upstream_unreachable}', 101", "",
