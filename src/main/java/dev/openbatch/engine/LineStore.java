@@ -166,7 +166,8 @@ class LineStore {
      * was committed before, and all are returned. $5 null: every line; else only lines whose
      * {@code state = 'succeeded'} is $5 carry their values (the others only their place, so a
      * reader moves past them). Each row also says how many lines the range held ({@code n}, up to
-     * $4). One range of {@code requests_settled}, each line read once.
+     * $4). The answer comes as its UTF-8 bytes, as they go into the response. One range of
+     * {@code requests_settled}, each line read once.
      */
     static final String RESULTS = compact("""
             with b as (select status not in %s as ended from batches where id = $1)
@@ -175,7 +176,7 @@ class LineStore {
                 select r.*, sum(r.size) over (order by r.sx, r.line rows unbounded preceding) as upto, count(*) over () as n
                   from (select q.settled_xid as sx, q.settled_xid::text as xid, q.line, q.state, w.want,
                                case when w.want then q.custom_id end as custom_id, case when w.want then q.status_code end as status_code,
-                               case when w.want then q.request_id end as request_id, case when w.want then q.response end as response,
+                               case when w.want then q.request_id end as request_id, case when w.want then convert_to(q.response, 'UTF8') end as response,
                                case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
                                case when w.want then %d + %s else 0 end as size
                           from requests q cross join lateral (select $5::boolean is null or (q.state = 'succeeded') = $5 as want) w
