@@ -31,4 +31,11 @@ public interface LimitsConfig {
     /** Most validation errors reported on a failed batch. */
     @WithDefault("100")
     int maxReportedErrors();
+
+    /**
+     * Dry runs ({@code POST /v1/batches/validate}) reading a file at once in this process; one more
+     * is answered 429. Each reads its file as a validation does (a chunk and a line in memory).
+     */
+    @WithDefault("2")
+    int dryRuns();
 }

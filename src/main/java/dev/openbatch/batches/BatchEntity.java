@@ -68,4 +68,7 @@ public class BatchEntity extends PanacheEntityBase {
     @Column(name = "request_hash")
     public String requestHash;
     public boolean validated;
+    /** The secret of its lines' ids ({@code Ids.LineIds}); made by the database, never shown. */
+    @Column(name = "line_key", insertable = false, updatable = false)
+    public byte[] lineKey;
 }

@@ -23,6 +23,7 @@ public class LineValidator {
     private final String endpoint;
     private final Set<String> customIds = new HashSet<>();
     private String model;
+    private String lineModel;
 
     public LineValidator(String endpoint) {
         this.endpoint = endpoint;
@@ -39,6 +40,9 @@ public class LineValidator {
     /** The model every line asks for (the first line's), once a line has been read. */
     public String model() { return model; }
 
+    /** The model the line last checked asks for (null when it names none, or could not be read that far). */
+    public String lineModel() { return lineModel; }
+
     /** True for lines that hold nothing but white space (skipped, though they keep their number). */
     public static boolean blank(byte[] buf, int from, int to) {
         for (int i = from; i < to; i++) {
@@ -52,6 +56,7 @@ public class LineValidator {
 
     /** Checks the line in {@code buf[from, to)}; {@code number} is 1-based. */
     public Result check(byte[] buf, int from, int to, int number) {
+        this.lineModel = null;
         String customId = null;
         String method = null;
         String url = null;
@@ -82,6 +87,7 @@ public class LineValidator {
                             bodyIsObject = true;
                             bodyStart = (int) p.currentTokenLocation().getByteOffset();
                             lineModel = scanBody(p);
+                            this.lineModel = lineModel;
                             bodyEnd = (int) p.currentLocation().getByteOffset();
                         } else {
                             p.skipChildren();

@@ -195,13 +195,20 @@ class BatchStore {
     }
 
     /** What writing the files needs, with the batch locked; null unless it is still {@code from} under this fence. */
-    record Ending(String project, Long outputExpiresAfter) {
+    record Ending(String project, Long outputExpiresAfter, byte[] lineKey) {
     }
 
     Uni<Ending> lockForEnding(SqlClient tx, String batchId, long fence, BatchStatus from) {
-        return tx.preparedQuery("select project, output_expires_after from batches where id = $1 and fence = $2 and status = $3 for update")
+        return tx.preparedQuery("select project, output_expires_after, line_key from batches where id = $1 and fence = $2 and status = $3"
+                + " for update")
                 .execute(Tuple.of(batchId, fence, from.wire()))
-                .map(rs -> rs.size() == 0 ? null : new Ending(rs.iterator().next().getString(0), rs.iterator().next().getLong(1)));
+                .map(rs -> {
+                    if (rs.size() == 0) {
+                        return null;
+                    }
+                    Row r = rs.iterator().next();
+                    return new Ending(r.getString(0), r.getLong(1), r.getBuffer(2).getBytes());
+                });
     }
 
     /** The terminal transition, with the files written. */
@@ -216,6 +223,25 @@ class BatchStore {
                 + " error_file_id = $6, claimed_by = null, lease_until = null where id = $1 and fence = $2")
                 .execute(Tuple.of(batchId, fence, to.wire(), nowSeconds, outputFileId, errorFileId))
                 .map(u -> u.rowCount() == 1);
+    }
+
+    // ---- retries (BatchLines, for the API) ----
+
+    /** A retry batch, in progress at once; endpoint, input file, model and output expiry are the retried batch's. */
+    static final String INSERT_RETRY = LineStore.compact("""
+            insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
+                                 output_expires_after, created_at, created_us, in_progress_at, expires_at, validated, total)
+            select $1, project, $3, endpoint, input_file_id, $4, 'in_progress', model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
+              from batches where id = $2
+            """);
+
+    Uni<Void> insertRetry(SqlClient tx, BatchLines.Retry r) {
+        return tx.preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
+    }
+
+    Uni<Void> setTotal(SqlClient tx, String batchId, int total) {
+        return tx.preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
     }
 
     private static List<Row> rows(io.vertx.mutiny.sqlclient.RowSet<Row> rs) {

@@ -223,13 +223,7 @@ public class Engine {
             validating.put(w.id(), w.project());
             lastServed.put(w.project(), now);
             step(w.id(), fence -> lifecycle.validate(w.id(), fence).call(s -> s != BatchStatus.IN_PROGRESS ? Uni.createFrom().voidItem()
-                    // its lines are ready now: its dispatcher takes it on at once, without reading every batch again
-                    : batches.started(w.id()).invoke(e -> context.runOnContext(() -> {
-                        Dispatcher d = e == null ? null : dispatchers.get(e.getKey());
-                        if (d != null) {
-                            d.started(e.getValue());
-                        }
-                    })).onFailure().recoverWithNull().replaceWithVoid()), () -> {
+                    : handOver(w.id())), () -> {
                 validating.remove(w.id());
                 wake(); // a slot is free: the next waiting validation starts now, not at the next tick
             });
@@ -239,6 +233,21 @@ public class Engine {
             d.abort(expired, LineState.EXPIRED, "batch_expired", "The batch's completion window ran out while this request was in flight.");
             d.nudge();
         }
+    }
+
+    /** A batch went in_progress without a validation here (a retry made by the API): its dispatcher takes it on at once. */
+    public void started(String batchId) {
+        handOver(batchId).subscribe().with(v -> { }, e -> { });
+    }
+
+    /** Its lines are ready now: the batch's dispatcher takes it on at once, without reading every batch again. */
+    private Uni<Void> handOver(String batchId) {
+        return batches.started(batchId).invoke(e -> context.runOnContext(() -> {
+            Dispatcher d = e == null || stopped || !registered ? null : dispatchers.get(e.getKey());
+            if (d != null) {
+                d.started(e.getValue());
+            }
+        })).onFailure().recoverWithNull().replaceWithVoid();
     }
 
     /**

@@ -107,6 +107,9 @@ public class EngineService {
     void wake(@Observes BatchChanged changed) {
         Engine e = engine;
         if (e != null) {
+            if (changed.started()) {
+                e.started(changed.batchId());
+            }
             e.wake();
         }
     }

@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.api.LimitsConfig;
@@ -10,7 +9,6 @@ import dev.openbatch.batches.BatchView;
 import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.batches.LineValidator;
 import dev.openbatch.files.FileStore;
-import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
 import dev.openbatch.webhooks.WebhookOutbox;
 import io.smallrye.mutiny.Multi;
@@ -82,16 +80,11 @@ final class Lifecycle {
      */
     Uni<BatchStatus> validate(String batchId, long fence) {
         return batches.input(batchId).chain(in -> {
-            if (in.fileBytes() == null) {
-                return invalid(batchId, fence, List.of(new BatchError("file_not_found", "The input file " + in.fileId() + " no longer exists.",
-                        "input_file_id", null)), null);
+            List<BatchError> fileErrors = Validation.fileErrors(in.fileId(), in.fileBytes(), limits);
+            if (!fileErrors.isEmpty()) {
+                return invalid(batchId, fence, fileErrors, null);
             }
-            if (in.fileBytes() > limits.maxBatchFileBytes()) {
-                return invalid(batchId, fence, List.of(new BatchError("file_too_large", "The input file is " + in.fileBytes()
-                        + " bytes; the limit is " + limits.maxBatchFileBytes() + " bytes (openbatch.limits.max-batch-file-bytes).",
-                        "input_file_id", null)), null);
-            }
-            Validation v = new Validation(in.endpoint(), limits.maxBatchLines(), limits.maxLineBytes(), limits.maxReportedErrors());
+            Validation v = Validation.of(in.endpoint(), limits);
             return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
                     .chain(() -> validated(tx, batchId, fence, v, in.jobModel())))
                     .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
@@ -141,25 +134,11 @@ final class Lifecycle {
     }
 
     private Uni<BatchStatus> validated(SqlConnection tx, String batchId, long fence, Validation v, String jobModel) {
-        List<BatchError> errors = new ArrayList<>(v.errors());
-        String model = v.model();
-        String upstream = null;
-        if (errors.isEmpty()) {
-            if (jobModel != null && !jobModel.equals(model)) {
-                errors.add(new BatchError("mismatched_model", "The batch's job is for model \"" + jobModel + "\" but the lines ask for \""
-                        + model + "\".", "body.model", 1));
-            } else {
-                upstream = upstreams.forModel(model).map(Upstream::name).orElse(null);
-                if (upstream == null) {
-                    errors.add(new BatchError("model_not_found", "No upstream serves model \"" + model + "\". Configured models: "
-                            + String.join(", ", upstreams.models()) + ".", "body.model", 1));
-                }
-            }
+        Validation.Verdict verdict = v.verdict(jobModel, upstreams);
+        if (!verdict.errors().isEmpty()) {
+            throw new Invalid(verdict.errors(), verdict.model());
         }
-        if (!errors.isEmpty()) {
-            throw new Invalid(errors, model);
-        }
-        return batches.validated(tx, batchId, fence, v.requests(), model, upstream, time.seconds()).map(s -> {
+        return batches.validated(tx, batchId, fence, v.requests(), verdict.model(), verdict.upstream(), time.seconds()).map(s -> {
             if (s == null) {
                 throw new Fenced();
             }
@@ -235,7 +214,7 @@ final class Lifecycle {
                 return Uni.createFrom().<BatchStatus>nullItem();
             }
             Long oea = b.outputExpiresAfter();
-            return outputs.write(tx, batchId, b.project(), now, oea == null ? null : now + oea, time.orderingMicros())
+            return outputs.write(tx, batchId, b.lineKey(), b.project(), now, oea == null ? null : now + oea, time.orderingMicros())
                     .call(() -> WebhookOutbox.record(tx, batchId, to, nowMillis, time.orderingMicros()))
                     .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId()))
                     .map(done -> {

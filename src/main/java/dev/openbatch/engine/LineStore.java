@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import dev.openbatch.batches.BatchStatus;
 import dev.openbatch.batches.LineValidator;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -49,7 +50,8 @@ class LineStore {
      * batch has not ended (a late answer for an ended batch is dropped); the settled ones are added
      * to their batches' counters in the same statement. The batch rows are found through their
      * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
-     * them in the same order and never wait on each other in a circle. Returns the applied
+     * them in the same order and never wait on each other in a circle. A line that settles is
+     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). Returns the applied
      * lines, then (as line 0) each batch whose counters moved and whether it has now settled every line.
      */
     static final String WRITE = compact("""
@@ -67,7 +69,7 @@ class LineStore {
               update requests r set state = h.state, not_before = h.not_before, status_code = h.status_code,
                      request_id = h.request_id, response = h.response, error_code = h.error_code,
                      error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
-                     attempts = r.attempts - h.refund
+                     attempts = r.attempts - h.refund, settled_xid = case when h.state <> 'queued' then pg_current_xact_id() end
                 from hit h where r.ctid = h.rid
               returning h.batch_id, h.line, h.state, h.it, h.ot, h.tt
             ), x as (
@@ -107,7 +109,8 @@ class LineStore {
     /** A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's primary-key range). */
     static final String SETTLE_UNFINISHED = compact("""
             with x as (
-              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4
+              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4,
+                     settled_xid = pg_current_xact_id()
                where batch_id = $1 and state in ('queued', 'running')
               returning 1
             )
@@ -116,7 +119,7 @@ class LineStore {
             """);
 
     static final String CANCEL_QUEUED = "with x as (update requests set state = 'cancelled', fence = fence + 1,"
-            + " error_code = $2, error_message = $3 where batch_id = $1 and state = 'queued' returning 1)"
+            + " error_code = $2, error_message = $3, settled_xid = pg_current_xact_id() where batch_id = $1 and state = 'queued' returning 1)"
             + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
 
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
@@ -146,6 +149,70 @@ class LineStore {
                                             from requests q where q.batch_id = $1 and q.line = l.n offset 0) r) p
              where p.upto - p.size < $4::int
             """.formatted(LINE_OVERHEAD));
+
+    /** The bytes a line takes in a file beyond {@link #LINE_OVERHEAD}, read from its values' headers (row alias {@code q}). */
+    private static final String SIZE = "octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)"
+            + " + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)"
+            + " + coalesce(octet_length(q.error_message), 0)";
+
+    /**
+     * A read of a batch's results stream: whether the batch has ended, and the settled lines after
+     * the position ($2 settled_xid, $3 line) in (settled_xid, line) order, up to $4 of them and to
+     * $6 bytes in a file (at least one), summed from the values' headers as {@link #PAGE} does, so
+     * that the lines past the budget are never sent. Only lines stamped by a transaction older
+     * than every transaction still running are returned (the snapshot's xmin): every transaction
+     * that could still stamp a line has a larger id, so nothing can later appear before the last
+     * line returned. Once the batch has ended (seen in the same snapshot), every line it settled
+     * was committed before, and all are returned. $5 null: every line; else only lines whose
+     * {@code state = 'succeeded'} is $5 carry their values (the others only their place, so a
+     * reader moves past them). Each row also says how many lines the range held ({@code n}, up to
+     * $4). The answer comes as its UTF-8 bytes, as they go into the response. One range of
+     * {@code requests_settled}, each line read once.
+     */
+    static final String RESULTS = compact("""
+            with b as (select status not in %s as ended from batches where id = $1)
+            select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n
+              from b left join lateral (
+                select r.*, sum(r.size) over (order by r.sx, r.line rows unbounded preceding) as upto, count(*) over () as n
+                  from (select q.settled_xid as sx, q.settled_xid::text as xid, q.line, q.state, w.want,
+                               case when w.want then q.custom_id end as custom_id, case when w.want then q.status_code end as status_code,
+                               case when w.want then q.request_id end as request_id, case when w.want then convert_to(q.response, 'UTF8') end as response,
+                               case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
+                               case when w.want then %d + %s else 0 end as size
+                          from requests q cross join lateral (select $5::boolean is null or (q.state = 'succeeded') = $5 as want) w
+                         where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
+                           and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
+                         order by q.settled_xid, q.line limit $4) r
+              ) p on p.upto - p.size < $6
+            """.formatted(BatchStatus.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE));
+
+    /**
+     * A page of a batch's lines in line order after line $2, up to $5, of the states in $3 and the
+     * error codes in $4 (null: any): a range of the primary key.
+     */
+    static final String LINES = compact("""
+            select r.line, r.custom_id, r.state, r.attempts, r.status_code, r.error_code, r.error_message, r.not_before
+              from requests r
+             where r.batch_id = $1 and r.line > $2 and ($3::text[] is null or r.state = any($3))
+               and ($4::text[] is null or r.error_code = any($4))
+             order by r.line limit $5
+            """);
+
+    /** The same, when every state asked for is one of the error file's: a range of {@code requests_unsuccessful}. */
+    static final String UNSUCCESSFUL_LINES = LINES.replace("where r.batch_id = $1 and",
+            "where r.batch_id = $1 and r.state in " + LineState.sqlList(LineState.UNSUCCESSFUL) + " and");
+
+    /**
+     * A retry: the lines of batch $2 that went to its error file (those with an error code in $3
+     * only, when given) become the lines of batch $1, with their custom_ids and bodies, numbered
+     * from 1 in their old order. A range of {@code requests_unsuccessful}; no file is read.
+     */
+    static final String COPY_FOR_RETRY = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, row_number() over (order by r.line), r.custom_id, r.body
+              from requests r
+             where r.batch_id = $2 and r.state in %s and ($3::text[] is null or r.error_code = any($3))
+            """.formatted(LineState.sqlList(LineState.UNSUCCESSFUL)));
 
     /** The highest line number of a batch (the primary key's last entry). */
     static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
@@ -319,5 +386,52 @@ class LineStore {
 
     Uni<Integer> lastLine(SqlClient tx, String batchId) {
         return tx.preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
+    }
+
+    /**
+     * What a results read found: whether the batch has ended (null: no such batch), the rows (ended,
+     * xid, line, custom_id, status_code, request_id, response, error_code, error_message, state, n;
+     * the values null for a line the outcome leaves out), and how many lines the range held.
+     */
+    record SettledPage(Boolean ended, List<Row> rows, long scanned) {
+    }
+
+    /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
+    Uni<SettledPage> settled(String batchId, long afterXid, int afterLine, int limit, Boolean succeeded, int budget) {
+        return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
+                .map(rows -> {
+                    Boolean ended = null;
+                    long scanned = 0;
+                    long lastXid = afterXid;
+                    int lastLine = afterLine;
+                    List<Row> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        ended = r.getBoolean(0);
+                        if (r.getValue(1) == null) {
+                            continue; // the batch, without a line
+                        }
+                        long xid = Long.parseLong(r.getString(1));
+                        int line = r.getInteger(2);
+                        if (xid < lastXid || (xid == lastXid && line <= lastLine)) { // the budget's sum would not be a prefix
+                            throw new IllegalStateException("a results read of batch " + batchId + " came out of order");
+                        }
+                        lastXid = xid;
+                        lastLine = line;
+                        scanned = r.getLong(10);
+                        out.add(r);
+                    }
+                    return new SettledPage(ended, out, scanned);
+                });
+    }
+
+    /** A page of lines for GET /v1/batches/{id}/requests (see {@link #LINES}). */
+    Uni<RowSet<Row>> lines(String batchId, int afterLine, String[] states, String[] codes, int limit, boolean unsuccessfulOnly) {
+        return pool.preparedQuery(unsuccessfulOnly ? UNSUCCESSFUL_LINES : LINES)
+                .execute(Tuple.of(batchId, afterLine, states, codes).addInteger(limit));
+    }
+
+    /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */
+    Uni<Integer> copyForRetry(SqlClient tx, String toBatch, String fromBatch, String[] codes) {
+        return tx.preparedQuery(COPY_FOR_RETRY).execute(Tuple.of(toBatch, fromBatch, codes)).map(RowSet::rowCount);
     }
 }

@@ -46,12 +46,13 @@ final class OutputFiles {
     record Written(String outputFileId, String errorFileId) {
     }
 
-    Uni<Written> write(SqlConnection tx, String batchId, String project, long now, Long expiresAt, long createdUs) {
+    /** {@code lineKey}: the batch's key for its lines' ids ({@link Ids.LineIds}). */
+    Uni<Written> write(SqlConnection tx, String batchId, byte[] lineKey, String project, long now, Long expiresAt, long createdUs) {
         Sink output = new Sink(tx, file(batchId, project, now, expiresAt, createdUs, batchId + "_output.jsonl"));
         Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
         return store.deleteProducedBy(tx, batchId)
                 .chain(() -> lines.lastLine(tx, batchId))
-                .chain(last -> Uni.createFrom().<Void>emitter(em -> new Pages(tx, batchId, last, output, errors, em).run()))
+                .chain(last -> Uni.createFrom().<Void>emitter(em -> new Pages(tx, batchId, new Ids.LineIds(lineKey), last, output, errors, em).run()))
                 .chain(output::close)
                 .chain(errors::close)
                 .map(v -> new Written(output.id(), errors.id()));
@@ -92,6 +93,7 @@ final class OutputFiles {
     private final class Pages {
         final SqlConnection tx;
         final String batchId;
+        final Ids.LineIds ids;
         final int lastLine;
         final Sink output;
         final Sink errors;
@@ -107,9 +109,10 @@ final class OutputFiles {
         CompletionStage<LineStore.Page> reading;
         boolean more;
 
-        Pages(SqlConnection tx, String batchId, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
+        Pages(SqlConnection tx, String batchId, Ids.LineIds ids, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
             this.tx = tx;
             this.batchId = batchId;
+            this.ids = ids;
             this.lastLine = lastLine;
             this.output = output;
             this.errors = errors;
@@ -135,7 +138,8 @@ final class OutputFiles {
                 if (row < rows.size()) {
                     Row r = rows.get(row++);
                     filling = "succeeded".equals(r.getString(7)) ? output : errors;
-                    filling.add(pieces(r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5), r.getString(6)));
+                    filling.add(pieces(ids.of(r.getInteger(0)), r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
+                            r.getString(6)));
                     continue;
                 }
                 rows = List.of();
@@ -176,15 +180,17 @@ final class OutputFiles {
         }
     }
 
-    /** One line of an output or error file, in the contract's shape. */
-    static String line(String customId, Integer statusCode, String requestId, String response, String errorCode, String errorMessage) {
-        return String.join("", pieces(customId, statusCode, requestId, response, errorCode, errorMessage));
+    /** One line of an output or error file, in the contract's shape; {@code id} is the line's ({@link Ids.LineIds}). */
+    static String line(String id, String customId, Integer statusCode, String requestId, String response, String errorCode,
+            String errorMessage) {
+        return String.join("", pieces(id, customId, statusCode, requestId, response, errorCode, errorMessage));
     }
 
     /** A line as its pieces: the answer's body (possibly large) is one of them as it is, never copied into a longer string. */
-    static String[] pieces(String customId, Integer statusCode, String requestId, String response, String errorCode, String errorMessage) {
+    static String[] pieces(String id, String customId, Integer statusCode, String requestId, String response, String errorCode,
+            String errorMessage) {
         StringBuilder sb = new StringBuilder(256);
-        sb.append("{\"id\":\"").append(Ids.batchRequest()).append("\",\"custom_id\":");
+        sb.append("{\"id\":\"").append(id).append("\",\"custom_id\":");
         quote(sb, customId);
         if (statusCode != null && errorCode == null) {
             sb.append(",\"response\":{\"status_code\":").append(statusCode).append(",\"request_id\":");

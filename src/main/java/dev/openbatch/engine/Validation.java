@@ -1,11 +1,16 @@
 package dev.openbatch.engine;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
+import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.batches.LineScanner;
 import dev.openbatch.batches.LineValidator;
+import dev.openbatch.upstream.Upstream;
+import dev.openbatch.upstream.Upstreams;
 import io.vertx.mutiny.core.buffer.Buffer;
 
 /**
@@ -13,25 +18,93 @@ import io.vertx.mutiny.core.buffer.Buffer;
  * chunks; one longer than the line limit is an error, never held whole), {@link LineValidator}
  * checks each, and the valid ones are handed out in sets for a bulk insert. Its cost is linear in
  * the file's size. Used by one validation at a time; CPU work, so it runs on a worker thread.
+ * The checks before and after the lines ({@link #fileErrors}, {@link #verdict}) are here too, so
+ * that a batch's validation and a dry run ({@link DryRun}) say the same.
  */
 final class Validation implements LineScanner.Sink {
+    /** Most distinct models a dry run counts lines for. */
+    static final int MAX_MODELS = 100;
+
     private final LineValidator validator;
     private final LineScanner scanner;
     private final int maxLines;
     private final int maxLineBytes;
     private final int maxErrors;
     private final List<BatchError> errors = new ArrayList<>();
+    /** Lines per model asked for, for a dry run (null: a batch's validation, which keeps the valid lines instead). */
+    private final Map<String, Integer> models;
     private List<LineValidator.Line> out;
     private int requests;
     private boolean tooMany;
 
+    /** A batch's validation: the valid lines are handed out for insertion. */
     Validation(String endpoint, int maxLines, int maxLineBytes, int maxErrors) {
+        this(endpoint, maxLines, maxLineBytes, maxErrors, false);
+    }
+
+    private Validation(String endpoint, int maxLines, int maxLineBytes, int maxErrors, boolean dryRun) {
         this.validator = new LineValidator(endpoint);
         this.scanner = new LineScanner(maxLineBytes);
         this.maxLines = maxLines;
         this.maxLineBytes = maxLineBytes;
         this.maxErrors = maxErrors;
+        this.models = dryRun ? new LinkedHashMap<>() : null;
     }
+
+    /** A batch's validation under the configured limits. */
+    static Validation of(String endpoint, LimitsConfig limits) {
+        return new Validation(endpoint, limits.maxBatchLines(), limits.maxLineBytes(), limits.maxReportedErrors(), false);
+    }
+
+    /** A dry run under the same limits: nothing is kept of the lines but the count of each model they ask for. */
+    static Validation dryRun(String endpoint, LimitsConfig limits) {
+        return new Validation(endpoint, limits.maxBatchLines(), limits.maxLineBytes(), limits.maxReportedErrors(), true);
+    }
+
+    /**
+     * What is wrong with the input file before a line is read: it is gone ({@code bytes} null), or
+     * larger than the limit. Empty when neither.
+     */
+    static List<BatchError> fileErrors(String fileId, Long bytes, LimitsConfig limits) {
+        if (bytes == null) {
+            return List.of(new BatchError("file_not_found", "The input file " + fileId + " no longer exists.", "input_file_id", null));
+        }
+        if (bytes > limits.maxBatchFileBytes()) {
+            return List.of(new BatchError("file_too_large", "The input file is " + bytes + " bytes; the limit is "
+                    + limits.maxBatchFileBytes() + " bytes (openbatch.limits.max-batch-file-bytes).", "input_file_id", null));
+        }
+        return List.of();
+    }
+
+    /** The verdict on a file read to its end: its errors, the model its lines ask for, and the upstream that serves it. */
+    record Verdict(List<BatchError> errors, String model, String upstream) {
+    }
+
+    /**
+     * After {@link #finish}: the lines' errors, or else those of the batch as a whole (the job is
+     * for another model; no upstream serves the model), and the upstream that would serve it.
+     */
+    Verdict verdict(String jobModel, Upstreams upstreams) {
+        List<BatchError> all = new ArrayList<>(errors);
+        String model = validator.model();
+        String upstream = null;
+        if (all.isEmpty()) {
+            if (jobModel != null && !jobModel.equals(model)) {
+                all.add(new BatchError("mismatched_model", "The batch's job is for model \"" + jobModel + "\" but the lines ask for \""
+                        + model + "\".", "body.model", 1));
+            } else {
+                upstream = upstreams.forModel(model).map(Upstream::name).orElse(null);
+                if (upstream == null) {
+                    all.add(new BatchError("model_not_found", "No upstream serves model \"" + model + "\". Configured models: "
+                            + String.join(", ", upstreams.models()) + ".", "body.model", 1));
+                }
+            }
+        }
+        return new Verdict(all, model, upstream);
+    }
+
+    /** For a dry run: request lines per model they ask for (in the order first seen, up to {@link #MAX_MODELS} models). */
+    Map<String, Integer> models() { return models; }
 
     List<BatchError> errors() { return errors; }
 
@@ -75,8 +148,12 @@ final class Validation implements LineScanner.Sink {
             LineValidator.Result r = validator.check(buf, from, to, number);
             if (r.error() != null) {
                 errors.add(r.error());
-            } else {
+            } else if (models == null) {
                 out.add(r.line());
+            }
+            String m = validator.lineModel();
+            if (models != null && m != null && (models.containsKey(m) || models.size() < MAX_MODELS)) {
+                models.merge(m, 1, Integer::sum);
             }
         }
         return !done();

@@ -43,7 +43,7 @@ class ErrorEnvelopeTest {
     @Test
     void noKeyOrAWrongKeyIs401() {
         for (String path : List.of("/v1/files", "/v1/batches", "/v1/jobs", "/v1/models", "/v1/batches/batch-x", "/v1/files/file-x/content",
-                "/v1/nope")) {
+                "/v1/batches/batch-x/results", "/v1/batches/batch-x/requests", "/v1/nope")) {
             String m = assertEnvelope(given().get(path), 401, null, "invalid_api_key");
             assertTrue(m.contains("Authorization: Bearer"), m);
             assertEnvelope(given().header("Authorization", "Bearer sk-wrong").get(path), 401, null, "invalid_api_key");
@@ -56,13 +56,15 @@ class ErrorEnvelopeTest {
         assertEnvelope(given().multiPart("purpose", "batch").multiPart("file", "a.jsonl", new byte[10]).post("/v1/files"), 401, null,
                 "invalid_api_key");
         assertEnvelope(given().post("/v1/batches/batch-x/cancel"), 401, null, "invalid_api_key");
+        assertEnvelope(given().post("/v1/batches/batch-x/retry"), 401, null, "invalid_api_key");
+        assertEnvelope(json(given(), "/v1/batches/validate", "{}"), 401, null, "invalid_api_key");
         assertEnvelope(given().delete("/v1/files/file-x"), 401, null, "invalid_api_key");
     }
 
     @Test
     void unknownRoutesAre404() {
         // (GET / is the web console: ConsoleServingTest)
-        for (String path : List.of("/v1/nope", "/nope", "/console/nope.js", "/v2/batches", "/v1", "/v1/batches/batch-x/retry",
+        for (String path : List.of("/v1/nope", "/nope", "/console/nope.js", "/v2/batches", "/v1", "/v1/batches/batch-x/retries",
                 "/v1/files/file-x/content/more", "/v1/chat/completions", "/q/nope")) {
             String m = assertEnvelope(as(KEY_A).get(path), 404, null, "unknown_url");
             assertTrue(m.contains("/v1"), m);
@@ -78,7 +80,8 @@ class ErrorEnvelopeTest {
         for (Call c : List.of(new Call("PUT", "/v1/files"), new Call("DELETE", "/v1/batches"), new Call("PATCH", "/v1/jobs/job-x"),
                 new Call("GET", "/v1/batches/batch-x/cancel"), new Call("POST", "/v1/models"), new Call("DELETE", "/v1/jobs/job-x"),
                 new Call("PUT", "/v1/batches/batch-x"), new Call("DELETE", "/v1/batches/batch-x"), new Call("POST", "/v1/files/file-x"),
-                new Call("PUT", "/v1/files/file-x/content"))) {
+                new Call("PUT", "/v1/files/file-x/content"), new Call("GET", "/v1/batches/batch-x/retry"),
+                new Call("POST", "/v1/batches/batch-x/results"), new Call("DELETE", "/v1/batches/batch-x/requests"))) {
             Response r = as(KEY_A).request(c.method(), c.path());
             String m = assertEnvelope(r, 405, null, "method_not_allowed");
             assertTrue(m.contains(c.method()), m);
@@ -91,6 +94,7 @@ class ErrorEnvelopeTest {
         assertEnvelope(as(KEY_A).contentType("application/x-www-form-urlencoded").formParam("input_file_id", "file-x").post("/v1/batches"),
                 415, null, "unsupported_media_type");
         assertEnvelope(as(KEY_A).contentType("application/xml").body("<job/>").post("/v1/jobs"), 415, null, "unsupported_media_type");
+        assertEnvelope(as(KEY_A).contentType("text/plain").body("{}").post("/v1/batches/validate"), 415, null, "unsupported_media_type");
         assertEnvelope(as(KEY_A).contentType("application/json").body("{\"purpose\":\"batch\"}").post("/v1/files"), 415, null,
                 "unsupported_media_type");
         assertEnvelope(as(KEY_A).contentType("text/csv").body("a,b").post("/v1/files"), 415, null, "unsupported_media_type");
@@ -104,7 +108,7 @@ class ErrorEnvelopeTest {
 
     @Test
     void malformedJsonIs400() {
-        for (String path : List.of("/v1/batches", "/v1/jobs")) {
+        for (String path : List.of("/v1/batches", "/v1/jobs", "/v1/batches/validate")) {
             assertEnvelope(json(as(KEY_A), path, "{bad"), 400, null, "invalid_json");
             assertEnvelope(json(as(KEY_A), path, "{\"name\": \"x\""), 400, null, "invalid_json");
             assertEnvelope(json(as(KEY_A), path, "[1, 2]"), 400, null, "invalid_type");

@@ -137,6 +137,50 @@ class OpenAiSdkTest {
     }
 
     @Test
+    void aRetryBatchIsABatchToTheSdk() throws Exception {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        String input = Api.chatLine(run + "-ok", "fake-model", null) + "\n" + Api.chatLine(run + "-bad", "fake-model", "{\"statuses\":[400]}") + "\n";
+        FileObject file = client.files().create(FileCreateParams.builder().file(input.getBytes(StandardCharsets.UTF_8)).purpose(FilePurpose.BATCH).build());
+        Batch created = client.batches().create(BatchCreateParams.builder().inputFileId(file.id())
+                .endpoint(BatchCreateParams.Endpoint.V1_CHAT_COMPLETIONS).completionWindow(BatchCreateParams.CompletionWindow._24H).build());
+        Batch done = created;
+        long end = System.currentTimeMillis() + 30_000;
+        while (!Batch.Status.COMPLETED.equals(done.status()) && System.currentTimeMillis() < end) {
+            Thread.sleep(100);
+            done = client.batches().retrieve(created.id()).validate();
+        }
+        assertEquals(Batch.Status.COMPLETED, done.status(), done::toString);
+        assertEquals(1, done.requestCounts().orElseThrow().failed());
+
+        // the retry is made over HTTP (the SDK has no such call); its answer, and every object about it later, is a Batch to the SDK
+        String answer = Api.as(Api.KEY_A).post("/v1/batches/" + created.id() + "/retry").then().statusCode(200).extract().asString();
+        Batch retry = com.openai.core.ObjectMappers.jsonMapper().readValue(answer, Batch.class).validate();
+        String retryId = retry.id();
+        assertEquals(Batch.Status.IN_PROGRESS, retry.status());
+        assertEquals(file.id(), retry.inputFileId());
+        assertEquals(1, retry.requestCounts().orElseThrow().total());
+        assertEquals(created.id(), retry.metadata().orElseThrow()._additionalProperties().get("retry_of").asString().orElseThrow());
+        assertEquals(retryId, client.batches().retrieve(retryId).validate().id());
+        end = System.currentTimeMillis() + 30_000;
+        while (!retry.status().equals(Batch.Status.COMPLETED) && System.currentTimeMillis() < end) {
+            Thread.sleep(100);
+            retry = client.batches().retrieve(retryId).validate();
+        }
+        assertEquals(Batch.Status.COMPLETED, retry.status(), retry::toString);
+        assertEquals(1, retry.requestCounts().orElseThrow().failed(), "the 400 fails again");
+        BatchListPage page = client.batches().list(BatchListParams.builder().limit(2).build());
+        page.data().forEach(Batch::validate);
+        assertEquals(retryId, page.data().get(0).id());
+        assertEquals(created.id(), page.data().get(1).id());
+        // its error file reads like any other
+        FileObject errors = client.files().retrieve(retry.errorFileId().orElseThrow()).validate();
+        assertEquals(FileObject.Purpose.BATCH_OUTPUT, errors.purpose());
+        JsonNode line = new ObjectMapper().readTree(new String(read(client.files().content(errors.id())), StandardCharsets.UTF_8).trim());
+        assertEquals(run + "-bad", line.get("custom_id").asText());
+        assertTrue(line.get("id").asText().startsWith("batch_req-"));
+    }
+
+    @Test
     void errorsBecomeTheSdksExceptions() {
         NotFoundException missing = assertThrows(NotFoundException.class, () -> client.batches().retrieve("batch-nope"));
         assertEquals(404, missing.statusCode());

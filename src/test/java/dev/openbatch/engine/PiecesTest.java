@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
+import dev.openbatch.api.Ids;
 import io.vertx.core.json.JsonObject;
 
 /** The engine's small pure pieces: reading answers, writing file lines. */
@@ -32,15 +33,16 @@ class PiecesTest {
 
     @Test
     void fileLinesHaveTheContractShape() {
-        JsonObject ok = new JsonObject(OutputFiles.line("c\"1", 200, "req_1", "{\"x\":1}", null, null));
-        assertTrue(ok.getString("id").startsWith("batch_req-"));
+        Ids.LineIds ids = new Ids.LineIds(new byte[16]);
+        JsonObject ok = new JsonObject(OutputFiles.line(ids.of(1), "c\"1", 200, "req_1", "{\"x\":1}", null, null));
+        assertEquals(ids.of(1), ok.getString("id"));
         assertEquals("c\"1", ok.getString("custom_id"));
         assertEquals(200, ok.getJsonObject("response").getInteger("status_code"));
         assertEquals("req_1", ok.getJsonObject("response").getString("request_id"));
         assertEquals(1, ok.getJsonObject("response").getJsonObject("body").getInteger("x"));
         assertTrue(ok.containsKey("error") && ok.getValue("error") == null);
 
-        JsonObject err = new JsonObject(OutputFiles.line("c2", 429, "r", "{}", "batch_expired", "window ran out"));
+        JsonObject err = new JsonObject(OutputFiles.line(ids.of(2), "c2", 429, "r", "{}", "batch_expired", "window ran out"));
         assertTrue(err.containsKey("response") && err.getValue("response") == null);
         assertEquals("batch_expired", err.getJsonObject("error").getString("code"));
         assertEquals("window ran out", err.getJsonObject("error").getString("message"));

@@ -69,18 +69,18 @@ class PlanTest {
         exec("insert into engine_nodes (node, heartbeat, alive_until, started_at) select 'plan-node-" + run + "-' || n, 0, 0, 0 from generate_series(0, "
                 + (NODES - 1) + ") n");
         // per batch: a third settled, a sixth running, the rest queued (some waiting for a retry)
-        exec("insert into requests (batch_id, line, custom_id, body, state, claimed_by, not_before, fence, attempts)"
+        exec("insert into requests (batch_id, line, custom_id, body, state, claimed_by, not_before, fence, attempts, settled_xid)"
                 + " select 'pb-" + run + "-' || b, l, 'c' || l, '{\"model\":\"m\",\"messages\":[]}',"
-                + " case when l <= 100 then 'succeeded' when l <= 150 then 'running' else 'queued' end,"
+                + " case when l <= 90 then 'succeeded' when l <= 100 then 'failed' when l <= 150 then 'running' else 'queued' end,"
                 + " case when l > 100 and l <= 150 then 'plan-node-" + run + "-' || (l % " + NODES + ") end,"
-                + " case when l > 250 then 5000000000000 else 0 end, 1, 1"
+                + " case when l > 250 then 5000000000000 else 0 end, 1, 1, case when l <= 100 then pg_current_xact_id() end"
                 + " from generate_series(1, " + BATCHES + ") b, generate_series(1, " + LINES + ") l");
         // one batch larger than a page of its files
         exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
                 + " created_us, expires_at, total, validated) values ('" + big() + "', '" + project + "', 'job-" + run + "',"
                 + " '/v1/chat/completions', 'none', '24h', 'in_progress', 'plan-up-" + run + "', 'm', 0, 0, 4000000000, " + BIG + ", true)");
-        exec("insert into requests (batch_id, line, custom_id, body, state, fence, attempts) select '" + big() + "', l, 'c' || l, '{}',"
-                + " case when l % 7 = 0 then 'failed' else 'succeeded' end, 2, 1 from generate_series(1, " + BIG + ") l");
+        exec("insert into requests (batch_id, line, custom_id, body, state, fence, attempts, settled_xid) select '" + big() + "', l, 'c' || l, '{}',"
+                + " case when l % 7 = 0 then 'failed' else 'succeeded' end, 2, 1, pg_current_xact_id() from generate_series(1, " + BIG + ") l");
         exec("analyze requests");
         exec("analyze batches");
     }
@@ -121,6 +121,19 @@ class PlanTest {
         s.put("batches with ready lines", new String[] { BatchStore.ELIGIBLE, "'plan-up-" + run + "', 1000", "batches" });
         s.put("a batch that started", new String[] { BatchStore.STARTED, "'" + b(9) + "'", "batches" });
         s.put("claim a batch step", new String[] { BatchStore.CLAIM_STEP, "'" + b(8) + "', 'n', 1, 1", "batches" });
+        // what the API reads of lines, and the copy a retry makes (each must read the index range named)
+        s.put("results read", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, 10001, null, " + BatchLines.RESULTS_BYTES, "batches",
+                "requests_settled" });
+        s.put("results read after a cursor, one outcome", new String[] { LineStore.RESULTS, "'" + b(10) + "', '3', 50, 101, true, 1000",
+                "batches", "requests_settled" });
+        s.put("lines' states", new String[] { LineStore.LINES, "'" + b(11) + "', 0, null, null, 101", "" });
+        s.put("lines' states by state", new String[] { LineStore.LINES, "'" + b(12) + "', 120, '{running,queued}', null, 101", "" });
+        s.put("failed lines", new String[] { LineStore.UNSUCCESSFUL_LINES, "'" + big() + "', 0, '{failed}', '{upstream_unreachable}', 101", "",
+                "requests_unsuccessful" });
+        s.put("copy a retry's lines", new String[] { LineStore.COPY_FOR_RETRY, "'pb-" + run + "-retry', '" + big() + "', null", "",
+                "requests_unsuccessful" });
+        s.put("insert a retry batch", new String[] { BatchStore.INSERT_RETRY, "'pb-" + run + "-retry', '" + b(13) + "', 'job-" + run
+                + "', '24h', 'u', null, 0, 0, null", "batches" });
         return s;
     }
 
@@ -138,11 +151,28 @@ class PlanTest {
                         .call(() -> c.query("reset plan_cache_mode").execute()))
                         .map(rs -> new JsonArray(rs.iterator().next().getValue(0).toString()))
                         .await().atMost(Duration.ofSeconds(30));
-                check(plan.getJsonObject(0).getJsonObject("Plan"), e.getKey() + " (" + mode + ", " + phase + ")", st[2].equals("batches"),
-                        st[2].equals("ordered"), bad);
+                JsonObject root = plan.getJsonObject(0).getJsonObject("Plan");
+                String where = e.getKey() + " (" + mode + ", " + phase + ")";
+                check(root, where, st[2].equals("batches"), st[2].equals("ordered"), bad);
+                if (st.length > 3 && !indexes(root).contains(st[3])) {
+                    bad.add(where + ": does not read " + st[3] + " (reads " + indexes(root) + ")");
+                }
             }
         }
         return bad;
+    }
+
+    /** The names of the indexes a plan reads. */
+    private static java.util.Set<String> indexes(JsonObject node) {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        if (node.getString("Index Name") != null) {
+            out.add(node.getString("Index Name"));
+        }
+        JsonArray children = node.getJsonArray("Plans");
+        for (int i = 0; children != null && i < children.size(); i++) {
+            out.addAll(indexes(children.getJsonObject(i)));
+        }
+        return out;
     }
 
     private static void check(JsonObject node, String where, boolean batchesToo, boolean ordered, List<String> bad) {

@@ -1,0 +1,182 @@
+package dev.openbatch.engine;
+
+import static dev.openbatch.engine.EngineTesting.awaitInFlight;
+import static dev.openbatch.testing.Api.KEY_A;
+import static dev.openbatch.testing.Api.await;
+import static dev.openbatch.testing.Api.awaitStatus;
+import static dev.openbatch.testing.Api.chatLine;
+import static dev.openbatch.testing.Api.createBatch;
+import static dev.openbatch.testing.Api.upload;
+import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
+import static dev.openbatch.testing.ResultsReader.assertSameLines;
+import static dev.openbatch.testing.ResultsReader.fileLines;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.openbatch.api.Time;
+import dev.openbatch.testing.EngineOffProfile;
+import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.ResultsReader;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.path.json.JsonPath;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+
+/**
+ * The results stream is exactly-once whatever happens to the engines: a client reading it across
+ * a kill -9 of the engine that holds the lines, their takeover by two others, and retries of
+ * lines gets each line once, and the union is the files; and a transaction that stamps lines but
+ * commits after a later one never makes the reader skip them.
+ */
+@QuarkusTest
+@TestProfile(EngineOffProfile.class)
+@WithTestResource(FakeUpstreamResource.class)
+class ResultsAcrossFaultsTest {
+    private static final String CHAT = "/v1/chat/completions";
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @Inject
+    EngineService engines;
+    @Inject
+    EngineConfig config;
+    @Inject
+    Time time;
+    @Inject
+    Pool pool;
+
+    private final List<Engine> started = new ArrayList<>();
+
+    @AfterEach
+    void cleanUp() {
+        started.forEach(Engine::halt);
+        started.clear();
+        time.set(Clock.systemUTC());
+    }
+
+    private Engine engine(String node) {
+        Engine e = engines.create(node, config);
+        started.add(e);
+        e.start();
+        return e;
+    }
+
+    @Test
+    void aStreamReadAcrossAKill9OfTheEngineHoldingTheLinesGetsEachLineOnce() throws Exception {
+        String r = UUID.randomUUID().toString().substring(0, 8);
+        int n = 90;
+        // every line answers after 600 ms; every 6th fails twice first (retried), every 9th fails for good (a 400)
+        String input = IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(r + "-" + i, "fake-model", "{\"latency_ms\":600"
+                + (i % 9 == 0 ? ",\"statuses\":[400]" : i % 6 == 0 ? ",\"statuses\":[503,500,200]" : "") + "}"))
+                .collect(Collectors.joining("\n"));
+        String id = createBatch(KEY_A, upload(KEY_A, input), CHAT, "24h").getString("id");
+        Engine first = engine("results-first");
+        await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(30));
+
+        // a client reads the stream from now until it is complete, every 100 ms
+        ResultsReader reader = new ResultsReader(KEY_A, id, "");
+        CompletableFuture<Void> reading = CompletableFuture.runAsync(() -> reader.readToEnd(Duration.ofSeconds(120), Duration.ofMillis(100)));
+
+        // the first engine settles some lines, then dies with 16 lines in flight (their claims stay)
+        await(KEY_A, id, b -> b.getInt("request_counts.completed") >= 20, Duration.ofSeconds(30));
+        awaitInFlight(first, 16);
+        first.halt();
+        int beforeCrash = reader.lines().size();
+        JsonPath atCrash = dev.openbatch.testing.Api.batch(KEY_A, id);
+        int settledAtCrash = atCrash.getInt("request_counts.completed") + atCrash.getInt("request_counts.failed");
+
+        // two processes take over once its heartbeat is older than the lease
+        engine("results-second");
+        engine("results-third");
+        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(90));
+        reading.get(120, TimeUnit.SECONDS);
+
+        assertTrue(beforeCrash > 0, "the client read results before the crash");
+        assertTrue(reader.lines().size() > settledAtCrash, "and after it");
+        Map<String, Integer> counts = reader.counts();
+        assertEquals(n, counts.size(), "every line is in the stream");
+        for (int i = 1; i <= n; i++) {
+            assertEquals(1, counts.get(r + "-" + i), "line " + i + " is received exactly once");
+        }
+        assertSameLines(reader.lines(), fileLines(KEY_A, done.getString("output_file_id")), fileLines(KEY_A, done.getString("error_file_id")));
+        assertEquals(n / 9, done.getInt("request_counts.failed"));
+        assertTrue(IntStream.rangeClosed(1, n).anyMatch(i -> FAKE.attemptsOf(r + "-" + i) > 1 && i % 6 != 0),
+                "some line in flight at the crash was sent again by a survivor");
+    }
+
+    @Test
+    void linesStampedByATransactionThatCommitsLateAreNotSkipped() {
+        String r = UUID.randomUUID().toString().substring(0, 8);
+        String job = "job-rc-" + r;
+        String batch = "batch-rc-" + r;
+        exec("insert into jobs (id, project, name, completion_window, created_at, created_us) values ($1, 'project-a', 'rc', '24h', 0, 0)",
+                Tuple.of(job));
+        exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
+                + " created_us, total, validated) values ($1, 'project-a', $2, '/v1/chat/completions', 'none', '24h', 'in_progress', 'fake',"
+                + " 'fake-model', 0, 0, 3, true)", Tuple.of(batch, job));
+        exec("insert into requests (batch_id, line, custom_id, body) select $1, l, 'c' || l, '{}' from generate_series(1, 3) l", Tuple.of(batch));
+        String settle = "update requests set state = 'succeeded', status_code = 200, response = '{}', settled_xid = pg_current_xact_id()"
+                + " where batch_id = $1 and line = $2";
+        try {
+            // transaction A takes its id first and stamps line 1, but has not committed yet
+            SqlConnection a = pool.getConnection().await().atMost(WAIT);
+            try {
+                a.query("begin").execute().await().atMost(WAIT);
+                a.preparedQuery(settle).execute(Tuple.of(batch, 1)).await().atMost(WAIT);
+                // transaction B, with a larger id, stamps line 2 and commits
+                exec(settle, Tuple.of(batch, 2));
+                ResultsReader reader = new ResultsReader(KEY_A, batch, "");
+                assertEquals(0, reader.poll().lines(), "line 2 waits while a transaction older than its own may still stamp lines");
+                // A commits: both lines come, line 1 first (A's id is smaller), and nothing is skipped (other writing
+                // transactions anywhere on the server, other tests' included, may delay them: they are waited for)
+                a.query("commit").execute().await().atMost(WAIT);
+                assertEquals(2, pollUntil(reader, 2));
+                assertEquals(List.of("c1", "c2"), reader.lines().stream().map(l -> new io.vertx.core.json.JsonObject(l).getString("custom_id")).toList());
+                exec(settle, Tuple.of(batch, 3));
+                assertEquals(1, pollUntil(reader, 1));
+                assertEquals(Map.of("c1", 1, "c2", 1, "c3", 1), reader.counts());
+                assertTrue(!reader.complete(), "the batch has not ended");
+            } finally {
+                a.close().await().atMost(WAIT);
+            }
+        } finally {
+            exec("delete from batches where id = $1", Tuple.of(batch));
+            exec("delete from jobs where id = $1", Tuple.of(job));
+        }
+    }
+
+    /** Polls until at least {@code n} lines came (20 s at most); how many came. */
+    private static int pollUntil(ResultsReader reader, int n) {
+        long end = System.currentTimeMillis() + 20_000;
+        int got = 0;
+        while (got < n && System.currentTimeMillis() < end) {
+            got += reader.poll().lines();
+            if (got < n) {
+                EngineTesting.sleep(50);
+            }
+        }
+        return got;
+    }
+
+    private void exec(String sql, Tuple args) {
+        pool.preparedQuery(sql).execute(args).await().atMost(WAIT);
+    }
+}
