@@ -369,6 +369,7 @@ class ConsoleBrowserTest {
             }
         }
         assertEquals("Settled lines, newest first (the last 50)", browser.find("#results-table caption").getText());
+        browser.script("document.getElementById('section-results').scrollIntoView()");
         browser.screenshot("live-results");
 
         // retry: asked first, then the new batch's page opens
