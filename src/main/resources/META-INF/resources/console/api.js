@@ -113,6 +113,10 @@ export const api = {
   listBatches: ({ after = null, limit = 25 } = {}) => request(`v1/batches${query({ after, limit })}`),
   getBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}`),
   cancelBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+  retryBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}/retry`, { method: 'POST' }),
+  /** The lines settled after `after` (JSONL); the Response, for its Openbatch-* headers. */
+  results: (id, { after = null, limit = 1000, signal } = {}) => request(
+    `v1/batches/${encodeURIComponent(id)}/results${query({ after, limit })}`, { raw: true, signal }),
   createBatch: (body, idempotencyKey) => request('v1/batches', { method: 'POST', json: body, headers: { 'Idempotency-Key': idempotencyKey } }),
   uploadFile(file, purpose = 'batch') {
     const form = new FormData();

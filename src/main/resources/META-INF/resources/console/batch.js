@@ -10,6 +10,7 @@ import { statusBadge } from './widgets.js';
 import actions from './sections/actions.js';
 import errors from './sections/errors.js';
 import files from './sections/files.js';
+import results from './sections/results.js';
 import summary from './sections/summary.js';
 import timeline from './sections/timeline.js';
 
@@ -20,7 +21,7 @@ import timeline from './sections/timeline.js';
  * at once. A new view of a batch is one more module in this list; a new action is one more entry
  * in `sections/actions.js`.
  */
-export const SECTIONS = [summary, actions, timeline, errors, files];
+export const SECTIONS = [summary, actions, timeline, results, errors, files];
 
 export function batchView(ctx, id) {
   const badge = statusBadge();

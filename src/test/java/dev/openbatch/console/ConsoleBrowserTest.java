@@ -43,6 +43,7 @@ import org.openqa.selenium.support.ui.Select;
 import dev.openbatch.testing.Api;
 import dev.openbatch.testing.Browser;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.ResultsReader;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -269,7 +270,8 @@ class ConsoleBrowserTest {
         assertEquals(Api.content(KEY_A, errorId), Files.readString(errors));
         assertTrue(Files.readString(errors).contains(prefix + "-4"));
         browser.shown("#download-input");
-        assertTrue(browser.find("#section-actions").getText().contains("Nothing to do"), "no cancel for an ended batch");
+        assertFalse(browser.find("#action-cancel").isDisplayed(), "no cancel for an ended batch");
+        assertTrue(browser.find("#action-retry").isDisplayed(), "its failed line can be retried");
     }
 
     private Path awaitDownload(String name) {
@@ -326,6 +328,80 @@ class ConsoleBrowserTest {
 
     @Test
     @Order(5)
+    void liveResultsShowTheLatestLinesAndFailedLinesAreRetriedInANewBatch() {
+        // 60 lines, three of which the upstream refuses (400: not retried by the engine); answers of
+        // 300 ms through 16 slots, so that the page reads results while the batch runs
+        String prefix = unique("live");
+        int n = 60;
+        List<Integer> failing = List.of(7, 31, 52);
+        List<String> lines = IntStream.rangeClosed(1, n).mapToObj(i -> chatLine(prefix + "-" + i, "fake-model",
+                failing.contains(i) ? "{\"statuses\":[400],\"latency_ms\":300}" : "{\"latency_ms\":300}")).toList();
+        String id = createBatch(KEY_A, upload(KEY_A, String.join("\n", lines) + "\n"), "/v1/chat/completions", "24h").getString("id");
+
+        signIn(KEY_A);
+        browser.driver.get(root + "#/batches/" + id);
+        browser.shown("#section-results");
+        assertEquals("Live results", browser.find("#section-results-title").getText());
+        assertEquals("polite", browser.find("#results-count").getAttribute("aria-live"));
+        browser.await("every line received", d -> browser.find("#results-count").getText().equals("60 lines received, all of them."));
+        Api.awaitStatus(KEY_A, id, "completed", PATIENCE);
+
+        // the table: the last 50 lines of the stream, newest first, each as the API has it
+        List<Map<String, Object>> rows = browser.script("""
+                return [...document.querySelectorAll('#results-table tbody tr')].map((tr) => {
+                  const td = tr.querySelectorAll('td');
+                  return { id: td[0].textContent, outcome: td[1].textContent, code: td[2].textContent, answer: td[3].textContent };
+                });""");
+        List<String> stream = new ResultsReader(KEY_A, id, "").readToEnd(PATIENCE, Duration.ofMillis(200)).lines();
+        assertEquals(n, stream.size());
+        List<String> newestFirst = new ArrayList<>();
+        for (int i = stream.size() - 1; i >= stream.size() - 50; i--) {
+            newestFirst.add(new JsonPath(stream.get(i)).getString("custom_id"));
+        }
+        assertEquals(newestFirst, rows.stream().map(r -> r.get("id")).toList(), "the last 50, newest first");
+        for (Map<String, Object> r : rows) {
+            int line = Integer.parseInt(((String) r.get("id")).substring(prefix.length() + 1));
+            if (failing.contains(line)) {
+                assertEquals(List.of("Failed", "HTTP 400"), List.of(r.get("outcome"), r.get("code")), r.toString());
+            } else {
+                assertEquals(List.of("Succeeded", "HTTP 200", "echo " + r.get("id")), List.of(r.get("outcome"), r.get("code"), r.get("answer")),
+                        r.toString());
+            }
+        }
+        assertEquals("Settled lines, newest first (the last 50)", browser.find("#results-table caption").getText());
+        browser.script("document.getElementById('section-results').scrollIntoView()");
+        browser.screenshot("live-results");
+
+        // retry: asked first, then the new batch's page opens
+        browser.await("the failed count", d -> "3".equals(browser.find("[data-fact=failed]").getText()));
+        browser.shown("#action-retry").click();
+        WebElement dialog = browser.shown("#confirm-dialog");
+        assertTrue(dialog.getText().contains(id) && dialog.getText().contains("3 failed"), dialog.getText());
+        browser.driver.switchTo().activeElement().sendKeys(Keys.ESCAPE);
+        browser.await("the dialog closed", d -> browser.findAll("#confirm-dialog").isEmpty());
+        List<String> before = as(KEY_A).get("/v1/batches?limit=100").then().statusCode(200).extract().jsonPath().getList("data.id");
+
+        browser.find("#action-retry").click();
+        browser.shown("#confirm-yes").click();
+        String retried = browser.await("the new batch's page", d -> {
+            String shown = browser.<String>script("const p = document.querySelector('.batch-page'); return p && p.dataset.batchId;");
+            return shown != null && !shown.equals(id) ? shown : null;
+        });
+        assertFalse(before.contains(retried), retried);
+        assertTrue(browser.driver.getCurrentUrl().endsWith("#/batches/" + retried));
+        browser.await("its id in the heading", d -> browser.find("h1").getText().contains(retried));
+        JsonPath made = Api.batch(KEY_A, retried);
+        assertEquals(id, made.getString("metadata.retry_of"));
+        assertEquals(3, made.getInt("request_counts.total"));
+        // the new batch's own lines: its three, failed again, in its live results
+        browser.await("the retried lines received", d -> browser.find("#results-count").getText().equals("3 lines received, all of them."));
+        List<String> ids = browser.findAll("#results-table tbody td:first-child").stream().map(WebElement::getText).sorted().toList();
+        assertEquals(failing.stream().map(i -> prefix + "-" + i).sorted().toList(), ids);
+        browser.screenshot("retried-batch");
+    }
+
+    @Test
+    @Order(6)
     void anotherProjectsKeySeesNoneOfTheseBatches() {
         String a = createBatch(KEY_A, upload(KEY_A, chatLine(unique("a"), "fake-model", null) + "\n"), "/v1/chat/completions", "24h")
                 .getString("id");
@@ -347,7 +423,7 @@ class ConsoleBrowserTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void theRateAndTimeToFinishComeFromSuccessiveCounts() {
         signIn(KEY_A);
         Map<String, Object> r = browser.asyncScript("""
@@ -396,7 +472,7 @@ class ConsoleBrowserTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void anUploadedFileBecomesABatchWhoseProgressBarReaches100() throws IOException {
         signIn(KEY_A);
         // 96 answers of 1.5 s each through the upstream's 16 slots: six waves, about 9 s, so that the

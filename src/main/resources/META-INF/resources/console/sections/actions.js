@@ -1,11 +1,11 @@
 // Actions on a batch. Each entry of ACTIONS is
-// `{ id, label, danger?, available(batch), confirm?(batch) -> dialog text, run(ctx, batch) -> Promise<batch> }`:
+// `{ id, label, danger?, opens?, available(batch), confirm?(batch) -> dialog text, run(ctx, batch) -> Promise<batch> }`:
 // its button shows while `available` holds; with `confirm`, a dialog asks first; the batch `run`
-// returns is shown at once (then polling goes on).
+// returns is shown at once (then polling goes on), or, with `opens`, is a new batch whose page opens.
 
 import { h, setText } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
-import { status as statusText } from '../format.js';
+import { count, status as statusText } from '../format.js';
 
 const cancel = {
   id: 'cancel',
@@ -22,8 +22,26 @@ const cancel = {
   run: (ctx, batch) => ctx.api.cancelBatch(batch.id),
 };
 
+const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
+
+const retry = {
+  id: 'retry',
+  label: 'Retry failed lines',
+  opens: true,
+  available: (batch) => TERMINAL.includes(batch.status) && batch.request_counts.failed > 0,
+  confirm: (batch) => ({
+    title: `Retry the failed lines of batch ${batch.id}?`,
+    text: `A new batch is created with its ${count(batch.request_counts.failed)} failed, expired and cancelled `
+      + 'lines (the same custom_id and bodies), and starts at once. This batch and its files are not changed.',
+    confirm: 'Retry failed lines',
+    keep: 'Do not retry',
+    danger: false,
+  }),
+  run: (ctx, batch) => ctx.api.retryBatch(batch.id),
+};
+
 /** The actions a batch's page offers, in order. */
-export const ACTIONS = [cancel];
+export const ACTIONS = [cancel, retry];
 
 export default {
   id: 'actions',
@@ -43,6 +61,11 @@ export default {
         button.disabled = true;
         try {
           const batch = await action.run(ctx, target);
+          if (action.opens) {
+            ctx.announce(`Batch ${batch.id} is created; its page is open.`);
+            location.hash = `#/batches/${encodeURIComponent(batch.id)}`;
+            return;
+          }
           page.show(batch);
           setText(message, `Done: the batch is ${statusText(batch.status)}.`);
           message.focus(); // the button may be gone now
