@@ -40,10 +40,22 @@ public final class LineScanner {
     private int number;
     private boolean stopped;
     private long copied;
+    /** Bytes of the chunks fed before the current one. */
+    private long fed;
+    /** Where the line that started in an earlier chunk starts, in the file. */
+    private long carriedStart;
+    /** Where the line being handed out starts, in the file. */
+    private long lineStart;
 
     public LineScanner(int maxLineBytes) {
         this.maxLineBytes = maxLineBytes;
     }
+
+    /**
+     * Where the line being handed to the sink starts: its first byte's offset from the first byte
+     * fed. Valid during a call of the sink.
+     */
+    public long lineStart() { return lineStart; }
 
     /** Bytes copied so far to join lines that spanned chunks: at most the file's size. */
     public long copiedBytes() { return copied; }
@@ -67,8 +79,13 @@ public final class LineScanner {
             }
         }
         if (stopped || start == chunk.length) {
+            fed += chunk.length;
             return;
         }
+        if (carried == 0) {
+            carriedStart = fed + start;
+        }
+        fed += chunk.length;
         carried += chunk.length - start;
         carriedLast = chunk[chunk.length - 1];
         if (!dropped) {
@@ -94,6 +111,7 @@ public final class LineScanner {
     /** A line ends in {@code chunk[start, at)}, after the bytes carried from earlier chunks. */
     private void end(byte[] chunk, int start, int at, boolean lineBreak, Sink sink) {
         number++;
+        lineStart = carried > 0 ? carriedStart : fed + start;
         long length = carried + (at - start);
         byte last = at > start ? chunk[at - 1] : carriedLast;
         if (lineBreak && length > 0 && last == '\r') {

@@ -13,6 +13,8 @@ import io.vertx.mutiny.core.buffer.Buffer;
  * chunks; one longer than the line limit is an error, never held whole), {@link LineValidator}
  * checks each, and the valid ones are handed out in sets for a bulk insert. Its cost is linear in
  * the file's size. Used by one validation at a time; CPU work, so it runs on a worker thread.
+ * A file whose lines were indexed at upload is judged from its index instead ({@link #indexed}):
+ * the same rules, in the same order, without reading its bytes.
  */
 final class Validation implements LineScanner.Sink {
     private final LineValidator validator;
@@ -64,6 +66,27 @@ final class Validation implements LineScanner.Sink {
             errors.add(new BatchError("empty_file", "The input file has no request lines.", "input_file_id", null));
         }
         return out;
+    }
+
+    /**
+     * Reads one line of the file's index instead (what {@link LineValidator#parse} found at upload,
+     * see {@code FileIngest}): the same verdict as reading the line itself, without its bytes.
+     */
+    void indexed(int number, String customId, String url, String model, BatchError error, boolean late) {
+        if (done() || !counted(number)) {
+            return;
+        }
+        BatchError e = validator.judge(number, customId, url, model, late ? null : error, late ? error : null);
+        if (e != null) {
+            errors.add(e);
+        }
+    }
+
+    /** The index was read to its end: an empty file is an error. */
+    void endIndexed() {
+        if (requests == 0 && errors.isEmpty()) {
+            errors.add(new BatchError("empty_file", "The input file has no request lines.", "input_file_id", null));
+        }
     }
 
     @Override

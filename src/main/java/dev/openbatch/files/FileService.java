@@ -79,7 +79,12 @@ public class FileService {
         f.createdAt = now;
         f.expiresAt = expiresAt;
         f.createdUs = time.orderingMicros();
-        return store.storeFromDisk(f, source).replaceWith(f::view);
+        return store.storeFromDisk(f, source, ingest(purpose)).replaceWith(f::view);
+    }
+
+    /** How an upload's bytes go in: a batch file's lines are indexed on the way (see {@link FileIngest}). */
+    FileIngest ingest(String purpose) {
+        return new FileIngest("batch".equals(purpose), FileStore.CHUNK, limits.maxLineBytes(), limits.maxBatchLines(), limits.maxReportedErrors());
     }
 
     public Uni<FileView> get(String project, String id) {

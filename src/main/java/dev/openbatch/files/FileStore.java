@@ -3,6 +3,13 @@ package dev.openbatch.files;
 import dev.openbatch.batches.BatchStatus;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.openbatch.batches.BatchView.BatchError;
+import io.netty.buffer.Unpooled;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.vertx.mutiny.sqlclient.Row;
 
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -41,24 +48,121 @@ public class FileStore {
                 .replaceWithVoid();
     }
 
-    /** Stores a new file whose bytes are in a local (uploaded) file, in one transaction. */
-    public Uni<Void> storeFromDisk(FileEntity f, Path source) {
+    /**
+     * Stores a new file whose bytes are in a local (uploaded) file, in one transaction: read a
+     * chunk at a time, each passed through {@code ingest} (chunks cut at line ends, the line index
+     * of a batch file) on a worker thread while the chunk before is written.
+     */
+    public Uni<Void> storeFromDisk(FileEntity f, Path source, FileIngest ingest) {
         return vertx.fileSystem().open(source.toString(), new OpenOptions().setRead(true))
                 .chain(file -> pool.withTransaction(tx -> insertRow(tx, f)
-                        .chain(() -> copyChunks(tx, f.id, file, f.bytes)))
+                        .chain(() -> copy(tx, f.id, file, f.bytes, ingest, 0, Uni.createFrom().item(List.of())))
+                        .chain(() -> setStored(tx, f.id, ingest)))
                         .eventually(file::close));
     }
 
-    private Uni<Void> copyChunks(SqlClient tx, String fileId, AsyncFile file, long bytes) {
-        int chunks = (int) ((bytes + CHUNK - 1) / CHUNK);
-        return Multi.createFrom().range(0, chunks)
-                .onItem().transformToUniAndConcatenate(seq -> {
-                    long offset = (long) seq * CHUNK;
-                    int length = (int) Math.min(CHUNK, bytes - offset);
-                    return file.read(Buffer.buffer(length), 0, offset, length)
-                            .chain(data -> insertChunk(tx, fileId, seq, data));
-                })
-                .collect().last().replaceWithVoid();
+    private Uni<Void> copy(SqlClient tx, String fileId, AsyncFile file, long bytes, FileIngest ingest, long offset,
+            Uni<List<FileIngest.Chunk>> current) {
+        return current.chain(chunks -> {
+            if (offset >= bytes) {
+                return write(tx, fileId, chunks)
+                        .chain(() -> Uni.createFrom().item(ingest::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
+                        .chain(last -> write(tx, fileId, last));
+            }
+            int length = (int) Math.min(CHUNK, bytes - offset);
+            Uni<List<FileIngest.Chunk>> next = file.read(Buffer.buffer(length), 0, offset, length)
+                    .emitOn(Infrastructure.getDefaultWorkerPool())
+                    .map(data -> ingest.feed(data.getBytes(), 0, data.length()))
+                    .memoize().indefinitely();
+            next.subscribe().with(x -> { }, e -> { }); // read and split the next part while this one is written
+            return write(tx, fileId, chunks).chain(() -> copy(tx, fileId, file, bytes, ingest, offset + length, next));
+        });
+    }
+
+    /** Writes chunks and their index lines, in order. */
+    public Uni<Void> write(SqlClient tx, String fileId, List<FileIngest.Chunk> chunks) {
+        Uni<Void> done = Uni.createFrom().voidItem();
+        for (FileIngest.Chunk c : chunks) {
+            done = done.chain(() -> c.data() == null ? Uni.createFrom().voidItem()
+                    : insertChunk(tx, fileId, c.seq(), Buffer.buffer(Unpooled.wrappedBuffer(c.data()))))
+                    .chain(() -> insertLines(tx, fileId, c.lines()));
+        }
+        return done;
+    }
+
+    /** The file's size and line index, once its bytes are in. */
+    public Uni<Void> setStored(SqlClient tx, String fileId, FileIngest ingest) {
+        return tx.preparedQuery("update files set bytes = $2, line_index = $3 where id = $1")
+                .execute(Tuple.of(fileId, ingest.bytes(), ingest.indexKey())).replaceWithVoid();
+    }
+
+    private Uni<Void> insertLines(SqlClient tx, String fileId, List<FileIngest.Line> lines) {
+        if (lines.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = lines.size();
+        Integer[] number = new Integer[n];
+        Integer[] seq = new Integer[n];
+        Integer[] lastSeq = new Integer[n];
+        Integer[] at = new Integer[n];
+        Integer[] length = new Integer[n];
+        String[] customId = new String[n];
+        String[] url = new String[n];
+        String[] model = new String[n];
+        String[] code = new String[n];
+        String[] message = new String[n];
+        String[] param = new String[n];
+        Boolean[] late = new Boolean[n];
+        for (int i = 0; i < n; i++) {
+            FileIngest.Line l = lines.get(i);
+            number[i] = l.line();
+            seq[i] = l.seq();
+            lastSeq[i] = l.lastSeq();
+            at[i] = l.bodyAt();
+            length[i] = l.bodyLength();
+            customId[i] = l.customId();
+            url[i] = storable(l.url());
+            model[i] = l.model();
+            if (l.error() != null) {
+                code[i] = l.error().code();
+                message[i] = storable(l.error().message());
+                param[i] = l.error().param();
+            }
+            late[i] = l.late();
+        }
+        return tx.preparedQuery(INSERT_LINES).execute(Tuple.tuple().addString(fileId).addArrayOfInteger(number).addArrayOfInteger(seq)
+                .addArrayOfInteger(lastSeq).addArrayOfInteger(at).addArrayOfInteger(length).addArrayOfString(customId)
+                .addArrayOfString(url).addArrayOfString(model).addArrayOfString(code).addArrayOfString(message)
+                .addArrayOfString(param).addArrayOfBoolean(late)).replaceWithVoid();
+    }
+
+    /** PostgreSQL text holds no NUL: one in a url or an error message (only ever quoted back) is kept as U+FFFD. */
+    private static String storable(String s) {
+        return s == null || s.indexOf('\0') < 0 ? s : s.replace('\0', '\uFFFD');
+    }
+
+    static final String INSERT_LINES = "insert into file_lines (file_id, line, seq, last_seq, body_at, body_length, custom_id, url, model,"
+            + " error_code, error_message, error_param, error_late) select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[],"
+            + " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[])";
+
+    /** One line of a file's index, as validation reads it. */
+    public record IndexedLine(int line, String customId, String url, String model, BatchError error, boolean late) {
+    }
+
+    /** Up to {@code limit} lines of the file's index after line {@code after}, in line order. */
+    public Uni<List<IndexedLine>> indexed(SqlClient client, String fileId, int after, int limit) {
+        return client.preparedQuery("select line, custom_id, url, model, error_code, error_message, error_param, error_late"
+                + " from file_lines where file_id = $1 and line > $2 order by line limit $3")
+                .execute(Tuple.of(fileId, after, limit))
+                .map(rows -> {
+                    List<IndexedLine> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        String code = r.getString(4);
+                        out.add(new IndexedLine(r.getInteger(0), r.getString(1), r.getString(2), r.getString(3),
+                                code == null ? null : new BatchError(code, r.getString(5), r.getString(6), r.getInteger(0)), r.getBoolean(7)));
+                    }
+                    return out;
+                });
     }
 
     public Uni<Void> insertChunk(SqlClient client, String fileId, int seq, Buffer data) {
