@@ -1,30 +1,25 @@
 package dev.openbatch.files;
 
-import dev.openbatch.batches.BatchStatus;
-
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.openbatch.batches.BatchStatus;
 import dev.openbatch.batches.BatchView.BatchError;
 import io.netty.buffer.Unpooled;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
-import io.vertx.mutiny.sqlclient.Row;
-
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.file.OpenOptions;
-import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.core.file.AsyncFile;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlClient;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
- * File bytes in PostgreSQL, as fixed-size chunks: written and read one chunk at a time, so no
- * file is ever whole in memory and every replica sees the same bytes.
+ * File bytes in PostgreSQL, as chunks of at most {@link #CHUNK} bytes (an uploaded batch file's
+ * end at line breaks, with its line index beside them in {@code file_lines}; see {@link FileIngest}):
+ * written and read one chunk at a time, so no file is ever whole in memory and every replica sees
+ * the same bytes.
  */
 @ApplicationScoped
 public class FileStore {
@@ -32,11 +27,9 @@ public class FileStore {
     public static final int CHUNK = 1 << 20;
 
     private final Pool pool;
-    private final Vertx vertx;
 
-    public FileStore(Pool pool, Vertx vertx) {
+    public FileStore(Pool pool) {
         this.pool = pool;
-        this.vertx = vertx;
     }
 
     /** Inserts the file row. */
@@ -46,37 +39,6 @@ public class FileStore {
                 .execute(Tuple.from(new Object[] { f.id, f.project, f.purpose, f.filename, f.bytes, f.status,
                         f.createdAt, f.expiresAt, f.createdUs, f.producerBatchId }))
                 .replaceWithVoid();
-    }
-
-    /**
-     * Stores a new file whose bytes are in a local (uploaded) file, in one transaction: read a
-     * chunk at a time, each passed through {@code ingest} (chunks cut at line ends, the line index
-     * of a batch file) on a worker thread while the chunk before is written.
-     */
-    public Uni<Void> storeFromDisk(FileEntity f, Path source, FileIngest ingest) {
-        return vertx.fileSystem().open(source.toString(), new OpenOptions().setRead(true))
-                .chain(file -> pool.withTransaction(tx -> insertRow(tx, f)
-                        .chain(() -> copy(tx, f.id, file, f.bytes, ingest, 0, Uni.createFrom().item(List.of())))
-                        .chain(() -> setStored(tx, f.id, ingest)))
-                        .eventually(file::close));
-    }
-
-    private Uni<Void> copy(SqlClient tx, String fileId, AsyncFile file, long bytes, FileIngest ingest, long offset,
-            Uni<List<FileIngest.Chunk>> current) {
-        return current.chain(chunks -> {
-            if (offset >= bytes) {
-                return write(tx, fileId, chunks)
-                        .chain(() -> Uni.createFrom().item(ingest::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
-                        .chain(last -> write(tx, fileId, last));
-            }
-            int length = (int) Math.min(CHUNK, bytes - offset);
-            Uni<List<FileIngest.Chunk>> next = file.read(Buffer.buffer(length), 0, offset, length)
-                    .emitOn(Infrastructure.getDefaultWorkerPool())
-                    .map(data -> ingest.feed(data.getBytes(), 0, data.length()))
-                    .memoize().indefinitely();
-            next.subscribe().with(x -> { }, e -> { }); // read and split the next part while this one is written
-            return write(tx, fileId, chunks).chain(() -> copy(tx, fileId, file, bytes, ingest, offset + length, next));
-        });
     }
 
     /** Writes chunks and their index lines, in order. */
@@ -90,10 +52,18 @@ public class FileStore {
         return done;
     }
 
-    /** The file's size and line index, once its bytes are in. */
-    public Uni<Void> setStored(SqlClient tx, String fileId, FileIngest ingest) {
-        return tx.preparedQuery("update files set bytes = $2, line_index = $3 where id = $1")
-                .execute(Tuple.of(fileId, ingest.bytes(), ingest.indexKey())).replaceWithVoid();
+    /** The row of a streamed upload, once its bytes are in and its form was read (it was inserted first, as a placeholder). */
+    public Uni<Void> setDescribed(SqlClient tx, FileEntity f, FileIngest ingest) {
+        return tx.preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
+                + " line_index = $8 where id = $1")
+                .execute(Tuple.from(new Object[] { f.id, f.purpose, f.filename, f.bytes, f.createdAt, f.expiresAt, f.createdUs,
+                        ingest == null ? null : ingest.indexKey() }))
+                .replaceWithVoid();
+    }
+
+    /** Drops a file's line index (an upload that turned out not to be a batch file). */
+    public Uni<Void> deleteIndex(SqlClient tx, String fileId) {
+        return tx.preparedQuery("delete from file_lines where file_id = $1").execute(Tuple.of(fileId)).replaceWithVoid();
     }
 
     private Uni<Void> insertLines(SqlClient tx, String fileId, List<FileIngest.Line> lines) {
