@@ -12,6 +12,13 @@ final class Utf8 {
     static boolean valid(byte[] b, int from, int to) {
         int i = from;
         while (i < to) {
+            // plain ASCII, eight bytes at a time
+            while (i + 8 <= to && ((long) LineScanner.LONGS.get(b, i) & 0x8080808080808080L) == 0) {
+                i += 8;
+            }
+            if (i == to) {
+                break;
+            }
             int c = b[i];
             if (c >= 0) {
                 i++;
