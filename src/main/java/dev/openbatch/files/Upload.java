@@ -20,6 +20,7 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -136,6 +137,10 @@ final class Upload implements MultipartReader.Listener {
                     if (broken) {
                         e.fail(new IOException("the connection closed"));
                         return;
+                    }
+                    if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT)) && !request.response().headWritten()) {
+                        // the client waits for this before it sends the body (curl does, for up to a second)
+                        request.response().writeContinue();
                     }
                     step();
                 }))))

@@ -258,6 +258,25 @@ class UploadTest {
         assertEquals("invalid_request_error", JsonPath.from(r.body()).getString("error.type"), r.body());
     }
 
+    /** A client that asks before it sends the body (curl does, for large ones) is told to go on, once the upload has its slot. */
+    @Test
+    void expectContinueIsAnswered() throws Exception {
+        byte[] body = multipart("purpose", "batch", "file", batchFile(run(), 3, 100));
+        try (Socket s = new Socket("localhost", RestAssured.port)) {
+            s.setSoTimeout(30_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/files HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + KEY_A + "\r\nExpect: 100-continue"
+                    + "\r\nContent-Type: multipart/form-data; boundary=" + BOUNDARY + "\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            assertEquals("HTTP/1.1 100 Continue\r\n\r\n", new String(in.readNBytes(25), StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+            assertEquals("HTTP/1.1 200", new String(in.readNBytes(12), StandardCharsets.US_ASCII));
+        }
+    }
+
     @Test
     void aMalformedBodyIs400AndStoresNothing() throws Exception {
         long files = count("select count(*) from files");
