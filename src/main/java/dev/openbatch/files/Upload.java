@@ -169,12 +169,15 @@ final class Upload implements MultipartReader.Listener {
         }
         broken = true;
         LOG.debugf("upload %s: the connection went away: %s", placeholder.id, LogText.of(String.valueOf(e.getMessage())));
+        // nobody is left to answer; the failure only rolls back (the client of a refused body already has its 413)
+        Throwable why = routing.get(HttpLayer.BODY_REFUSED) != null ? ApiException.tooLarge("The upload is larger than allowed.", "file")
+                : new IOException("the connection closed before the upload ended");
         if (transaction != null) {
-            transaction.fail(e);
+            transaction.fail(why);
             transaction = null;
         } else if (!streaming) {
             // still waiting for a slot or the transaction: begin() and its callbacks see it
-            result.fail(e);
+            result.fail(why);
         }
     }
 
