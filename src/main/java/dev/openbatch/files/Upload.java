@@ -287,8 +287,9 @@ final class Upload implements MultipartReader.Listener {
             throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
         }
         if (tooLongField != null) {
-            throw ApiException.invalid("The form field '" + ApiException.clip(tooLongField) + "' is longer than " + MAX_FIELD_BYTES + " bytes.",
-                    tooLongField, "invalid_value");
+            // as the HTTP layer answers a form attribute over quarkus.http.limits.max-form-attribute-size
+            throw new ApiException(413, "invalid_request_error", "The form field '" + ApiException.clip(tooLongField) + "' is longer than "
+                    + MAX_FIELD_BYTES + " bytes.", null, null);
         }
         return describe.describe(placeholder.id, fields.get("purpose"), filename, fileBytes, fields.get("expires_after[anchor]"),
                 fields.get("expires_after[seconds]"));
