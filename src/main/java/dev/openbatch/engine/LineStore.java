@@ -124,8 +124,9 @@ class LineStore {
 
     /**
      * A batch's lines from its input file's index, for every line whose body lies in one chunk:
-     * each chunk is read (and decompressed) once, and its lines' bodies are cut out of it. The
-     * bodies were checked to be UTF-8 at upload, so the conversion to text cannot fail.
+     * each chunk is read (and decompressed) once, in a nested loop over the file's chunks (never
+     * held all at once), and its lines' bodies are cut out of it (IngestPlanTest). The bodies were
+     * checked to be UTF-8 at upload, so the conversion to text cannot fail.
      */
     static final String INSERT_FROM_CHUNKS = compact("""
             insert into requests (batch_id, line, custom_id, body)
@@ -135,7 +136,6 @@ class LineStore {
               cross join lateral (select l.line, l.custom_id, l.body_at, l.body_length from file_lines l
                                    where l.file_id = f.file_id and l.seq = f.seq and l.last_seq = f.seq offset 0) l
              where f.file_id = $2
-               and exists (select 1 from file_lines x where x.file_id = f.file_id and x.seq = f.seq and x.last_seq = f.seq)
             """);
 
     /** The same for the lines longer than a chunk: each body from the chunks it spans, joined. */
