@@ -98,7 +98,12 @@ EOF
 start_fake ingest --latency-ms "$UPSTREAM_LATENCY_MS"
 
 row() { printf '  %-32s %s\n' "$1" "$2"; }
-SUMMARY_ALL="openbatch ingest benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, -Xmx$XMX, commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'), load $(cut -d' ' -f1-3 /proc/loadavg))"
+if [[ "$OPENBATCH_JAR" == "$DEFAULT_JAR" ]]; then
+  BUILD="commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+else
+  BUILD="jar $OPENBATCH_JAR"
+fi
+SUMMARY_ALL="openbatch ingest benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, -Xmx$XMX, $BUILD, load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # run_case LINES BYTES: one measurement, with a fresh database and a cold service.
 run_case() {
