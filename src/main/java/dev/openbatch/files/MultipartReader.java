@@ -1,5 +1,8 @@
 package dev.openbatch.files;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Locale;
@@ -7,12 +10,15 @@ import java.util.Locale;
 /**
  * A {@code multipart/form-data} body (RFC 7578, RFC 2046) read as it arrives, in pieces of any
  * size: each part's bytes are handed to the {@link Listener} as they come, never gathered. The
- * delimiter ({@code CRLF--boundary}) is found with a Horspool search, which looks at about one
- * byte in every delimiter's length of a part's content. Holds at most a part's headers (up to
+ * delimiter ({@code CRLF--boundary}) is looked for only where a CR is, and CRs are found eight
+ * bytes at a time. Holds at most a part's headers (up to
  * {@link #MAX_HEADERS} bytes) or the few bytes at the end of a piece that may begin a delimiter.
  * Plain code; not thread-safe.
  */
 final class MultipartReader {
+    /** A byte array read eight bytes at a time, lowest address first. */
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
     /** Most bytes of one part's header block. */
     static final int MAX_HEADERS = 16 * 1024;
 
@@ -40,8 +46,6 @@ final class MultipartReader {
     private final Listener listener;
     /** {@code CRLF--boundary}. */
     private final byte[] delimiter;
-    /** Horspool's shift for each byte value. */
-    private final int[] shift = new int[256];
     private State state = State.BODY;
     private boolean inPart;
     /** Bytes of an earlier piece not yet consumed (a header block, or what may begin a delimiter). */
@@ -53,11 +57,6 @@ final class MultipartReader {
     MultipartReader(String boundary, Listener listener) {
         this.listener = listener;
         this.delimiter = ("\r\n--" + boundary).getBytes(StandardCharsets.ISO_8859_1);
-        int m = delimiter.length;
-        Arrays.fill(shift, m);
-        for (int i = 0; i < m - 1; i++) {
-            shift[delimiter[i] & 0xff] = m - 1 - i;
-        }
         // the first delimiter has no line break before it: read the body as if it had one
         held = new byte[] { '\r', '\n' };
     }
@@ -187,25 +186,39 @@ final class MultipartReader {
         }
     }
 
-    /** Where the delimiter first starts in {@code buf[from, to)}, or -1 (Horspool). */
+    /**
+     * Where the delimiter first starts in {@code buf[from, to)}, or -1. Every delimiter starts with
+     * CR, which a JSONL file holds once a line at most: CRs are found eight bytes at a time, and the
+     * delimiter compared only there.
+     */
     private int search(byte[] buf, int from, int to) {
-        byte[] d = delimiter;
-        int m = d.length;
-        int last = m - 1;
-        byte lastByte = d[last];
-        int i = from;
-        while (i + m <= to) {
-            byte c = buf[i + last];
-            if (c == lastByte) {
-                int j = last - 1;
-                while (j >= 0 && buf[i + j] == d[j]) {
-                    j--;
-                }
-                if (j < 0) {
-                    return i;
-                }
+        int last = to - delimiter.length;
+        for (int i = from; i <= last; i++) {
+            i = indexOfCr(buf, i, last + 1);
+            if (i < 0) {
+                return -1;
             }
-            i += shift[c & 0xff];
+            if (Arrays.equals(buf, i, i + delimiter.length, delimiter, 0, delimiter.length)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The first CR in {@code b[from, to)}, or -1 (the lowest set byte of {@code (x - 0x01…) & ~x & 0x80…} marks the first zero of x). */
+    static int indexOfCr(byte[] b, int from, int to) {
+        int i = from;
+        for (; i + 8 <= to; i += 8) {
+            long x = (long) LONGS.get(b, i) ^ 0x0d0d0d0d0d0d0d0dL;
+            long found = (x - 0x0101010101010101L) & ~x & 0x8080808080808080L;
+            if (found != 0) {
+                return i + (Long.numberOfTrailingZeros(found) >>> 3);
+            }
+        }
+        for (; i < to; i++) {
+            if (b[i] == '\r') {
+                return i;
+            }
         }
         return -1;
     }
