@@ -445,17 +445,41 @@ note() { log "      $*"; SUMMARY+=("      $*"); }
 # /proc/PID/stat's 2nd field is the command in parentheses and may hold spaces: fields are
 # counted after the last ')', where utime, stime, cutime, cstime (fields 14-17) are $12-$15 and
 # the parent's pid (field 4) is $2.
+# With PG_CPU_DB set (ingest.sh sets it to BENCH_DB), PostgreSQL means only the processes that
+# work for that database: its backends (their command line names it) and the server's shared
+# writers (checkpointer, background writer, walwriter), so that other databases' clients on a
+# shared server do not count. Backends of that database that exit between two snapshots are then
+# lost: keep the measured connections open (the service's pool does).
 cpu_snapshot() {
   local -a pids=("$@")
   ((${#pids[@]} > 0)) || pids=("$SVC_PID")
   local svc pg p
   svc="$(for p in "${pids[@]}"; do [[ -z "$p" ]] || cat "/proc/$p/stat" 2>/dev/null || true; done \
     | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }')"
-  pg="$(for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null || true; done \
-    | awk '{ pid = $1; sub(/^.*\) /, ""); ppid[pid] = $2; own[pid] = $12 + $13; kids[pid] = $14 + $15 }
-           END { for (p in own) { t += own[p]; if (!(ppid[p] in own)) t += kids[p] } printf "%d", t }')"
+  if [[ -n "${PG_CPU_DB:-}" ]]; then
+    pg="$(for p in $(pg_pids_of "$PG_CPU_DB"); do cat "/proc/$p/stat" 2>/dev/null || true; done \
+      | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%d", t }')"
+  else
+    pg="$(for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null || true; done \
+      | awk '{ pid = $1; sub(/^.*\) /, ""); ppid[pid] = $2; own[pid] = $12 + $13; kids[pid] = $14 + $15 }
+             END { for (p in own) { t += own[p]; if (!(ppid[p] in own)) t += kids[p] } printf "%d", t }')"
+  fi
   printf '%s %s\n' "${svc:-0}" "${pg:-0}"
 }
+
+# pg_pids_of DB: the PostgreSQL processes working for database DB (backends and autovacuum
+# workers whose command line names it) and the shared writers (checkpointer, background writer,
+# walwriter), one pid a line.
+pg_pids_of() {
+  local p cmd
+  for p in $(pgrep -x postgres); do
+    cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" || continue
+    if [[ " $cmd " == *" $1 "* || "$cmd" =~ :\ (checkpointer|background\ writer|walwriter) ]]; then printf '%s\n' "$p"; fi
+  done
+}
+
+# ticks_of PID: utime + stime of one process so far, in clock ticks (0 when it is gone).
+ticks_of() { awk '{ sub(/^.*\) /, ""); printf "%d\n", $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # cpu_per_line SNAPSHOT0 SNAPSHOT1 LINES: prints "SVC_US PG_US", microseconds of CPU per line
 # for openbatch and for PostgreSQL between two cpu_snapshot outputs (1 decimal; "n/a" for 0 lines).

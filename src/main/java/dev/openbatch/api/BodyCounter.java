@@ -9,11 +9,11 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Counts the bytes of one HTTP/1.x request body of unknown length (chunked) as they come off the
  * socket, in the connection's pipeline ahead of Vert.x, so that no reader further on (Jackson, the
- * multipart parser, the upload spool) ever gets a byte past the limit.
+ * upload's multipart reader) ever gets a byte past the limit.
  * <p>
  * The moment the count passes the limit, {@code over} runs (it answers 413). From then on nothing
  * reaches Vert.x (but, with {@code endWhenOver}, an end of the body, so that a reader which holds
- * a spool file finishes and deletes it; {@code over} marks the request so that nothing acts on it): what arrives is dropped, never kept, so that a client which writes its whole body
+ * an upload in progress finishes and rolls back; {@code over} marks the request so that nothing acts on it): what arrives is dropped, never kept, so that a client which writes its whole body
  * before it reads (most do) can still read the answer. Once the body has ended or {@code drain}
  * more bytes were dropped, the counter stops reading from the socket and {@code done} runs (it
  * closes the connection). Both run once, on the connection's event loop. A body within the limit

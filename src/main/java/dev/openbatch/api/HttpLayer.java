@@ -34,7 +34,7 @@ import org.jboss.logging.Logger;
  * other request against {@code openbatch.limits.max-request-bytes}. A {@code Content-Length} over
  * the limit is refused before a byte of the body is stored or parsed; a chunked body is counted as
  * it arrives and refused the moment it passes the limit ({@link BodyCounter}). (A file just over its
- * limit inside a body within it is measured after spooling, in FileService.) Also refuses a URL
+ * limit inside a body within it is counted as it streams in, by {@code files/Upload}.) Also refuses a URL
  * with an encoded NUL character, which no id or parameter can hold, and any request header HTTP
  * does not allow (a control character other than a tab in its value, a name that is not a token):
  * Vert.x's codec leaves that check to us ({@link dev.openbatch.Main}), so it comes with the
@@ -53,8 +53,8 @@ public class HttpLayer {
     private static final Logger LOG = Logger.getLogger(HttpLayer.class);
     /**
      * Set on the routing context of a request whose chunked body went over its limit (already
-     * answered with 413): an upload is then ended early so its spool file is deleted, and
-     * {@code FilesResource} stores nothing from it.
+     * answered with 413): an upload is then ended early and {@code files/Upload} rolls back what
+     * it had stored of it.
      */
     public static final String BODY_REFUSED = "openbatch.body-refused";
     /** Room for the multipart framing and the small form fields around the file part of an upload. */

@@ -9,6 +9,13 @@ public interface LimitsConfig {
     @WithDefault("536870912")
     long maxUploadBytes();
 
+    /**
+     * Uploads this process stores at once. Each holds one database connection (its bytes go in
+     * one transaction, as they arrive); the next waits, reading nothing, until one ends.
+     */
+    @WithDefault("8")
+    int concurrentUploads();
+
     /** Largest request body other than a file upload, in bytes; larger bodies get 413. */
     @WithDefault("1048576")
     long maxRequestBytes();

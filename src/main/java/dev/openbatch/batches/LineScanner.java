@@ -1,5 +1,8 @@
 package dev.openbatch.batches;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,6 +19,9 @@ import java.util.List;
  * reuse them.
  */
 public final class LineScanner {
+    /** A byte array read eight bytes at a time, lowest address first. */
+    static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
     /** Where the lines go; each method returns whether to read on. */
     public interface Sink {
         /** The line {@code number} is {@code buf[from, to)}; the bytes are only valid during the call. */
@@ -40,10 +46,22 @@ public final class LineScanner {
     private int number;
     private boolean stopped;
     private long copied;
+    /** Bytes of the chunks fed before the current one. */
+    private long fed;
+    /** Where the line that started in an earlier chunk starts, in the file. */
+    private long carriedStart;
+    /** Where the line being handed out starts, in the file. */
+    private long lineStart;
 
     public LineScanner(int maxLineBytes) {
         this.maxLineBytes = maxLineBytes;
     }
+
+    /**
+     * Where the line being handed to the sink starts: its first byte's offset from the first byte
+     * fed. Valid during a call of the sink.
+     */
+    public long lineStart() { return lineStart; }
 
     /** Bytes copied so far to join lines that spanned chunks: at most the file's size. */
     public long copiedBytes() { return copied; }
@@ -60,15 +78,18 @@ public final class LineScanner {
     /** Reads the next chunk, handing each line it completes to the sink (until the sink says stop). */
     public void feed(byte[] chunk, Sink sink) {
         int start = 0;
-        for (int i = 0; i < chunk.length && !stopped; i++) {
-            if (chunk[i] == '\n') {
-                end(chunk, start, i, true, sink);
-                start = i + 1;
-            }
+        for (int i = lineBreak(chunk, 0); i >= 0 && !stopped; i = lineBreak(chunk, i + 1)) {
+            end(chunk, start, i, true, sink);
+            start = i + 1;
         }
         if (stopped || start == chunk.length) {
+            fed += chunk.length;
             return;
         }
+        if (carried == 0) {
+            carriedStart = fed + start;
+        }
+        fed += chunk.length;
         carried += chunk.length - start;
         carriedLast = chunk[chunk.length - 1];
         if (!dropped) {
@@ -94,6 +115,7 @@ public final class LineScanner {
     /** A line ends in {@code chunk[start, at)}, after the bytes carried from earlier chunks. */
     private void end(byte[] chunk, int start, int at, boolean lineBreak, Sink sink) {
         number++;
+        lineStart = carried > 0 ? carriedStart : fed + start;
         long length = carried + (at - start);
         byte last = at > start ? chunk[at - 1] : carriedLast;
         if (lineBreak && length > 0 && last == '\r') {
@@ -113,6 +135,29 @@ public final class LineScanner {
         if (!more) {
             stopped = true;
         }
+    }
+
+    /**
+     * The first {@code \n} in {@code b} at or after {@code from}, or -1: eight bytes at a time
+     * (the lowest byte of {@code (x - 0x01…) & ~x & 0x80…} that is set marks the first zero byte
+     * of {@code x}, here of the word XOR {@code \n}), which a plain loop is not on a JVM without
+     * its optimizing compiler (as openbatch runs).
+     */
+    static int lineBreak(byte[] b, int from) {
+        int i = from;
+        for (; i + 8 <= b.length; i += 8) {
+            long x = (long) LONGS.get(b, i) ^ 0x0a0a0a0a0a0a0a0aL;
+            long found = (x - 0x0101010101010101L) & ~x & 0x8080808080808080L;
+            if (found != 0) {
+                return i + (Long.numberOfTrailingZeros(found) >>> 3);
+            }
+        }
+        for (; i < b.length; i++) {
+            if (b[i] == '\n') {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** The carried pieces and then {@code chunk[start, …)}, {@code length} bytes in all, in one new array. */

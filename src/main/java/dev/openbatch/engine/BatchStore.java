@@ -153,17 +153,20 @@ class BatchStore {
 
     // ---- transitions (Lifecycle runs them under the batch's claim; each checks the claim's fence) ----
 
-    /** What validation needs: the endpoint, the input file and its size (null when the file is gone), the job's model. */
-    record Input(String endpoint, String fileId, Long fileBytes, String jobModel) {
+    /**
+     * What validation needs: the endpoint, the input file and its size (null when the file is
+     * gone), the job's model, and what the file's line index holds ({@code files.line_index}).
+     */
+    record Input(String endpoint, String fileId, Long fileBytes, String jobModel, String lineIndex) {
     }
 
     Uni<Input> input(String batchId) {
-        return pool.preparedQuery("select b.endpoint, b.input_file_id, f.bytes, j.model from batches b join jobs j on j.id = b.job_id"
+        return pool.preparedQuery("select b.endpoint, b.input_file_id, f.bytes, j.model, f.line_index from batches b join jobs j on j.id = b.job_id"
                 + " left join files f on f.id = b.input_file_id where b.id = $1")
                 .execute(Tuple.of(batchId))
                 .map(rs -> {
                     Row b = rs.iterator().next();
-                    return new Input(b.getString(0), b.getString(1), b.getLong(2), b.getString(3));
+                    return new Input(b.getString(0), b.getString(1), b.getLong(2), b.getString(3), b.getString(4));
                 });
     }
 

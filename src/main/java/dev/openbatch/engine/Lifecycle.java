@@ -2,12 +2,15 @@ package dev.openbatch.engine;
 
 import java.util.List;
 
+import org.jboss.logging.Logger;
+
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.batches.BatchStatus;
 import dev.openbatch.batches.BatchView;
 import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.batches.LineValidator;
+import dev.openbatch.files.FileIngest;
 import dev.openbatch.files.FileStore;
 import dev.openbatch.upstream.Upstreams;
 import dev.openbatch.webhooks.WebhookOutbox;
@@ -29,7 +32,10 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * without its event, no event for a transition rolled back.
  */
 final class Lifecycle {
+    private static final Logger LOG = Logger.getLogger(Lifecycle.class);
     private static final int INSERT_ROWS = 2000;
+    /** Lines of a file's index read at a time. */
+    private static final int INDEX_PAGE = 5000;
 
     private final Pool pool;
     private final Time time;
@@ -38,6 +44,7 @@ final class Lifecycle {
     private final BatchStore batches;
     private final LineStore lines;
     private final OutputFiles outputs;
+    private final FileStore store;
     private final EngineMetrics metrics;
 
     Lifecycle(Pool pool, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore store,
@@ -50,12 +57,20 @@ final class Lifecycle {
         this.batches = batches;
         this.lines = lines;
         this.outputs = new OutputFiles(store, lines);
+        this.store = store;
     }
 
     /** Thrown inside a transaction to roll it back because the claim was lost. */
     static final class Fenced extends RuntimeException {
         Fenced() {
             super("claim lost", null, false, false);
+        }
+    }
+
+    /** Thrown inside the validation transaction when a file's line index ends before the verdict (it should not). */
+    private static final class IndexShort extends RuntimeException {
+        IndexShort() {
+            super("line index ends early", null, false, false);
         }
     }
 
@@ -76,7 +91,9 @@ final class Lifecycle {
     /**
      * Reads the input file, inserts one row per valid line, and moves the batch on: to
      * in_progress (or it stays cancelling), or failed with the file's errors. Returns the new
-     * status, or null when the claim was lost.
+     * status, or null when the claim was lost. A file whose lines were indexed at upload under
+     * the current limits is judged from its index, and its bodies are copied inside PostgreSQL;
+     * any other file (stored before the index existed, or under other limits) is read whole.
      */
     Uni<BatchStatus> validate(String batchId, long fence) {
         return batches.input(batchId).chain(in -> {
@@ -84,11 +101,59 @@ final class Lifecycle {
             if (!fileErrors.isEmpty()) {
                 return invalid(batchId, fence, fileErrors, null);
             }
-            Validation v = Validation.of(in.endpoint(), limits);
-            return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
-                    .chain(() -> validated(tx, batchId, fence, v, in.jobModel())))
-                    .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
+            String key = FileIngest.key(limits.maxLineBytes(), limits.maxBatchLines(), limits.maxReportedErrors());
+            if (in.lineIndex() != null && in.lineIndex().startsWith(key + " ")) {
+                return validateIndexed(batchId, fence, in, in.lineIndex().endsWith(" complete"));
+            }
+            return validateByReading(batchId, fence, in);
         });
+    }
+
+    /** Judges the file from its line index; the valid lines' bodies go from its chunks to the batch's rows inside PostgreSQL. */
+    private Uni<BatchStatus> validateIndexed(String batchId, long fence, BatchStore.Input in, boolean complete) {
+        Validation v = newValidation(in.endpoint());
+        return pool.withTransaction(tx -> readIndex(tx, in.fileId(), v, 0).chain(() -> {
+            if (!v.done()) {
+                if (!complete) {
+                    throw new IndexShort();
+                }
+                v.endIndexed();
+            }
+            Validation.Verdict verdict = verdict(v, in.jobModel());
+            return lines.insertFromFile(tx, batchId, in.fileId()).chain(() -> moveOn(tx, batchId, fence, v, verdict));
+        }))
+                .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model))
+                .onFailure(IndexShort.class).recoverWithUni(e -> {
+                    LOG.errorf("batch %s: the line index of file %s ends before its verdict; reading the file instead", batchId, in.fileId());
+                    return validateByReading(batchId, fence, in);
+                });
+    }
+
+    /** Reads the index a page at a time (judged on a worker thread) until its end or the verdict. */
+    private Uni<Void> readIndex(SqlConnection tx, String fileId, Validation v, int after) {
+        return store.indexed(tx, fileId, after, INDEX_PAGE)
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .chain(rows -> {
+                    for (FileStore.IndexedLine l : rows) {
+                        v.indexed(l.line(), l.customId(), l.url(), l.model(), l.error(), l.late());
+                        if (v.done()) {
+                            return Uni.createFrom().voidItem();
+                        }
+                    }
+                    return rows.size() < INDEX_PAGE ? Uni.createFrom().voidItem() : readIndex(tx, fileId, v, rows.get(rows.size() - 1).line());
+                });
+    }
+
+    /** Reads the file chunk by chunk, checks each line and inserts the valid ones. */
+    private Uni<BatchStatus> validateByReading(String batchId, long fence, BatchStore.Input in) {
+        Validation v = newValidation(in.endpoint());
+        return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
+                .chain(() -> moveOn(tx, batchId, fence, v, verdict(v, in.jobModel()))))
+                .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
+    }
+
+    private Validation newValidation(String endpoint) {
+        return Validation.of(endpoint, limits);
     }
 
     /**
@@ -133,11 +198,17 @@ final class Lifecycle {
                 .collect().last().replaceWithVoid();
     }
 
-    private Uni<BatchStatus> validated(SqlConnection tx, String batchId, long fence, Validation v, String jobModel) {
+    /** The verdict on a file that validation read to its end (or its first errors); throws {@link Invalid} with its errors when it failed. */
+    private Validation.Verdict verdict(Validation v, String jobModel) {
         Validation.Verdict verdict = v.verdict(jobModel, upstreams);
         if (!verdict.errors().isEmpty()) {
             throw new Invalid(verdict.errors(), verdict.model());
         }
+        return verdict;
+    }
+
+    /** The lines are in: the batch goes in_progress if the claim's fence still holds. */
+    private Uni<BatchStatus> moveOn(SqlConnection tx, String batchId, long fence, Validation v, Validation.Verdict verdict) {
         return batches.validated(tx, batchId, fence, v.requests(), verdict.model(), verdict.upstream(), time.seconds()).map(s -> {
             if (s == null) {
                 throw new Fenced();

@@ -125,6 +125,32 @@ class LineStore {
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
 
+    /**
+     * A batch's lines from its input file's index, for every line whose body lies in one chunk:
+     * each chunk is read (and decompressed) once, in a nested loop over the file's chunks (never
+     * held all at once), and its lines' bodies are cut out of it (IngestPlanTest). The bodies were
+     * checked to be UTF-8 at upload, so the conversion to text cannot fail.
+     */
+    static final String INSERT_FROM_CHUNKS = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, l.line, l.custom_id, convert_from(substring(c.d from l.body_at + 1 for l.body_length), 'UTF8')
+              from file_chunks f
+              cross join lateral (select f.data || ''::bytea as d offset 0) c
+              cross join lateral (select l.line, l.custom_id, l.body_at, l.body_length from file_lines l
+                                   where l.file_id = f.file_id and l.seq = f.seq and l.last_seq = f.seq offset 0) l
+             where f.file_id = $2
+            """);
+
+    /** The same for the lines longer than a chunk: each body from the chunks it spans, joined. */
+    static final String INSERT_SPANNING = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, l.line, l.custom_id,
+                   convert_from(substring((select string_agg(c.data, ''::bytea order by c.seq) from file_chunks c
+                                            where c.file_id = l.file_id and c.seq between l.seq and l.last_seq)
+                                          from l.body_at + 1 for l.body_length), 'UTF8')
+              from file_lines l where l.file_id = $2 and l.last_seq > l.seq
+            """);
+
     /** Bytes of a file line beyond its values (its id, the keys, the status). */
     static final int LINE_OVERHEAD = 128;
 
@@ -356,6 +382,13 @@ class LineStore {
             bodies[i] = set.get(i).body();
         }
         return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
+    }
+
+    /** Every line of the input file's index becomes a request row of the batch (a valid file: every line of it is valid). */
+    Uni<Void> insertFromFile(SqlClient tx, String batchId, String fileId) {
+        return tx.preparedQuery(INSERT_FROM_CHUNKS).execute(Tuple.of(batchId, fileId))
+                .chain(() -> tx.preparedQuery(INSERT_SPANNING).execute(Tuple.of(batchId, fileId)))
+                .replaceWithVoid();
     }
 
     /** A page of a batch's lines, in line order, and the bytes they take (about: as PostgreSQL reckons them). */

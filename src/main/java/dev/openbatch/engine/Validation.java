@@ -20,6 +20,8 @@ import io.vertx.mutiny.core.buffer.Buffer;
  * the file's size. Used by one validation at a time; CPU work, so it runs on a worker thread.
  * The checks before and after the lines ({@link #fileErrors}, {@link #verdict}) are here too, so
  * that a batch's validation and a dry run ({@link DryRun}) say the same.
+ * A file whose lines were indexed at upload is judged from its index instead ({@link #indexed}):
+ * the same rules, in the same order, without reading its bytes.
  */
 final class Validation implements LineScanner.Sink {
     /** Most distinct models a dry run counts lines for. */
@@ -137,6 +139,27 @@ final class Validation implements LineScanner.Sink {
             errors.add(new BatchError("empty_file", "The input file has no request lines.", "input_file_id", null));
         }
         return out;
+    }
+
+    /**
+     * Reads one line of the file's index instead (what {@link LineValidator#parse} found at upload,
+     * see {@code FileIngest}): the same verdict as reading the line itself, without its bytes.
+     */
+    void indexed(int number, String customId, String url, String model, BatchError error, boolean late) {
+        if (done() || !counted(number)) {
+            return;
+        }
+        BatchError e = validator.judge(number, customId, url, model, late ? null : error, late ? error : null);
+        if (e != null) {
+            errors.add(e);
+        }
+    }
+
+    /** The index was read to its end: an empty file is an error. */
+    void endIndexed() {
+        if (requests == 0 && errors.isEmpty()) {
+            errors.add(new BatchError("empty_file", "The input file has no request lines.", "input_file_id", null));
+        }
     }
 
     @Override

@@ -2,7 +2,7 @@ package dev.openbatch.files;
 
 import dev.openbatch.batches.BatchStatus;
 
-import java.nio.file.Path;
+import java.io.IOException;
 import java.util.List;
 import java.util.Set;
 
@@ -15,6 +15,10 @@ import dev.openbatch.api.Time;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -33,18 +37,53 @@ public class FileService {
     private final LimitsConfig limits;
     private final Time time;
     private final Pool pool;
+    private final UploadSlots slots;
+    private final Vertx vertx;
 
-    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool) {
+    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool, UploadSlots slots, Vertx vertx) {
         this.files = files;
         this.store = store;
         this.limits = limits;
         this.time = time;
         this.pool = pool;
+        this.slots = slots;
+        this.vertx = vertx;
     }
 
-    /** Stores an uploaded file (already spooled to local disk by the HTTP layer). */
-    public Uni<FileView> upload(String project, String purpose, String filename, Path source, long size,
-            String anchor, Long expiresAfterSeconds) {
+    /**
+     * Stores the file of a multipart upload as its body arrives (see {@link Upload}); the
+     * form's fields are checked once the body has ended, and only then is anything kept.
+     */
+    public Uni<FileView> upload(String project, RoutingContext routing) {
+        String boundary = MultipartReader.boundary(routing.request().getHeader(HttpHeaders.CONTENT_TYPE));
+        if (boundary == null) {
+            return Uni.createFrom().failure(new IOException("multipart/form-data without a valid boundary"));
+        }
+        FileEntity placeholder = new FileEntity();
+        placeholder.id = Ids.file();
+        placeholder.project = project;
+        placeholder.purpose = "batch";
+        placeholder.filename = "upload";
+        placeholder.status = "processed";
+        placeholder.createdAt = time.seconds();
+        placeholder.createdUs = time.orderingMicros();
+        Context current = io.vertx.core.Vertx.currentContext();
+        Context context = current != null ? current : vertx.getDelegate().getOrCreateContext();
+        return new Upload(context, routing, boundary, pool, store, slots, limits, placeholder,
+                (id, purpose, filename, size, anchor, seconds) -> describe(id, project, purpose, filename, size, anchor, seconds))
+                .run().map(FileEntity::view);
+    }
+
+    /** The row of an uploaded file, from what its form said; refuses what the contract does not allow. */
+    FileEntity describe(String id, String project, String purpose, String filename, long size, String anchor, String seconds) {
+        Long expiresAfterSeconds = null;
+        if (seconds != null) {
+            try {
+                expiresAfterSeconds = Long.parseLong(seconds.trim());
+            } catch (NumberFormatException e) {
+                throw ApiException.invalid("'expires_after[seconds]' must be an integer.", "expires_after[seconds]", "invalid_type");
+            }
+        }
         if (purpose == null || purpose.isBlank()) {
             throw ApiException.invalid("Missing required parameter: 'purpose'.", "purpose", "missing_required_parameter");
         }
@@ -70,7 +109,7 @@ public class FileService {
             expiresAt = now + expiresAfterSeconds;
         }
         FileEntity f = new FileEntity();
-        f.id = Ids.file();
+        f.id = id;
         f.project = project;
         f.purpose = purpose;
         f.filename = filename == null || filename.isBlank() ? "upload" : filename;
@@ -79,7 +118,7 @@ public class FileService {
         f.createdAt = now;
         f.expiresAt = expiresAt;
         f.createdUs = time.orderingMicros();
-        return store.storeFromDisk(f, source).replaceWith(f::view);
+        return f;
     }
 
     public Uni<FileView> get(String project, String id) {

@@ -4,10 +4,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
-import org.jboss.resteasy.reactive.RestForm;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.jboss.resteasy.reactive.RestMulti;
 import org.jboss.resteasy.reactive.RestQuery;
-import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.HttpLayer;
@@ -39,33 +41,33 @@ public class FilesResource {
     public record Deleted(String id, String object, boolean deleted) {
     }
 
+    /** The form {@code POST /v1/files} reads (for the OpenAPI document: the body is read as it streams, not bound). */
+    @Schema(name = "FileUpload")
+    public static class UploadForm {
+        @Schema(required = true, type = SchemaType.STRING, format = "binary", description = "the file")
+        public String file;
+        @Schema(required = true, description = "batch, assistants, fine-tune, vision, user_data or evals")
+        public String purpose;
+        @Schema(name = "expires_after[anchor]", description = "created_at")
+        public String anchor;
+        @Schema(name = "expires_after[seconds]", description = "3600 to 2592000")
+        public Long seconds;
+    }
+
+    /**
+     * Stores the upload as its body arrives (see {@code Upload}): no temporary file; the form's
+     * fields are checked once the body has ended.
+     */
     @POST
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<FileView> upload(@RestForm("file") FileUpload upload, @RestForm(FileUpload.ALL) List<FileUpload> parts,
-            @RestForm("purpose") String purpose, @RestForm("expires_after[anchor]") String anchor,
-            @RestForm("expires_after[seconds]") String seconds, RoutingContext routing) {
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.MULTIPART_FORM_DATA, schema = @Schema(implementation = UploadForm.class)))
+    public Uni<FileView> upload(RoutingContext routing) {
         if (routing.get(HttpLayer.BODY_REFUSED) != null) {
             // the body went over the limit and was cut short (the client has its 413): keep nothing of it
             throw ApiException.tooLarge("The upload is larger than allowed.", "file");
         }
-        // Declared as a single FileUpload, the part named 'file' is spooled to disk even without a
-        // filename (the OpenAI SDKs send bytes that way); as a List it would be read into memory.
-        if (upload == null) {
-            throw ApiException.invalid("Missing required parameter: 'file' (send it as a multipart file part).", "file", "missing_required_parameter");
-        }
-        if (parts.stream().filter(p -> "file".equals(p.name())).count() > 1) {
-            throw ApiException.invalid("Send exactly one 'file' part.", "file", "invalid_value");
-        }
-        Long expires = null;
-        if (seconds != null) {
-            try {
-                expires = Long.parseLong(seconds.trim());
-            } catch (NumberFormatException e) {
-                throw ApiException.invalid("'expires_after[seconds]' must be an integer.", "expires_after[seconds]", "invalid_type");
-            }
-        }
-        return files.upload(project.id(), purpose, upload.fileName(), upload.uploadedFile(), upload.size(), anchor, expires);
+        return files.upload(project.id(), routing);
     }
 
     @GET

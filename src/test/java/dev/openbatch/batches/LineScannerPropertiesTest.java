@@ -106,6 +106,39 @@ class LineScannerPropertiesTest {
         return scan(chunks(file.bytes(), cuts), limit, new ScannedLines(), s).equals(file.expected(limit));
     }
 
+    /** Each line handed out knows where it starts in the file, whatever the chunks. */
+    @Property(tries = 2000)
+    boolean eachLineKnowsWhereItStarts(@ForAll("files") File file, @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
+            @ForAll @IntRange(min = 0, max = 40) int limit) {
+        List<Long> expected = new ArrayList<>();
+        long at = 0;
+        for (Event e : file.expected(limit)) {
+            expected.add(at);
+            Line l = file.lines().get(e.number() - 1);
+            at += l.text().getBytes(StandardCharsets.UTF_8).length + l.lineBreak().length();
+        }
+        LineScanner s = new LineScanner(limit);
+        List<Long> found = new ArrayList<>();
+        LineScanner.Sink sink = new LineScanner.Sink() {
+            @Override
+            public boolean line(byte[] buf, int from, int to, int number) {
+                found.add(s.lineStart());
+                return true;
+            }
+
+            @Override
+            public boolean tooLong(int number, long bytes) {
+                found.add(s.lineStart());
+                return true;
+            }
+        };
+        for (byte[] c : chunks(file.bytes(), cuts)) {
+            s.feed(c, sink);
+        }
+        s.finish(sink);
+        return found.equals(expected);
+    }
+
     @Property(tries = 500)
     boolean nothingIsHandedOutAfterTheSinkSaysStop(@ForAll("files") File file, @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
             @ForAll @IntRange(min = 1, max = 30) int stopAfter, @ForAll @IntRange(min = 0, max = 40) int limit) {
