@@ -61,18 +61,22 @@ public class LineValidator {
      * What a line says before any endpoint is known, as {@link #parse} reads it: its fields, the
      * first error that does not depend on the batch's endpoint ({@code early}: the line is not one
      * JSON object, its custom_id or method is wrong, its body is not UTF-8), the first error of its
-     * body ({@code late}: checked after the url), and where its body's bytes are in the buffer
-     * ({@code bodyFrom}, {@code bodyTo}; -1 when it has no body object).
+     * body ({@code late}: checked after the url), where its body's bytes are in the buffer
+     * ({@code bodyFrom}, {@code bodyTo}; -1 when it has no body object), and the model its body
+     * names as far as the line could be read ({@code seenModel}, whatever else is wrong with it;
+     * {@code model} is that of a line without errors of its own).
      */
-    public record Parsed(String customId, String url, String model, BatchError early, BatchError late, int bodyFrom, int bodyTo) {
-        static Parsed failed(BatchError early) {
-            return new Parsed(null, null, null, early, null, -1, -1);
+    public record Parsed(String customId, String url, String model, BatchError early, BatchError late, int bodyFrom, int bodyTo,
+            String seenModel) {
+        static Parsed failed(BatchError early, String seenModel) {
+            return new Parsed(null, null, null, early, null, -1, -1, seenModel);
         }
     }
 
     /** Checks the line in {@code buf[from, to)}; {@code number} is 1-based. */
     public Result check(byte[] buf, int from, int to, int number) {
         Parsed p = parse(buf, from, to, number);
+        this.lineModel = p.seenModel();
         BatchError e = judge(number, p.customId(), p.url(), p.model(), p.early(), p.late());
         if (e != null) {
             return new Result(null, e);
@@ -86,7 +90,6 @@ public class LineValidator {
      * is valid (it is then counted in: its model and custom_id bind the lines after it).
      */
     public BatchError judge(int number, String customId, String url, String lineModel, BatchError early, BatchError late) {
-        this.lineModel = lineModel;
         if (early != null) {
             return early;
         }
@@ -124,7 +127,7 @@ public class LineValidator {
         int bodyEnd = -1;
         try (JsonParser p = JSON.createParser(buf, from, to - from)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
-                return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not a JSON object.", null));
+                return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not a JSON object.", null), lineModel);
             }
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
@@ -132,7 +135,7 @@ public class LineValidator {
                 switch (field) {
                     case "custom_id" -> {
                         if (t != JsonToken.VALUE_STRING) {
-                            return Parsed.failed(error(number, "invalid_type", "'custom_id' must be a string.", "custom_id"));
+                            return Parsed.failed(error(number, "invalid_type", "'custom_id' must be a string.", "custom_id"), lineModel);
                         }
                         customId = p.getText();
                     }
@@ -153,16 +156,16 @@ public class LineValidator {
                 }
             }
             if (p.nextToken() != null) {
-                return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " has more than one JSON value.", null));
+                return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " has more than one JSON value.", null), lineModel);
             }
         } catch (JsonProcessingException e) {
-            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not valid JSON: " + e.getOriginalMessage(), null));
+            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not valid JSON: " + e.getOriginalMessage(), null), lineModel);
         } catch (IOException e) {
-            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " could not be read.", null));
+            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " could not be read.", null), lineModel);
         }
         if (bodyIsObject && !Utf8.valid(buf, from + bodyStart, from + bodyEnd)) {
             // the parser lets some malformed sequences through inside strings; the body is passed on as text
-            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not valid UTF-8.", null));
+            return Parsed.failed(error(number, "invalid_json_line", "Line " + number + " is not valid UTF-8.", null), lineModel);
         }
         BatchError early = null;
         if (customId == null) {
@@ -177,7 +180,7 @@ public class LineValidator {
             early = error(number, "invalid_method", "'method' must be \"POST\", got \"" + clip(method) + "\".", "method");
         }
         if (early != null) {
-            return Parsed.failed(early);
+            return Parsed.failed(early, lineModel);
         }
         BatchError late = null;
         if (!hasBody) {
@@ -189,8 +192,8 @@ public class LineValidator {
         } else if (lineModel.indexOf('\0') >= 0) {
             late = error(number, "invalid_value", "'body.model' must not contain NUL characters.", "body.model");
         }
-        return late != null ? new Parsed(customId, url, null, null, late, -1, -1)
-                : new Parsed(customId, url, lineModel, null, null, from + bodyStart, from + bodyEnd);
+        return late != null ? new Parsed(customId, url, null, null, late, -1, -1, lineModel)
+                : new Parsed(customId, url, lineModel, null, null, from + bodyStart, from + bodyEnd, lineModel);
     }
 
     /** Reads the body object's top level for "model"; leaves the parser on the body's END_OBJECT. */

@@ -111,7 +111,7 @@ final class Lifecycle {
 
     /** Judges the file from its line index; the valid lines' bodies go from its chunks to the batch's rows inside PostgreSQL. */
     private Uni<BatchStatus> validateIndexed(String batchId, long fence, BatchStore.Input in, boolean complete) {
-        Validation v = newValidation(in.endpoint());
+        Validation v = Validation.of(in.endpoint(), limits);
         return pool.withTransaction(tx -> readIndex(tx, in.fileId(), v, 0).chain(() -> {
             if (!v.done()) {
                 if (!complete) {
@@ -119,7 +119,7 @@ final class Lifecycle {
                 }
                 v.endIndexed();
             }
-            Validation.Verdict verdict = verdict(v, in.jobModel());
+            Validation.Verdict verdict = judged(v, in.jobModel());
             return lines.insertFromFile(tx, batchId, in.fileId()).chain(() -> moveOn(tx, batchId, fence, v, verdict));
         }))
                 .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model))
@@ -146,14 +146,10 @@ final class Lifecycle {
 
     /** Reads the file chunk by chunk, checks each line and inserts the valid ones. */
     private Uni<BatchStatus> validateByReading(String batchId, long fence, BatchStore.Input in) {
-        Validation v = newValidation(in.endpoint());
+        Validation v = Validation.of(in.endpoint(), limits);
         return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
-                .chain(() -> moveOn(tx, batchId, fence, v, verdict(v, in.jobModel()))))
+                .chain(() -> moveOn(tx, batchId, fence, v, judged(v, in.jobModel()))))
                 .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
-    }
-
-    private Validation newValidation(String endpoint) {
-        return Validation.of(endpoint, limits);
     }
 
     /**
@@ -198,8 +194,8 @@ final class Lifecycle {
                 .collect().last().replaceWithVoid();
     }
 
-    /** The verdict on a file that validation read to its end (or its first errors); throws {@link Invalid} with its errors when it failed. */
-    private Validation.Verdict verdict(Validation v, String jobModel) {
+    /** The verdict on a file validation read to its end; throws {@link Invalid} with its errors when it failed. */
+    private Validation.Verdict judged(Validation v, String jobModel) {
         Validation.Verdict verdict = v.verdict(jobModel, upstreams);
         if (!verdict.errors().isEmpty()) {
             throw new Invalid(verdict.errors(), verdict.model());

@@ -19,9 +19,9 @@ import io.vertx.mutiny.core.buffer.Buffer;
  * checks each, and the valid ones are handed out in sets for a bulk insert. Its cost is linear in
  * the file's size. Used by one validation at a time; CPU work, so it runs on a worker thread.
  * The checks before and after the lines ({@link #fileErrors}, {@link #verdict}) are here too, so
- * that a batch's validation and a dry run ({@link DryRun}) say the same.
- * A file whose lines were indexed at upload is judged from its index instead ({@link #indexed}):
- * the same rules, in the same order, without reading its bytes.
+ * that a batch's validation and a dry run ({@link DryRun}) say the same. A file whose lines were
+ * indexed at upload is judged from its index instead ({@link #indexed}): the same rules, in the
+ * same order, without reading its bytes.
  */
 final class Validation implements LineScanner.Sink {
     /** Most distinct models a dry run counts lines for. */
