@@ -1,4 +1,5 @@
 package dev.openbatch.batches;
+import dev.openbatch.status.BatchStatus;
 
 import java.util.List;
 

@@ -1,4 +1,8 @@
 package dev.openbatch.batches;
+import dev.openbatch.validation.ValidationReport;
+import dev.openbatch.status.BatchStatus;
+import dev.openbatch.engine.lifecycle.BatchLog;
+import dev.openbatch.engine.BatchChanged;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -19,9 +23,9 @@ import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
-import dev.openbatch.engine.BatchLines;
-import dev.openbatch.engine.DryRun;
-import dev.openbatch.engine.LineState;
+import dev.openbatch.batches.BatchLines;
+import dev.openbatch.validation.DryRun;
+import dev.openbatch.status.LineState;
 import dev.openbatch.files.FileEntity;
 import dev.openbatch.files.FileRepository;
 import dev.openbatch.jobs.CompletionWindow;

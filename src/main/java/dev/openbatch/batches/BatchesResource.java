@@ -1,4 +1,5 @@
 package dev.openbatch.batches;
+import dev.openbatch.validation.ValidationReport;
 
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,12 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.NodeStore;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.lifecycle.ValidationTurns;
+import dev.openbatch.engine.lifecycle.Lifecycle;
+import dev.openbatch.engine.housekeeping.Housekeeping;
+import dev.openbatch.engine.dispatch.Dispatcher;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,10 +24,10 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
-import dev.openbatch.batches.BatchLog;
-import dev.openbatch.batches.BatchStatus;
-import dev.openbatch.engine.BatchStore.Work;
-import dev.openbatch.files.FileStore;
+import dev.openbatch.engine.lifecycle.BatchLog;
+import dev.openbatch.status.BatchStatus;
+import dev.openbatch.store.BatchStore.Work;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.webhooks.WebhookDeliverer;
 import io.smallrye.mutiny.Multi;

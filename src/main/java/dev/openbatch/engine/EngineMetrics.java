@@ -6,7 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
-import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.status.BatchStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -47,35 +47,35 @@ public class EngineMetrics {
                 .register(registry);
     }
 
-    void claimLatency(long nanos) { claim.record(Duration.ofNanos(nanos)); }
+    public void claimLatency(long nanos) { claim.record(Duration.ofNanos(nanos)); }
 
-    void writeLatency(long nanos) { write.record(Duration.ofNanos(nanos)); }
+    public void writeLatency(long nanos) { write.record(Duration.ofNanos(nanos)); }
 
-    void chooseLatency(long nanos) { choose.record(Duration.ofNanos(nanos)); }
+    public void chooseLatency(long nanos) { choose.record(Duration.ofNanos(nanos)); }
 
-    void leasesTakenOver(long n) { leasesTakenOver.increment(n); }
+    public void leasesTakenOver(long n) { leasesTakenOver.increment(n); }
 
-    void batches(BatchStatus status, long n) {
+    public void batches(BatchStatus status, long n) {
         AtomicLong v = batchesByStatus.get(status);
         if (v != null) {
             v.set(n);
         }
     }
 
-    void waiting(long n) { waiting.set(n); }
+    public void waiting(long n) { waiting.set(n); }
 
-    void upstreamLatency(String upstream, long nanos) {
+    public void upstreamLatency(String upstream, long nanos) {
         latency.computeIfAbsent(upstream, u -> Timer.builder("openbatch_upstream_request_duration")
                 .description("Time from sending a line to its upstream to the answer").tag("upstream", u)
                 .publishPercentileHistogram().register(registry)).record(Duration.ofNanos(nanos));
     }
 
     /** Outcome: succeeded, failed, retried, expired, cancelled. */
-    void lineFinished(String upstream, String outcome) {
+    public void lineFinished(String upstream, String outcome) {
         lineFinished(upstream, outcome, 1);
     }
 
-    void lineFinished(String upstream, String outcome, long n) {
+    public void lineFinished(String upstream, String outcome, long n) {
         if (n <= 0) {
             return;
         }
@@ -85,12 +85,12 @@ public class EngineMetrics {
     }
 
     /** A housekeeping job failed (it is tried again at its next period). */
-    void housekeepingFailed(String job) {
+    public void housekeepingFailed(String job) {
         housekeepingFailures(job).increment();
     }
 
     /** A housekeeping job exists: its failure counter is exported from the start, at 0, so that increase() sees its first failure. */
-    void housekeepingJob(String job) {
+    public void housekeepingJob(String job) {
         housekeepingFailures(job);
     }
 
@@ -101,7 +101,7 @@ public class EngineMetrics {
     }
 
     /** Registers the in-flight and capacity gauges of one upstream. */
-    void upstream(String name, Supplier<Number> inFlight, Supplier<Number> unwritten, Supplier<Number> stock, int capacity) {
+    public void upstream(String name, Supplier<Number> inFlight, Supplier<Number> unwritten, Supplier<Number> stock, int capacity) {
         Gauge.builder("openbatch_upstream_unwritten", unwritten).description("Answered lines whose results are not written yet (they keep their slot)")
                 .tag("upstream", name).register(registry);
         Gauge.builder("openbatch_upstream_stock", stock).description("Lines claimed for the upstream and not sent yet")

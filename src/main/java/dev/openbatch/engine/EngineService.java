@@ -1,4 +1,8 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.NodeStore;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.engine.lifecycle.Lifecycle;
 
 import java.net.InetAddress;
 import java.util.concurrent.TimeUnit;
@@ -8,10 +12,10 @@ import org.jboss.logging.Logger;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
-import dev.openbatch.batches.BatchLog;
-import dev.openbatch.batches.BatchChanged;
+import dev.openbatch.engine.lifecycle.BatchLog;
+import dev.openbatch.engine.BatchChanged;
 import dev.openbatch.db.Migrations;
-import dev.openbatch.files.FileStore;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.upstream.Upstreams;
 import dev.openbatch.webhooks.WebhookDeliverer;
 import dev.openbatch.webhooks.WebhookMetrics;

@@ -5,8 +5,8 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.openbatch.batches.BatchView.BatchError;
-import dev.openbatch.batches.LineScanner;
-import dev.openbatch.batches.LineValidator;
+import dev.openbatch.validation.LineScanner;
+import dev.openbatch.validation.LineValidator;
 
 /**
  * An uploaded file's bytes on their way into the database, looked at once. They are cut into

@@ -1,6 +1,7 @@
 package dev.openbatch.files;
+import dev.openbatch.store.FileStore;
 
-import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.status.BatchStatus;
 
 import java.io.IOException;
 import java.util.List;

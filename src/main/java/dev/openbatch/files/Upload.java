@@ -1,4 +1,5 @@
 package dev.openbatch.files;
+import dev.openbatch.store.FileStore;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

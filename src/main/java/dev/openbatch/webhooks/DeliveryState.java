@@ -1,10 +1,10 @@
 package dev.openbatch.webhooks;
 
 /** A delivery's state: waiting for its (next) attempt, done with a 2xx, or given up after {@code retry-for}. */
-enum DeliveryState {
+public enum DeliveryState {
     PENDING, SUCCEEDED, FAILED;
 
-    String wire() {
+    public String wire() {
         return name().toLowerCase();
     }
 }

@@ -3,7 +3,7 @@ package dev.openbatch.webhooks;
 import java.util.Arrays;
 import java.util.List;
 
-import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.status.BatchStatus;
 
 /** The events openbatch sends, named as OpenAI names them: one per terminal batch status. */
 public enum EventType {

@@ -1,4 +1,5 @@
 package dev.openbatch.webhooks;
+import dev.openbatch.store.DeliveryStore;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

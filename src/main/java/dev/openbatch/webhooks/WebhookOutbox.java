@@ -1,7 +1,7 @@
 package dev.openbatch.webhooks;
 
 import dev.openbatch.api.Ids;
-import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.status.BatchStatus;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.SqlClient;
 import io.vertx.mutiny.sqlclient.Tuple;

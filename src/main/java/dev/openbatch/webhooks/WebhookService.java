@@ -1,4 +1,5 @@
 package dev.openbatch.webhooks;
+import dev.openbatch.store.DeliveryStore;
 
 import java.net.URI;
 import java.util.ArrayList;

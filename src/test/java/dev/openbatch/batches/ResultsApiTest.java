@@ -148,9 +148,9 @@ class ResultsApiTest {
         while (!reader.complete()) {
             polls.add(reader.poll());
         }
-        int budgetLines = dev.openbatch.engine.BatchLines.RESULTS_BYTES / pad; // whole lines that fit the budget, plus the one that passes it
+        int budgetLines = dev.openbatch.batches.BatchLines.RESULTS_BYTES / pad; // whole lines that fit the budget, plus the one that passes it
         for (ResultsReader.Poll p : polls.subList(0, polls.size() - 1)) {
-            assertTrue(p.lines() >= 1 && p.lines() <= budgetLines + 1, "a read holds about " + dev.openbatch.engine.BatchLines.RESULTS_BYTES
+            assertTrue(p.lines() >= 1 && p.lines() <= budgetLines + 1, "a read holds about " + dev.openbatch.batches.BatchLines.RESULTS_BYTES
                     + " bytes of lines: " + polls);
             assertTrue(p.hasMore());
         }

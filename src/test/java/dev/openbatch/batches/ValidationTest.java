@@ -31,8 +31,8 @@ import jakarta.inject.Inject;
 /** Every rule the contract sets for input lines: a bad file ends failed, naming the line and the field. */
 @QuarkusTest
 @WithTestResource(FakeUpstreamResource.class)
-class ValidationTest {
-    static final String CHAT = "/v1/chat/completions";
+public class ValidationTest {
+    public static final String CHAT = "/v1/chat/completions";
 
     @Inject
     Pool pool;
@@ -41,20 +41,20 @@ class ValidationTest {
         return UUID.randomUUID().toString().substring(0, 8);
     }
 
-    static String line(String customId, String method, String url, String body) {
+    public static String line(String customId, String method, String url, String body) {
         return "{\"custom_id\":\"" + customId + "\",\"method\":\"" + method + "\",\"url\":\"" + url + "\",\"body\":" + body + "}";
     }
 
-    static String chat(String customId, String model) {
+    public static String chat(String customId, String model) {
         return Api.chatLine(customId, model, null);
     }
 
     /** Uploads the text, creates a chat batch from it, and waits for it to fail. */
-    static JsonPath failed(String text) {
+    public static JsonPath failed(String text) {
         return failed(text, null);
     }
 
-    static JsonPath failed(String text, String jobId) {
+    public static JsonPath failed(String text, String jobId) {
         String fileId = Api.upload(KEY_A, text);
         String json = "{\"input_file_id\":\"" + fileId + "\",\"endpoint\":\"" + CHAT + "\"" + (jobId == null ? "" : ",\"job_id\":\"" + jobId + "\"") + "}";
         JsonPath created = as(KEY_A).contentType("application/json").body(json).post("/v1/batches").then().statusCode(200).extract().jsonPath();

@@ -1,4 +1,6 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.engine.lifecycle.OutputFiles;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.awaitStatus;
@@ -21,7 +23,7 @@ import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.files.FileStore;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.testing.FakeUpstream;
 import dev.openbatch.testing.FakeUpstreamResource;
 import io.quarkus.test.common.WithTestResource;

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.BatchStore;
 
 import static dev.openbatch.engine.EngineTesting.awaitInFlight;
 import static dev.openbatch.engine.EngineTesting.lines;
@@ -74,7 +75,7 @@ class EngineDefectsTest {
         }
 
         @Override
-        Uni<Long> claimStep(String batchId, String node, long nowMillis, long leaseMillis) {
+        public Uni<Long> claimStep(String batchId, String node, long nowMillis, long leaseMillis) {
             if (failures.getAndDecrement() > 0) {
                 return Uni.createFrom().failure(new IllegalStateException("connection reset (a database blip, made by the test)"));
             }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.files.FileEntity;
-import dev.openbatch.files.FileStore;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.testing.Api;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;

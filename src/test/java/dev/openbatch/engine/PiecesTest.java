@@ -1,4 +1,6 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.lifecycle.OutputFiles;
+import dev.openbatch.engine.dispatch.Answers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

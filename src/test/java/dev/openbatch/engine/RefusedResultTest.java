@@ -1,4 +1,9 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.dispatch.Result;
+import dev.openbatch.engine.dispatch.Answers;
 
 import static dev.openbatch.engine.EngineTesting.lines;
 import static dev.openbatch.testing.Api.KEY_A;
@@ -77,7 +82,7 @@ class RefusedResultTest {
         }
 
         @Override
-        Uni<Applied> write(List<Result> rs) {
+        public Uni<Applied> write(List<Result> rs) {
             writes.incrementAndGet();
             if (blips.getAndDecrement() > 0) {
                 return Uni.createFrom().failure(new IllegalStateException("connection reset (a database blip, made by the test)"));

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.BatchStore;
 
 import static dev.openbatch.engine.EngineTesting.lines;
 import static dev.openbatch.engine.EngineTesting.sleep;
@@ -46,7 +47,7 @@ import com.openai.models.webhooks.UnwrapWebhookEvent;
 import com.openai.models.webhooks.WebhookVerificationParams;
 
 import dev.openbatch.api.Time;
-import dev.openbatch.batches.BatchStatus;
+import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
 import dev.openbatch.testing.WebhookConfigs;
@@ -501,7 +502,7 @@ class WebhookDeliveryTest {
         }
 
         @Override
-        Uni<Boolean> end(SqlClient tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
+        public Uni<Boolean> end(SqlClient tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
             return super.end(tx, batchId, fence, to, nowSeconds, outputFileId, errorFileId).chain(ok -> {
                 tries.incrementAndGet();
                 return failing.get() ? Uni.createFrom().failure(new IllegalStateException("the database went away (made by the test)"))

@@ -1,4 +1,5 @@
 package dev.openbatch.files;
+import dev.openbatch.store.FileStore;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.as;

@@ -66,12 +66,12 @@ class UpstreamEdgesTest {
 
     @BeforeEach
     void captureTheOperatorsLog() {
-        Logger.getLogger("dev.openbatch.engine.RetryPolicy").addHandler(capture);
+        Logger.getLogger("dev.openbatch.engine.dispatch.RetryPolicy").addHandler(capture);
     }
 
     @AfterEach
     void stopCapturing() {
-        Logger.getLogger("dev.openbatch.engine.RetryPolicy").removeHandler(capture);
+        Logger.getLogger("dev.openbatch.engine.dispatch.RetryPolicy").removeHandler(capture);
     }
 
     private static String run() {

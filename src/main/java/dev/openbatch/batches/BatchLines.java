@@ -1,0 +1,230 @@
+package dev.openbatch.batches;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.lifecycle.OutputFiles;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import dev.openbatch.api.ApiException;
+import dev.openbatch.api.Ids;
+import dev.openbatch.batches.LineView;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * What the API reads of a batch's lines while the engine works on them, and the copy a retry
+ * makes: the results stream ({@code GET /v1/batches/{id}/results}), the lines' states
+ * ({@code GET /v1/batches/{id}/requests}) and the lines of a retry batch. The statements are
+ * {@link LineStore}'s, each a range of one index proportional to what it returns; none takes a
+ * lock the engine waits for. The caller has checked that the batch is the project's.
+ */
+@ApplicationScoped
+public class BatchLines {
+    /** Most lines one results read scans, and the default. */
+    public static final int MAX_RESULTS = 50_000;
+    public static final int DEFAULT_RESULTS = 10_000;
+
+    private final Pool pool;
+    private final LineStore lines;
+    private final BatchStore batches;
+
+    public BatchLines(Pool pool) {
+        this.pool = pool;
+        this.lines = new LineStore(pool);
+        this.batches = new BatchStore(pool);
+    }
+
+    // ---- the results stream ----
+
+    /** Which results a read returns: every settled line, or those of the output file, or those of the error file. */
+    public enum Outcome {
+        ALL, SUCCEEDED, FAILED;
+
+        /** {@code succeeded}, {@code failed} or absent (all); anything else is a 400 naming {@code outcome}. */
+        public static Outcome of(String wire) {
+            if (wire == null || wire.isEmpty()) {
+                return ALL;
+            }
+            return switch (wire) {
+                case "succeeded" -> SUCCEEDED;
+                case "failed" -> FAILED;
+                default -> throw ApiException.invalid("Invalid 'outcome': '" + ApiException.clip(wire)
+                        + "'. Use 'succeeded' (the output file's lines) or 'failed' (the error file's).", "outcome", "invalid_value");
+            };
+        }
+
+        boolean wants(boolean succeeded) {
+            return this == ALL || (this == SUCCEEDED) == succeeded;
+        }
+    }
+
+    /**
+     * Where a reader of the results stream is: just after the line {@code line} settled by
+     * transaction {@code xid}. Its text ({@code <xid>.<line>}) is the cursor a client passes back.
+     */
+    public record Position(long xid, int line) {
+        public static final Position START = new Position(0, 0);
+
+        public String token() {
+            return xid + "." + line;
+        }
+
+        /** A cursor as a client sends it back; null is the start. Anything not made by {@link #token} is a 400 naming {@code after}. */
+        public static Position parse(String token) {
+            if (token == null || token.isEmpty()) {
+                return START;
+            }
+            int dot = token.indexOf('.');
+            try {
+                if (dot > 0 && dot < 20 && token.length() - dot - 1 <= 10) {
+                    long xid = Long.parseLong(token.substring(0, dot));
+                    int line = Integer.parseInt(token.substring(dot + 1));
+                    if (xid >= 0 && line >= 0 && token.equals(new Position(xid, line).token())) {
+                        return new Position(xid, line);
+                    }
+                }
+            } catch (NumberFormatException e) {
+                // the message below
+            }
+            throw ApiException.invalid("Invalid 'after': '" + ApiException.clip(token)
+                    + "' is not a cursor of this endpoint (pass the Openbatch-Cursor header of the previous answer).", "after", "invalid_value");
+        }
+    }
+
+    /**
+     * One read of the results stream: the lines as JSONL in the files' format (each turned into
+     * bytes only when the response takes it), the cursor to continue from, whether more lines can
+     * be read at once, and whether the stream is complete (the batch has ended and every line it
+     * settled has been read up to this cursor).
+     */
+    public record Results(Multi<Buffer> body, String cursor, boolean hasMore, boolean complete) {
+    }
+
+    /** About how many bytes of lines one read returns (a single larger line is returned alone). */
+    public static final int RESULTS_BYTES = 4 * OutputFiles.PAGE_BYTES;
+
+    /**
+     * The next settled lines after {@code after}: up to {@code limit} of them and about
+     * {@link #RESULTS_BYTES} (only those of {@code outcome} are in the body, but the cursor moves
+     * past the others too). One statement: each line is read once, and what passes the budget is
+     * never sent by PostgreSQL.
+     */
+    public Uni<Results> results(String batchId, byte[] lineKey, Position after, Outcome outcome, int limit) {
+        Boolean succeeded = outcome == Outcome.ALL ? null : outcome == Outcome.SUCCEEDED;
+        return lines.settled(batchId, after.xid(), after.line(), limit + 1, succeeded, RESULTS_BYTES).map(page -> {
+            List<Row> rows = page.rows();
+            List<Row> read = rows.size() > limit ? rows.subList(0, limit) : rows;
+            boolean more = page.scanned() > read.size(); // cut by the limit, or by the bytes
+            Row last = read.isEmpty() ? null : read.get(read.size() - 1);
+            Position next = last == null ? after : new Position(Long.parseLong(last.getString(1)), last.getInteger(2));
+            boolean complete = Boolean.TRUE.equals(page.ended()) && !more;
+            return new Results(body(lineKey, read), next.token(), more, complete);
+        });
+    }
+
+    /** Bytes of lines the response is handed at once: fewer, larger writes than one per line. */
+    static final int WRITE_BYTES = 64 * 1024;
+
+    /**
+     * The lines the outcome keeps (the others have no values), made into bytes only as the
+     * response asks for more, about {@link #WRITE_BYTES} at a time.
+     */
+    private static Multi<Buffer> body(byte[] lineKey, List<Row> rows) {
+        List<Row> wanted = rows.stream().filter(r -> r.getValue(3) != null).toList();
+        if (wanted.isEmpty()) {
+            return Multi.createFrom().empty();
+        }
+        Ids.LineIds ids = new Ids.LineIds(lineKey); // used by one write at a time: the response asks in turn
+        return Multi.createFrom().iterable(() -> new java.util.Iterator<Buffer>() {
+            int next;
+
+            @Override
+            public boolean hasNext() {
+                return next < wanted.size();
+            }
+
+            @Override
+            public Buffer next() {
+                Buffer out = Buffer.buffer(WRITE_BYTES + 4096);
+                while (next < wanted.size() && out.length() < WRITE_BYTES) {
+                    Row r = wanted.get(next++);
+                    Buffer answer = r.getBuffer(6);
+                    // the file's line, with the answer's bytes put in as they came (never decoded into a string and back)
+                    String[] p = OutputFiles.pieces(ids.of(r.getInteger(2)), r.getString(3), r.getInteger(4), r.getString(5), "",
+                            r.getString(7), r.getString(8));
+                    out.appendString(p[0]);
+                    if (p.length == 3) {
+                        if (answer == null) {
+                            out.appendString("null");
+                        } else {
+                            out.appendBuffer(answer);
+                        }
+                        out.appendString(p[2]);
+                    }
+                }
+                return out;
+            }
+        });
+    }
+
+    // ---- the lines' states ----
+
+    /**
+     * Up to {@code limit} lines after line {@code afterLine}, in line order, of the states given
+     * and with the error codes given (empty: any).
+     */
+    public Uni<List<LineView>> states(String batchId, byte[] lineKey, int afterLine, Set<LineState> states, List<String> codes, int limit) {
+        String[] s = states.isEmpty() ? null : states.stream().map(LineState::wire).toArray(String[]::new);
+        String[] c = codes.isEmpty() ? null : codes.toArray(String[]::new);
+        boolean unsuccessful = !states.isEmpty() && LineState.UNSUCCESSFUL.containsAll(states);
+        return lines.lines(batchId, afterLine, s, c, limit, unsuccessful).map(rows -> {
+            Ids.LineIds ids = new Ids.LineIds(lineKey);
+            List<LineView> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                int line = r.getInteger(0);
+                String state = r.getString(2);
+                String code = r.getString(5);
+                long notBefore = r.getLong(7);
+                Long next = LineState.QUEUED.wire().equals(state) && notBefore > 0 ? (notBefore + 999) / 1000 : null;
+                out.add(new LineView(ids.of(line), "batch.request", line, r.getString(1), state, r.getInteger(3), r.getInteger(4),
+                        code == null ? null : new LineView.LineError(code, r.getString(6)), next));
+            }
+            return out;
+        });
+    }
+
+    // ---- retries ----
+
+    /** A retry batch to create: its row's values (the rest is copied from the batch it retries). */
+    public record Retry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
+            String metadataJson, long now, long createdUs, List<String> errorCodes) {
+    }
+
+    /**
+     * Creates the retry batch, in progress at once (its lines were validated with the batch they
+     * come from), with the lines of the retried batch that went to its error file (with one of
+     * the error codes, when given), copied row to row: no file is read or written. In one
+     * transaction: when there is no such line, nothing is created and the answer is a 409.
+     * Returns how many lines it has.
+     */
+    public Uni<Integer> retry(Retry r) {
+        String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
+        return pool.withTransaction(tx -> batches.insertRetry(tx, r)
+                .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
+                .call(n -> {
+                    if (n == 0) {
+                        return Uni.createFrom().failure(ApiException.conflict("Batch " + r.retriedId() + " has no "
+                                + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
+                                + " to retry.", "nothing_to_retry"));
+                    }
+                    return batches.setTotal(tx, r.id(), n);
+                }));
+    }
+}

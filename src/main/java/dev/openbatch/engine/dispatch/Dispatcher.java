@@ -1,0 +1,456 @@
+package dev.openbatch.engine.dispatch;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.engine.EngineConfig;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.jboss.logging.Logger;
+
+import dev.openbatch.api.LogText;
+import dev.openbatch.api.Time;
+import dev.openbatch.store.BatchStore.Eligible;
+import dev.openbatch.upstream.Upstream;
+import dev.openbatch.upstream.UpstreamResponse;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.vertx.mutiny.core.Context;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlClient;
+
+/**
+ * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
+ * next one the moment a slot frees, and claims more before the stock runs out. A line holds its
+ * slot until its result is written, so results waiting for PostgreSQL stop new sends and the
+ * memory they take is bounded by the upstream's {@code max-concurrency}. Which batches to take
+ * lines from is {@link FairShare}'s choice; what an answer means is {@link RetryPolicy}'s; the
+ * SQL is {@link LineStore}'s and {@link BatchStore}'s. Confined to the engine's event-loop
+ * context: no locks.
+ */
+public class Dispatcher {
+    private static final Logger LOG = Logger.getLogger(Dispatcher.class);
+    /**
+     * How long a busy dispatcher trusts its list of batches with ready lines before it reads it
+     * again (one index probe per live batch). Batches that start, retries that fall due and lines
+     * given back wake it sooner; an idle one looks every tick.
+     */
+    private static final long ELIGIBLE_TTL_MS = 5000;
+
+    private final Upstream upstream;
+    private final Pool pool;
+    private final LineStore lines;
+    private final BatchStore batches;
+    private final Context context;
+    private final Time time;
+    private final EngineConfig config;
+    private final RetryPolicy policy;
+    private final String node;
+    private final EngineMetrics metrics;
+    private final ResultWriter writer;
+    /** Called when a write settled the last line of a batch: the engine completes it without waiting for its tick. */
+    private final Runnable batchSettled;
+    private final int capacity;
+    private final int prefetch;
+    /**
+     * Most lines one claim takes: claims come often and small, so that each stays short (few rows,
+     * few batches) while the stock stays full.
+     */
+    private final int claimMax;
+
+    private final ArrayDeque<Claimed> stock = new ArrayDeque<>();
+    private final Map<String, InFlight> inFlight = new HashMap<>();
+    private final Map<String, Integer> heldByProject = new HashMap<>();
+    private List<Eligible> eligible = List.of();
+    private final Set<String> drained = new HashSet<>();
+    private long eligibleAt = Long.MIN_VALUE / 2;
+    private boolean claiming;
+    private boolean refreshing;
+    private boolean idle;
+    private boolean stopped;
+    private long claimFailures;
+    private long sent;
+    private long retryWakeAt = Long.MAX_VALUE;
+    private long retryTimer = -1;
+
+    private static final class InFlight {
+        final Claimed line;
+        final long started = System.nanoTime();
+        Cancellable cancellable;
+
+        InFlight(Claimed line) {
+            this.line = line;
+        }
+    }
+
+    public Dispatcher(Upstream upstream, Pool pool, LineStore lines, BatchStore batches, Context context, Time time, EngineConfig config,
+            String node, EngineMetrics metrics, Runnable batchSettled) {
+        this.upstream = upstream;
+        this.pool = pool;
+        this.lines = lines;
+        this.batches = batches;
+        this.context = context;
+        this.time = time;
+        this.config = config;
+        this.policy = RetryPolicy.of(config);
+        this.node = node;
+        this.metrics = metrics;
+        this.batchSettled = batchSettled;
+        this.capacity = upstream.maxConcurrency();
+        this.prefetch = Math.max(16, capacity);
+        this.claimMax = Math.max(16, capacity / 3);
+        this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
+                this::written, metrics);
+        metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
+    }
+
+    public int inFlight() { return inFlight.size(); }
+
+    public long sent() { return sent; }
+
+    /** Lines this dispatcher holds: in stock, in flight, and answered but not yet written. */
+    public int held() { return stock.size() + inFlight.size() + writer.unwritten(); }
+
+    public int unwritten() { return writer.unwritten(); }
+
+    /** Something may have become ready (a batch started, a retry is due): look for work again now. */
+    public void wake() {
+        idle = false;
+        eligibleAt = Long.MIN_VALUE / 2;
+        pump();
+    }
+
+    /** A batch of this upstream has just started: it joins the list without the list being read again. */
+    public void started(Eligible batch) {
+        if (eligible.stream().noneMatch(e -> e.id().equals(batch.id()))) {
+            List<Eligible> more = new ArrayList<>(eligible.size() + 1);
+            more.addAll(eligible);
+            more.add(batch);
+            eligible = more;
+        }
+        drained.remove(batch.id());
+        idle = false;
+        pump();
+    }
+
+    /**
+     * The tick's nudge: an idle dispatcher looks again (batches another process validated, or
+     * lines another process gave back, are seen within a tick); a busy one keeps its list for
+     * up to {@link #ELIGIBLE_TTL_MS}.
+     */
+    public void nudge() {
+        idle = false;
+        pump();
+    }
+
+    /** Starts lines while slots are free, and claims more when the stock runs low. */
+    public void pump() {
+        if (stopped) {
+            return;
+        }
+        while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty()) {
+            start(stock.poll());
+        }
+        if (!claiming && !idle && held() <= capacity + prefetch - claimMax / 2) {
+            claim();
+        }
+    }
+
+    // ---- claiming ----
+
+    private void claim() {
+        claiming = true;
+        long now = time.millis();
+        int want = Math.min(claimMax, capacity + prefetch - held());
+        boolean stale = now - eligibleAt >= ELIGIBLE_TTL_MS;
+        boolean fresh = drained.containsAll(ids(eligible)); // nothing left to take from: wait for a new list
+        if (stale && !fresh) {
+            refreshInBackground(now); // meanwhile, claims go on from the list we have
+        }
+        Uni<List<Eligible>> choose = fresh ? refreshEligible(now) : Uni.createFrom().item(eligible);
+        choose.chain(list -> {
+            List<Eligible> open = new ArrayList<>(list.size());
+            boolean capped = false;
+            for (Eligible e : list) {
+                if (!drained.contains(e.id())) {
+                    open.add(e);
+                    capped |= e.jobCap() != null;
+                }
+            }
+            if (open.isEmpty()) {
+                return Uni.createFrom().item(Claim.NONE);
+            }
+            long started = System.nanoTime();
+            Uni<Claim> c = capped
+                    ? pool.withTransaction(tx -> claimCapped(tx, open, want, now))
+                    : claimFrom(pool, open, want, now, Map.of());
+            return c.invoke(x -> metrics.claimLatency(System.nanoTime() - started));
+        }).subscribe().with(c -> {
+            claiming = false;
+            claimFailures = 0;
+            taken(c, now, fresh);
+        }, failure -> {
+            claiming = false;
+            claimFailures++;
+            LOG.warnf("claiming lines for upstream %s failed, retrying: %s", upstream.name(), LogText.of(failure.getMessage(), 1000));
+            context.owner().setTimer(Math.min(5000, 100L << Math.min(6, claimFailures)), t -> pump());
+        });
+    }
+
+    private void refreshInBackground(long now) {
+        if (refreshing) {
+            return;
+        }
+        refreshing = true;
+        refreshEligible(now).emitOn(r -> context.runOnContext(r)).subscribe().with(l -> refreshing = false, e -> {
+            refreshing = false;
+            LOG.warnf("reading the batches of upstream %s failed, will retry: %s", upstream.name(), LogText.of(e.getMessage(), 1000));
+        });
+    }
+
+    private Uni<List<Eligible>> refreshEligible(long now) {
+        long started = System.nanoTime();
+        return batches.eligible(upstream.name(), now).invoke(list -> {
+            metrics.chooseLatency(System.nanoTime() - started);
+            eligible = list;
+            eligibleAt = now;
+            drained.clear();
+        });
+    }
+
+    /** What one claim asked for and got. */
+    private record Claim(Map<String, Integer> plan, Map<String, Eligible> batches, List<LineStore.Taken> taken) {
+        static final Claim NONE = new Claim(Map.of(), Map.of(), List.of());
+    }
+
+    /** Claims for jobs with a cap: their rows are locked and their running lines counted, so the cap holds across processes. */
+    private Uni<Claim> claimCapped(SqlClient tx, List<Eligible> open, int want, long now) {
+        String[] jobs = open.stream().filter(e -> e.jobCap() != null).map(Eligible::jobId).distinct().sorted().toArray(String[]::new);
+        return lines.lockJobs(tx, jobs)
+                .chain(() -> lines.runningByJob(tx, jobs))
+                .chain(running -> {
+                    Map<String, Integer> room = new HashMap<>();
+                    for (Eligible e : open) {
+                        if (e.jobCap() != null) {
+                            room.put(e.jobId(), Math.max(0, e.jobCap() - running.getOrDefault(e.jobId(), 0)));
+                        }
+                    }
+                    return claimFrom(tx, open, want, now, room);
+                });
+    }
+
+    private Uni<Claim> claimFrom(SqlClient client, List<Eligible> open, int want, long now, Map<String, Integer> jobRoom) {
+        Map<String, Integer> plan = FairShare.plan(open, capacity + prefetch, want, heldByProject, jobRoom);
+        if (plan.isEmpty()) {
+            return Uni.createFrom().item(Claim.NONE);
+        }
+        Map<String, Eligible> byId = new HashMap<>();
+        open.forEach(e -> byId.put(e.id(), e));
+        return lines.claim(client, plan.keySet().toArray(String[]::new), plan.values().toArray(Integer[]::new), now, node)
+                .map(taken -> new Claim(plan, byId, taken));
+    }
+
+    private void taken(Claim c, long now, boolean fresh) {
+        Map<String, Integer> got = new HashMap<>();
+        for (LineStore.Taken t : c.taken()) {
+            got.merge(t.batchId(), 1, Integer::sum);
+        }
+        c.plan().forEach((id, asked) -> {
+            if (got.getOrDefault(id, 0) < asked) {
+                drained.add(id); // nothing more ready there for now (or another process holds the rest)
+            }
+        });
+        List<Claimed> claimed = new ArrayList<>(c.taken().size());
+        for (LineStore.Taken t : c.taken()) {
+            Eligible e = c.batches().get(t.batchId());
+            claimed.add(new Claimed(t.batchId(), t.line(), t.fence(), t.attempts(), t.body(), e.endpoint(), e.project(), e.jobId(),
+                    e.deadlineMillis()));
+        }
+        if (stopped) {
+            claimed.forEach(x -> {
+                hold(x, 1);
+                writer.add(Result.released(x, false));
+            });
+            return;
+        }
+        for (Claimed x : claimed) {
+            hold(x, 1);
+            stock.add(x);
+        }
+        // nothing to take even from a fresh list: wait for a wake-up (new batch, retry due) or the nudge
+        idle = claimed.isEmpty() && fresh;
+        pump();
+    }
+
+    private static Set<String> ids(List<Eligible> list) {
+        Set<String> out = new HashSet<>();
+        list.forEach(e -> out.add(e.id()));
+        return out;
+    }
+
+    private void hold(Claimed c, int delta) {
+        heldByProject.merge(c.project(), delta, Integer::sum);
+    }
+
+    // ---- sending ----
+
+    private void start(Claimed c) {
+        InFlight f = new InFlight(c);
+        sent++;
+        String k = c.key();
+        inFlight.put(k, f);
+        f.cancellable = upstream.send(c.endpoint(), c.body())
+                .emitOn(r -> context.runOnContext(r))
+                .subscribe().with(resp -> done(k, f, resp, null), err -> done(k, f, null, err));
+    }
+
+    private void done(String k, InFlight f, UpstreamResponse resp, Throwable err) {
+        if (inFlight.get(k) != f) {
+            return; // aborted meanwhile: its result is already on its way
+        }
+        inFlight.remove(k);
+        metrics.upstreamLatency(upstream.name(), System.nanoTime() - f.started);
+        writer.add(policy.decide(f.line, resp, err, time.millis(), upstream.name()));
+        pump();
+    }
+
+    /**
+     * Every upstream gets the same bound on one answer, the built-in one too (HTTP ones also time
+     * out themselves): lines in flight longer than {@code request-timeout} are aborted and count as
+     * timed out. One sweep a second, instead of a timer per line.
+     */
+    public void expireSlowRequests() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        long limit = System.nanoTime() - config.requestTimeout().toNanos();
+        List<Map.Entry<String, InFlight>> late = new ArrayList<>();
+        for (Map.Entry<String, InFlight> e : inFlight.entrySet()) {
+            if (e.getValue().started < limit) {
+                late.add(e);
+            }
+        }
+        for (Map.Entry<String, InFlight> e : late) {
+            cancel(e.getValue());
+            done(e.getKey(), e.getValue(), null, new java.util.concurrent.TimeoutException("timed out"));
+        }
+    }
+
+    /** A set of results is written: their slots free up, and what they changed is acted on. */
+    private void written(List<Result> results, LineStore.Applied applied) {
+        long now = time.millis();
+        for (Result r : results) {
+            hold(r.claim(), -1);
+            if (applied.applied().contains(r)) {
+                metrics.lineFinished(upstream.name(), r.outcome());
+                if (r.notBefore() > now) {
+                    wakeAt(r.notBefore());
+                }
+            }
+        }
+        if (applied.settledABatch()) {
+            batchSettled.run();
+        }
+        if (results.stream().anyMatch(r -> !r.settled() && r.notBefore() <= now)) {
+            wake(); // lines went back to the queue ready: they may be taken again
+        } else {
+            pump();
+        }
+    }
+
+    /** A retry is due at {@code at}: look for work then (one timer, for the earliest). */
+    private void wakeAt(long at) {
+        if (at >= retryWakeAt) {
+            return;
+        }
+        if (retryTimer >= 0) {
+            context.owner().cancelTimer(retryTimer);
+        }
+        retryWakeAt = at;
+        retryTimer = context.owner().setTimer(Math.max(1, at - time.millis()), id -> {
+            retryTimer = -1;
+            retryWakeAt = Long.MAX_VALUE;
+            wake();
+        });
+    }
+
+    // ---- giving lines up ----
+
+    /** Lines of these batches held here settle as {@code state} (cancelled or expired); those in flight are aborted. */
+    public void abort(Set<String> batchIds, LineState state, String code, String message) {
+        if (batchIds.isEmpty()) {
+            return;
+        }
+        for (Iterator<Claimed> it = stock.iterator(); it.hasNext();) {
+            Claimed c = it.next();
+            if (batchIds.contains(c.batchId())) {
+                it.remove();
+                writer.add(Result.aborted(c, state, code, message));
+            }
+        }
+        for (Iterator<InFlight> it = inFlight.values().iterator(); it.hasNext();) {
+            InFlight f = it.next();
+            if (batchIds.contains(f.line.batchId())) {
+                it.remove();
+                cancel(f);
+                writer.add(Result.aborted(f.line, state, code, message));
+            }
+        }
+        pump();
+    }
+
+    /** Stops claiming and gives back the stock (never sent: their attempts are given back too); lines in flight may still finish. */
+    public void stopClaiming() {
+        stopped = true;
+        while (!stock.isEmpty()) {
+            writer.add(Result.released(stock.poll(), false));
+        }
+    }
+
+    /** Gives back lines still in flight (after the grace period), aborting their requests. */
+    public void releaseInFlight() {
+        for (InFlight f : inFlight.values()) {
+            cancel(f);
+            writer.add(Result.released(f.line, true));
+        }
+        inFlight.clear();
+    }
+
+    /**
+     * This process was declared dead (its heartbeat lapsed) and its lines were given to others:
+     * whatever it still holds is aborted and handed back, so no line is sent twice from here.
+     */
+    public void forgetClaims() {
+        while (!stock.isEmpty()) {
+            writer.add(Result.released(stock.poll(), false));
+        }
+        releaseInFlight();
+        eligibleAt = Long.MIN_VALUE / 2;
+    }
+
+    /** Stops everything at once, as a killed process would: requests aborted, nothing more written or claimed. */
+    public void halt() {
+        stopped = true;
+        inFlight.values().forEach(Dispatcher::cancel);
+        inFlight.clear();
+        stock.clear();
+        writer.halt();
+        if (retryTimer >= 0) {
+            context.owner().cancelTimer(retryTimer);
+        }
+    }
+
+    private static void cancel(InFlight f) {
+        if (f.cancellable != null) {
+            f.cancellable.cancel();
+        }
+    }
+}

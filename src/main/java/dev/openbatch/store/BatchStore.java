@@ -1,0 +1,256 @@
+package dev.openbatch.store;
+import dev.openbatch.batches.BatchLines;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.openbatch.status.BatchStatus;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * Every statement the engine runs on {@code batches}: the claim on batch-level steps, the work
+ * the tick looks for, the batches a dispatcher may take lines from, and the transitions. Each
+ * reads an index range of its own (see the V3 migration and PlanTest).
+ */
+public class BatchStore {
+    public static final String LIVE = BatchStatus.sqlList(BatchStatus.LIVE);
+
+    /**
+     * Batches with a batch-level step to do: validating, cancelling and finalizing ones, and
+     * in_progress ones whose deadline passed or whose lines have all settled.
+     */
+    static final String NEEDING_WORK = LineStore.compact("""
+            select id, status, validated, upstream, project, created_us, completed + failed >= total as settled, expires_at
+              from batches where status in ('validating', 'cancelling', 'finalizing')
+            union all
+            select id, status, validated, upstream, project, created_us, completed + failed >= total, expires_at
+              from batches where status = 'in_progress' and expires_at <= $1
+            union all
+            select id, status, validated, upstream, project, created_us, true, expires_at
+              from batches where status = 'in_progress' and completed + failed >= total
+            """);
+
+    /**
+     * The in_progress batches of an upstream that have a line ready now, with what choosing
+     * between them needs. One index probe per live batch: a batch whose lines all wait for a
+     * retry costs one probe and hides nobody.
+     */
+    static final String ELIGIBLE = LineStore.compact("""
+            select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us
+              from batches b join jobs j on j.id = b.job_id
+             where b.status = 'in_progress' and b.upstream = $1
+               and exists (select 1 from requests r where r.batch_id = b.id and r.state = 'queued' and r.not_before <= $2)
+            """);
+
+    /** One batch that has just started (its lines are all ready), with its upstream. */
+    public static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
+            + " b.created_us, b.upstream from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = 'in_progress'";
+
+    public static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
+            + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";
+
+    private final Pool pool;
+
+    public BatchStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** A batch with a step to do, as the tick sees it. */
+    public record Work(String id, BatchStatus status, boolean validated, String upstream, String project, long createdUs,
+            boolean settled, Long expiresAt) {
+    }
+
+    public Uni<List<Work>> needingWork(long nowSeconds) {
+        return pool.preparedQuery(NEEDING_WORK).execute(Tuple.of(nowSeconds)).map(rows -> {
+            List<Work> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                out.add(new Work(r.getString(0), BatchStatus.of(r.getString(1)), r.getBoolean(2), r.getString(3), r.getString(4),
+                        r.getLong(5), r.getBoolean(6), r.getLong(7)));
+            }
+            return out;
+        });
+    }
+
+    /** A batch a dispatcher may take lines from. */
+    public record Eligible(String id, String project, String jobId, String endpoint, Long expiresAt, Integer jobCap, int priority,
+            long createdUs) {
+        public Long deadlineMillis() {
+            return expiresAt == null ? null : expiresAt * 1000;
+        }
+    }
+
+    public Uni<List<Eligible>> eligible(String upstream, long nowMillis) {
+        return pool.preparedQuery(ELIGIBLE).execute(Tuple.of(upstream, nowMillis)).map(rows -> {
+            List<Eligible> out = new ArrayList<>(rows.size());
+            rows.forEach(r -> out.add(eligible(r)));
+            return out;
+        });
+    }
+
+    /** A batch that has just gone in_progress, as a dispatcher's list holds it, with its upstream; null if it moved on. */
+    public Uni<java.util.Map.Entry<String, Eligible>> started(String batchId) {
+        return pool.preparedQuery(STARTED).execute(Tuple.of(batchId)).map(rows -> {
+            if (rows.size() == 0) {
+                return null;
+            }
+            Row r = rows.iterator().next();
+            return java.util.Map.entry(r.getString(8), eligible(r));
+        });
+    }
+
+    /** A row of {@link #ELIGIBLE} or {@link #STARTED} (same first columns). */
+    private static Eligible eligible(Row r) {
+        return new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getInteger(5),
+                r.getInteger(6), r.getLong(7));
+    }
+
+    /** Takes the claim on a batch's steps; null when another live process holds it. */
+    public Uni<Long> claimStep(String batchId, String node, long nowMillis, long leaseMillis) {
+        return pool.preparedQuery(CLAIM_STEP).execute(Tuple.of(batchId, node, nowMillis + leaseMillis, nowMillis))
+                .map(rs -> rs.size() == 0 ? null : rs.iterator().next().getLong(0));
+    }
+
+    public Uni<Void> releaseStep(String batchId, long fence) {
+        return pool.preparedQuery("update batches set claimed_by = null, lease_until = null where id = $1 and fence = $2")
+                .execute(Tuple.of(batchId, fence)).replaceWithVoid();
+    }
+
+    /** Extends the claims of the steps this process runs (a handful of batches, not lines). */
+    public Uni<Void> renewSteps(String node, long until) {
+        return pool.preparedQuery("update batches set lease_until = $2 where claimed_by = $1").execute(Tuple.of(node, until))
+                .replaceWithVoid();
+    }
+
+    public Uni<Void> releaseAllSteps(SqlClient client, String node) {
+        return client.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
+                .execute(Tuple.of(node)).replaceWithVoid();
+    }
+
+    public Uni<Boolean> settled(String batchId) {
+        return pool.preparedQuery("select completed + failed >= total from batches where id = $1").execute(Tuple.of(batchId))
+                .map(rs -> rs.iterator().next().getBoolean(0));
+    }
+
+    /** Batches per live status (from the live index), for the gauges. */
+    public Uni<List<Row>> liveCounts() {
+        return pool.query("select status, count(*) from batches where status in " + LIVE + " group by status").execute()
+                .map(BatchStore::rows);
+    }
+
+    /** Batches per terminal status: a scan of the table, so the gauges ask rarely. */
+    public Uni<List<Row>> allCounts() {
+        return pool.query("select status, count(*) from batches group by status").execute().map(BatchStore::rows);
+    }
+
+    /** Lines of in_progress batches not settled yet (queued or running), summed from the batches' counters. */
+    public Uni<Long> unsettledLines() {
+        return pool.query("select coalesce(sum(total - completed - failed), 0) from batches where status = 'in_progress'").execute()
+                .map(rs -> rs.iterator().next().getLong(0));
+    }
+
+    // ---- transitions (Lifecycle runs them under the batch's claim; each checks the claim's fence) ----
+
+    /**
+     * What validation needs: the endpoint, the input file and its size (null when the file is
+     * gone), the job's model, and what the file's line index holds ({@code files.line_index}).
+     */
+    public record Input(String endpoint, String fileId, Long fileBytes, String jobModel, String lineIndex) {
+    }
+
+    public Uni<Input> input(String batchId) {
+        return pool.preparedQuery("select b.endpoint, b.input_file_id, f.bytes, j.model, f.line_index from batches b join jobs j on j.id = b.job_id"
+                + " left join files f on f.id = b.input_file_id where b.id = $1")
+                .execute(Tuple.of(batchId))
+                .map(rs -> {
+                    Row b = rs.iterator().next();
+                    return new Input(b.getString(0), b.getString(1), b.getLong(2), b.getString(3), b.getString(4));
+                });
+    }
+
+    /** Validation done: the batch knows its lines and upstream and goes in_progress (a cancelling one stays cancelling). */
+    public Uni<BatchStatus> validated(SqlClient tx, String batchId, long fence, int total, String model, String upstream, long nowSeconds) {
+        return tx.preparedQuery("update batches set validated = true, total = $3, model = $4, upstream = $5,"
+                + " in_progress_at = case when status = 'validating' then $6 else in_progress_at end,"
+                + " status = case when status = 'validating' then 'in_progress' else status end"
+                + " where id = $1 and fence = $2 returning status")
+                .execute(Tuple.of(batchId, fence, total, model, upstream, nowSeconds))
+                .map(rs -> rs.size() == 0 ? null : BatchStatus.of(rs.iterator().next().getString(0)));
+    }
+
+    /** Validation found errors: the batch fails with them; null when the claim was lost. */
+    public Uni<BatchStatus> invalid(SqlClient tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
+        return tx.preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
+                + " validated = true, claimed_by = null, lease_until = null"
+                + " where id = $1 and fence = $2 and status in ('validating', 'cancelling') returning status")
+                .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model))
+                .map(rs -> rs.size() == 0 ? null : BatchStatus.FAILED);
+    }
+
+    /** in_progress -> finalizing, once every line is settled; false when the batch moved on meanwhile. */
+    public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds) {
+        return pool.preparedQuery("update batches set status = 'finalizing', finalizing_at = $3 where id = $1 and fence = $2"
+                + " and status = 'in_progress' and completed + failed >= total")
+                .execute(Tuple.of(batchId, fence, nowSeconds))
+                .map(rs -> rs.rowCount() == 1);
+    }
+
+    /** What writing the files needs, with the batch locked; null unless it is still {@code from} under this fence. */
+    public record Ending(String project, Long outputExpiresAfter, byte[] lineKey) {
+    }
+
+    public Uni<Ending> lockForEnding(SqlClient tx, String batchId, long fence, BatchStatus from) {
+        return tx.preparedQuery("select project, output_expires_after, line_key from batches where id = $1 and fence = $2 and status = $3"
+                + " for update")
+                .execute(Tuple.of(batchId, fence, from.wire()))
+                .map(rs -> {
+                    if (rs.size() == 0) {
+                        return null;
+                    }
+                    Row r = rs.iterator().next();
+                    return new Ending(r.getString(0), r.getLong(1), r.getBuffer(2).getBytes());
+                });
+    }
+
+    /** The terminal transition, with the files written. */
+    public Uni<Boolean> end(SqlClient tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
+        String at = switch (to) {
+            case COMPLETED -> "completed_at";
+            case EXPIRED -> "expired_at";
+            case CANCELLED -> "cancelled_at";
+            default -> throw new IllegalArgumentException(to.wire());
+        };
+        return tx.preparedQuery("update batches set status = $3, " + at + " = $4, output_file_id = $5,"
+                + " error_file_id = $6, claimed_by = null, lease_until = null where id = $1 and fence = $2")
+                .execute(Tuple.of(batchId, fence, to.wire(), nowSeconds, outputFileId, errorFileId))
+                .map(u -> u.rowCount() == 1);
+    }
+
+    // ---- retries (BatchLines, for the API) ----
+
+    /** A retry batch, in progress at once; endpoint, input file, model and output expiry are the retried batch's. */
+    static final String INSERT_RETRY = LineStore.compact("""
+            insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
+                                 output_expires_after, created_at, created_us, in_progress_at, expires_at, validated, total)
+            select $1, project, $3, endpoint, input_file_id, $4, 'in_progress', model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
+              from batches where id = $2
+            """);
+
+    public Uni<Void> insertRetry(SqlClient tx, BatchLines.Retry r) {
+        return tx.preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
+    }
+
+    public Uni<Void> setTotal(SqlClient tx, String batchId, int total) {
+        return tx.preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
+    }
+
+    private static List<Row> rows(io.vertx.mutiny.sqlclient.RowSet<Row> rs) {
+        List<Row> out = new ArrayList<>();
+        rs.forEach(out::add);
+        return out;
+    }
+}

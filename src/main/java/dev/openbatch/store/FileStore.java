@@ -1,0 +1,173 @@
+package dev.openbatch.store;
+import dev.openbatch.files.FileIngest;
+import dev.openbatch.files.FileEntity;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.openbatch.status.BatchStatus;
+import dev.openbatch.batches.BatchView.BatchError;
+import io.netty.buffer.Unpooled;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * File bytes in PostgreSQL, as chunks of at most {@link #CHUNK} bytes (an uploaded batch file's
+ * end at line breaks, with its line index beside them in {@code file_lines}; see {@link FileIngest}):
+ * written and read one chunk at a time, so no file is ever whole in memory and every replica sees
+ * the same bytes.
+ */
+@ApplicationScoped
+public class FileStore {
+    /** Bytes per chunk row. */
+    public static final int CHUNK = 1 << 20;
+
+    private final Pool pool;
+
+    public FileStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** Inserts the file row. */
+    public Uni<Void> insertRow(SqlClient client, FileEntity f) {
+        return client.preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us, producer_batch_id)"
+                + " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .execute(Tuple.from(new Object[] { f.id, f.project, f.purpose, f.filename, f.bytes, f.status,
+                        f.createdAt, f.expiresAt, f.createdUs, f.producerBatchId }))
+                .replaceWithVoid();
+    }
+
+    /** Writes chunks and their index lines, in order. */
+    public Uni<Void> write(SqlClient tx, String fileId, List<FileIngest.Chunk> chunks) {
+        Uni<Void> done = Uni.createFrom().voidItem();
+        for (FileIngest.Chunk c : chunks) {
+            done = done.chain(() -> c.data() == null ? Uni.createFrom().voidItem()
+                    : insertChunk(tx, fileId, c.seq(), Buffer.buffer(Unpooled.wrappedBuffer(c.data()))))
+                    .chain(() -> insertLines(tx, fileId, c.lines()));
+        }
+        return done;
+    }
+
+    /** The row of a streamed upload, once its bytes are in and its form was read (it was inserted first, as a placeholder). */
+    public Uni<Void> setDescribed(SqlClient tx, FileEntity f, FileIngest ingest) {
+        return tx.preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
+                + " line_index = $8 where id = $1")
+                .execute(Tuple.from(new Object[] { f.id, f.purpose, f.filename, f.bytes, f.createdAt, f.expiresAt, f.createdUs,
+                        ingest == null ? null : ingest.indexKey() }))
+                .replaceWithVoid();
+    }
+
+    /** Drops a file's line index (an upload that turned out not to be a batch file). */
+    public Uni<Void> deleteIndex(SqlClient tx, String fileId) {
+        return tx.preparedQuery("delete from file_lines where file_id = $1").execute(Tuple.of(fileId)).replaceWithVoid();
+    }
+
+    private Uni<Void> insertLines(SqlClient tx, String fileId, List<FileIngest.Line> lines) {
+        if (lines.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = lines.size();
+        Integer[] number = new Integer[n];
+        Integer[] seq = new Integer[n];
+        Integer[] lastSeq = new Integer[n];
+        Integer[] at = new Integer[n];
+        Integer[] length = new Integer[n];
+        String[] customId = new String[n];
+        String[] url = new String[n];
+        String[] model = new String[n];
+        String[] code = new String[n];
+        String[] message = new String[n];
+        String[] param = new String[n];
+        Boolean[] late = new Boolean[n];
+        for (int i = 0; i < n; i++) {
+            FileIngest.Line l = lines.get(i);
+            number[i] = l.line();
+            seq[i] = l.seq();
+            lastSeq[i] = l.lastSeq();
+            at[i] = l.bodyAt();
+            length[i] = l.bodyLength();
+            customId[i] = l.customId();
+            url[i] = storable(l.url());
+            model[i] = l.model();
+            if (l.error() != null) {
+                code[i] = l.error().code();
+                message[i] = storable(l.error().message());
+                param[i] = l.error().param();
+            }
+            late[i] = l.late();
+        }
+        return tx.preparedQuery(INSERT_LINES).execute(Tuple.tuple().addString(fileId).addArrayOfInteger(number).addArrayOfInteger(seq)
+                .addArrayOfInteger(lastSeq).addArrayOfInteger(at).addArrayOfInteger(length).addArrayOfString(customId)
+                .addArrayOfString(url).addArrayOfString(model).addArrayOfString(code).addArrayOfString(message)
+                .addArrayOfString(param).addArrayOfBoolean(late)).replaceWithVoid();
+    }
+
+    /** PostgreSQL text holds no NUL: one in a url or an error message (only ever quoted back) is kept as U+FFFD. */
+    private static String storable(String s) {
+        return s == null || s.indexOf('\0') < 0 ? s : s.replace('\0', '\uFFFD');
+    }
+
+    public static final String INSERT_LINES = "insert into file_lines (file_id, line, seq, last_seq, body_at, body_length, custom_id, url, model,"
+            + " error_code, error_message, error_param, error_late) select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[],"
+            + " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[])";
+
+    /** One line of a file's index, as validation reads it. */
+    public record IndexedLine(int line, String customId, String url, String model, BatchError error, boolean late) {
+    }
+
+    /** Up to {@code limit} lines of the file's index after line {@code after}, in line order. */
+    public Uni<List<IndexedLine>> indexed(SqlClient client, String fileId, int after, int limit) {
+        return client.preparedQuery("select line, custom_id, url, model, error_code, error_message, error_param, error_late"
+                + " from file_lines where file_id = $1 and line > $2 order by line limit $3")
+                .execute(Tuple.of(fileId, after, limit))
+                .map(rows -> {
+                    List<IndexedLine> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        String code = r.getString(4);
+                        out.add(new IndexedLine(r.getInteger(0), r.getString(1), r.getString(2), r.getString(3),
+                                code == null ? null : new BatchError(code, r.getString(5), r.getString(6), r.getInteger(0)), r.getBoolean(7)));
+                    }
+                    return out;
+                });
+    }
+
+    public Uni<Void> insertChunk(SqlClient client, String fileId, int seq, Buffer data) {
+        return client.preparedQuery("insert into file_chunks (file_id, seq, data) values ($1, $2, $3)")
+                .execute(Tuple.of(fileId, seq, data.getDelegate())).replaceWithVoid();
+    }
+
+    /** The file's bytes, chunk after chunk, each read only when the previous one was consumed. */
+    public Multi<Buffer> read(String fileId) {
+        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1")
+                .execute(Tuple.of(fileId))
+                .onItem().transformToMulti(rs -> Multi.createFrom().range(0, rs.iterator().next().getInteger(0)))
+                .onItem().transformToUniAndConcatenate(seq -> pool
+                        .preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
+                        .execute(Tuple.of(fileId, seq))
+                        .map(rs -> rs.iterator().next().getBuffer(0)));
+    }
+
+    /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
+    public Uni<Integer> deleteExpired(long nowSeconds) {
+        return pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
+                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + BatchStatus.sqlList(BatchStatus.LIVE) + ")")
+                .execute(Tuple.of(nowSeconds))
+                .map(rs -> rs.rowCount());
+    }
+
+    /** Deletes the files an earlier, interrupted finalization of the batch left behind. */
+    public Uni<Void> deleteProducedBy(SqlClient client, String batchId) {
+        return client.preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
+    }
+
+    /** Sets a file's size once its chunks are written. */
+    public Uni<Void> setBytes(SqlClient client, String fileId, long bytes) {
+        return client.preparedQuery("update files set bytes = $2 where id = $1").execute(Tuple.of(fileId, bytes)).replaceWithVoid();
+    }
+}

@@ -1,0 +1,474 @@
+package dev.openbatch.store;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.lifecycle.Lifecycle;
+import dev.openbatch.engine.dispatch.Result;
+import dev.openbatch.engine.dispatch.Claimed;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import dev.openbatch.status.BatchStatus;
+import dev.openbatch.validation.LineValidator;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * Every statement the engine runs on {@code requests}, the queue and its results. Each one
+ * touches only the index range of the rows it returns or changes, whatever the statistics say:
+ * lines are found through {@code requests_queue} (a batch's ready lines), {@code requests_held}
+ * (a process's lines) or the primary key, looked up one by one in a lateral join, and changed by
+ * {@code ctid}. Leaving {@code running} always moves the fence, so a write that names the fence
+ * it claimed with needs no other check (see PlanTest).
+ */
+public class LineStore {
+    /**
+     * The client caches a prepared statement (parsed and planned once per connection) only up to
+     * this many characters; every statement here is written to fit (PlanTest checks).
+     */
+    public static final int CACHED_SQL_LIMIT = 2048;
+
+    /** Up to n ready lines of each named batch, due first, skipping lines another claim holds. */
+    static final String CLAIM = compact("""
+            with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
+            picked as (
+              select p.rid from want w cross join lateral (
+                select r.ctid as rid from requests r
+                 where r.batch_id = w.batch_id and r.state = 'queued' and r.not_before <= $3
+                 order by r.not_before, r.line limit w.n for update skip locked) p
+            )
+            update requests r set state = 'running', claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
+              from picked p where r.ctid = p.rid
+            returning r.batch_id, r.line, r.fence, r.attempts, r.body
+            """);
+
+    /**
+     * Results, each applied only if its line still carries the fence it was claimed with and its
+     * batch has not ended (a late answer for an ended batch is dropped); the settled ones are added
+     * to their batches' counters in the same statement. The batch rows are found through their
+     * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
+     * them in the same order and never wait on each other in a circle. A line that settles is
+     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). Returns the applied
+     * lines, then (as line 0) each batch whose counters moved and whether it has now settled every line.
+     */
+    static final String WRITE = compact("""
+            with v as (
+              select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[],
+                                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::int[])
+                as v(batch_id, line, fence, state, not_before, status_code, request_id, response, error_code, error_message,
+                     it, ot, tt, refund)
+            ), hit as (
+              select v.*, r.rid from v cross join lateral (
+                select r.ctid as rid from requests r
+                 where r.batch_id = v.batch_id and r.line = v.line and r.fence = v.fence for update) r
+               where exists (select 1 from batches b where b.id = v.batch_id and b.status in ('in_progress', 'cancelling'))
+            ), u as (
+              update requests r set state = h.state, not_before = h.not_before, status_code = h.status_code,
+                     request_id = h.request_id, response = h.response, error_code = h.error_code,
+                     error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
+                     attempts = r.attempts - h.refund, settled_xid = case when h.state <> 'queued' then pg_current_xact_id() end
+                from hit h where r.ctid = h.rid
+              returning h.batch_id, h.line, h.state, h.it, h.ot, h.tt
+            ), x as (
+              select batch_id, count(*) filter (where state = 'succeeded') as ok,
+                     count(*) filter (where state in ('failed', 'cancelled', 'expired')) as bad,
+                     coalesce(sum(it), 0) as it, coalesce(sum(ot), 0) as ot, coalesce(sum(tt), 0) as tt
+                from u group by batch_id
+            ), c as (
+              update batches b set (completed, failed, input_tokens, output_tokens, total_tokens) =
+                     (select b.completed + x.ok, b.failed + x.bad, b.input_tokens + x.it, b.output_tokens + x.ot,
+                             b.total_tokens + x.tt from x where x.batch_id = b.id)
+               where b.id = any(array(select batch_id from x where ok > 0 or bad > 0))
+              returning b.id, b.completed + b.failed >= b.total as settled
+            )
+            select u.batch_id, u.line, false from u
+            union all
+            select c.id, 0, c.settled from c
+            """);
+
+    /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
+    public static final String RECOVER = "update requests set state = 'queued', claimed_by = null, fence = fence + 1"
+            + " where claimed_by = $1 and state = 'running'";
+
+    /**
+     * Lines running per job, for the jobs named (their live batches only): one probe of
+     * {@code requests_held} per live process and batch. Scalar subqueries, so that the planner
+     * cannot turn them into a join over the whole index.
+     */
+    static final String RUNNING_BY_JOB = compact("""
+            select b.job_id, coalesce(sum((select sum((select count(*) from requests r
+                                                        where r.claimed_by = n.node and r.batch_id = b.id and r.state = 'running'))
+                                             from engine_nodes n)), 0)::bigint
+              from batches b where b.job_id = any($1) and b.status = 'in_progress'
+             group by b.job_id
+            """);
+
+    /** A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's primary-key range). */
+    static final String SETTLE_UNFINISHED = compact("""
+            with x as (
+              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4,
+                     settled_xid = pg_current_xact_id()
+               where batch_id = $1 and state in ('queued', 'running')
+              returning 1
+            )
+            update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
+            returning (select count(*) from x)
+            """);
+
+    public static final String CANCEL_QUEUED = "with x as (update requests set state = 'cancelled', fence = fence + 1,"
+            + " error_code = $2, error_message = $3, settled_xid = pg_current_xact_id() where batch_id = $1 and state = 'queued' returning 1)"
+            + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
+
+    public static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
+            + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
+
+    /**
+     * A batch's lines from its input file's index, for every line whose body lies in one chunk:
+     * each chunk is read (and decompressed) once, in a nested loop over the file's chunks (never
+     * held all at once), and its lines' bodies are cut out of it (IngestPlanTest). The bodies were
+     * checked to be UTF-8 at upload, so the conversion to text cannot fail.
+     */
+    static final String INSERT_FROM_CHUNKS = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, l.line, l.custom_id, convert_from(substring(c.d from l.body_at + 1 for l.body_length), 'UTF8')
+              from file_chunks f
+              cross join lateral (select f.data || ''::bytea as d offset 0) c
+              cross join lateral (select l.line, l.custom_id, l.body_at, l.body_length from file_lines l
+                                   where l.file_id = f.file_id and l.seq = f.seq and l.last_seq = f.seq offset 0) l
+             where f.file_id = $2
+            """);
+
+    /** The same for the lines longer than a chunk: each body from the chunks it spans, joined. */
+    static final String INSERT_SPANNING = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, l.line, l.custom_id,
+                   convert_from(substring((select string_agg(c.data, ''::bytea order by c.seq) from file_chunks c
+                                            where c.file_id = l.file_id and c.seq between l.seq and l.last_seq)
+                                          from l.body_at + 1 for l.body_length), 'UTF8')
+              from file_lines l where l.file_id = $2 and l.last_seq > l.seq
+            """);
+
+    /** Bytes of a file line beyond its values (its id, the keys, the status). */
+    public static final int LINE_OVERHEAD = 128;
+
+    /**
+     * One page of a batch's lines for its output and error files: the lines numbered after $2, up
+     * to $3 numbers, each looked up by primary key (a fenced lateral, so the plan cannot become a
+     * read and sort of the rest of the batch, whatever the statistics), and only as many of them
+     * as fit $4 bytes (the first always): each line's size is read from its values' headers
+     * ({@code octet_length} does not fetch or decompress a stored value), summed in line order
+     * (the lateral's outer order; the caller checks it), and the lines past the budget are never
+     * sent. Each row ends with the bytes up to and including it.
+     */
+    static final String PAGE = compact("""
+            select p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.upto
+              from (select r.*, sum(r.size) over (rows unbounded preceding) as upto
+                      from generate_series($2::int + 1, $2::int + $3::int) as l(n)
+                      cross join lateral (select q.line, q.custom_id, q.status_code, q.request_id, q.response, q.error_code,
+                                                 q.error_message, q.state,
+                                                 %d + octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)
+                                                 + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)
+                                                 + coalesce(octet_length(q.error_message), 0) as size
+                                            from requests q where q.batch_id = $1 and q.line = l.n offset 0) r) p
+             where p.upto - p.size < $4::int
+            """.formatted(LINE_OVERHEAD));
+
+    /** The bytes a line takes in a file beyond {@link #LINE_OVERHEAD}, read from its values' headers (row alias {@code q}). */
+    private static final String SIZE = "octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)"
+            + " + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)"
+            + " + coalesce(octet_length(q.error_message), 0)";
+
+    /**
+     * A read of a batch's results stream: whether the batch has ended, and the settled lines after
+     * the position ($2 settled_xid, $3 line) in (settled_xid, line) order, up to $4 of them and to
+     * $6 bytes in a file (at least one), summed from the values' headers as {@link #PAGE} does, so
+     * that the lines past the budget are never sent. Only lines stamped by a transaction older
+     * than every transaction still running are returned (the snapshot's xmin): every transaction
+     * that could still stamp a line has a larger id, so nothing can later appear before the last
+     * line returned. Once the batch has ended (seen in the same snapshot), every line it settled
+     * was committed before, and all are returned. $5 null: every line; else only lines whose
+     * {@code state = 'succeeded'} is $5 carry their values (the others only their place, so a
+     * reader moves past them). Each row also says how many lines the range held ({@code n}, up to
+     * $4). The answer comes as its UTF-8 bytes, as they go into the response. One range of
+     * {@code requests_settled}, each line read once.
+     */
+    static final String RESULTS = compact("""
+            with b as (select status not in %s as ended from batches where id = $1)
+            select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n
+              from b left join lateral (
+                select r.*, sum(r.size) over (order by r.sx, r.line rows unbounded preceding) as upto, count(*) over () as n
+                  from (select q.settled_xid as sx, q.settled_xid::text as xid, q.line, q.state, w.want,
+                               case when w.want then q.custom_id end as custom_id, case when w.want then q.status_code end as status_code,
+                               case when w.want then q.request_id end as request_id, case when w.want then convert_to(q.response, 'UTF8') end as response,
+                               case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
+                               case when w.want then %d + %s else 0 end as size
+                          from requests q cross join lateral (select $5::boolean is null or (q.state = 'succeeded') = $5 as want) w
+                         where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
+                           and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
+                         order by q.settled_xid, q.line limit $4) r
+              ) p on p.upto - p.size < $6
+            """.formatted(BatchStatus.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE));
+
+    /**
+     * A page of a batch's lines in line order after line $2, up to $5, of the states in $3 and the
+     * error codes in $4 (null: any): a range of the primary key.
+     */
+    static final String LINES = compact("""
+            select r.line, r.custom_id, r.state, r.attempts, r.status_code, r.error_code, r.error_message, r.not_before
+              from requests r
+             where r.batch_id = $1 and r.line > $2 and ($3::text[] is null or r.state = any($3))
+               and ($4::text[] is null or r.error_code = any($4))
+             order by r.line limit $5
+            """);
+
+    /** The same, when every state asked for is one of the error file's: a range of {@code requests_unsuccessful}. */
+    public static final String UNSUCCESSFUL_LINES = LINES.replace("where r.batch_id = $1 and",
+            "where r.batch_id = $1 and r.state in " + LineState.sqlList(LineState.UNSUCCESSFUL) + " and");
+
+    /**
+     * A retry: the lines of batch $2 that went to its error file (those with an error code in $3
+     * only, when given) become the lines of batch $1, with their custom_ids and bodies, numbered
+     * from 1 in their old order. A range of {@code requests_unsuccessful}; no file is read.
+     */
+    static final String COPY_FOR_RETRY = compact("""
+            insert into requests (batch_id, line, custom_id, body)
+            select $1, row_number() over (order by r.line), r.custom_id, r.body
+              from requests r
+             where r.batch_id = $2 and r.state in %s and ($3::text[] is null or r.error_code = any($3))
+            """.formatted(LineState.sqlList(LineState.UNSUCCESSFUL)));
+
+    /** The highest line number of a batch (the primary key's last entry). */
+    public static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
+
+    /** The statement on one line, white space collapsed: shorter to send, and under the cache's limit. */
+    public static String compact(String sql) {
+        return sql.replaceAll("\\s+", " ").trim();
+    }
+
+    private final Pool pool;
+
+    public LineStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** A line as a claim returned it. */
+    public record Taken(String batchId, int line, long fence, int attempts, String body) {
+    }
+
+    public Uni<List<Taken>> claim(SqlClient client, String[] batchIds, Integer[] counts, long now, String node) {
+        return client.preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).map(rows -> {
+            List<Taken> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                out.add(new Taken(r.getString(0), r.getInteger(1), r.getLong(2), r.getInteger(3), r.getString(4)));
+            }
+            return out;
+        });
+    }
+
+    /** Locks the jobs' rows (in id order) so that claims for capped jobs are counted one process at a time. */
+    public Uni<Void> lockJobs(SqlClient client, String[] jobIds) {
+        return client.preparedQuery("select id from jobs where id = any($1) order by id for update").execute(Tuple.of((Object) jobIds))
+                .replaceWithVoid();
+    }
+
+    public Uni<Map<String, Integer>> runningByJob(SqlClient client, String[] jobIds) {
+        return client.preparedQuery(RUNNING_BY_JOB).execute(Tuple.of((Object) jobIds)).map(rows -> {
+            Map<String, Integer> out = new HashMap<>();
+            for (Row r : rows) {
+                out.put(r.getString(0), r.getLong(1).intValue());
+            }
+            return out;
+        });
+    }
+
+    /** What one write changed: the results applied (the others lost their claim), and whether a batch settled. */
+    public record Applied(Set<Result> applied, boolean settledABatch) {
+    }
+
+    public Uni<Applied> write(List<Result> rs) {
+        int n = rs.size();
+        String[] batchIds = new String[n];
+        Integer[] lines = new Integer[n];
+        Long[] fences = new Long[n];
+        String[] states = new String[n];
+        Long[] notBefore = new Long[n];
+        Integer[] status = new Integer[n];
+        String[] requestIds = new String[n];
+        String[] responses = new String[n];
+        String[] codes = new String[n];
+        String[] messages = new String[n];
+        Long[] in = new Long[n];
+        Long[] out = new Long[n];
+        Long[] tot = new Long[n];
+        Integer[] refund = new Integer[n];
+        Map<String, Result> byKey = new HashMap<>(n * 2);
+        for (int i = 0; i < n; i++) {
+            Result r = rs.get(i);
+            Claimed c = r.claim();
+            batchIds[i] = c.batchId();
+            lines[i] = c.line();
+            fences[i] = c.fence();
+            states[i] = r.state().wire();
+            notBefore[i] = r.notBefore();
+            status[i] = r.statusCode();
+            requestIds[i] = r.requestId();
+            responses[i] = r.response();
+            codes[i] = r.errorCode();
+            messages[i] = r.errorMessage();
+            in[i] = r.usage().input();
+            out[i] = r.usage().output();
+            tot[i] = r.usage().total();
+            refund[i] = r.refund() ? 1 : 0;
+            byKey.put(c.key(), r);
+        }
+        Tuple t = Tuple.tuple().addArrayOfString(batchIds).addArrayOfInteger(lines).addArrayOfLong(fences)
+                .addArrayOfString(states).addArrayOfLong(notBefore).addArrayOfInteger(status).addArrayOfString(requestIds)
+                .addArrayOfString(responses).addArrayOfString(codes).addArrayOfString(messages).addArrayOfLong(in)
+                .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund);
+        return pool.preparedQuery(WRITE).execute(t).map(rows -> {
+            Set<Result> applied = new HashSet<>(rows.size() * 2);
+            boolean settled = false;
+            for (Row row : rows) {
+                if (row.getInteger(1) == 0) { // a batch whose counters moved (lines are numbered from 1)
+                    settled |= row.getBoolean(2);
+                } else {
+                    applied.add(byKey.get(Claimed.key(row.getString(0), row.getInteger(1))));
+                }
+            }
+            return new Applied(applied, settled);
+        });
+    }
+
+    /** Returns every line {@code node} holds to the queue; how many. */
+    public Uni<Integer> recover(SqlClient client, String node) {
+        return client.preparedQuery(RECOVER).execute(Tuple.of(node)).map(RowSet::rowCount);
+    }
+
+    /** Queued lines of a cancelling batch become {@code batch_cancelled} errors; safe to repeat. */
+    public Uni<Integer> cancelQueued(String batchId) {
+        return pool.withTransaction(tx -> tx.preparedQuery(CANCEL_QUEUED)
+                .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran."))
+                .map(rs -> rs.size() == 0 ? 0 : rs.iterator().next().getLong(0).intValue()));
+    }
+
+    /** Every unfinished line of the batch becomes {@code state} with the error given, if the batch's fence holds; null if not. */
+    public Uni<Integer> settleUnfinished(String batchId, long fence, LineState state, String code, String message) {
+        return pool.withTransaction(tx -> tx.preparedQuery(SETTLE_UNFINISHED)
+                .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence))
+                .map(rs -> {
+                    if (rs.size() == 0) {
+                        throw new Lifecycle.Fenced();
+                    }
+                    return rs.iterator().next().getLong(0).intValue();
+                }));
+    }
+
+    /** Whether a line of the batch expired (only asked of a batch past its deadline). */
+    public Uni<Boolean> anyExpired(String batchId) {
+        return pool.preparedQuery("select exists (select 1 from requests where batch_id = $1 and state = 'expired')")
+                .execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
+    }
+
+    public Uni<Void> insert(SqlClient tx, String batchId, List<LineValidator.Line> set) {
+        Integer[] numbers = new Integer[set.size()];
+        String[] ids = new String[set.size()];
+        String[] bodies = new String[set.size()];
+        for (int i = 0; i < set.size(); i++) {
+            numbers[i] = set.get(i).line();
+            ids[i] = set.get(i).customId();
+            bodies[i] = set.get(i).body();
+        }
+        return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
+    }
+
+    /** Every line of the input file's index becomes a request row of the batch (a valid file: every line of it is valid). */
+    public Uni<Void> insertFromFile(SqlClient tx, String batchId, String fileId) {
+        return tx.preparedQuery(INSERT_FROM_CHUNKS).execute(Tuple.of(batchId, fileId))
+                .chain(() -> tx.preparedQuery(INSERT_SPANNING).execute(Tuple.of(batchId, fileId)))
+                .replaceWithVoid();
+    }
+
+    /** A page of a batch's lines, in line order, and the bytes they take (about: as PostgreSQL reckons them). */
+    public record Page(List<Row> rows, long bytes) {
+    }
+
+    /**
+     * The lines of the batch numbered after {@code afterLine}, {@code count} numbers at most, and
+     * of those only as many as fit {@code budget} bytes (at least one), in line order.
+     */
+    public Uni<Page> page(SqlClient tx, String batchId, int afterLine, int count, int budget) {
+        return tx.preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
+            List<Row> out = new ArrayList<>(rows.size());
+            long bytes = 0;
+            int last = afterLine;
+            for (Row r : rows) {
+                int line = r.getInteger(0);
+                if (line <= last) { // the sizes were summed in another order: the cut would not be a prefix of the page
+                    throw new IllegalStateException("a page of batch " + batchId + " came out of line order");
+                }
+                last = line;
+                bytes = r.getLong(8);
+                out.add(r);
+            }
+            return new Page(out, bytes);
+        });
+    }
+
+    public Uni<Integer> lastLine(SqlClient tx, String batchId) {
+        return tx.preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
+    }
+
+    /**
+     * What a results read found: whether the batch has ended (null: no such batch), the rows (ended,
+     * xid, line, custom_id, status_code, request_id, response, error_code, error_message, state, n;
+     * the values null for a line the outcome leaves out), and how many lines the range held.
+     */
+    public record SettledPage(Boolean ended, List<Row> rows, long scanned) {
+    }
+
+    /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
+    public Uni<SettledPage> settled(String batchId, long afterXid, int afterLine, int limit, Boolean succeeded, int budget) {
+        return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
+                .map(rows -> {
+                    Boolean ended = null;
+                    long scanned = 0;
+                    long lastXid = afterXid;
+                    int lastLine = afterLine;
+                    List<Row> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        ended = r.getBoolean(0);
+                        if (r.getValue(1) == null) {
+                            continue; // the batch, without a line
+                        }
+                        long xid = Long.parseLong(r.getString(1));
+                        int line = r.getInteger(2);
+                        if (xid < lastXid || (xid == lastXid && line <= lastLine)) { // the budget's sum would not be a prefix
+                            throw new IllegalStateException("a results read of batch " + batchId + " came out of order");
+                        }
+                        lastXid = xid;
+                        lastLine = line;
+                        scanned = r.getLong(10);
+                        out.add(r);
+                    }
+                    return new SettledPage(ended, out, scanned);
+                });
+    }
+
+    /** A page of lines for GET /v1/batches/{id}/requests (see {@link #LINES}). */
+    public Uni<RowSet<Row>> lines(String batchId, int afterLine, String[] states, String[] codes, int limit, boolean unsuccessfulOnly) {
+        return pool.preparedQuery(unsuccessfulOnly ? UNSUCCESSFUL_LINES : LINES)
+                .execute(Tuple.of(batchId, afterLine, states, codes).addInteger(limit));
+    }
+
+    /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */
+    public Uni<Integer> copyForRetry(SqlClient tx, String toBatch, String fromBatch, String[] codes) {
+        return tx.preparedQuery(COPY_FOR_RETRY).execute(Tuple.of(toBatch, fromBatch, codes)).map(RowSet::rowCount);
+    }
+}
