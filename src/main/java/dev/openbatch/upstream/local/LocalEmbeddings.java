@@ -1,17 +1,11 @@
 package dev.openbatch.upstream.local;
 
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
@@ -31,8 +25,6 @@ import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
-import sun.misc.Signal;
-import sun.misc.SignalHandler;
 
 /**
  * The built-in upstream {@code local}: answers {@code /v1/embeddings} lines for {@code all-minilm-l6-v2}
@@ -43,11 +35,15 @@ import sun.misc.SignalHandler;
  * cannot answer, 404 for another path, 500 when the model itself fails, which the engine retries).
  *
  * <p>How the work runs: {@link #send} only queues the line and returns; nothing here touches the
- * event loop. A pool of {@code threads} workers of its own (not Mutiny's default pool, which Quarkus
- * shares with blocking endpoints and whose threads this CPU-bound work would hog for seconds) parses
- * queued lines, and each worker takes up to {@code group-size} texts, from as many lines as needed,
- * into one model call. A line completes when all its texts are embedded, on the worker thread; the
- * engine moves the answer back to its own context. The model loads on first use, on a worker.
+ * event loop. A pool of {@code threads} workers of its own ({@link ModelWorkers}, not Mutiny's default
+ * pool) parses queued lines, and each worker takes up to {@code group-size} texts, from as many lines
+ * as needed, into one model call. A line completes when all its texts are embedded, on the worker
+ * thread; the engine moves the answer back to its own context. The model loads on first use, on a
+ * worker.
+ *
+ * <p>Each model call (and the model's load) passes a {@link NativeGate}, which a stop signal closes
+ * before the JVM's shutdown frees the model's runtime: the lines it keeps out get a retryable 503,
+ * which the engine gives back.
  */
 @ApplicationScoped
 public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
@@ -58,16 +54,15 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
     /** Floats per embedding. */
     public static final int DIMENSIONS = 384;
     static final String PATH = "/v1/embeddings";
-    /** Longest wait, on a stop signal, for a model call (or the model's load) already running. */
-    static final Duration STOP_WAIT = Duration.ofSeconds(20);
 
     private final LocalConfig config;
     private final Supplier<? extends Encoder> loader;
     /** Writes floats with Jackson's Schubfach writer: on Java 17, Float.toString is most of the JSON's cost. */
     private final ObjectMapper json = new ObjectMapper(JsonFactory.builder().enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER).build());
-    private final int threads;
     private final int groupSize;
-    private final ExecutorService workers;
+    private final ModelWorkers workers;
+    /** Passed by every model call and the model's load; closed by a stop signal. */
+    private final NativeGate gate;
 
     private final Object lock = new Object();
     /** Lines not parsed yet. Guarded by {@link #lock}. */
@@ -79,17 +74,8 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
 
     private volatile Encoder encoder;
     private volatile boolean loadFailed;
-    /** Set when the process stops: a model call or load that fails now fails because of the stop, not by itself. */
-    private volatile boolean closing;
-    /**
-     * Held (shared) by every worker while it is inside the model's native code (loading it, counting
-     * tokens, embedding); taken (exclusively, for good) by {@link #stopNativeWork} before the JVM's
-     * shutdown begins, because ONNX Runtime's own shutdown hook frees its environment at once, and a
-     * native call still running then crashes the process (SIGBUS or SIGSEGV).
-     */
-    private final ReentrantReadWriteLock nativeGate = new ReentrantReadWriteLock();
-    /** Set once {@link #stopNativeWork} began: no model call starts from then on. */
-    private volatile boolean nativeStopped;
+    /** Set by {@link #close}; see {@link #closing}. */
+    private volatile boolean closed;
 
     @Inject
     public LocalEmbeddings(LocalConfig config) {
@@ -98,21 +84,16 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
 
     /** With another model loader: tests count model calls or make the model fail. */
     LocalEmbeddings(LocalConfig config, Supplier<? extends Encoder> loader) {
+        this(config, loader, new NativeGate());
+    }
+
+    /** With the caller's gate: tests stop the model's native work as a stop signal does. */
+    LocalEmbeddings(LocalConfig config, Supplier<? extends Encoder> loader, NativeGate gate) {
         this.config = config;
         this.loader = loader;
-        this.threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
+        this.workers = new ModelWorkers(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
         this.groupSize = Math.max(1, config.groupSize());
-        AtomicInteger n = new AtomicInteger();
-        ClassLoader cl = LocalEmbeddings.class.getClassLoader();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "openbatch-local-" + n.incrementAndGet());
-            t.setDaemon(true);
-            // the model reads its files through the context class loader
-            t.setContextClassLoader(cl);
-            return t;
-        });
-        pool.allowCoreThreadTimeOut(true);
-        this.workers = pool;
+        this.gate = gate;
     }
 
     @Override
@@ -143,7 +124,7 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
             boolean start;
             synchronized (lock) {
                 incoming.add(line);
-                start = active < threads;
+                start = active < workers.threads();
                 if (start) {
                     active++;
                 }
@@ -215,7 +196,7 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
     private void drain() {
         List<Piece> group;
         while ((group = nextGroup()) != null) {
-            if (!enterNative()) {
+            if (!gate.tryEnter()) {
                 // the process is stopping: the engine gives these lines back (or retries them after a restart)
                 UpstreamResponse r = EmbeddingsJson.error(json, 503, "The built-in model is shutting down; try again.", "server_error",
                         null, null);
@@ -225,7 +206,7 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
             try {
                 embed(group);
             } catch (Throwable t) { // embed already answers model failures; this is the last resort
-                if (closing) {
+                if (closing()) {
                     LOG.debugf(t, "the built-in model's worker stopped with the process (%d texts unanswered)", group.size());
                 } else {
                     LOG.errorf(t, "the built-in model's worker failed on a group of %d texts", group.size());
@@ -233,74 +214,21 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
                 UpstreamResponse r = serverError("The built-in model failed.");
                 group.forEach(p -> p.line.fail(r));
             } finally {
-                nativeGate.readLock().unlock();
+                gate.leave();
             }
         }
     }
 
-    /** A worker may call into the model's native code (and must call {@link #nativeGate}'s unlock after), unless the stop began. */
-    private boolean enterNative() {
-        if (nativeStopped || !nativeGate.readLock().tryLock()) {
-            return false;
-        }
-        if (nativeStopped) {
-            nativeGate.readLock().unlock();
-            return false;
-        }
-        return true;
-    }
-
     /**
-     * No model call starts from now on, and those running are waited for (up to {@code wait}), so
-     * that none is inside native code when ONNX Runtime's shutdown hook frees its environment.
-     *
-     * @return whether every running call ended within {@code wait}
-     */
-    boolean stopNativeWork(Duration wait) {
-        nativeStopped = true;
-        closing = true;
-        try {
-            // taken for good: the process is about to end
-            return nativeGate.writeLock().tryLock(wait.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
-    /**
-     * A SIGTERM, SIGINT or SIGHUP first stops the model's native work ({@link #stopNativeWork}), then
+     * A SIGTERM, SIGINT or SIGHUP first stops the model's native work ({@link NativeGate#stop}), then
      * goes on as the JVM would have: its shutdown, with Quarkus's graceful stop of the engine (lines
-     * of the built-in model not yet in a model call are given back like any other). Installed once,
-     * by the application's instance, when the built-in model is enabled.
+     * of the built-in model not yet in a model call are given back like any other). Installed once
+     * ({@link NativeGate#installStopSignals}), by the application's instance, when the built-in model
+     * is enabled.
      */
     void installStopSignals(@Observes StartupEvent ev) {
-        if (!config.enabled()) {
-            return;
-        }
-        for (String name : List.of("TERM", "INT", "HUP")) {
-            try {
-                Signal signal = new Signal(name);
-                SignalHandler[] previous = new SignalHandler[1];
-                previous[0] = Signal.handle(signal, sig -> {
-                    long t0 = System.nanoTime();
-                    boolean clean = stopNativeWork(STOP_WAIT);
-                    LOG.infof("SIG%s: the built-in model's native work stopped (%s, %d ms)", name,
-                            clean ? "every model call had ended" : "a model call still running after " + STOP_WAIT, (System.nanoTime() - t0) / 1_000_000);
-                    SignalHandler before = previous[0];
-                    if (before == SignalHandler.SIG_IGN) {
-                        return;
-                    }
-                    if (before != null && before != SignalHandler.SIG_DFL) {
-                        before.handle(sig);
-                    } else {
-                        System.exit(128 + sig.getNumber());
-                    }
-                });
-            } catch (IllegalArgumentException | UnsupportedOperationException e) {
-                // a signal this platform or JVM (-Xrs) does not let us handle: its shutdown stays as it was
-                LOG.debugf("cannot handle SIG%s: %s", name, e.getMessage());
-            }
+        if (config.enabled()) {
+            gate.installStopSignals();
         }
     }
 
@@ -381,7 +309,7 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
         try {
             model = encoder();
         } catch (Throwable t) {
-            if (closing) {
+            if (closing()) {
                 // the runtime refuses work once the JVM is shutting down: not a broken model, and the lines are given back
                 LOG.debugf(t, "loading the built-in model %s was cut short by the stop", MODEL);
             } else if (!loadFailed) {
@@ -453,11 +381,16 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
                     e = loader.get();
                     encoder = e;
                     LOG.infof("built-in model %s loaded in %d ms (%d worker threads, groups of up to %d texts)",
-                            MODEL, (System.nanoTime() - t0) / 1_000_000, threads, groupSize);
+                            MODEL, (System.nanoTime() - t0) / 1_000_000, workers.threads(), groupSize);
                 }
             }
         }
         return e;
+    }
+
+    /** Whether the process stops: a model call or load that fails now fails because of the stop, not by itself. */
+    private boolean closing() {
+        return closed || gate.stopped();
     }
 
     private UpstreamResponse serverError(String message) {
@@ -476,13 +409,12 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
      * beside Quarkus's while the engine's lines get their grace), which is no fault of the model.
      */
     void stopping(@Observes ShutdownEvent ev) {
-        closing = true;
-        nativeStopped = true;
+        gate.beginStop();
     }
 
     @PreDestroy
     void close() {
-        closing = true;
-        workers.shutdownNow();
+        closed = true;
+        workers.shutdown();
     }
 }

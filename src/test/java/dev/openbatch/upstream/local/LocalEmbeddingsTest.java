@@ -301,6 +301,7 @@ class LocalEmbeddingsTest {
         CountDownLatch finishLoad = new CountDownLatch(1);
         AtomicInteger calls = new AtomicInteger();
         Counting counting = new Counting(model);
+        NativeGate gate = new NativeGate();
         LocalEmbeddings l = new LocalEmbeddings(new Config(true, 8, 1, 4), () -> {
             loading.countDown();
             try {
@@ -320,15 +321,15 @@ class LocalEmbeddingsTest {
                     return counting.countTokens(text);
                 }
             };
-        });
+        }, gate);
         try {
             java.util.concurrent.CompletableFuture<UpstreamResponse> first = l.send("/v1/embeddings", body("first"))
                     .subscribeAsCompletionStage();
             assertTrue(loading.await(10, java.util.concurrent.TimeUnit.SECONDS), "the load began");
             // the stop cannot pass a load in native code...
-            assertFalse(l.stopNativeWork(java.time.Duration.ofMillis(300)), "a stop does not pass a running load");
+            assertFalse(gate.stop(java.time.Duration.ofMillis(300)), "a stop does not pass a running load");
             java.util.concurrent.CompletableFuture<Boolean> stopped = java.util.concurrent.CompletableFuture
-                    .supplyAsync(() -> l.stopNativeWork(java.time.Duration.ofSeconds(10)));
+                    .supplyAsync(() -> gate.stop(java.time.Duration.ofSeconds(10)));
             Thread.sleep(200);
             assertFalse(stopped.isDone(), "the stop waits for the load");
             finishLoad.countDown();
