@@ -8,15 +8,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
-
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
@@ -25,6 +21,8 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.impl.HttpUtils;
 import io.vertx.mutiny.core.Vertx;
+
+import dev.openbatch.outbound.Exchange;
 
 /** An OpenAI-compatible server over HTTP (vLLM, SGLang, Ollama, OpenAI itself...). */
 public class HttpUpstream implements Upstream {
@@ -36,7 +34,7 @@ public class HttpUpstream implements Upstream {
     private final int port;
     private final boolean ssl;
     private final String authorization;
-    private final HttpClient client;
+    private final Exchange exchange;
     private final long timeoutMillis;
     private final int maxResponseBytes;
 
@@ -61,13 +59,13 @@ public class HttpUpstream implements Upstream {
         this.authorization = config.apiKey().filter(k -> !k.isBlank()).map(k -> "Bearer " + k.trim()).orElse(null);
         this.timeoutMillis = timeout.toMillis();
         this.maxResponseBytes = Math.max(0, maxResponseBytes);
-        this.client = vertx.getDelegate().createHttpClient(new HttpClientOptions()
+        this.exchange = new Exchange(vertx.getDelegate().createHttpClient(new HttpClientOptions()
                 .setKeepAlive(true)
                 .setPipelining(false)
                 .setTcpNoDelay(true)
                 .setConnectTimeout(10_000)
                 .setDecompressionSupported(true),
-                new PoolOptions().setHttp1MaxSize(maxConcurrency).setHttp2MaxSize(maxConcurrency));
+                new PoolOptions().setHttp1MaxSize(maxConcurrency).setHttp2MaxSize(maxConcurrency)));
     }
 
     @Override
@@ -80,8 +78,8 @@ public class HttpUpstream implements Upstream {
     public int maxConcurrency() { return maxConcurrency; }
 
     /**
-     * One request on Vert.x's core HTTP client, so that cancelling the returned Uni really aborts
-     * it (the stream is reset): a cancelled or expired batch frees the upstream's slot at once.
+     * One request as an {@link Exchange}, so that cancelling the returned Uni really aborts it (the
+     * stream is reset): a cancelled or expired batch frees the upstream's slot at once.
      */
     @Override
     public Uni<UpstreamResponse> send(String path, String body) {
@@ -92,35 +90,7 @@ public class HttpUpstream implements Upstream {
         if (authorization != null) {
             options.putHeader("Authorization", authorization);
         }
-        return Uni.createFrom().emitter(em -> {
-            AtomicBoolean over = new AtomicBoolean();
-            AtomicReference<HttpClientRequest> sent = new AtomicReference<>();
-            em.onTermination(() -> {
-                HttpClientRequest r = sent.get();
-                if (over.compareAndSet(false, true) && r != null) {
-                    r.reset(); // cancelled while in flight: abort the request
-                }
-            });
-            client.request(options)
-                    .compose(req -> {
-                        sent.set(req);
-                        if (over.get()) { // cancelled while waiting for a connection: never send it
-                            req.reset();
-                            return Future.failedFuture("cancelled");
-                        }
-                        return req.send(Buffer.buffer(body)).compose(resp -> read(req, resp));
-                    })
-                    .onComplete(ar -> {
-                        if (!over.compareAndSet(false, true)) {
-                            return;
-                        }
-                        if (ar.succeeded()) {
-                            em.complete(ar.result());
-                        } else {
-                            em.fail(ar.cause());
-                        }
-                    });
-        });
+        return exchange.send(options, () -> Buffer.buffer(body), this::read);
     }
 
     /**
@@ -197,6 +167,6 @@ public class HttpUpstream implements Upstream {
     }
 
     public void close() {
-        client.close();
+        exchange.close();
     }
 }

@@ -1,6 +1,6 @@
 package dev.openbatch.webhooks;
 
-import java.util.concurrent.ThreadLocalRandom;
+import dev.openbatch.outbound.Backoff;
 
 /**
  * What a failed attempt leads to: another attempt after an exponential backoff with jitter, or,
@@ -8,13 +8,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * attempt is made at the end of the window, so a receiver that comes back within it gets the event.
  */
 final class DeliverySchedule {
-    private final long backoffMin;
-    private final long backoffMax;
+    /** Doublings of the backoff's step at most: attempts after the 31st wait as long as it, even when that is below the maximum. */
+    private static final int MAX_DOUBLINGS = 30;
+    private final Backoff backoff;
     private final long retryFor;
 
     DeliverySchedule(long backoffMinMillis, long backoffMaxMillis, long retryForMillis) {
-        this.backoffMin = Math.max(1, backoffMinMillis);
-        this.backoffMax = Math.max(backoffMin, backoffMaxMillis);
+        this.backoff = new Backoff(backoffMinMillis, backoffMaxMillis, MAX_DOUBLINGS);
         this.retryFor = Math.max(0, retryForMillis);
     }
 
@@ -36,8 +36,6 @@ final class DeliverySchedule {
 
     /** Delay after {@code attempts} failed attempts: min · 2^(attempts−1), at most max, between half and the whole of it. */
     long delay(int attempts) {
-        long exp = backoffMin << Math.min(30, Math.max(0, attempts - 1));
-        long capped = exp <= 0 ? backoffMax : Math.min(backoffMax, exp);
-        return capped / 2 + ThreadLocalRandom.current().nextLong(capped / 2 + 1);
+        return backoff.delay(attempts);
     }
 }

@@ -6,8 +6,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 
 import javax.net.ssl.SSLException;
 
@@ -17,7 +15,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClosedException;
@@ -25,6 +22,8 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.SocketAddress;
+
+import dev.openbatch.outbound.Exchange;
 
 /**
  * One POST to a receiver, which is untrusted: its host is resolved and every address checked
@@ -38,7 +37,7 @@ final class WebhookSender {
     /** Most bytes of an answer's body read (and dropped) before the connection is closed. */
     static final int MAX_ANSWER_BYTES = 64 * 1024;
 
-    private final HttpClient client;
+    private final Exchange exchange;
     private final WorkerExecutor lookups;
     private final Targets targets;
     private final long timeoutMillis;
@@ -46,14 +45,14 @@ final class WebhookSender {
     WebhookSender(Vertx vertx, Targets targets, Duration timeout, int maxConcurrency) {
         this.targets = targets;
         this.timeoutMillis = Math.max(1, timeout.toMillis());
-        this.client = vertx.createHttpClient(new HttpClientOptions()
+        this.exchange = new Exchange(vertx.createHttpClient(new HttpClientOptions()
                 .setKeepAlive(false)
                 .setPipelining(false)
                 .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, timeoutMillis))
                 .setForceSni(true)
                 .setMaxRedirects(0)
                 .setDecompressionSupported(false),
-                new PoolOptions().setHttp1MaxSize(Math.max(1, maxConcurrency)));
+                new PoolOptions().setHttp1MaxSize(Math.max(1, maxConcurrency))));
         // name lookups block: a pool of their own, so a slow resolver never holds up validation's workers
         this.lookups = vertx.createSharedWorkerExecutor("openbatch-webhook-lookups", Math.max(2, Math.min(16, maxConcurrency)));
     }
@@ -97,37 +96,9 @@ final class WebhookSender {
                 .setFollowRedirects(false)
                 .setIdleTimeout(timeoutMillis);
         headers.forEach(options::putHeader);
-        return Uni.createFrom().emitter(em -> {
-            AtomicBoolean over = new AtomicBoolean();
-            AtomicReference<HttpClientRequest> sent = new AtomicReference<>();
-            em.onTermination(() -> {
-                HttpClientRequest r = sent.get();
-                if (over.compareAndSet(false, true) && r != null) {
-                    r.reset(); // timed out or stopped while in flight: abort the request
-                }
-            });
-            client.request(options)
-                    .compose(req -> {
-                        sent.set(req);
-                        if (over.get()) {
-                            req.reset();
-                            return Future.failedFuture(new TimeoutException());
-                        }
-                        return req.send(Buffer.buffer(body)).map(resp -> {
-                            drain(req, resp);
-                            return new Outcome(resp.statusCode(), null);
-                        });
-                    })
-                    .onComplete(ar -> {
-                        if (!over.compareAndSet(false, true)) {
-                            return;
-                        }
-                        if (ar.succeeded()) {
-                            em.complete(ar.result());
-                        } else {
-                            em.fail(ar.cause());
-                        }
-                    });
+        return exchange.send(options, () -> Buffer.buffer(body), (req, resp) -> {
+            drain(req, resp);
+            return Future.succeededFuture(new Outcome(resp.statusCode(), null));
         });
     }
 
@@ -169,7 +140,7 @@ final class WebhookSender {
     }
 
     void close() {
-        client.close();
+        exchange.close();
         lookups.close();
     }
 }

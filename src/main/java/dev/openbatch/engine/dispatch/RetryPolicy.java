@@ -3,12 +3,12 @@ import dev.openbatch.engine.EngineConfig;
 
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.concurrent.ThreadLocalRandom;
 
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LogText;
+import dev.openbatch.outbound.Backoff;
 import dev.openbatch.upstream.InvalidAnswerException;
 import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.UpstreamResponse;
@@ -24,15 +24,15 @@ import dev.openbatch.upstream.UpstreamResponse;
  */
 final class RetryPolicy {
     private static final Logger LOG = Logger.getLogger(RetryPolicy.class);
+    /** Doublings of the backoff's step at most: attempts after the 21st wait as long as it, even when that is below the maximum. */
+    private static final int MAX_DOUBLINGS = 20;
     private final int maxAttempts;
-    private final long backoffMin;
-    private final long backoffMax;
+    private final Backoff backoff;
     private final long retryAfterMax;
 
     public RetryPolicy(int maxAttempts, long backoffMinMillis, long backoffMaxMillis, long retryAfterMaxMillis) {
         this.maxAttempts = maxAttempts;
-        this.backoffMin = Math.max(1, backoffMinMillis);
-        this.backoffMax = Math.max(backoffMin, backoffMaxMillis);
+        this.backoff = new Backoff(backoffMinMillis, backoffMaxMillis, MAX_DOUBLINGS);
         this.retryAfterMax = Math.max(0, retryAfterMaxMillis);
     }
 
@@ -181,10 +181,7 @@ final class RetryPolicy {
         if (retryAfterMillis != null) {
             return Math.min(retryAfterMillis, retryAfterMax);
         }
-        long exp = backoffMin << Math.min(20, Math.max(0, attempt - 1));
-        long capped = Math.min(backoffMax, exp);
-        // "equal jitter": between half and the whole of the step, so retries spread but still grow
-        return capped / 2 + ThreadLocalRandom.current().nextLong(capped / 2 + 1);
+        return backoff.delay(attempt);
     }
 
     /** Connection errors, timeouts, 408, 429 and 5xx are worth another try. */
