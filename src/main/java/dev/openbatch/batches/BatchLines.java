@@ -1,6 +1,7 @@
 package dev.openbatch.batches;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
+import dev.openbatch.store.Transactions;
 import dev.openbatch.status.LineState;
 import dev.openbatch.engine.lifecycle.OutputFiles;
 
@@ -14,7 +15,6 @@ import dev.openbatch.batches.LineView;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -31,14 +31,14 @@ public class BatchLines {
     public static final int MAX_RESULTS = 50_000;
     public static final int DEFAULT_RESULTS = 10_000;
 
-    private final Pool pool;
+    private final Transactions transactions;
     private final LineStore lines;
     private final BatchStore batches;
 
-    public BatchLines(Pool pool) {
-        this.pool = pool;
-        this.lines = new LineStore(pool);
-        this.batches = new BatchStore(pool);
+    public BatchLines(Transactions transactions, LineStore lines, BatchStore batches) {
+        this.transactions = transactions;
+        this.lines = lines;
+        this.batches = batches;
     }
 
     // ---- the results stream ----
@@ -216,7 +216,7 @@ public class BatchLines {
      */
     public Uni<Integer> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
-        return pool.withTransaction(tx -> batches.insertRetry(tx, r)
+        return transactions.run(tx -> batches.insertRetry(tx, r)
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
                 .call(n -> {
                     if (n == 0) {

@@ -9,6 +9,7 @@ import dev.openbatch.engine.housekeeping.Housekeeping;
 import dev.openbatch.engine.dispatch.Dispatcher;
 
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -34,7 +35,7 @@ import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.sqlclient.Pool;
+import dev.openbatch.store.Transactions;
 import io.vertx.mutiny.sqlclient.Row;
 
 /**
@@ -76,7 +77,7 @@ public class Engine {
     private long tickTimer = -1;
     private int gaugeRuns;
 
-    Engine(String node, Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, Lifecycle lifecycle,
+    Engine(String node, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, Lifecycle lifecycle,
             LineStore lines, BatchStore batches, NodeStore nodes, FileStore files, List<Upstream> upstreams, BatchLog batchLog,
             WebhookDeliverer webhooks) {
         this.node = node;
@@ -92,7 +93,7 @@ public class Engine {
         this.batchLog = batchLog;
         this.webhooks = webhooks;
         for (Upstream u : upstreams) {
-            dispatchers.put(u.name(), new Dispatcher(u, pool, lines, batches, context, time, config, node, metrics, this::wake));
+            dispatchers.put(u.name(), new Dispatcher(u, transactions, lines, batches, context, time, config, node, metrics, this::wake));
         }
         long lease = config.lease().toMillis();
         this.housekeeping = new Housekeeping(context, metrics)
@@ -195,34 +196,18 @@ public class Engine {
         for (Work w : rows) {
             work.merge(w.id(), w, (a, b) -> a.settled() ? a : b); // settled before its deadline: completed, not expired
         }
-        Set<String> cancelling = new HashSet<>();
-        Set<String> expired = new HashSet<>();
+        Map<LineState, Set<String>> aborts = new EnumMap<>(LineState.class);
         List<Work> toValidate = new ArrayList<>();
         for (Work w : work.values()) {
-            String id = w.id();
-            boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= now;
-            if (w.status() == BatchStatus.CANCELLING && w.validated()) {
-                cancelling.add(id);
+            LineState abort = Lifecycle.abortInFlight(w, now);
+            if (abort != null) {
+                aborts.computeIfAbsent(abort, k -> new HashSet<>()).add(w.id());
             }
-            if (w.status() == BatchStatus.IN_PROGRESS && late && !w.settled()) {
-                expired.add(id);
-            }
-            if (busy.containsKey(id)) {
-                continue;
-            }
-            if (!w.validated() && (w.status() == BatchStatus.VALIDATING || w.status() == BatchStatus.CANCELLING)) {
+            Lifecycle.Step next = busy.containsKey(w.id()) ? null : Lifecycle.next(w, now);
+            if (next == Lifecycle.Step.VALIDATE) {
                 toValidate.add(w);
-            } else if (w.status() == BatchStatus.CANCELLING) {
-                step(id, fence -> lifecycle.cancelQueued(id)
-                        .invoke(n -> metrics.lineFinished(w.upstream(), "cancelled", n))
-                        .chain(() -> lifecycle.cancel(id, fence)), () -> { });
-            } else if (w.status() == BatchStatus.IN_PROGRESS && w.settled()) {
-                // past its deadline, lines aborted as expired may be what settled it: then it ends expired
-                step(id, fence -> late ? lifecycle.settledLate(id, fence) : lifecycle.complete(id, fence, BatchStatus.IN_PROGRESS), () -> { });
-            } else if (w.status() == BatchStatus.IN_PROGRESS && late) {
-                step(id, fence -> lifecycle.expire(id, fence, w.upstream()), () -> { });
-            } else if (w.status() == BatchStatus.FINALIZING) {
-                step(id, fence -> lifecycle.complete(id, fence, BatchStatus.FINALIZING), () -> { });
+            } else if (next != null) {
+                step(w.id(), fence -> lifecycle.run(next, w, fence), () -> { });
             }
         }
         Map<String, Integer> running = new HashMap<>();
@@ -230,15 +215,17 @@ public class Engine {
         for (Work w : ValidationTurns.pick(toValidate, config.validations() - validating.size(), running, lastServed)) {
             validating.put(w.id(), w.project());
             lastServed.put(w.project(), now);
-            step(w.id(), fence -> lifecycle.validate(w.id(), fence).call(s -> s != BatchStatus.IN_PROGRESS ? Uni.createFrom().voidItem()
+            step(w.id(), fence -> lifecycle.run(Lifecycle.Step.VALIDATE, w, fence).call(s -> s != BatchStatus.IN_PROGRESS ? Uni.createFrom().voidItem()
                     : handOver(w.id())), () -> {
                 validating.remove(w.id());
                 wake(); // a slot is free: the next waiting validation starts now, not at the next tick
             });
         }
         for (Dispatcher d : dispatchers.values()) {
-            d.abort(cancelling, LineState.CANCELLED, "batch_cancelled", "The batch was cancelled while this request was in flight.");
-            d.abort(expired, LineState.EXPIRED, "batch_expired", "The batch's completion window ran out while this request was in flight.");
+            d.abort(aborts.getOrDefault(LineState.CANCELLED, Set.of()), LineState.CANCELLED, "batch_cancelled",
+                    "The batch was cancelled while this request was in flight.");
+            d.abort(aborts.getOrDefault(LineState.EXPIRED, Set.of()), LineState.EXPIRED, "batch_expired",
+                    "The batch's completion window ran out while this request was in flight.");
             d.nudge();
         }
     }

@@ -24,6 +24,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
+import dev.openbatch.store.Transactions;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -97,8 +98,8 @@ public class EngineService {
     }
 
     private Engine create(String node, EngineConfig config, WebhooksConfig webhooks, BatchStore batches, LineStore lines) {
-        return new Engine(node, pool, vertx, time, config, metrics,
-                new Lifecycle(pool, time, limits, upstreams, batches, lines, store, metrics),
+        return new Engine(node, new Transactions(pool), vertx, time, config, metrics,
+                new Lifecycle(new Transactions(pool), time, limits, upstreams, batches, lines, store, metrics),
                 lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog,
                 new WebhookDeliverer(node, vertx, pool, time, webhooks, webhookMetrics, config.lease().toMillis()));
     }

@@ -22,6 +22,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
+import dev.openbatch.store.Transactions;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -38,15 +39,17 @@ public class FileService {
     private final LimitsConfig limits;
     private final Time time;
     private final Pool pool;
+    private final Transactions transactions;
     private final UploadSlots slots;
     private final Vertx vertx;
 
-    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool, UploadSlots slots, Vertx vertx) {
+    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool, Transactions transactions, UploadSlots slots, Vertx vertx) {
         this.files = files;
         this.store = store;
         this.limits = limits;
         this.time = time;
         this.pool = pool;
+        this.transactions = transactions;
         this.slots = slots;
         this.vertx = vertx;
     }
@@ -70,7 +73,7 @@ public class FileService {
         placeholder.createdUs = time.orderingMicros();
         Context current = io.vertx.core.Vertx.currentContext();
         Context context = current != null ? current : vertx.getDelegate().getOrCreateContext();
-        return new Upload(context, routing, boundary, pool, store, slots, limits, placeholder,
+        return new Upload(context, routing, boundary, transactions, store, slots, limits, placeholder,
                 (id, purpose, filename, size, anchor, seconds) -> describe(id, project, purpose, filename, size, anchor, seconds))
                 .run().map(FileEntity::view);
     }

@@ -24,8 +24,8 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.SqlConnection;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.store.Tx;
 
 /**
  * One {@code POST /v1/files}, stored as its body arrives: no temporary file, and each byte looked
@@ -55,7 +55,7 @@ final class Upload implements MultipartReader.Listener {
     private final Context context;
     private final RoutingContext routing;
     private final HttpServerRequest request;
-    private final Pool pool;
+    private final Transactions transactions;
     private final FileStore store;
     private final UploadSlots slots;
     private final LimitsConfig limits;
@@ -66,7 +66,7 @@ final class Upload implements MultipartReader.Listener {
     // ---- on the event loop ----
     private UniEmitter<? super FileEntity> result;
     private UniEmitter<? super FileEntity> transaction;
-    private SqlConnection tx;
+    private Tx tx;
     private final ArrayDeque<Buffer> received = new ArrayDeque<>();
     private long receivedBytes;
     private final ArrayDeque<FileIngest.Chunk> toWrite = new ArrayDeque<>();
@@ -95,12 +95,12 @@ final class Upload implements MultipartReader.Listener {
     private FileIngest ingest;
     private List<FileIngest.Chunk> out;
 
-    Upload(Context context, RoutingContext routing, String boundary, Pool pool, FileStore store, UploadSlots slots, LimitsConfig limits,
+    Upload(Context context, RoutingContext routing, String boundary, Transactions transactions, FileStore store, UploadSlots slots, LimitsConfig limits,
             FileEntity placeholder, Describe describe) {
         this.context = context;
         this.routing = routing;
         this.request = routing.request();
-        this.pool = pool;
+        this.transactions = transactions;
         this.store = store;
         this.slots = slots;
         this.limits = limits;
@@ -130,7 +130,7 @@ final class Upload implements MultipartReader.Listener {
             slots.release();
             return;
         }
-        pool.withTransaction(c -> store.insertRow(c, placeholder)
+        transactions.run(c -> store.insertRow(c, placeholder)
                 .chain(() -> Uni.createFrom().<FileEntity>emitter(e -> context.runOnContext(v -> {
                     tx = c;
                     transaction = e;

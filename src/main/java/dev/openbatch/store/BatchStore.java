@@ -6,6 +6,7 @@ import java.util.List;
 
 import dev.openbatch.status.BatchStatus;
 import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlClient;
@@ -16,6 +17,7 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * the tick looks for, the batches a dispatcher may take lines from, and the transitions. Each
  * reads an index range of its own (see the V3 migration and PlanTest).
  */
+@ApplicationScoped
 public class BatchStore {
     public static final String LIVE = BatchStatus.sqlList(BatchStatus.LIVE);
 
@@ -125,8 +127,8 @@ public class BatchStore {
                 .replaceWithVoid();
     }
 
-    public Uni<Void> releaseAllSteps(SqlClient client, String node) {
-        return client.preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
+    public Uni<Void> releaseAllSteps(Tx client, String node) {
+        return client.client().preparedQuery("update batches set claimed_by = null, lease_until = null where claimed_by = $1")
                 .execute(Tuple.of(node)).replaceWithVoid();
     }
 
@@ -172,8 +174,8 @@ public class BatchStore {
     }
 
     /** Validation done: the batch knows its lines and upstream and goes in_progress (a cancelling one stays cancelling). */
-    public Uni<BatchStatus> validated(SqlClient tx, String batchId, long fence, int total, String model, String upstream, long nowSeconds) {
-        return tx.preparedQuery("update batches set validated = true, total = $3, model = $4, upstream = $5,"
+    public Uni<BatchStatus> validated(Tx tx, String batchId, long fence, int total, String model, String upstream, long nowSeconds) {
+        return tx.client().preparedQuery("update batches set validated = true, total = $3, model = $4, upstream = $5,"
                 + " in_progress_at = case when status = 'validating' then $6 else in_progress_at end,"
                 + " status = case when status = 'validating' then 'in_progress' else status end"
                 + " where id = $1 and fence = $2 returning status")
@@ -182,8 +184,8 @@ public class BatchStore {
     }
 
     /** Validation found errors: the batch fails with them; null when the claim was lost. */
-    public Uni<BatchStatus> invalid(SqlClient tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
-        return tx.preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
+    public Uni<BatchStatus> invalid(Tx tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
+        return tx.client().preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
                 + " validated = true, claimed_by = null, lease_until = null"
                 + " where id = $1 and fence = $2 and status in ('validating', 'cancelling') returning status")
                 .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model))
@@ -202,8 +204,8 @@ public class BatchStore {
     public record Ending(String project, Long outputExpiresAfter, byte[] lineKey) {
     }
 
-    public Uni<Ending> lockForEnding(SqlClient tx, String batchId, long fence, BatchStatus from) {
-        return tx.preparedQuery("select project, output_expires_after, line_key from batches where id = $1 and fence = $2 and status = $3"
+    public Uni<Ending> lockForEnding(Tx tx, String batchId, long fence, BatchStatus from) {
+        return tx.client().preparedQuery("select project, output_expires_after, line_key from batches where id = $1 and fence = $2 and status = $3"
                 + " for update")
                 .execute(Tuple.of(batchId, fence, from.wire()))
                 .map(rs -> {
@@ -216,14 +218,14 @@ public class BatchStore {
     }
 
     /** The terminal transition, with the files written. */
-    public Uni<Boolean> end(SqlClient tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
+    public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
         String at = switch (to) {
             case COMPLETED -> "completed_at";
             case EXPIRED -> "expired_at";
             case CANCELLED -> "cancelled_at";
             default -> throw new IllegalArgumentException(to.wire());
         };
-        return tx.preparedQuery("update batches set status = $3, " + at + " = $4, output_file_id = $5,"
+        return tx.client().preparedQuery("update batches set status = $3, " + at + " = $4, output_file_id = $5,"
                 + " error_file_id = $6, claimed_by = null, lease_until = null where id = $1 and fence = $2")
                 .execute(Tuple.of(batchId, fence, to.wire(), nowSeconds, outputFileId, errorFileId))
                 .map(u -> u.rowCount() == 1);
@@ -239,13 +241,13 @@ public class BatchStore {
               from batches where id = $2
             """);
 
-    public Uni<Void> insertRetry(SqlClient tx, BatchLines.Retry r) {
-        return tx.preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
+    public Uni<Void> insertRetry(Tx tx, BatchLines.Retry r) {
+        return tx.client().preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
     }
 
-    public Uni<Void> setTotal(SqlClient tx, String batchId, int total) {
-        return tx.preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
+    public Uni<Void> setTotal(Tx tx, String batchId, int total) {
+        return tx.client().preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
     }
 
     private static List<Row> rows(io.vertx.mutiny.sqlclient.RowSet<Row> rs) {

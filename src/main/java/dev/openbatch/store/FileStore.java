@@ -35,8 +35,8 @@ public class FileStore {
     }
 
     /** Inserts the file row. */
-    public Uni<Void> insertRow(SqlClient client, FileEntity f) {
-        return client.preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us, producer_batch_id)"
+    public Uni<Void> insertRow(Tx client, FileEntity f) {
+        return client.client().preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us, producer_batch_id)"
                 + " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .execute(Tuple.from(new Object[] { f.id, f.project, f.purpose, f.filename, f.bytes, f.status,
                         f.createdAt, f.expiresAt, f.createdUs, f.producerBatchId }))
@@ -44,7 +44,7 @@ public class FileStore {
     }
 
     /** Writes chunks and their index lines, in order. */
-    public Uni<Void> write(SqlClient tx, String fileId, List<FileIngest.Chunk> chunks) {
+    public Uni<Void> write(Tx tx, String fileId, List<FileIngest.Chunk> chunks) {
         Uni<Void> done = Uni.createFrom().voidItem();
         for (FileIngest.Chunk c : chunks) {
             done = done.chain(() -> c.data() == null ? Uni.createFrom().voidItem()
@@ -55,8 +55,8 @@ public class FileStore {
     }
 
     /** The row of a streamed upload, once its bytes are in and its form was read (it was inserted first, as a placeholder). */
-    public Uni<Void> setDescribed(SqlClient tx, FileEntity f, FileIngest ingest) {
-        return tx.preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
+    public Uni<Void> setDescribed(Tx tx, FileEntity f, FileIngest ingest) {
+        return tx.client().preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
                 + " line_index = $8 where id = $1")
                 .execute(Tuple.from(new Object[] { f.id, f.purpose, f.filename, f.bytes, f.createdAt, f.expiresAt, f.createdUs,
                         ingest == null ? null : ingest.indexKey() }))
@@ -64,11 +64,11 @@ public class FileStore {
     }
 
     /** Drops a file's line index (an upload that turned out not to be a batch file). */
-    public Uni<Void> deleteIndex(SqlClient tx, String fileId) {
-        return tx.preparedQuery("delete from file_lines where file_id = $1").execute(Tuple.of(fileId)).replaceWithVoid();
+    public Uni<Void> deleteIndex(Tx tx, String fileId) {
+        return tx.client().preparedQuery("delete from file_lines where file_id = $1").execute(Tuple.of(fileId)).replaceWithVoid();
     }
 
-    private Uni<Void> insertLines(SqlClient tx, String fileId, List<FileIngest.Line> lines) {
+    private Uni<Void> insertLines(Tx tx, String fileId, List<FileIngest.Line> lines) {
         if (lines.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
@@ -102,7 +102,7 @@ public class FileStore {
             }
             late[i] = l.late();
         }
-        return tx.preparedQuery(INSERT_LINES).execute(Tuple.tuple().addString(fileId).addArrayOfInteger(number).addArrayOfInteger(seq)
+        return tx.client().preparedQuery(INSERT_LINES).execute(Tuple.tuple().addString(fileId).addArrayOfInteger(number).addArrayOfInteger(seq)
                 .addArrayOfInteger(lastSeq).addArrayOfInteger(at).addArrayOfInteger(length).addArrayOfString(customId)
                 .addArrayOfString(url).addArrayOfString(model).addArrayOfString(code).addArrayOfString(message)
                 .addArrayOfString(param).addArrayOfBoolean(late)).replaceWithVoid();
@@ -122,8 +122,8 @@ public class FileStore {
     }
 
     /** Up to {@code limit} lines of the file's index after line {@code after}, in line order. */
-    public Uni<List<IndexedLine>> indexed(SqlClient client, String fileId, int after, int limit) {
-        return client.preparedQuery("select line, custom_id, url, model, error_code, error_message, error_param, error_late"
+    public Uni<List<IndexedLine>> indexed(Tx client, String fileId, int after, int limit) {
+        return client.client().preparedQuery("select line, custom_id, url, model, error_code, error_message, error_param, error_late"
                 + " from file_lines where file_id = $1 and line > $2 order by line limit $3")
                 .execute(Tuple.of(fileId, after, limit))
                 .map(rows -> {
@@ -137,20 +137,28 @@ public class FileStore {
                 });
     }
 
-    public Uni<Void> insertChunk(SqlClient client, String fileId, int seq, Buffer data) {
-        return client.preparedQuery("insert into file_chunks (file_id, seq, data) values ($1, $2, $3)")
+    public Uni<Void> insertChunk(Tx client, String fileId, int seq, Buffer data) {
+        return client.client().preparedQuery("insert into file_chunks (file_id, seq, data) values ($1, $2, $3)")
                 .execute(Tuple.of(fileId, seq, data.getDelegate())).replaceWithVoid();
+    }
+
+    /** How many chunks the file has (0 when it has none or is gone). */
+    public Uni<Integer> chunkCount(String fileId) {
+        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
+                .map(rs -> rs.iterator().next().getInteger(0));
+    }
+
+    /** The file's chunk {@code seq}, or null when it is gone (the file was deleted meanwhile). */
+    public Uni<Buffer> chunk(String fileId, int seq) {
+        return pool.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2").execute(Tuple.of(fileId, seq))
+                .map(rs -> rs.size() == 0 ? null : rs.iterator().next().getBuffer(0));
     }
 
     /** The file's bytes, chunk after chunk, each read only when the previous one was consumed. */
     public Multi<Buffer> read(String fileId) {
-        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1")
-                .execute(Tuple.of(fileId))
-                .onItem().transformToMulti(rs -> Multi.createFrom().range(0, rs.iterator().next().getInteger(0)))
-                .onItem().transformToUniAndConcatenate(seq -> pool
-                        .preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
-                        .execute(Tuple.of(fileId, seq))
-                        .map(rs -> rs.iterator().next().getBuffer(0)));
+        return chunkCount(fileId)
+                .onItem().transformToMulti(n -> Multi.createFrom().range(0, n))
+                .onItem().transformToUniAndConcatenate(seq -> chunk(fileId, seq));
     }
 
     /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
@@ -162,12 +170,12 @@ public class FileStore {
     }
 
     /** Deletes the files an earlier, interrupted finalization of the batch left behind. */
-    public Uni<Void> deleteProducedBy(SqlClient client, String batchId) {
-        return client.preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
+    public Uni<Void> deleteProducedBy(Tx client, String batchId) {
+        return client.client().preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
     }
 
     /** Sets a file's size once its chunks are written. */
-    public Uni<Void> setBytes(SqlClient client, String fileId, long bytes) {
-        return client.preparedQuery("update files set bytes = $2 where id = $1").execute(Tuple.of(fileId, bytes)).replaceWithVoid();
+    public Uni<Void> setBytes(Tx client, String fileId, long bytes) {
+        return client.client().preparedQuery("update files set bytes = $2 where id = $1").execute(Tuple.of(fileId, bytes)).replaceWithVoid();
     }
 }

@@ -14,6 +14,7 @@ import java.util.Set;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.validation.LineValidator;
 import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
@@ -28,6 +29,7 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * {@code ctid}. Leaving {@code running} always moves the fence, so a write that names the fence
  * it claimed with needs no other check (see PlanTest).
  */
+@ApplicationScoped
 public class LineStore {
     /**
      * The client caches a prepared statement (parsed and planned once per connection) only up to
@@ -262,8 +264,8 @@ public class LineStore {
     public record Taken(String batchId, int line, long fence, int attempts, String body) {
     }
 
-    public Uni<List<Taken>> claim(SqlClient client, String[] batchIds, Integer[] counts, long now, String node) {
-        return client.preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).map(rows -> {
+    public Uni<List<Taken>> claim(Tx client, String[] batchIds, Integer[] counts, long now, String node) {
+        return client.client().preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).map(rows -> {
             List<Taken> out = new ArrayList<>(rows.size());
             for (Row r : rows) {
                 out.add(new Taken(r.getString(0), r.getInteger(1), r.getLong(2), r.getInteger(3), r.getString(4)));
@@ -273,13 +275,13 @@ public class LineStore {
     }
 
     /** Locks the jobs' rows (in id order) so that claims for capped jobs are counted one process at a time. */
-    public Uni<Void> lockJobs(SqlClient client, String[] jobIds) {
-        return client.preparedQuery("select id from jobs where id = any($1) order by id for update").execute(Tuple.of((Object) jobIds))
+    public Uni<Void> lockJobs(Tx client, String[] jobIds) {
+        return client.client().preparedQuery("select id from jobs where id = any($1) order by id for update").execute(Tuple.of((Object) jobIds))
                 .replaceWithVoid();
     }
 
-    public Uni<Map<String, Integer>> runningByJob(SqlClient client, String[] jobIds) {
-        return client.preparedQuery(RUNNING_BY_JOB).execute(Tuple.of((Object) jobIds)).map(rows -> {
+    public Uni<Map<String, Integer>> runningByJob(Tx client, String[] jobIds) {
+        return client.client().preparedQuery(RUNNING_BY_JOB).execute(Tuple.of((Object) jobIds)).map(rows -> {
             Map<String, Integer> out = new HashMap<>();
             for (Row r : rows) {
                 out.put(r.getString(0), r.getLong(1).intValue());
@@ -347,20 +349,20 @@ public class LineStore {
     }
 
     /** Returns every line {@code node} holds to the queue; how many. */
-    public Uni<Integer> recover(SqlClient client, String node) {
-        return client.preparedQuery(RECOVER).execute(Tuple.of(node)).map(RowSet::rowCount);
+    public Uni<Integer> recover(Tx client, String node) {
+        return client.client().preparedQuery(RECOVER).execute(Tuple.of(node)).map(RowSet::rowCount);
     }
 
     /** Queued lines of a cancelling batch become {@code batch_cancelled} errors; safe to repeat. */
     public Uni<Integer> cancelQueued(String batchId) {
-        return pool.withTransaction(tx -> tx.preparedQuery(CANCEL_QUEUED)
+        return Transactions.run(pool, tx -> tx.client().preparedQuery(CANCEL_QUEUED)
                 .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran."))
                 .map(rs -> rs.size() == 0 ? 0 : rs.iterator().next().getLong(0).intValue()));
     }
 
     /** Every unfinished line of the batch becomes {@code state} with the error given, if the batch's fence holds; null if not. */
     public Uni<Integer> settleUnfinished(String batchId, long fence, LineState state, String code, String message) {
-        return pool.withTransaction(tx -> tx.preparedQuery(SETTLE_UNFINISHED)
+        return Transactions.run(pool, tx -> tx.client().preparedQuery(SETTLE_UNFINISHED)
                 .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence))
                 .map(rs -> {
                     if (rs.size() == 0) {
@@ -376,7 +378,7 @@ public class LineStore {
                 .execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
     }
 
-    public Uni<Void> insert(SqlClient tx, String batchId, List<LineValidator.Line> set) {
+    public Uni<Void> insert(Tx tx, String batchId, List<LineValidator.Line> set) {
         Integer[] numbers = new Integer[set.size()];
         String[] ids = new String[set.size()];
         String[] bodies = new String[set.size()];
@@ -385,13 +387,13 @@ public class LineStore {
             ids[i] = set.get(i).customId();
             bodies[i] = set.get(i).body();
         }
-        return tx.preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
+        return tx.client().preparedQuery(INSERT).execute(Tuple.of(batchId, numbers, ids, bodies)).replaceWithVoid();
     }
 
     /** Every line of the input file's index becomes a request row of the batch (a valid file: every line of it is valid). */
-    public Uni<Void> insertFromFile(SqlClient tx, String batchId, String fileId) {
-        return tx.preparedQuery(INSERT_FROM_CHUNKS).execute(Tuple.of(batchId, fileId))
-                .chain(() -> tx.preparedQuery(INSERT_SPANNING).execute(Tuple.of(batchId, fileId)))
+    public Uni<Void> insertFromFile(Tx tx, String batchId, String fileId) {
+        return tx.client().preparedQuery(INSERT_FROM_CHUNKS).execute(Tuple.of(batchId, fileId))
+                .chain(() -> tx.client().preparedQuery(INSERT_SPANNING).execute(Tuple.of(batchId, fileId)))
                 .replaceWithVoid();
     }
 
@@ -403,8 +405,8 @@ public class LineStore {
      * The lines of the batch numbered after {@code afterLine}, {@code count} numbers at most, and
      * of those only as many as fit {@code budget} bytes (at least one), in line order.
      */
-    public Uni<Page> page(SqlClient tx, String batchId, int afterLine, int count, int budget) {
-        return tx.preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
+    public Uni<Page> page(Tx tx, String batchId, int afterLine, int count, int budget) {
+        return tx.client().preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
             List<Row> out = new ArrayList<>(rows.size());
             long bytes = 0;
             int last = afterLine;
@@ -421,8 +423,8 @@ public class LineStore {
         });
     }
 
-    public Uni<Integer> lastLine(SqlClient tx, String batchId) {
-        return tx.preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
+    public Uni<Integer> lastLine(Tx tx, String batchId) {
+        return tx.client().preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
     }
 
     /**
@@ -468,7 +470,7 @@ public class LineStore {
     }
 
     /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */
-    public Uni<Integer> copyForRetry(SqlClient tx, String toBatch, String fromBatch, String[] codes) {
-        return tx.preparedQuery(COPY_FOR_RETRY).execute(Tuple.of(toBatch, fromBatch, codes)).map(RowSet::rowCount);
+    public Uni<Integer> copyForRetry(Tx tx, String toBatch, String fromBatch, String[] codes) {
+        return tx.client().preparedQuery(COPY_FOR_RETRY).execute(Tuple.of(toBatch, fromBatch, codes)).map(RowSet::rowCount);
     }
 }

@@ -29,9 +29,9 @@ public class NodeStore {
      * (re)written. Returns how many lines went back.
      */
     public Uni<Integer> register(String node, long now, long leaseMillis) {
-        return pool.withTransaction(tx -> lines.recover(tx, node)
+        return Transactions.run(pool, tx -> lines.recover(tx, node)
                 .call(() -> batches.releaseAllSteps(tx, node))
-                .call(() -> tx.preparedQuery("insert into engine_nodes (node, heartbeat, alive_until, started_at) values ($1, $2, $3, $2)"
+                .call(() -> tx.client().preparedQuery("insert into engine_nodes (node, heartbeat, alive_until, started_at) values ($1, $2, $3, $2)"
                         + " on conflict (node) do update set heartbeat = $2, alive_until = $3, started_at = $2")
                         .execute(Tuple.of(node, now, now + leaseMillis))));
     }
@@ -63,7 +63,7 @@ public class NodeStore {
      * lines to the queue in the same transaction; -1 when it came back to life meanwhile.
      */
     public Uni<Integer> bury(String node, long now) {
-        return pool.withTransaction(tx -> tx.preparedQuery("delete from engine_nodes where node = $1 and alive_until < $2")
+        return Transactions.run(pool, tx -> tx.client().preparedQuery("delete from engine_nodes where node = $1 and alive_until < $2")
                 .execute(Tuple.of(node, now))
                 .chain(rs -> rs.rowCount() == 0 ? Uni.createFrom().item(-1) : lines.recover(tx, node)));
     }
@@ -83,9 +83,9 @@ public class NodeStore {
 
     /** A graceful goodbye: the row goes, with whatever is still held (given back) and the batch-level claims. */
     public Uni<Void> leave(String node) {
-        return pool.withTransaction(tx -> lines.recover(tx, node)
+        return Transactions.run(pool, tx -> lines.recover(tx, node)
                 .call(() -> batches.releaseAllSteps(tx, node))
-                .call(() -> tx.preparedQuery("delete from engine_nodes where node = $1").execute(Tuple.of(node))))
+                .call(() -> tx.client().preparedQuery("delete from engine_nodes where node = $1").execute(Tuple.of(node))))
                 .replaceWithVoid();
     }
 }

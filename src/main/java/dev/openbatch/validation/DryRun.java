@@ -14,8 +14,7 @@ import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Tuple;
+import dev.openbatch.store.FileStore;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
@@ -26,13 +25,13 @@ import jakarta.enterprise.context.ApplicationScoped;
  */
 @ApplicationScoped
 public class DryRun {
-    private final Pool pool;
+    private final FileStore files;
     private final LimitsConfig limits;
     private final Upstreams upstreams;
     private final AtomicInteger running = new AtomicInteger();
 
-    public DryRun(Pool pool, LimitsConfig limits, Upstreams upstreams) {
-        this.pool = pool;
+    public DryRun(FileStore files, LimitsConfig limits, Upstreams upstreams) {
+        this.files = files;
         this.limits = limits;
         this.upstreams = upstreams;
     }
@@ -56,8 +55,7 @@ public class DryRun {
 
     private Uni<ValidationReport> read(String endpoint, String fileId, String jobModel) {
         Validation v = Validation.dryRun(endpoint, limits);
-        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
-                .map(rs -> rs.iterator().next().getInteger(0))
+        return files.chunkCount(fileId)
                 .chain(chunks -> scan(fileId, v, 0, chunks))
                 .chain(whole -> {
                     if (!whole) { // deleted while it was read
@@ -77,13 +75,13 @@ public class DryRun {
         if (seq >= chunks || v.done()) {
             return Uni.createFrom().item(true);
         }
-        return pool.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2").execute(Tuple.of(fileId, seq))
+        return files.chunk(fileId, seq)
                 .emitOn(Infrastructure.getDefaultWorkerPool())
-                .chain(rs -> {
-                    if (rs.size() == 0) {
+                .chain(chunk -> {
+                    if (chunk == null) {
                         return Uni.createFrom().item(false);
                     }
-                    v.feed(rs.iterator().next().getBuffer(0));
+                    v.feed(chunk);
                     return scan(fileId, v, seq + 1, chunks);
                 });
     }

@@ -2,31 +2,16 @@ package dev.openbatch.webhooks;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.status.BatchStatus;
+import dev.openbatch.store.Tx;
+import dev.openbatch.store.WebhookEventStore;
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.sqlclient.SqlClient;
-import io.vertx.mutiny.sqlclient.Tuple;
 
 /**
- * Records a batch's terminal event in the outbox, inside the transaction of the transition itself:
- * the event row, and one pending delivery for each of the project's endpoints subscribed to its
- * type, due at once. Nothing is sent here; the deliverers of every process pick the rows up.
+ * Records a batch's terminal event in the outbox, inside the transaction of the transition itself
+ * ({@link WebhookEventStore}): no terminal batch without its event, no event for a transition
+ * rolled back.
  */
 public final class WebhookOutbox {
-    /**
-     * One statement: the event (its project read from the batch, by primary key) and its
-     * deliveries. A second event of the same type for the same batch is not made (the unique index).
-     */
-    static final String RECORD = """
-            with e as (insert into webhook_events (id, project, type, batch_id, created_at, created_us)
-                       select $1, b.project, $3, b.id, $4, $6 from batches b where b.id = $2
-                       on conflict (batch_id, type) do nothing
-                       returning id, project, type, created_at, created_us)
-            insert into webhook_deliveries (endpoint_id, event_id, project, state, next_attempt_at, created_at, created_us)
-            select w.id, e.id, e.project, 'pending', $5, e.created_at, e.created_us
-              from e join webhook_endpoints w on w.project = e.project
-             where e.type = any(string_to_array(w.event_types, ','))
-            """;
-
     private WebhookOutbox() {
     }
 
@@ -36,10 +21,7 @@ public final class WebhookOutbox {
      * @param nowMillis  the transition's time (the event's {@code created_at} is its second)
      * @param createdUs  ordering microseconds for lists of deliveries
      */
-    public static Uni<Void> record(SqlClient tx, String batchId, BatchStatus status, long nowMillis, long createdUs) {
-        return tx.preparedQuery(RECORD)
-                .execute(Tuple.tuple().addString(Ids.event()).addString(batchId).addString(EventType.of(status).wire())
-                        .addLong(nowMillis / 1000).addLong(nowMillis).addLong(createdUs))
-                .replaceWithVoid();
+    public static Uni<Void> record(Tx tx, String batchId, BatchStatus status, long nowMillis, long createdUs) {
+        return WebhookEventStore.record(tx, Ids.event(), batchId, EventType.of(status).wire(), nowMillis, createdUs);
     }
 }

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.Transactions;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.engine.lifecycle.OutputFiles;
 
@@ -100,7 +101,7 @@ class BigAnswersTest {
         }
 
         // a page of these lines holds about a page's bytes, not a page of line numbers
-        LineStore.Page page = new LineStore(pool).page(pool, id, 0, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
+        LineStore.Page page = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 0, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
                 .await().atMost(Duration.ofSeconds(30));
         int rows = page.rows().size();
         assertTrue(rows >= OutputFiles.PAGE_BYTES / (pad + 1000) && rows <= OutputFiles.PAGE_BYTES / pad + 1, rows + " lines in a page");
@@ -111,7 +112,7 @@ class BigAnswersTest {
         assertTrue(before < OutputFiles.PAGE_BYTES, "only the last line of a page may go past its budget");
         assertEquals(1, page.rows().get(0).getInteger(0));
         // a page from line 49 on: line 49 and line 50 (bigger than the budget alone), nothing after
-        LineStore.Page big = new LineStore(pool).page(pool, id, 48, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
+        LineStore.Page big = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 48, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
                 .await().atMost(Duration.ofSeconds(30));
         assertEquals(List.of(49, 50), big.rows().stream().map(x -> x.getInteger(0)).toList());
     }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import dev.openbatch.store.Transactions;
 import dev.openbatch.api.Ids;
 import dev.openbatch.files.FileEntity;
 import dev.openbatch.store.FileStore;
@@ -91,7 +92,7 @@ class LongLinesTest {
         f.createdAt = System.currentTimeMillis() / 1000;
         f.createdUs = System.currentTimeMillis() * 1000;
         int chunks = (int) ((size + FileStore.CHUNK - 1) / FileStore.CHUNK);
-        pool.withTransaction(tx -> store.insertRow(tx, f)
+        new Transactions(pool).run(tx -> store.insertRow(tx, f)
                 .chain(() -> Multi.createFrom().range(0, chunks)
                         .onItem().transformToUniAndConcatenate(seq -> {
                             long from = (long) seq * FileStore.CHUNK;

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.store.Tx;
 import dev.openbatch.store.BatchStore;
 
 import static dev.openbatch.engine.EngineTesting.lines;
@@ -502,7 +503,7 @@ class WebhookDeliveryTest {
         }
 
         @Override
-        public Uni<Boolean> end(SqlClient tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
+        public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
             return super.end(tx, batchId, fence, to, nowSeconds, outputFileId, errorFileId).chain(ok -> {
                 tries.incrementAndGet();
                 return failing.get() ? Uni.createFrom().failure(new IllegalStateException("the database went away (made by the test)"))

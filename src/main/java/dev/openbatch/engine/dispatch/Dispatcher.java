@@ -24,8 +24,8 @@ import dev.openbatch.upstream.UpstreamResponse;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.mutiny.core.Context;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.SqlClient;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.store.Tx;
 
 /**
  * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
@@ -46,7 +46,7 @@ public class Dispatcher {
     private static final long ELIGIBLE_TTL_MS = 5000;
 
     private final Upstream upstream;
-    private final Pool pool;
+    private final Transactions transactions;
     private final LineStore lines;
     private final BatchStore batches;
     private final Context context;
@@ -91,10 +91,10 @@ public class Dispatcher {
         }
     }
 
-    public Dispatcher(Upstream upstream, Pool pool, LineStore lines, BatchStore batches, Context context, Time time, EngineConfig config,
+    public Dispatcher(Upstream upstream, Transactions transactions, LineStore lines, BatchStore batches, Context context, Time time, EngineConfig config,
             String node, EngineMetrics metrics, Runnable batchSettled) {
         this.upstream = upstream;
-        this.pool = pool;
+        this.transactions = transactions;
         this.lines = lines;
         this.batches = batches;
         this.context = context;
@@ -190,8 +190,8 @@ public class Dispatcher {
             }
             long started = System.nanoTime();
             Uni<Claim> c = capped
-                    ? pool.withTransaction(tx -> claimCapped(tx, open, want, now))
-                    : claimFrom(pool, open, want, now, Map.of());
+                    ? transactions.run(tx -> claimCapped(tx, open, want, now))
+                    : claimFrom(transactions.autoCommit(), open, want, now, Map.of());
             return c.invoke(x -> metrics.claimLatency(System.nanoTime() - started));
         }).subscribe().with(c -> {
             claiming = false;
@@ -232,7 +232,7 @@ public class Dispatcher {
     }
 
     /** Claims for jobs with a cap: their rows are locked and their running lines counted, so the cap holds across processes. */
-    private Uni<Claim> claimCapped(SqlClient tx, List<Eligible> open, int want, long now) {
+    private Uni<Claim> claimCapped(Tx tx, List<Eligible> open, int want, long now) {
         String[] jobs = open.stream().filter(e -> e.jobCap() != null).map(Eligible::jobId).distinct().sorted().toArray(String[]::new);
         return lines.lockJobs(tx, jobs)
                 .chain(() -> lines.runningByJob(tx, jobs))
@@ -247,7 +247,7 @@ public class Dispatcher {
                 });
     }
 
-    private Uni<Claim> claimFrom(SqlClient client, List<Eligible> open, int want, long now, Map<String, Integer> jobRoom) {
+    private Uni<Claim> claimFrom(Tx client, List<Eligible> open, int want, long now, Map<String, Integer> jobRoom) {
         Map<String, Integer> plan = FairShare.plan(open, capacity + prefetch, want, heldByProject, jobRoom);
         if (plan.isEmpty()) {
             return Uni.createFrom().item(Claim.NONE);

@@ -22,9 +22,10 @@ import dev.openbatch.webhooks.WebhookOutbox;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.SqlConnection;
-import io.vertx.mutiny.sqlclient.Tuple;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.store.Tx;
+import dev.openbatch.store.BatchStore.Work;
+import dev.openbatch.status.LineState;
 
 /**
  * A batch's life, one named method per transition: {@link #validate} (validating → in_progress,
@@ -42,7 +43,7 @@ public final class Lifecycle {
     /** Lines of a file's index read at a time. */
     private static final int INDEX_PAGE = 5000;
 
-    private final Pool pool;
+    private final Transactions transactions;
     private final Time time;
     private final LimitsConfig limits;
     private final Upstreams upstreams;
@@ -52,10 +53,10 @@ public final class Lifecycle {
     private final FileStore store;
     private final EngineMetrics metrics;
 
-    public Lifecycle(Pool pool, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore store,
+    public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore store,
             EngineMetrics metrics) {
         this.metrics = metrics;
-        this.pool = pool;
+        this.transactions = transactions;
         this.time = time;
         this.limits = limits;
         this.upstreams = upstreams;
@@ -91,6 +92,59 @@ public final class Lifecycle {
         }
     }
 
+    // ---- the state machine: which step a batch needs, and running it ----
+
+    /** A batch-level step: each runs one transition (or a chain of them) under the batch's claim. */
+    public enum Step {
+        /** validating (or cancelling before its lines exist) → in_progress, or failed. */
+        VALIDATE,
+        /** cancelling → cancelled, once its queued lines are cancelled and nothing runs. */
+        CANCEL,
+        /** in_progress with every line settled in time, or finalizing after a crash there → completed. */
+        FINALIZE,
+        /** in_progress with every line settled, but past its deadline → expired if a line expired, else completed. */
+        SETTLED_PAST_DEADLINE,
+        /** in_progress past its deadline with lines unsettled → expired. */
+        EXPIRE
+    }
+
+    /** The step {@code w} needs at {@code nowMillis}, or null when it needs none. */
+    public static Step next(Work w, long nowMillis) {
+        boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= nowMillis;
+        return switch (w.status()) {
+            case VALIDATING -> w.validated() ? null : Step.VALIDATE;
+            case CANCELLING -> w.validated() ? Step.CANCEL : Step.VALIDATE;
+            case IN_PROGRESS -> w.settled() ? (late ? Step.SETTLED_PAST_DEADLINE : Step.FINALIZE) : late ? Step.EXPIRE : null;
+            case FINALIZING -> Step.FINALIZE;
+            default -> null;
+        };
+    }
+
+    /**
+     * What becomes of {@code w}'s lines still in flight at {@code nowMillis}: cancelled when the
+     * batch is being cancelled, expired when its deadline passed; null when they run on.
+     */
+    public static LineState abortInFlight(Work w, long nowMillis) {
+        boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= nowMillis;
+        if (w.status() == BatchStatus.CANCELLING && w.validated()) {
+            return LineState.CANCELLED;
+        }
+        return w.status() == BatchStatus.IN_PROGRESS && late && !w.settled() ? LineState.EXPIRED : null;
+    }
+
+    /** Runs {@code step} for {@code w} under the claim {@code fence}; the status it reached, or null when the claim was lost. */
+    public Uni<BatchStatus> run(Step step, Work w, long fence) {
+        String id = w.id();
+        return switch (step) {
+            case VALIDATE -> validate(id, fence);
+            case CANCEL -> cancelQueued(id).invoke(n -> metrics.lineFinished(w.upstream(), LineState.CANCELLED.wire(), n))
+                    .chain(() -> cancel(id, fence));
+            case FINALIZE -> complete(id, fence, w.status());
+            case SETTLED_PAST_DEADLINE -> settledLate(id, fence);
+            case EXPIRE -> expire(id, fence, w.upstream());
+        };
+    }
+
     // ---- validate ----
 
     /**
@@ -117,7 +171,7 @@ public final class Lifecycle {
     /** Judges the file from its line index; the valid lines' bodies go from its chunks to the batch's rows inside PostgreSQL. */
     private Uni<BatchStatus> validateIndexed(String batchId, long fence, BatchStore.Input in, boolean complete) {
         Validation v = Validation.of(in.endpoint(), limits);
-        return pool.withTransaction(tx -> readIndex(tx, in.fileId(), v, 0).chain(() -> {
+        return transactions.run(tx -> readIndex(tx, in.fileId(), v, 0).chain(() -> {
             if (!v.done()) {
                 if (!complete) {
                     throw new IndexShort();
@@ -135,7 +189,7 @@ public final class Lifecycle {
     }
 
     /** Reads the index a page at a time (judged on a worker thread) until its end or the verdict. */
-    private Uni<Void> readIndex(SqlConnection tx, String fileId, Validation v, int after) {
+    private Uni<Void> readIndex(Tx tx, String fileId, Validation v, int after) {
         return store.indexed(tx, fileId, after, INDEX_PAGE)
                 .emitOn(Infrastructure.getDefaultWorkerPool())
                 .chain(rows -> {
@@ -152,7 +206,7 @@ public final class Lifecycle {
     /** Reads the file chunk by chunk, checks each line and inserts the valid ones. */
     private Uni<BatchStatus> validateByReading(String batchId, long fence, BatchStore.Input in) {
         Validation v = Validation.of(in.endpoint(), limits);
-        return pool.withTransaction(tx -> readAndInsert(tx, batchId, in.fileId(), v)
+        return transactions.run(tx -> readAndInsert(tx, batchId, in.fileId(), v)
                 .chain(() -> moveOn(tx, batchId, fence, v, judged(v, in.jobModel()))))
                 .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
     }
@@ -161,13 +215,12 @@ public final class Lifecycle {
      * Reads, checks and inserts chunk after chunk, as a pipeline: while chunk i's lines are being
      * inserted (PostgreSQL's work), chunk i+1 is already read and parsed (ours, on a worker thread).
      */
-    private Uni<Void> readAndInsert(SqlConnection tx, String batchId, String fileId, Validation v) {
-        return pool.preparedQuery("select coalesce(max(seq) + 1, 0) from file_chunks where file_id = $1").execute(Tuple.of(fileId))
-                .map(rs -> rs.iterator().next().getInteger(0))
+    private Uni<Void> readAndInsert(Tx tx, String batchId, String fileId, Validation v) {
+        return store.chunkCount(fileId)
                 .chain(n -> pipeline(tx, batchId, fileId, v, 0, n, n == 0 ? Uni.createFrom().item(List.of()) : parsed(fileId, v, 0)));
     }
 
-    private Uni<Void> pipeline(SqlConnection tx, String batchId, String fileId, Validation v, int seq, int chunks,
+    private Uni<Void> pipeline(Tx tx, String batchId, String fileId, Validation v, int seq, int chunks,
             Uni<List<LineValidator.Line>> current) {
         return current.chain(parsed -> {
             if (seq + 1 >= chunks || v.done()) {
@@ -182,14 +235,12 @@ public final class Lifecycle {
     }
 
     private Uni<List<LineValidator.Line>> parsed(String fileId, Validation v, int seq) {
-        return pool.preparedQuery("select data from file_chunks where file_id = $1 and seq = $2")
-                .execute(Tuple.of(fileId, seq))
-                .map(rs -> rs.iterator().next().getBuffer(0))
+        return store.chunk(fileId, seq)
                 .emitOn(Infrastructure.getDefaultWorkerPool())
                 .map(v::feed);
     }
 
-    private Uni<Void> insert(SqlConnection tx, String batchId, List<LineValidator.Line> valid) {
+    private Uni<Void> insert(Tx tx, String batchId, List<LineValidator.Line> valid) {
         if (valid.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
@@ -209,7 +260,7 @@ public final class Lifecycle {
     }
 
     /** The lines are in: the batch goes in_progress if the claim's fence still holds. */
-    private Uni<BatchStatus> moveOn(SqlConnection tx, String batchId, long fence, Validation v, Validation.Verdict verdict) {
+    private Uni<BatchStatus> moveOn(Tx tx, String batchId, long fence, Validation v, Validation.Verdict verdict) {
         return batches.validated(tx, batchId, fence, v.requests(), verdict.model(), verdict.upstream(), time.seconds()).map(s -> {
             if (s == null) {
                 throw new Fenced();
@@ -220,7 +271,7 @@ public final class Lifecycle {
 
     private Uni<BatchStatus> invalid(String batchId, long fence, List<BatchError> errors, String model) {
         long now = time.millis();
-        return pool.withTransaction(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
+        return transactions.run(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
                 .chain(() -> batches.invalid(tx, batchId, fence, BatchView.errorsToJson(errors), model, now / 1000))
                 .map(s -> {
                     if (s == null) {
@@ -281,7 +332,7 @@ public final class Lifecycle {
     private Uni<BatchStatus> end(String batchId, long fence, BatchStatus from, BatchStatus to) {
         long nowMillis = time.millis();
         long now = nowMillis / 1000;
-        return pool.withTransaction(tx -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
+        return transactions.run(tx -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
             if (b == null) {
                 return Uni.createFrom().<BatchStatus>nullItem();
             }

@@ -14,7 +14,7 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.SqlConnection;
+import dev.openbatch.store.Tx;
 
 /**
  * Writes a batch's output and error files from its request rows in one pass, in line order, each
@@ -48,7 +48,7 @@ public final class OutputFiles {
     }
 
     /** {@code lineKey}: the batch's key for its lines' ids ({@link Ids.LineIds}). */
-    public Uni<Written> write(SqlConnection tx, String batchId, byte[] lineKey, String project, long now, Long expiresAt, long createdUs) {
+    public Uni<Written> write(Tx tx, String batchId, byte[] lineKey, String project, long now, Long expiresAt, long createdUs) {
         Sink output = new Sink(tx, file(batchId, project, now, expiresAt, createdUs, batchId + "_output.jsonl"));
         Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
         return store.deleteProducedBy(tx, batchId)
@@ -92,7 +92,7 @@ public final class OutputFiles {
      * appended.
      */
     private final class Pages {
-        final SqlConnection tx;
+        final Tx tx;
         final String batchId;
         final Ids.LineIds ids;
         final int lastLine;
@@ -110,7 +110,7 @@ public final class OutputFiles {
         CompletionStage<LineStore.Page> reading;
         boolean more;
 
-        Pages(SqlConnection tx, String batchId, Ids.LineIds ids, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
+        Pages(Tx tx, String batchId, Ids.LineIds ids, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
             this.tx = tx;
             this.batchId = batchId;
             this.ids = ids;
@@ -223,7 +223,7 @@ public final class OutputFiles {
      * a slice, and the text of the line being appended.
      */
     private final class Sink {
-        final SqlConnection tx;
+        final Tx tx;
         final FileEntity file;
         Buffer buffer = Buffer.buffer(64 * 1024); // grows up to a chunk and a slice; many error files stay small
         /** The line being appended: its pieces, the one being appended and how far. */
@@ -234,7 +234,7 @@ public final class OutputFiles {
         int seq;
         long bytes;
 
-        Sink(SqlConnection tx, FileEntity file) {
+        Sink(Tx tx, FileEntity file) {
             this.tx = tx;
             this.file = file;
         }
