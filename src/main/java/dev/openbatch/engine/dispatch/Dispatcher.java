@@ -56,6 +56,7 @@ public class Dispatcher {
     private final String node;
     private final EngineMetrics metrics;
     private final ResultWriter writer;
+    private final JobRoom jobRoom;
     /** Called when a write settled the last line of a batch: the engine completes it without waiting for its tick. */
     private final Runnable batchSettled;
     private final int capacity;
@@ -107,6 +108,7 @@ public class Dispatcher {
         this.capacity = upstream.maxConcurrency();
         this.prefetch = Math.max(16, capacity);
         this.claimMax = Math.max(16, capacity / 3);
+        this.jobRoom = new JobRoom(lines);
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
@@ -178,19 +180,17 @@ public class Dispatcher {
         Uni<List<Eligible>> choose = fresh ? refreshEligible(now) : Uni.createFrom().item(eligible);
         choose.chain(list -> {
             List<Eligible> open = new ArrayList<>(list.size());
-            boolean capped = false;
             for (Eligible e : list) {
                 if (!drained.contains(e.id())) {
                     open.add(e);
-                    capped |= e.jobCap() != null;
                 }
             }
             if (open.isEmpty()) {
                 return Uni.createFrom().item(Claim.NONE);
             }
             long started = System.nanoTime();
-            Uni<Claim> c = capped
-                    ? transactions.run(tx -> claimCapped(tx, open, want, now))
+            Uni<Claim> c = JobRoom.anyCapped(open) // the cap holds across processes: lock, count, claim in one transaction
+                    ? transactions.run(tx -> jobRoom.lock(tx, open).chain(room -> claimFrom(tx, open, want, now, room)))
                     : claimFrom(transactions.autoCommit(), open, want, now, Map.of());
             return c.invoke(x -> metrics.claimLatency(System.nanoTime() - started));
         }).subscribe().with(c -> {
@@ -229,22 +229,6 @@ public class Dispatcher {
     /** What one claim asked for and got. */
     private record Claim(Map<String, Integer> plan, Map<String, Eligible> batches, List<LineStore.Taken> taken) {
         static final Claim NONE = new Claim(Map.of(), Map.of(), List.of());
-    }
-
-    /** Claims for jobs with a cap: their rows are locked and their running lines counted, so the cap holds across processes. */
-    private Uni<Claim> claimCapped(Tx tx, List<Eligible> open, int want, long now) {
-        String[] jobs = open.stream().filter(e -> e.jobCap() != null).map(Eligible::jobId).distinct().sorted().toArray(String[]::new);
-        return lines.lockJobs(tx, jobs)
-                .chain(() -> lines.runningByJob(tx, jobs))
-                .chain(running -> {
-                    Map<String, Integer> room = new HashMap<>();
-                    for (Eligible e : open) {
-                        if (e.jobCap() != null) {
-                            room.put(e.jobId(), Math.max(0, e.jobCap() - running.getOrDefault(e.jobId(), 0)));
-                        }
-                    }
-                    return claimFrom(tx, open, want, now, room);
-                });
     }
 
     private Uni<Claim> claimFrom(Tx client, List<Eligible> open, int want, long now, Map<String, Integer> jobRoom) {
