@@ -1,14 +1,8 @@
 package dev.openbatch.engine.dispatch;
-import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
-import dev.openbatch.status.LineState;
-import dev.openbatch.engine.EngineMetrics;
-import dev.openbatch.engine.EngineConfig;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -18,37 +12,36 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
+import dev.openbatch.engine.EngineConfig;
+import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.status.LineState;
+import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.BatchStore.Eligible;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.store.Tx;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.mutiny.core.Context;
-import dev.openbatch.store.Transactions;
-import dev.openbatch.store.Tx;
 
 /**
  * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
  * next one the moment a slot frees, and claims more before the stock runs out. A line holds its
  * slot until its result is written, so results waiting for PostgreSQL stop new sends and the
- * memory they take is bounded by the upstream's {@code max-concurrency}. Which batches to take
- * lines from is {@link FairShare}'s choice; what an answer means is {@link RetryPolicy}'s; the
- * SQL is {@link LineStore}'s and {@link BatchStore}'s. Confined to the engine's event-loop
- * context: no locks.
+ * memory they take is bounded by the upstream's {@code max-concurrency}. Which batches may give
+ * lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
+ * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
+ * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
+ * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
  */
 public class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
-    /**
-     * How long a busy dispatcher trusts its list of batches with ready lines before it reads it
-     * again (one index probe per live batch). Batches that start, retries that fall due and lines
-     * given back wake it sooner; an idle one looks every tick.
-     */
-    private static final long ELIGIBLE_TTL_MS = 5000;
 
     private final Upstream upstream;
     private final Transactions transactions;
     private final LineStore lines;
-    private final BatchStore batches;
     private final Context context;
     private final Time time;
     private final EngineConfig config;
@@ -70,11 +63,8 @@ public class Dispatcher {
     private final ArrayDeque<Claimed> stock = new ArrayDeque<>();
     private final Map<String, InFlight> inFlight = new HashMap<>();
     private final Map<String, Integer> heldByProject = new HashMap<>();
-    private List<Eligible> eligible = List.of();
-    private final Set<String> drained = new HashSet<>();
-    private long eligibleAt = Long.MIN_VALUE / 2;
+    private final EligibleBatches eligible;
     private boolean claiming;
-    private boolean refreshing;
     private boolean idle;
     private boolean stopped;
     private long claimFailures;
@@ -97,7 +87,6 @@ public class Dispatcher {
         this.upstream = upstream;
         this.transactions = transactions;
         this.lines = lines;
-        this.batches = batches;
         this.context = context;
         this.time = time;
         this.config = config;
@@ -109,6 +98,10 @@ public class Dispatcher {
         this.prefetch = Math.max(16, capacity);
         this.claimMax = Math.max(16, capacity / 3);
         this.jobRoom = new JobRoom(lines);
+        this.eligible = new EligibleBatches(upstream.name(), now -> {
+            long started = System.nanoTime();
+            return batches.eligible(upstream.name(), now).invoke(list -> metrics.chooseLatency(System.nanoTime() - started));
+        }, r -> context.runOnContext(r));
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
@@ -126,19 +119,13 @@ public class Dispatcher {
     /** Something may have become ready (a batch started, a retry is due): look for work again now. */
     public void wake() {
         idle = false;
-        eligibleAt = Long.MIN_VALUE / 2;
+        eligible.invalidate();
         pump();
     }
 
     /** A batch of this upstream has just started: it joins the list without the list being read again. */
     public void started(Eligible batch) {
-        if (eligible.stream().noneMatch(e -> e.id().equals(batch.id()))) {
-            List<Eligible> more = new ArrayList<>(eligible.size() + 1);
-            more.addAll(eligible);
-            more.add(batch);
-            eligible = more;
-        }
-        drained.remove(batch.id());
+        eligible.started(batch);
         idle = false;
         pump();
     }
@@ -146,7 +133,7 @@ public class Dispatcher {
     /**
      * The tick's nudge: an idle dispatcher looks again (batches another process validated, or
      * lines another process gave back, are seen within a tick); a busy one keeps its list for
-     * up to {@link #ELIGIBLE_TTL_MS}.
+     * up to {@link EligibleBatches#TTL_MS}.
      */
     public void nudge() {
         idle = false;
@@ -172,19 +159,8 @@ public class Dispatcher {
         claiming = true;
         long now = time.millis();
         int want = Math.min(claimMax, capacity + prefetch - held());
-        boolean stale = now - eligibleAt >= ELIGIBLE_TTL_MS;
-        boolean fresh = drained.containsAll(ids(eligible)); // nothing left to take from: wait for a new list
-        if (stale && !fresh) {
-            refreshInBackground(now); // meanwhile, claims go on from the list we have
-        }
-        Uni<List<Eligible>> choose = fresh ? refreshEligible(now) : Uni.createFrom().item(eligible);
-        choose.chain(list -> {
-            List<Eligible> open = new ArrayList<>(list.size());
-            for (Eligible e : list) {
-                if (!drained.contains(e.id())) {
-                    open.add(e);
-                }
-            }
+        EligibleBatches.Choice choice = eligible.choose(now);
+        choice.open().chain(open -> {
             if (open.isEmpty()) {
                 return Uni.createFrom().item(Claim.NONE);
             }
@@ -196,33 +172,12 @@ public class Dispatcher {
         }).subscribe().with(c -> {
             claiming = false;
             claimFailures = 0;
-            taken(c, now, fresh);
+            taken(c, choice.fresh());
         }, failure -> {
             claiming = false;
             claimFailures++;
             LOG.warnf("claiming lines for upstream %s failed, retrying: %s", upstream.name(), LogText.of(failure.getMessage(), 1000));
             context.owner().setTimer(Math.min(5000, 100L << Math.min(6, claimFailures)), t -> pump());
-        });
-    }
-
-    private void refreshInBackground(long now) {
-        if (refreshing) {
-            return;
-        }
-        refreshing = true;
-        refreshEligible(now).emitOn(r -> context.runOnContext(r)).subscribe().with(l -> refreshing = false, e -> {
-            refreshing = false;
-            LOG.warnf("reading the batches of upstream %s failed, will retry: %s", upstream.name(), LogText.of(e.getMessage(), 1000));
-        });
-    }
-
-    private Uni<List<Eligible>> refreshEligible(long now) {
-        long started = System.nanoTime();
-        return batches.eligible(upstream.name(), now).invoke(list -> {
-            metrics.chooseLatency(System.nanoTime() - started);
-            eligible = list;
-            eligibleAt = now;
-            drained.clear();
         });
     }
 
@@ -242,16 +197,12 @@ public class Dispatcher {
                 .map(taken -> new Claim(plan, byId, taken));
     }
 
-    private void taken(Claim c, long now, boolean fresh) {
+    private void taken(Claim c, boolean fresh) {
         Map<String, Integer> got = new HashMap<>();
         for (LineStore.Taken t : c.taken()) {
             got.merge(t.batchId(), 1, Integer::sum);
         }
-        c.plan().forEach((id, asked) -> {
-            if (got.getOrDefault(id, 0) < asked) {
-                drained.add(id); // nothing more ready there for now (or another process holds the rest)
-            }
-        });
+        eligible.claimed(c.plan(), got);
         List<Claimed> claimed = new ArrayList<>(c.taken().size());
         for (LineStore.Taken t : c.taken()) {
             Eligible e = c.batches().get(t.batchId());
@@ -272,12 +223,6 @@ public class Dispatcher {
         // nothing to take even from a fresh list: wait for a wake-up (new batch, retry due) or the nudge
         idle = claimed.isEmpty() && fresh;
         pump();
-    }
-
-    private static Set<String> ids(List<Eligible> list) {
-        Set<String> out = new HashSet<>();
-        list.forEach(e -> out.add(e.id()));
-        return out;
     }
 
     private void hold(Claimed c, int delta) {
@@ -417,7 +362,7 @@ public class Dispatcher {
             writer.add(Result.released(stock.poll(), false));
         }
         releaseInFlight();
-        eligibleAt = Long.MIN_VALUE / 2;
+        eligible.invalidate();
     }
 
     /** Stops everything at once, as a killed process would: requests aborted, nothing more written or claimed. */
