@@ -75,7 +75,7 @@ public final class Answers {
      * The body as one line of JSON: JSON keeps its text (raw line breaks can only be white space
      * between tokens, so they become spaces); anything else becomes a JSON string.
      */
-    public static String oneLine(String body, boolean json) {
+    static String oneLine(String body, boolean json) {
         if (body == null) {
             return "null";
         }

@@ -107,17 +107,20 @@ public class Dispatcher {
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
     }
 
+    /** Lines sent and not yet answered. */
     public int inFlight() { return inFlight.size(); }
 
+    /** Lines sent since this dispatcher began. */
     public long sent() { return sent; }
 
     /** Lines this dispatcher holds: in stock, in flight, and answered but not yet written. */
-    public int held() { return stock.size() + inFlight.size() + writer.unwritten(); }
+    private int held() { return stock.size() + inFlight.size() + writer.unwritten(); }
 
+    /** Results answered and not yet written. */
     public int unwritten() { return writer.unwritten(); }
 
     /** Something may have become ready (a batch started, a retry is due): look for work again now. */
-    public void wake() {
+    private void wake() {
         idle = false;
         eligible.invalidate();
         pump();
@@ -141,7 +144,7 @@ public class Dispatcher {
     }
 
     /** Starts lines while slots are free, and claims more when the stock runs low. */
-    public void pump() {
+    private void pump() {
         if (stopped) {
             return;
         }
@@ -186,8 +189,8 @@ public class Dispatcher {
         static final Claim NONE = new Claim(Map.of(), Map.of(), List.of());
     }
 
-    private Uni<Claim> claimFrom(Tx client, List<Eligible> open, int want, long now, Map<String, Integer> jobRoom) {
-        Map<String, Integer> plan = FairShare.plan(open, capacity + prefetch, want, heldByProject, jobRoom);
+    private Uni<Claim> claimFrom(Tx client, List<Eligible> open, int want, long now, Map<String, Integer> room) {
+        Map<String, Integer> plan = FairShare.plan(open, capacity + prefetch, want, heldByProject, room);
         if (plan.isEmpty()) {
             return Uni.createFrom().item(Claim.NONE);
         }

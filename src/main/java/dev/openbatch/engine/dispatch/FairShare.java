@@ -22,7 +22,7 @@ final class FairShare {
     }
 
     /** Within a project: job priority, then deadline, then age. */
-    public static final Comparator<Eligible> WITHIN_PROJECT = Comparator.comparingInt((Eligible e) -> -e.priority())
+    static final Comparator<Eligible> WITHIN_PROJECT = Comparator.comparingInt((Eligible e) -> -e.priority())
             .thenComparing(Eligible::expiresAt, Comparator.nullsLast(Comparator.naturalOrder()))
             .thenComparingLong(Eligible::createdUs)
             .thenComparing(Eligible::id);
@@ -37,7 +37,7 @@ final class FairShare {
      * @param jobRoom        for jobs with a cap: how many more lines they may have running
      * @return batch id → lines to ask for, in the order to claim them
      */
-    public static Map<String, Integer> plan(List<Eligible> eligible, int slots, int want, Map<String, Integer> heldByProject,
+    static Map<String, Integer> plan(List<Eligible> eligible, int slots, int want, Map<String, Integer> heldByProject,
             Map<String, Integer> jobRoom) {
         Map<String, List<Eligible>> byProject = new TreeMap<>();
         for (Eligible e : eligible) {

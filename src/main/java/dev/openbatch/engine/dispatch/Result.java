@@ -29,13 +29,13 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
     }
 
     /** Back to the queue, to be tried again at {@code at}; the last answer (or the reason none came) is kept. */
-    public static Result retry(Claimed c, long at, Integer status, String requestId, String body, String code, String message) {
+    static Result retry(Claimed c, long at, Integer status, String requestId, String body, String code, String message) {
         return new Result(c, LineState.QUEUED, at, status, storable(requestId), storable(body), code, storable(message), Answers.Usage.NONE,
                 false);
     }
 
     /** Settled for the error file: the upstream's answer, or an error of our own when none came. */
-    public static Result failed(Claimed c, Integer status, String requestId, String body, String code, String message) {
+    static Result failed(Claimed c, Integer status, String requestId, String body, String code, String message) {
         return new Result(c, LineState.FAILED, 0, status, storable(requestId), storable(body), code, storable(message), Answers.Usage.NONE,
                 false);
     }
@@ -44,7 +44,7 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
      * Settled for the error file because PostgreSQL refused to store the result it had
      * ({@code why}, its own words): nothing of that result is kept.
      */
-    public static Result notStorable(Claimed c, String why) {
+    static Result notStorable(Claimed c, String why) {
         String reason = why == null ? "" : ": " + (why.length() > 200 ? why.substring(0, 200) : why);
         return new Result(c, LineState.FAILED, 0, null, null, null, NOT_STORABLE,
                 storable("The answer to this request could not be stored; the database refused one of its values" + reason + "."),
@@ -52,12 +52,12 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
     }
 
     /** Settled as {@code cancelled} or {@code expired} while this process held it. */
-    public static Result aborted(Claimed c, LineState state, String code, String message) {
+    static Result aborted(Claimed c, LineState state, String code, String message) {
         return new Result(c, state, 0, null, null, null, code, message, Answers.Usage.NONE, false);
     }
 
     /** Given back to the queue unanswered; a line that was never sent gets its attempt back. */
-    public static Result released(Claimed c, boolean sent) {
+    static Result released(Claimed c, boolean sent) {
         return new Result(c, LineState.QUEUED, 0, null, null, null, null, null, Answers.Usage.NONE, !sent);
     }
 
@@ -65,12 +65,12 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
      * Text PostgreSQL can store: it has no NUL character (a header such as {@code x-request-id}
      * may bring one), so each becomes U+FFFD, the replacement character.
      */
-    public static String storable(String s) {
+    static String storable(String s) {
         return s == null || s.indexOf('\0') < 0 ? s : s.replace('\0', '\uFFFD');
     }
 
     /** Token counts a batch can sum: none negative, none over {@link #MAX_TOKENS}. */
-    public static Answers.Usage storable(Answers.Usage u) {
+    static Answers.Usage storable(Answers.Usage u) {
         if (u.input() >= 0 && u.input() <= MAX_TOKENS && u.output() >= 0 && u.output() <= MAX_TOKENS && u.total() >= 0 && u.total() <= MAX_TOKENS) {
             return u;
         }
@@ -81,12 +81,12 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
         return Math.max(0, Math.min(MAX_TOKENS, tokens));
     }
 
-    public boolean settled() {
+    boolean settled() {
         return state.settled();
     }
 
     /** How the metrics name this outcome. */
-    public String outcome() {
+    String outcome() {
         if (settled()) {
             return state.wire();
         }

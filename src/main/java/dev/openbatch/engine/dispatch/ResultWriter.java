@@ -45,7 +45,7 @@ class ResultWriter {
     private boolean retrying;
     private long failures;
 
-    public ResultWriter(LineStore lines, Vertx vertx, int maxBatch, long delayMillis, int concurrency,
+    ResultWriter(LineStore lines, Vertx vertx, int maxBatch, long delayMillis, int concurrency,
             BiConsumer<List<Result>, LineStore.Applied> onWritten, EngineMetrics metrics) {
         this.lines = lines;
         this.vertx = vertx;
@@ -56,7 +56,7 @@ class ResultWriter {
         this.metrics = metrics;
     }
 
-    public void add(Result r) {
+    void add(Result r) {
         if (halted) {
             return;
         }
@@ -65,12 +65,12 @@ class ResultWriter {
     }
 
     /** Results not yet written, including those being written now. */
-    public int unwritten() {
+    int unwritten() {
         return pending.size() + inWrite;
     }
 
     /** Nothing more is written: what is pending is dropped, as in a killed process. */
-    public void halt() {
+    void halt() {
         halted = true;
         pending.clear();
     }
@@ -91,7 +91,7 @@ class ResultWriter {
     }
 
     /** Starts a write of what is pending now, if a writer is free. */
-    public void flush() {
+    private void flush() {
         while (!pending.isEmpty() && writing < concurrency && !retrying) {
             List<Result> batch;
             if (pending.size() <= maxBatch) {
@@ -179,7 +179,7 @@ class ResultWriter {
      * PostgreSQL refused a value: a data exception (class 22, e.g. a NUL character, a number out
      * of range) or a value over one of its limits (54000). The same values would be refused again.
      */
-    public static boolean refused(Throwable e) {
+    private static boolean refused(Throwable e) {
         if (!(e instanceof PgException pg) || pg.getSqlState() == null) {
             return false;
         }

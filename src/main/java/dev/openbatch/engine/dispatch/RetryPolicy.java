@@ -30,13 +30,13 @@ final class RetryPolicy {
     private final Backoff backoff;
     private final long retryAfterMax;
 
-    public RetryPolicy(int maxAttempts, long backoffMinMillis, long backoffMaxMillis, long retryAfterMaxMillis) {
+    RetryPolicy(int maxAttempts, long backoffMinMillis, long backoffMaxMillis, long retryAfterMaxMillis) {
         this.maxAttempts = maxAttempts;
         this.backoff = new Backoff(backoffMinMillis, backoffMaxMillis, MAX_DOUBLINGS);
         this.retryAfterMax = Math.max(0, retryAfterMaxMillis);
     }
 
-    public static RetryPolicy of(EngineConfig c) {
+    static RetryPolicy of(EngineConfig c) {
         return new RetryPolicy(c.maxAttempts(), c.backoffMin().toMillis(), c.backoffMax().toMillis(), c.retryAfterMax().toMillis());
     }
 
@@ -48,7 +48,7 @@ final class RetryPolicy {
      * or an answer to the operator's credentials: those go to the operator's log, with the batch
      * id and line number, and the tenant gets a fixed message by kind.
      */
-    public Result decide(Claimed c, UpstreamResponse resp, Throwable err, long now, String upstream) {
+    Result decide(Claimed c, UpstreamResponse resp, Throwable err, long now, String upstream) {
         if (resp != null && resp.ok()) {
             Answers.Scan s = Answers.scan(resp.body());
             return Result.succeeded(c, resp.status(), requestId(resp), Answers.oneLine(resp.body(), s.json()), s.usage());
@@ -101,7 +101,7 @@ final class RetryPolicy {
      * validates every header it decodes and fails the request with this exception), as opposed to
      * a connection that failed.
      */
-    public static boolean malformedAnswer(Throwable err) {
+    static boolean malformedAnswer(Throwable err) {
         int depth = 0;
         for (Throwable t = err; t != null && depth++ < 10; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof InvalidAnswerException) {
@@ -115,7 +115,7 @@ final class RetryPolicy {
     }
 
     /** 401, 403, 407: the upstream (or a proxy before it) does not accept the credentials the operator configured. */
-    public static boolean credentialsRefused(int status) {
+    static boolean credentialsRefused(int status) {
         return status == 401 || status == 403 || status == 407;
     }
 
@@ -123,7 +123,7 @@ final class RetryPolicy {
      * Why no answer came, in words a tenant may read: a fixed sentence per kind, never the
      * exception's text (it names hosts, ports and addresses of the operator's network).
      */
-    public enum Unanswered {
+    enum Unanswered {
         TIMED_OUT("The upstream server did not answer in time."),
         TLS("A secure (TLS) connection to the upstream server could not be established."),
         CLOSED("The upstream server closed the connection before it answered."),
@@ -156,7 +156,7 @@ final class RetryPolicy {
     }
 
     /** The whole story of a failure for the operator's log: each exception's type and message, causes included. */
-    public static String detail(Throwable err) {
+    static String detail(Throwable err) {
         if (err == null) {
             return "no answer";
         }
@@ -177,7 +177,7 @@ final class RetryPolicy {
     }
 
     /** Delay before attempt {@code attempt + 1}, given {@code attempt} attempts were made; a Retry-After wins. */
-    public long delay(int attempt, Long retryAfterMillis) {
+    long delay(int attempt, Long retryAfterMillis) {
         if (retryAfterMillis != null) {
             return Math.min(retryAfterMillis, retryAfterMax);
         }
@@ -185,7 +185,7 @@ final class RetryPolicy {
     }
 
     /** Connection errors, timeouts, 408, 429 and 5xx are worth another try. */
-    public static boolean retryable(int status) {
+    static boolean retryable(int status) {
         return status == 408 || status == 429 || status >= 500;
     }
 
@@ -194,7 +194,7 @@ final class RetryPolicy {
      * number; huge values saturate instead of overflowing) or an HTTP date. Null when absent or
      * unreadable, so the backoff applies.
      */
-    public static Long retryAfterMillis(String header, long now) {
+    static Long retryAfterMillis(String header, long now) {
         if (header == null || header.isBlank()) {
             return null;
         }
