@@ -30,7 +30,7 @@ public record BatchView(String id, String object, String endpoint, Errors errors
     public record OutputDetails(long reasoning_tokens) {
     }
 
-    public static BatchView of(BatchEntity b) {
+    static BatchView of(BatchEntity b) {
         return new BatchView(b.id, "batch", b.endpoint, Errors.fromJson(b.errors), b.inputFileId, b.completionWindow, b.status,
                 b.outputFileId, b.errorFileId, b.createdAt, b.inProgressAt, b.expiresAt, b.finalizingAt, b.completedAt,
                 b.failedAt, b.expiredAt, b.cancellingAt, b.cancelledAt, new RequestCounts(b.total, b.completed, b.failed),
