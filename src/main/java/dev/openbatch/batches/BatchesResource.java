@@ -1,5 +1,4 @@
 package dev.openbatch.batches;
-import dev.openbatch.validation.ValidationReport;
 
 import java.util.List;
 import java.util.Map;
@@ -11,6 +10,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
 import dev.openbatch.auth.CurrentProject;
+import dev.openbatch.validation.ValidationReport;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
 import jakarta.ws.rs.Consumes;
@@ -22,21 +22,33 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 
-/** {@code /v1/batches}: JSON in and out, but for the results stream (JSONL, whatever Accept says, as a file's content). */
+/**
+ * {@code /v1/batches}: JSON in and out, but for the results stream (JSONL, whatever Accept says, as a
+ * file's content). Each call goes to the service of what it serves: the batches themselves
+ * ({@link BatchService}), their lines ({@link BatchLinesService}), retries ({@link RetryService}) and
+ * dry runs ({@link DryRunService}).
+ */
 @Path("/v1/batches")
 public class BatchesResource {
     private final BatchService batches;
+    private final BatchLinesService lines;
+    private final RetryService retries;
+    private final DryRunService dryRuns;
     private final CurrentProject project;
 
-    public BatchesResource(BatchService batches, CurrentProject project) {
+    public BatchesResource(BatchService batches, BatchLinesService lines, RetryService retries, DryRunService dryRuns,
+            CurrentProject project) {
         this.batches = batches;
+        this.lines = lines;
+        this.retries = retries;
+        this.dryRuns = dryRuns;
         this.project = project;
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<BatchView> create(BatchService.CreateBatch body, @RestHeader("Idempotency-Key") String idempotencyKey) {
+    public Uni<BatchView> create(CreateBatch body, @RestHeader("Idempotency-Key") String idempotencyKey) {
         return batches.create(project.id(), body, idempotencyKey);
     }
 
@@ -76,7 +88,7 @@ public class BatchesResource {
     @Path("{id}/results")
     public RestMulti<Buffer> results(@PathParam("id") String id, @RestQuery String after, @RestQuery String outcome,
             @RestQuery String limit) {
-        return RestMulti.fromUniResponse(batches.results(project.id(), id, after, outcome, Params.integer("limit", limit)),
+        return RestMulti.fromUniResponse(lines.results(project.id(), id, after, outcome, Params.integer("limit", limit)),
                 r -> r.body(),
                 r -> Map.of("Content-Type", List.of("application/jsonl"), CURSOR, List.of(r.cursor()),
                         HAS_MORE, List.of(Boolean.toString(r.hasMore())), COMPLETE, List.of(Boolean.toString(r.complete()))));
@@ -88,7 +100,7 @@ public class BatchesResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<ListPage<LineView>> requests(@PathParam("id") String id, @RestQuery String after, @RestQuery String limit,
             @RestQuery String state, @RestQuery("error_code") String errorCode) {
-        return batches.requests(project.id(), id, after, Params.integer("limit", limit), state, errorCode);
+        return lines.requests(project.id(), id, after, Params.integer("limit", limit), state, errorCode);
     }
 
     /** A new batch over the failed, expired and cancelled lines of an ended batch. */
@@ -96,8 +108,8 @@ public class BatchesResource {
     @Path("{id}/retry")
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<BatchView> retry(@PathParam("id") String id, BatchService.RetryBatch body) {
-        return batches.retry(project.id(), id, body);
+    public Uni<BatchView> retry(@PathParam("id") String id, RetryService.RetryBatch body) {
+        return retries.retry(project.id(), id, body);
     }
 
     /** The same without a JSON body (every field left out), as {@code cancel} is called; a body of another type is a 415. */
@@ -108,7 +120,7 @@ public class BatchesResource {
         if (body != null && !body.isBlank()) {
             throw new NotSupportedException();
         }
-        return batches.retry(project.id(), id, null);
+        return retries.retry(project.id(), id, null);
     }
 
     /** What the validation of a batch created with this body would find, without creating anything. */
@@ -116,7 +128,7 @@ public class BatchesResource {
     @Path("validate")
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<ValidationReport> validate(BatchService.CreateBatch body) {
-        return batches.validate(project.id(), body);
+    public Uni<ValidationReport> validate(CreateBatch body) {
+        return dryRuns.validate(project.id(), body);
     }
 }

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import dev.openbatch.batches.BatchView.BatchError;
+import dev.openbatch.validation.BatchError;
 import dev.openbatch.validation.LineScanner;
 import dev.openbatch.validation.LineValidator;
 

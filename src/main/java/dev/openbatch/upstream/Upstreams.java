@@ -10,7 +10,6 @@ import java.util.Optional;
 
 import org.jboss.logging.Logger;
 
-import dev.openbatch.engine.EngineConfig;
 import io.quarkus.runtime.ShutdownEvent;
 import io.vertx.mutiny.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -27,10 +26,10 @@ public class Upstreams {
     private static final Logger LOG = Logger.getLogger(Upstreams.class);
     private final Map<String, Upstream> byName = new LinkedHashMap<>();
 
-    public Upstreams(UpstreamsConfig config, EngineConfig engine, Vertx vertx, @Any Instance<Upstream> builtIn) {
+    public Upstreams(UpstreamsConfig config, UpstreamLimits limits, Vertx vertx, @Any Instance<Upstream> builtIn) {
         for (var e : config.servers().entrySet()) {
-            byName.put(e.getKey(), new HttpUpstream(vertx, e.getKey(), e.getValue(), engine.requestTimeout(),
-                    engine.maxResponseBytes()));
+            byName.put(e.getKey(), new HttpUpstream(vertx, e.getKey(), e.getValue(), limits.requestTimeout(),
+                    limits.maxResponseBytes()));
         }
         for (Upstream u : builtIn) {
             if (u instanceof Toggle t && !t.enabled()) {

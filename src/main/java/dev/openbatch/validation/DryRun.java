@@ -7,8 +7,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.LimitsConfig;
-import dev.openbatch.batches.BatchView;
-import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.validation.ValidationReport;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
@@ -91,6 +89,6 @@ public class DryRun {
         List<ValidationReport.ModelLines> perModel = new ArrayList<>(models.size());
         models.forEach((m, n) -> perModel.add(new ValidationReport.ModelLines(m, n, upstreams.forModel(m).map(Upstream::name).orElse(null))));
         return new ValidationReport("batch.validation", errors.isEmpty(), endpoint, fileId, lines, model, upstream, perModel,
-                errors.isEmpty() ? null : new BatchView.Errors("list", errors));
+                errors.isEmpty() ? null : new Errors("list", errors));
     }
 }

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 
-import dev.openbatch.batches.BatchView.BatchError;
 
 /**
  * Checks input lines one at a time, in one pass of a streaming parser: the line's {@code body} is

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 
 import dev.openbatch.api.LimitsConfig;
-import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.validation.LineScanner;
 import dev.openbatch.validation.LineValidator;
 import dev.openbatch.upstream.Upstream;

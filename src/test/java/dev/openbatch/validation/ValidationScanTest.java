@@ -13,7 +13,6 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.batches.BatchView.BatchError;
 import dev.openbatch.validation.LineValidator;
 import io.vertx.mutiny.core.buffer.Buffer;
 

@@ -12,8 +12,8 @@ import org.jboss.logging.Logger;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.batches.BatchView;
-import dev.openbatch.batches.BatchView.BatchError;
+import dev.openbatch.validation.BatchError;
+import dev.openbatch.validation.Errors;
 import dev.openbatch.validation.LineValidator;
 import dev.openbatch.files.FileIngest;
 import dev.openbatch.store.FileStore;
@@ -272,7 +272,7 @@ public final class Lifecycle {
     private Uni<BatchStatus> invalid(String batchId, long fence, List<BatchError> errors, String model) {
         long now = time.millis();
         return transactions.run(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
-                .chain(() -> batches.invalid(tx, batchId, fence, BatchView.errorsToJson(errors), model, now / 1000))
+                .chain(() -> batches.invalid(tx, batchId, fence, Errors.toJson(errors), model, now / 1000))
                 .map(s -> {
                     if (s == null) {
                         throw new Fenced(); // rolls the event back with it

@@ -1,0 +1,36 @@
+package dev.openbatch.batches;
+
+import dev.openbatch.validation.DryRun;
+import dev.openbatch.validation.ValidationReport;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * {@code POST /v1/batches/validate}: a dry run of {@code POST /v1/batches} with the same body. The
+ * same checks of the body, the file and the job as a create (the same HTTP errors), then the file
+ * read as its validation would read it ({@link DryRun}), creating nothing (not even the project's
+ * default job).
+ */
+@ApplicationScoped
+public class DryRunService {
+    private final Owned owned;
+    private final DryRun dryRun;
+
+    public DryRunService(Owned owned, DryRun dryRun) {
+        this.owned = owned;
+        this.dryRun = dryRun;
+    }
+
+    public Uni<ValidationReport> validate(String project, CreateBatch req) {
+        CreateBatch.check(req);
+        return Panache.withSession(() -> owned.input(project, req.input_file_id())
+                .chain(f -> owned.jobOrDefault(project, req.job_id())
+                        .map(j -> new DryRunInput(f.id, f.bytes, j == null ? null : j.model))))
+                .chain(in -> dryRun.run(req.endpoint(), in.fileId(), in.bytes(), in.jobModel()));
+    }
+
+    /** What a dry run reads: the file, its size, and the model of the batch's job (null: any). */
+    private record DryRunInput(String fileId, long bytes, String jobModel) {
+    }
+}
