@@ -1,4 +1,5 @@
 package dev.openbatch.engine.dispatch;
+import dev.openbatch.store.JobStore;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
@@ -234,8 +235,8 @@ public class Dispatcher {
     /** Claims for jobs with a cap: their rows are locked and their running lines counted, so the cap holds across processes. */
     private Uni<Claim> claimCapped(Tx tx, List<Eligible> open, int want, long now) {
         String[] jobs = open.stream().filter(e -> e.jobCap() != null).map(Eligible::jobId).distinct().sorted().toArray(String[]::new);
-        return lines.lockJobs(tx, jobs)
-                .chain(() -> lines.runningByJob(tx, jobs))
+        return JobStore.lock(tx, jobs)
+                .chain(() -> JobStore.runningByJob(tx, jobs))
                 .chain(running -> {
                     Map<String, Integer> room = new HashMap<>();
                     for (Eligible e : open) {
