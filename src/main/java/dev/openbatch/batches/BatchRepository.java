@@ -31,8 +31,8 @@ public class BatchRepository implements PanacheRepositoryBase<BatchEntity, Strin
 
     /** validating|in_progress -> cancelling; 1 when it moved. */
     public Uni<Integer> markCancelling(String project, String id, long now) {
-        return update("status = :cancelling, cancellingAt = :now where id = :id and project = :project and status in (:from)",
-                Parameters.with("now", now).and("id", id).and("project", project).and("cancelling", BatchStatus.CANCELLING.wire())
+        return update("status = :to, cancellingAt = :now where id = :id and project = :project and status in (:from)",
+                Parameters.with("now", now).and("id", id).and("project", project).and("to", BatchStatus.CANCELLING.wire())
                         .and("from", List.of(BatchStatus.VALIDATING.wire(), BatchStatus.IN_PROGRESS.wire())));
     }
 }
