@@ -23,6 +23,11 @@ import dev.openbatch.store.FileStore;
 import dev.openbatch.store.Transactions;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/**
+ * A project's files: uploaded (streamed into chunks as the body arrives, see {@link Upload}), read,
+ * listed, downloaded and deleted (unless a live batch reads it). Their bytes go through
+ * {@link FileStore}; their rows through Hibernate.
+ */
 @ApplicationScoped
 public class FileService {
     /** Purposes a client may upload with; only `batch` files can start a batch. */
