@@ -1,9 +1,4 @@
 package dev.openbatch.batches;
-import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
-import dev.openbatch.store.Transactions;
-import dev.openbatch.status.LineState;
-import dev.openbatch.engine.lifecycle.OutputFiles;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -11,11 +6,15 @@ import java.util.Set;
 
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
-import dev.openbatch.batches.LineView;
+import dev.openbatch.engine.lifecycle.OutputFiles;
+import dev.openbatch.status.LineState;
+import dev.openbatch.status.Wire;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.Transactions;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.sqlclient.Row;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
@@ -43,7 +42,11 @@ public class BatchLines {
 
     // ---- the results stream ----
 
-    /** Which results a read returns: every settled line, or those of the output file, or those of the error file. */
+    /**
+     * Which results a read returns: every settled line, or those of the output file, or those of
+     * the error file. The {@code outcome} parameter names the last two by their constants' names
+     * in lower case ({@code succeeded}, {@code failed}).
+     */
     public enum Outcome {
         ALL, SUCCEEDED, FAILED;
 
@@ -52,12 +55,13 @@ public class BatchLines {
             if (wire == null || wire.isEmpty()) {
                 return ALL;
             }
-            return switch (wire) {
-                case "succeeded" -> SUCCEEDED;
-                case "failed" -> FAILED;
-                default -> throw ApiException.invalid("Invalid 'outcome': '" + ApiException.clip(wire)
-                        + "'. Use 'succeeded' (the output file's lines) or 'failed' (the error file's).", "outcome", "invalid_value");
-            };
+            for (Outcome o : new Outcome[] { SUCCEEDED, FAILED }) {
+                if (Wire.wire(o).equals(wire)) {
+                    return o;
+                }
+            }
+            throw ApiException.invalid("Invalid 'outcome': '" + ApiException.clip(wire) + "'. Use '" + Wire.wire(SUCCEEDED)
+                    + "' (the output file's lines) or '" + Wire.wire(FAILED) + "' (the error file's).", "outcome", "invalid_value");
         }
 
         boolean wants(boolean succeeded) {
@@ -119,11 +123,11 @@ public class BatchLines {
     public Uni<Results> results(String batchId, byte[] lineKey, Position after, Outcome outcome, int limit) {
         Boolean succeeded = outcome == Outcome.ALL ? null : outcome == Outcome.SUCCEEDED;
         return lines.settled(batchId, after.xid(), after.line(), limit + 1, succeeded, RESULTS_BYTES).map(page -> {
-            List<Row> rows = page.rows();
-            List<Row> read = rows.size() > limit ? rows.subList(0, limit) : rows;
+            List<LineStore.SettledLine> rows = page.lines();
+            List<LineStore.SettledLine> read = rows.size() > limit ? rows.subList(0, limit) : rows;
             boolean more = page.scanned() > read.size(); // cut by the limit, or by the bytes
-            Row last = read.isEmpty() ? null : read.get(read.size() - 1);
-            Position next = last == null ? after : new Position(Long.parseLong(last.getString(1)), last.getInteger(2));
+            LineStore.SettledLine last = read.isEmpty() ? null : read.get(read.size() - 1);
+            Position next = last == null ? after : new Position(last.xid(), last.line());
             boolean complete = Boolean.TRUE.equals(page.ended()) && !more;
             return new Results(body(lineKey, read), next.token(), more, complete);
         });
@@ -136,8 +140,8 @@ public class BatchLines {
      * The lines the outcome keeps (the others have no values), made into bytes only as the
      * response asks for more, about {@link #WRITE_BYTES} at a time.
      */
-    private static Multi<Buffer> body(byte[] lineKey, List<Row> rows) {
-        List<Row> wanted = rows.stream().filter(r -> r.getValue(3) != null).toList();
+    private static Multi<Buffer> body(byte[] lineKey, List<LineStore.SettledLine> rows) {
+        List<LineStore.SettledLine> wanted = rows.stream().filter(LineStore.SettledLine::carried).toList();
         if (wanted.isEmpty()) {
             return Multi.createFrom().empty();
         }
@@ -154,11 +158,11 @@ public class BatchLines {
             public Buffer next() {
                 Buffer out = Buffer.buffer(WRITE_BYTES + 4096);
                 while (next < wanted.size() && out.length() < WRITE_BYTES) {
-                    Row r = wanted.get(next++);
-                    Buffer answer = r.getBuffer(6);
+                    LineStore.SettledLine r = wanted.get(next++);
+                    Buffer answer = r.response();
                     // the file's line, with the answer's bytes put in as they came (never decoded into a string and back)
-                    String[] p = OutputFiles.pieces(ids.of(r.getInteger(2)), r.getString(3), r.getInteger(4), r.getString(5), "",
-                            r.getString(7), r.getString(8));
+                    String[] p = OutputFiles.pieces(ids.of(r.line()), r.customId(), r.statusCode(), r.requestId(), "", r.errorCode(),
+                            r.errorMessage());
                     out.appendString(p[0]);
                     if (p.length == 3) {
                         if (answer == null) {
@@ -187,14 +191,13 @@ public class BatchLines {
         return lines.lines(batchId, afterLine, s, c, limit, unsuccessful).map(rows -> {
             Ids.LineIds ids = new Ids.LineIds(lineKey);
             List<LineView> out = new ArrayList<>(rows.size());
-            for (Row r : rows) {
-                int line = r.getInteger(0);
-                String state = r.getString(2);
-                String code = r.getString(5);
-                long notBefore = r.getLong(7);
-                Long next = LineState.QUEUED.wire().equals(state) && notBefore > 0 ? (notBefore + 999) / 1000 : null;
-                out.add(new LineView(ids.of(line), "batch.request", line, r.getString(1), state, r.getInteger(3), r.getInteger(4),
-                        code == null ? null : new LineView.LineError(code, r.getString(6)), next));
+            for (LineStore.StateLine r : rows) {
+                int line = r.line();
+                String code = r.errorCode();
+                long notBefore = r.notBefore();
+                Long next = r.state() == LineState.QUEUED && notBefore > 0 ? (notBefore + 999) / 1000 : null;
+                out.add(new LineView(ids.of(line), "batch.request", line, r.customId(), r.state().wire(), r.attempts(), r.statusCode(),
+                        code == null ? null : new LineView.LineError(code, r.errorMessage()), next));
             }
             return out;
         });
@@ -216,7 +219,9 @@ public class BatchLines {
      */
     public Uni<Integer> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
-        return transactions.run(tx -> batches.insertRetry(tx, r)
+        BatchStore.NewRetry row = new BatchStore.NewRetry(r.id(), r.retriedId(), r.jobId(), r.completionWindow(), r.expiresAt(),
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs());
+        return transactions.run(tx -> batches.insertRetry(tx, row)
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
                 .call(n -> {
                     if (n == 0) {

@@ -36,7 +36,6 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 import io.vertx.mutiny.core.Vertx;
 import dev.openbatch.store.Transactions;
-import io.vertx.mutiny.sqlclient.Row;
 
 /**
  * One process's engine. A tick finds the batches with a batch-level step to do and runs it
@@ -324,11 +323,7 @@ public class Engine {
 
     private Uni<Void> gauges() {
         boolean all = gaugeRuns++ % 12 == 0; // terminal statuses need a scan of the table: once a minute
-        return (all ? batches.allCounts() : batches.liveCounts()).invoke(rows -> {
-            Map<BatchStatus, Long> counts = new HashMap<>();
-            for (Row r : rows) {
-                counts.put(BatchStatus.of(r.getString(0)), r.getLong(1));
-            }
+        return (all ? batches.allCounts() : batches.liveCounts()).invoke(counts -> {
             for (BatchStatus s : BatchStatus.values()) {
                 if (all || BatchStatus.LIVE.contains(s)) {
                     metrics.batches(s, counts.getOrDefault(s, 0L));

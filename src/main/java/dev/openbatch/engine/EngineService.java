@@ -23,7 +23,7 @@ import dev.openbatch.webhooks.WebhooksConfig;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.sqlclient.Pool;
+import dev.openbatch.store.DeliveryStore;
 import dev.openbatch.store.Transactions;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -34,7 +34,10 @@ import jakarta.enterprise.event.Observes;
 public class EngineService {
     private static final Logger LOG = Logger.getLogger(EngineService.class);
 
-    private final Pool pool;
+    private final Transactions transactions;
+    private final BatchStore batches;
+    private final LineStore lines;
+    private final DeliveryStore deliveries;
     private final Vertx vertx;
     private final Time time;
     private final EngineConfig config;
@@ -47,10 +50,13 @@ public class EngineService {
     private final WebhookMetrics webhookMetrics;
     private volatile Engine engine;
 
-    public EngineService(Pool pool, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics, LimitsConfig limits,
-            Upstreams upstreams, FileStore store, BatchLog batchLog, WebhooksConfig webhooks, WebhookMetrics webhookMetrics,
-            Migrations migrations) {
-        this.pool = pool;
+    public EngineService(Transactions transactions, BatchStore batches, LineStore lines, DeliveryStore deliveries, Vertx vertx, Time time,
+            EngineConfig config, EngineMetrics metrics, LimitsConfig limits, Upstreams upstreams, FileStore store, BatchLog batchLog,
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Migrations migrations) {
+        this.transactions = transactions;
+        this.batches = batches;
+        this.lines = lines;
+        this.deliveries = deliveries;
         this.vertx = vertx;
         this.time = time;
         this.config = config;
@@ -84,12 +90,12 @@ public class EngineService {
 
     /** The same, with engine and webhook settings of its own. */
     public Engine create(String node, EngineConfig config, WebhooksConfig webhooks) {
-        return create(node, config, webhooks, new BatchStore(pool), new LineStore(pool));
+        return create(node, config, webhooks, this.batches, this.lines);
     }
 
     /** The same, reading and changing batches through the store given (tests pass one that fails or records). */
     Engine create(String node, EngineConfig config, BatchStore batches) {
-        return create(node, config, batches, new LineStore(pool));
+        return create(node, config, batches, this.lines);
     }
 
     /** The same, with the lines' statements run through the store given (tests pass one that spoils results). */
@@ -98,10 +104,10 @@ public class EngineService {
     }
 
     private Engine create(String node, EngineConfig config, WebhooksConfig webhooks, BatchStore batches, LineStore lines) {
-        return new Engine(node, new Transactions(pool), vertx, time, config, metrics,
-                new Lifecycle(new Transactions(pool), time, limits, upstreams, batches, lines, store, metrics),
-                lines, batches, new NodeStore(pool, lines, batches), store, upstreams.all(), batchLog,
-                new WebhookDeliverer(node, vertx, pool, time, webhooks, webhookMetrics, config.lease().toMillis()));
+        return new Engine(node, transactions, vertx, time, config, metrics,
+                new Lifecycle(transactions, time, limits, upstreams, batches, lines, store, metrics),
+                lines, batches, new NodeStore(transactions, lines, batches), store, upstreams.all(), batchLog,
+                new WebhookDeliverer(node, vertx, deliveries, time, webhooks, webhookMetrics, config.lease().toMillis()));
     }
 
     /** The running engine, or null when disabled. */

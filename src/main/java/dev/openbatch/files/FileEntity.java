@@ -1,5 +1,7 @@
 package dev.openbatch.files;
 
+import dev.openbatch.store.FileStore;
+
 import io.quarkus.hibernate.reactive.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
@@ -25,6 +27,11 @@ public class FileEntity extends PanacheEntityBase {
     public long createdUs;
     @Column(name = "producer_batch_id")
     public String producerBatchId;
+
+    /** The row as the store writes it. */
+    public FileStore.NewFile row() {
+        return new FileStore.NewFile(id, project, purpose, filename, bytes, status, createdAt, expiresAt, createdUs, producerBatchId);
+    }
 
     public FileView view() {
         return new FileView(id, "file", bytes, createdAt, expiresAt, filename, purpose, status);

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.openbatch.validation.BatchError;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.validation.LineScanner;
 import dev.openbatch.validation.LineValidator;
 
@@ -33,6 +34,11 @@ public final class FileIngest implements LineScanner.Sink {
      */
     public record Line(int line, int seq, int lastSeq, int bodyAt, int bodyLength, String customId, String url, String model,
             BatchError error, boolean late) {
+        /** The line as the store writes it into the index. */
+        FileStore.IndexLine stored() {
+            return new FileStore.IndexLine(line, seq, lastSeq, bodyAt, bodyLength, customId, url, model,
+                    error == null ? null : error.code(), error == null ? null : error.message(), error == null ? null : error.param(), late);
+        }
     }
 
     /**
@@ -41,6 +47,19 @@ public final class FileIngest implements LineScanner.Sink {
      * ended with the chunk before.
      */
     public record Chunk(int seq, byte[] data, List<Line> lines) {
+    }
+
+    /** Chunks as the store writes them, with their index lines. */
+    public static List<FileStore.NewChunk> stored(List<Chunk> chunks) {
+        List<FileStore.NewChunk> out = new ArrayList<>(chunks.size());
+        for (Chunk c : chunks) {
+            List<FileStore.IndexLine> lines = new ArrayList<>(c.lines().size());
+            for (Line l : c.lines()) {
+                lines.add(l.stored());
+            }
+            out.add(new FileStore.NewChunk(c.seq(), c.data(), lines));
+        }
+        return out;
     }
 
     private final boolean index;

@@ -9,6 +9,7 @@ import io.quarkus.panache.common.Parameters;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/** Files' metadata rows through Hibernate: one of a project's files, and a page of them in creation order. */
 @WithSession
 @ApplicationScoped
 public class FileRepository implements PanacheRepositoryBase<FileEntity, String> {

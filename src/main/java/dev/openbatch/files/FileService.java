@@ -1,7 +1,4 @@
 package dev.openbatch.files;
-import dev.openbatch.store.FileStore;
-
-import dev.openbatch.status.BatchStatus;
 
 import java.io.IOException;
 import java.util.List;
@@ -21,11 +18,16 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.sqlclient.Pool;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.store.Transactions;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/**
+ * A project's files: uploaded (streamed into chunks as the body arrives, see {@link Upload}), read,
+ * listed, downloaded and deleted (unless a live batch reads it). Their bytes go through
+ * {@link FileStore}; their rows through Hibernate.
+ */
 @ApplicationScoped
 public class FileService {
     /** Purposes a client may upload with; only `batch` files can start a batch. */
@@ -38,17 +40,18 @@ public class FileService {
     private final FileStore store;
     private final LimitsConfig limits;
     private final Time time;
-    private final Pool pool;
+    private final BatchStore batches;
     private final Transactions transactions;
     private final UploadSlots slots;
     private final Vertx vertx;
 
-    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, Pool pool, Transactions transactions, UploadSlots slots, Vertx vertx) {
+    public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, BatchStore batches, Transactions transactions,
+            UploadSlots slots, Vertx vertx) {
         this.files = files;
         this.store = store;
         this.limits = limits;
         this.time = time;
-        this.pool = pool;
+        this.batches = batches;
         this.transactions = transactions;
         this.slots = slots;
         this.vertx = vertx;
@@ -160,13 +163,11 @@ public class FileService {
 
     @WithTransaction
     public Uni<Void> delete(String project, String id) {
-        return owned(project, id).chain(f -> pool
-                .preparedQuery("select id from batches where input_file_id = $1 and status in " + BatchStatus.sqlList(BatchStatus.LIVE) + " limit 1")
-                .execute(Tuple.of(id))
-                .chain(rs -> {
-                    if (rs.size() > 0) {
+        return owned(project, id).chain(f -> batches.liveWithInput(id)
+                .chain(batch -> {
+                    if (batch != null) {
                         return Uni.createFrom().failure(ApiException.conflict("File " + id + " is the input of batch "
-                                + rs.iterator().next().getString(0) + ", which is still running; cancel it or wait until it ends.", "file_in_use"));
+                                + batch + ", which is still running; cancel it or wait until it ends.", "file_in_use"));
                     }
                     return files.delete(f);
                 }));

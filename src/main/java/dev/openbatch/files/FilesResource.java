@@ -28,6 +28,7 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 
+/** {@code /v1/files}: upload, list, get, download and delete, as the OpenAI Files API does. */
 @Path("/v1/files")
 public class FilesResource {
     private final FileService files;

@@ -69,7 +69,7 @@ final class Upload implements MultipartReader.Listener {
     private Tx tx;
     private final ArrayDeque<Buffer> received = new ArrayDeque<>();
     private long receivedBytes;
-    private final ArrayDeque<FileIngest.Chunk> toWrite = new ArrayDeque<>();
+    private final ArrayDeque<FileStore.NewChunk> toWrite = new ArrayDeque<>();
     private boolean streaming;
     private boolean paused;
     private boolean parsing;
@@ -130,7 +130,7 @@ final class Upload implements MultipartReader.Listener {
             slots.release();
             return;
         }
-        transactions.run(c -> store.insertRow(c, placeholder)
+        transactions.run(c -> store.insertRow(c, placeholder.row())
                 .chain(() -> Uni.createFrom().<FileEntity>emitter(e -> context.runOnContext(v -> {
                     tx = c;
                     transaction = e;
@@ -196,7 +196,7 @@ final class Upload implements MultipartReader.Listener {
             received.clear();
             receivedBytes = 0;
             parsing = true;
-            context.<List<FileIngest.Chunk>>executeBlocking(() -> read(take), true).onComplete(ar -> {
+            context.<List<FileStore.NewChunk>>executeBlocking(() -> FileIngest.stored(read(take)), true).onComplete(ar -> {
                 parsing = false;
                 if (ar.succeeded()) {
                     toWrite.addAll(ar.result());
@@ -207,7 +207,7 @@ final class Upload implements MultipartReader.Listener {
             });
         }
         if (!writing && !toWrite.isEmpty() && problem == null) {
-            FileIngest.Chunk c = toWrite.poll();
+            FileStore.NewChunk c = toWrite.poll();
             writing = true;
             store.write(tx, placeholder.id, List.of(c)).subscribe().with(v -> context.runOnContext(x -> {
                 writing = false;
@@ -254,9 +254,9 @@ final class Upload implements MultipartReader.Listener {
             end(problem);
             return;
         }
-        context.<List<FileIngest.Chunk>>executeBlocking(() -> {
+        context.<List<FileStore.NewChunk>>executeBlocking(() -> {
             reader.finish();
-            return ingest == null || fileBytes > limits.maxUploadBytes() ? List.of() : ingest.finish();
+            return ingest == null || fileBytes > limits.maxUploadBytes() ? List.of() : FileIngest.stored(ingest.finish());
         }, true).onComplete(ar -> {
             if (ar.failed()) {
                 end(ar.cause());
@@ -273,7 +273,7 @@ final class Upload implements MultipartReader.Listener {
             FileIngest index = "batch".equals(f.purpose) ? ingest : null;
             store.write(tx, placeholder.id, ar.result())
                     .chain(() -> index == null && ingest != null ? store.deleteIndex(tx, f.id) : Uni.createFrom().voidItem())
-                    .chain(() -> store.setDescribed(tx, f, index))
+                    .chain(() -> store.setDescribed(tx, f.row(), index == null ? null : index.indexKey()))
                     .subscribe().with(v -> context.runOnContext(x -> commit(f)), e -> context.runOnContext(x -> end(e)));
         });
     }

@@ -9,6 +9,7 @@ import io.quarkus.panache.common.Parameters;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/** Jobs through Hibernate: one of a project's jobs, its default job, and a page of them in creation order. */
 @WithSession
 @ApplicationScoped
 public class JobRepository implements PanacheRepositoryBase<JobEntity, String> {

@@ -8,25 +8,29 @@ import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Metadata;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
+import dev.openbatch.store.JobStore;
+import dev.openbatch.store.Transactions;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/**
+ * A project's jobs: made, read and listed through Hibernate, and the project's default job made on
+ * first use (one statement of {@link JobStore}, safe when requests race).
+ */
 @ApplicationScoped
 public class JobService {
     public static final String DEFAULT_WINDOW = "24h";
 
     private final JobRepository jobs;
     private final Time time;
-    private final Pool pool;
+    private final Transactions transactions;
 
-    public JobService(JobRepository jobs, Time time, Pool pool) {
+    public JobService(JobRepository jobs, Time time, Transactions transactions) {
         this.jobs = jobs;
         this.time = time;
-        this.pool = pool;
+        this.transactions = transactions;
     }
 
     /** The body of POST /v1/jobs. */
@@ -93,9 +97,6 @@ public class JobService {
      * Runs as its own statement, outside any Hibernate session.
      */
     public Uni<Void> ensureDefault(String project) {
-        return pool.preparedQuery("insert into jobs (id, project, name, model, completion_window, priority, is_default, created_at, created_us)"
-                + " values ($1, $2, 'default', null, $3, 0, true, $4, $5) on conflict (project) where is_default do nothing")
-                .execute(Tuple.of(Ids.job(), project, DEFAULT_WINDOW, time.seconds(), time.orderingMicros()))
-                .replaceWithVoid();
+        return JobStore.ensureDefault(transactions.autoCommit(), Ids.job(), project, DEFAULT_WINDOW, time.seconds(), time.orderingMicros());
     }
 }

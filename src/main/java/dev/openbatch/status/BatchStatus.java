@@ -12,23 +12,19 @@ public enum BatchStatus {
 
     /** The name stored in the database and shown in the API. */
     public String wire() {
-        return name().toLowerCase();
+        return Wire.wire(this);
     }
 
     public static BatchStatus of(String wire) {
-        return valueOf(wire.toUpperCase());
+        return Wire.of(BatchStatus.class, wire);
     }
 
     public boolean terminal() {
         return !LIVE.contains(this);
     }
 
-    /** {@code ('a', 'b')}, for a SQL {@code in} list of these statuses. */
-    public static String sqlList(Set<BatchStatus> statuses) {
-        StringBuilder sb = new StringBuilder("(");
-        for (BatchStatus s : statuses) {
-            sb.append(sb.length() > 1 ? ", '" : "'").append(s.wire()).append('\'');
-        }
-        return sb.append(')').toString();
+    /** {@code 'in_progress'}: this status as a SQL literal, for the stores' statements. */
+    public String sql() {
+        return Wire.quoted(this);
     }
 }

@@ -13,12 +13,13 @@ public enum LineState {
     /** The settled states whose lines go to the error file: what a retry takes. */
     public static final Set<LineState> UNSUCCESSFUL = EnumSet.of(FAILED, EXPIRED, CANCELLED);
 
+    /** The name stored in the database and shown in the API. */
     public String wire() {
-        return name().toLowerCase();
+        return Wire.wire(this);
     }
 
     public static LineState of(String wire) {
-        return valueOf(wire.toUpperCase());
+        return Wire.of(LineState.class, wire);
     }
 
     /** A settled line has its final result. */
@@ -26,12 +27,8 @@ public enum LineState {
         return this != QUEUED && this != RUNNING;
     }
 
-    /** {@code ('a', 'b')}, for a SQL {@code in} list of these states. */
-    public static String sqlList(Set<LineState> states) {
-        StringBuilder sb = new StringBuilder("(");
-        for (LineState s : states) {
-            sb.append(sb.length() > 1 ? ", '" : "'").append(s.wire()).append('\'');
-        }
-        return sb.append(')').toString();
+    /** {@code 'queued'}: this state as a SQL literal, for the stores' statements. */
+    public String sql() {
+        return Wire.quoted(this);
     }
 }

@@ -1,16 +1,19 @@
 package dev.openbatch.store;
-import dev.openbatch.batches.BatchLines;
 
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 
 import dev.openbatch.status.BatchStatus;
+import dev.openbatch.status.LineState;
+import dev.openbatch.status.Wire;
 import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.context.ApplicationScoped;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * Every statement the engine runs on {@code batches}: the claim on batch-level steps, the work
@@ -19,7 +22,12 @@ import io.vertx.mutiny.sqlclient.Tuple;
  */
 @ApplicationScoped
 public class BatchStore {
-    public static final String LIVE = BatchStatus.sqlList(BatchStatus.LIVE);
+    /** The live statuses, {@code ('validating', 'in_progress', 'finalizing', 'cancelling')}. */
+    static final String LIVE = Wire.sqlList(BatchStatus.LIVE);
+    private static final String VALIDATING = BatchStatus.VALIDATING.sql();
+    private static final String IN_PROGRESS = BatchStatus.IN_PROGRESS.sql();
+    private static final String FINALIZING = BatchStatus.FINALIZING.sql();
+    private static final String CANCELLING = BatchStatus.CANCELLING.sql();
 
     /**
      * Batches with a batch-level step to do: validating, cancelling and finalizing ones, and
@@ -27,14 +35,14 @@ public class BatchStore {
      */
     static final String NEEDING_WORK = LineStore.compact("""
             select id, status, validated, upstream, project, created_us, completed + failed >= total as settled, expires_at
-              from batches where status in ('validating', 'cancelling', 'finalizing')
+              from batches where status in (%1$s, %2$s, %3$s)
             union all
             select id, status, validated, upstream, project, created_us, completed + failed >= total, expires_at
-              from batches where status = 'in_progress' and expires_at <= $1
+              from batches where status = %4$s and expires_at <= $1
             union all
             select id, status, validated, upstream, project, created_us, true, expires_at
-              from batches where status = 'in_progress' and completed + failed >= total
-            """);
+              from batches where status = %4$s and completed + failed >= total
+            """.formatted(VALIDATING, CANCELLING, FINALIZING, IN_PROGRESS));
 
     /**
      * The in_progress batches of an upstream that have a line ready now, with what choosing
@@ -44,15 +52,15 @@ public class BatchStore {
     static final String ELIGIBLE = LineStore.compact("""
             select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us
               from batches b join jobs j on j.id = b.job_id
-             where b.status = 'in_progress' and b.upstream = $1
-               and exists (select 1 from requests r where r.batch_id = b.id and r.state = 'queued' and r.not_before <= $2)
-            """);
+             where b.status = %s and b.upstream = $1
+               and exists (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $2)
+            """.formatted(IN_PROGRESS, LineState.QUEUED.sql()));
 
     /** One batch that has just started (its lines are all ready), with its upstream. */
-    public static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
-            + " b.created_us, b.upstream from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = 'in_progress'";
+    static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
+            + " b.created_us, b.upstream from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = " + IN_PROGRESS;
 
-    public static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
+    static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
             + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";
 
     private final Pool pool;
@@ -138,20 +146,55 @@ public class BatchStore {
     }
 
     /** Batches per live status (from the live index), for the gauges. */
-    public Uni<List<Row>> liveCounts() {
-        return pool.query("select status, count(*) from batches where status in " + LIVE + " group by status").execute()
-                .map(BatchStore::rows);
+    public Uni<Map<BatchStatus, Long>> liveCounts() {
+        return pool.query(LIVE_COUNTS).execute().map(BatchStore::counts);
     }
 
-    /** Batches per terminal status: a scan of the table, so the gauges ask rarely. */
-    public Uni<List<Row>> allCounts() {
-        return pool.query("select status, count(*) from batches group by status").execute().map(BatchStore::rows);
+    /** Batches per status, every status: a scan of the table, so the gauges ask rarely. */
+    public Uni<Map<BatchStatus, Long>> allCounts() {
+        return pool.query(ALL_COUNTS).execute().map(BatchStore::counts);
     }
+
+    static final String LIVE_COUNTS = "select status, count(*) from batches where status in " + LIVE + " group by status";
+    static final String ALL_COUNTS = "select status, count(*) from batches group by status";
+
+    private static Map<BatchStatus, Long> counts(RowSet<Row> rows) {
+        Map<BatchStatus, Long> out = new EnumMap<>(BatchStatus.class);
+        for (Row r : rows) {
+            out.put(BatchStatus.of(r.getString(0)), r.getLong(1));
+        }
+        return out;
+    }
+
+    static final String UNSETTLED_LINES = "select coalesce(sum(total - completed - failed), 0) from batches where status = " + IN_PROGRESS;
 
     /** Lines of in_progress batches not settled yet (queued or running), summed from the batches' counters. */
     public Uni<Long> unsettledLines() {
-        return pool.query("select coalesce(sum(total - completed - failed), 0) from batches where status = 'in_progress'").execute()
-                .map(rs -> rs.iterator().next().getLong(0));
+        return pool.query(UNSETTLED_LINES).execute().map(rs -> rs.iterator().next().getLong(0));
+    }
+
+    /** What a batch's log line tells besides its status: its project, its counters and its model. */
+    public record Counts(String project, int total, int completed, int failed, String model) {
+    }
+
+    /** The batch's project, counters and model; null when there is no such batch. */
+    public Uni<Counts> counts(String batchId) {
+        return pool.preparedQuery("select project, total, completed, failed, model from batches where id = $1").execute(Tuple.of(batchId))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        return null;
+                    }
+                    Row r = rows.iterator().next();
+                    return new Counts(r.getString(0), r.getInteger(1), r.getInteger(2), r.getInteger(3), r.getString(4));
+                });
+    }
+
+    static final String LIVE_WITH_INPUT = "select id from batches where input_file_id = $1 and status in " + LIVE + " limit 1";
+
+    /** A live batch whose input is the file, or null when none is (a file may be deleted then). */
+    public Uni<String> liveWithInput(String fileId) {
+        return pool.preparedQuery(LIVE_WITH_INPUT).execute(Tuple.of(fileId))
+                .map(rs -> rs.size() == 0 ? null : rs.iterator().next().getString(0));
     }
 
     // ---- transitions (Lifecycle runs them under the batch's claim; each checks the claim's fence) ----
@@ -173,29 +216,35 @@ public class BatchStore {
                 });
     }
 
+    static final String VALIDATED = "update batches set validated = true, total = $3, model = $4, upstream = $5,"
+            + " in_progress_at = case when status = " + VALIDATING + " then $6 else in_progress_at end,"
+            + " status = case when status = " + VALIDATING + " then " + IN_PROGRESS + " else status end"
+            + " where id = $1 and fence = $2 returning status";
+
     /** Validation done: the batch knows its lines and upstream and goes in_progress (a cancelling one stays cancelling). */
     public Uni<BatchStatus> validated(Tx tx, String batchId, long fence, int total, String model, String upstream, long nowSeconds) {
-        return tx.client().preparedQuery("update batches set validated = true, total = $3, model = $4, upstream = $5,"
-                + " in_progress_at = case when status = 'validating' then $6 else in_progress_at end,"
-                + " status = case when status = 'validating' then 'in_progress' else status end"
-                + " where id = $1 and fence = $2 returning status")
+        return tx.client().preparedQuery(VALIDATED)
                 .execute(Tuple.of(batchId, fence, total, model, upstream, nowSeconds))
                 .map(rs -> rs.size() == 0 ? null : BatchStatus.of(rs.iterator().next().getString(0)));
     }
 
+    static final String INVALID = "update batches set status = " + BatchStatus.FAILED.sql() + ", failed_at = $3, errors = $4,"
+            + " model = coalesce($5, model), validated = true, claimed_by = null, lease_until = null"
+            + " where id = $1 and fence = $2 and status in (" + VALIDATING + ", " + CANCELLING + ") returning status";
+
     /** Validation found errors: the batch fails with them; null when the claim was lost. */
     public Uni<BatchStatus> invalid(Tx tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
-        return tx.client().preparedQuery("update batches set status = 'failed', failed_at = $3, errors = $4, model = coalesce($5, model),"
-                + " validated = true, claimed_by = null, lease_until = null"
-                + " where id = $1 and fence = $2 and status in ('validating', 'cancelling') returning status")
+        return tx.client().preparedQuery(INVALID)
                 .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model))
                 .map(rs -> rs.size() == 0 ? null : BatchStatus.FAILED);
     }
 
+    static final String START_FINALIZING = "update batches set status = " + FINALIZING + ", finalizing_at = $3 where id = $1 and fence = $2"
+            + " and status = " + IN_PROGRESS + " and completed + failed >= total";
+
     /** in_progress -> finalizing, once every line is settled; false when the batch moved on meanwhile. */
     public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds) {
-        return pool.preparedQuery("update batches set status = 'finalizing', finalizing_at = $3 where id = $1 and fence = $2"
-                + " and status = 'in_progress' and completed + failed >= total")
+        return pool.preparedQuery(START_FINALIZING)
                 .execute(Tuple.of(batchId, fence, nowSeconds))
                 .map(rs -> rs.rowCount() == 1);
     }
@@ -237,22 +286,24 @@ public class BatchStore {
     static final String INSERT_RETRY = LineStore.compact("""
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
                                  output_expires_after, created_at, created_us, in_progress_at, expires_at, validated, total)
-            select $1, project, $3, endpoint, input_file_id, $4, 'in_progress', model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
+            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
               from batches where id = $2
-            """);
+            """.formatted(IN_PROGRESS));
 
-    public Uni<Void> insertRetry(Tx tx, BatchLines.Retry r) {
+    /**
+     * A retry batch to insert: its row's values; the rest is copied from the batch it retries
+     * ({@code retriedId}). {@code now} is its creation (and start) second.
+     */
+    public record NewRetry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
+            String metadataJson, long now, long createdUs) {
+    }
+
+    public Uni<Void> insertRetry(Tx tx, NewRetry r) {
         return tx.client().preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
     }
 
     public Uni<Void> setTotal(Tx tx, String batchId, int total) {
         return tx.client().preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
-    }
-
-    private static List<Row> rows(io.vertx.mutiny.sqlclient.RowSet<Row> rs) {
-        List<Row> out = new ArrayList<>();
-        rs.forEach(out::add);
-        return out;
     }
 }

@@ -1,39 +1,42 @@
 package dev.openbatch.store;
-import dev.openbatch.webhooks.DeliveryState;
-import dev.openbatch.engine.dispatch.Claimed;
 
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.openbatch.status.DeliveryState;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * Every statement on {@code webhook_deliveries}: which projects have deliveries due, the claim
  * (lease and fence, like lines), the fenced write after an attempt, the backlog, and an endpoint's
  * latest deliveries for the API.
  */
+@ApplicationScoped
 public class DeliveryStore {
+    private static final String PENDING = DeliveryState.PENDING.sql();
+
     /** Projects with a delivery due now that nobody holds: one probe of the due index per project that has endpoints. */
     static final String DUE_PROJECTS = compact("""
             select p.project from (select distinct project from webhook_endpoints) p
-             where exists (select 1 from webhook_deliveries d where d.project = p.project and d.state = 'pending'
+             where exists (select 1 from webhook_deliveries d where d.project = p.project and d.state = %s
                              and d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1))
-            """);
+            """.formatted(PENDING));
 
     /** Claims a project's earliest due deliveries, with what sending them needs. */
     static final String CLAIM = compact("""
             update webhook_deliveries d set claimed_by = $2, lease_until = $3, fence = d.fence + 1
               from (select ctid as rid from webhook_deliveries
-                     where project = $1 and state = 'pending' and next_attempt_at <= $4 and (lease_until is null or lease_until < $4)
+                     where project = $1 and state = %s and next_attempt_at <= $4 and (lease_until is null or lease_until < $4)
                      order by next_attempt_at limit $5 for update skip locked) h,
                    webhook_events e, webhook_endpoints w
              where d.ctid = h.rid and e.id = d.event_id and w.id = d.endpoint_id
             returning d.endpoint_id, d.event_id, d.fence, d.attempts, d.project, e.type, e.batch_id, e.created_at,
                       w.url, w.secret, w.previous_secret, w.previous_secret_until
-            """);
+            """.formatted(PENDING));
 
     static final String WRITE = compact("""
             update webhook_deliveries set state = $4, attempts = attempts + 1, last_status_code = $5, last_error = $6,
@@ -42,11 +45,13 @@ public class DeliveryStore {
              where endpoint_id = $1 and event_id = $2 and fence = $3
             """);
 
-    public static final String RELEASE = "update webhook_deliveries set claimed_by = null, lease_until = null, fence = fence + 1"
+    static final String RELEASE = "update webhook_deliveries set claimed_by = null, lease_until = null, fence = fence + 1"
             + " where endpoint_id = $1 and event_id = $2 and fence = $3";
 
+    static final String BACKLOG = "select count(*) from webhook_deliveries where state = " + PENDING;
+
     private static String compact(String sql) {
-        return sql.replaceAll("\\s+", " ").trim();
+        return LineStore.compact(sql);
     }
 
     private final Pool pool;
@@ -95,12 +100,17 @@ public class DeliveryStore {
 
     /** Deliveries not finished yet, every project (the backlog gauge). */
     public Uni<Long> backlog() {
-        return pool.query("select count(*) from webhook_deliveries where state = 'pending'").execute()
+        return pool.query(BACKLOG).execute()
                 .map(rs -> rs.iterator().next().getLong(0));
     }
 
+    /** A delivery as the API lists it: the event, where the delivery stands, and its last attempt; times are epoch ms except {@code createdAt} (seconds). */
+    public record Delivery(String eventId, String eventType, String batchId, DeliveryState state, int attempts, Integer lastStatusCode,
+            String lastError, Long lastAttemptAt, Long nextAttemptAt, Long finishedAt, long createdAt) {
+    }
+
     /** An endpoint's deliveries, newest first, after the one of event {@code afterEvent} (null: from the newest). */
-    public Uni<List<Row>> page(String endpointId, String afterEvent, int limit) {
+    public Uni<List<Delivery>> page(String endpointId, String afterEvent, int limit) {
         String sql = "select d.event_id, e.type, e.batch_id, d.state, d.attempts, d.last_status_code, d.last_error, d.last_attempt_at,"
                 + " d.next_attempt_at, d.finished_at, d.created_at from webhook_deliveries d join webhook_events e on e.id = d.event_id"
                 + " where d.endpoint_id = $1"
@@ -109,8 +119,11 @@ public class DeliveryStore {
                 + " order by d.created_us desc, d.event_id desc limit $2";
         Tuple args = afterEvent == null ? Tuple.of(endpointId, limit) : Tuple.of(endpointId, limit, afterEvent);
         return pool.preparedQuery(sql).execute(args).map(rs -> {
-            List<Row> out = new ArrayList<>();
-            rs.forEach(out::add);
+            List<Delivery> out = new ArrayList<>(rs.size());
+            for (Row r : rs) {
+                out.add(new Delivery(r.getString(0), r.getString(1), r.getString(2), DeliveryState.of(r.getString(3)), r.getInteger(4),
+                        r.getInteger(5), r.getString(6), r.getLong(7), r.getLong(8), r.getLong(9), r.getLong(10)));
+            }
             return out;
         });
     }

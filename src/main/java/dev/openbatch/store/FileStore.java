@@ -1,25 +1,22 @@
 package dev.openbatch.store;
-import dev.openbatch.files.FileIngest;
-import dev.openbatch.files.FileEntity;
 
 import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.validation.BatchError;
+import dev.openbatch.status.Wire;
 import io.netty.buffer.Unpooled;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.SqlClient;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * File bytes in PostgreSQL, as chunks of at most {@link #CHUNK} bytes (an uploaded batch file's
- * end at line breaks, with its line index beside them in {@code file_lines}; see {@link FileIngest}):
+ * end at line breaks, with its line index beside them in {@code file_lines}; see {@code files.FileIngest}):
  * written and read one chunk at a time, so no file is ever whole in memory and every replica sees
  * the same bytes.
  */
@@ -34,19 +31,39 @@ public class FileStore {
         this.pool = pool;
     }
 
+    /** A file's row: what the API shows of it, and the batch that wrote it (null for an upload). */
+    public record NewFile(String id, String project, String purpose, String filename, long bytes, String status, long createdAt,
+            Long expiresAt, long createdUs, String producerBatchId) {
+    }
+
     /** Inserts the file row. */
-    public Uni<Void> insertRow(Tx client, FileEntity f) {
+    public Uni<Void> insertRow(Tx client, NewFile f) {
         return client.client().preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us, producer_batch_id)"
                 + " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .execute(Tuple.from(new Object[] { f.id, f.project, f.purpose, f.filename, f.bytes, f.status,
-                        f.createdAt, f.expiresAt, f.createdUs, f.producerBatchId }))
+                .execute(Tuple.from(new Object[] { f.id(), f.project(), f.purpose(), f.filename(), f.bytes(), f.status(),
+                        f.createdAt(), f.expiresAt(), f.createdUs(), f.producerBatchId() }))
                 .replaceWithVoid();
     }
 
+    /**
+     * One line of a file's index ({@code file_lines}). {@code seq} and {@code lastSeq} are the
+     * chunks where the body starts and ends, {@code bodyAt} its offset in chunk {@code seq} and
+     * {@code bodyLength} its length in bytes (-1 and 0 without a body); the error, when the line
+     * has one of its own ({@code errorCode} not null), is checked before the url ({@code late}
+     * false) or after it.
+     */
+    public record IndexLine(int line, int seq, int lastSeq, int bodyAt, int bodyLength, String customId, String url, String model,
+            String errorCode, String errorMessage, String errorParam, boolean late) {
+    }
+
+    /** A chunk to store ({@code data} null: none, only index lines that end in the chunk before), with its index lines. */
+    public record NewChunk(int seq, byte[] data, List<IndexLine> lines) {
+    }
+
     /** Writes chunks and their index lines, in order. */
-    public Uni<Void> write(Tx tx, String fileId, List<FileIngest.Chunk> chunks) {
+    public Uni<Void> write(Tx tx, String fileId, List<NewChunk> chunks) {
         Uni<Void> done = Uni.createFrom().voidItem();
-        for (FileIngest.Chunk c : chunks) {
+        for (NewChunk c : chunks) {
             done = done.chain(() -> c.data() == null ? Uni.createFrom().voidItem()
                     : insertChunk(tx, fileId, c.seq(), Buffer.buffer(Unpooled.wrappedBuffer(c.data()))))
                     .chain(() -> insertLines(tx, fileId, c.lines()));
@@ -54,12 +71,15 @@ public class FileStore {
         return done;
     }
 
-    /** The row of a streamed upload, once its bytes are in and its form was read (it was inserted first, as a placeholder). */
-    public Uni<Void> setDescribed(Tx tx, FileEntity f, FileIngest ingest) {
+    /**
+     * The row of a streamed upload, once its bytes are in and its form was read (it was inserted
+     * first, as a placeholder), with what its line index holds ({@code lineIndex}, null: none).
+     */
+    public Uni<Void> setDescribed(Tx tx, NewFile f, String lineIndex) {
         return tx.client().preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
                 + " line_index = $8 where id = $1")
-                .execute(Tuple.from(new Object[] { f.id, f.purpose, f.filename, f.bytes, f.createdAt, f.expiresAt, f.createdUs,
-                        ingest == null ? null : ingest.indexKey() }))
+                .execute(Tuple.from(new Object[] { f.id(), f.purpose(), f.filename(), f.bytes(), f.createdAt(), f.expiresAt(), f.createdUs(),
+                        lineIndex }))
                 .replaceWithVoid();
     }
 
@@ -68,7 +88,7 @@ public class FileStore {
         return tx.client().preparedQuery("delete from file_lines where file_id = $1").execute(Tuple.of(fileId)).replaceWithVoid();
     }
 
-    private Uni<Void> insertLines(Tx tx, String fileId, List<FileIngest.Line> lines) {
+    private Uni<Void> insertLines(Tx tx, String fileId, List<IndexLine> lines) {
         if (lines.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
@@ -86,7 +106,7 @@ public class FileStore {
         String[] param = new String[n];
         Boolean[] late = new Boolean[n];
         for (int i = 0; i < n; i++) {
-            FileIngest.Line l = lines.get(i);
+            IndexLine l = lines.get(i);
             number[i] = l.line();
             seq[i] = l.seq();
             lastSeq[i] = l.lastSeq();
@@ -95,10 +115,10 @@ public class FileStore {
             customId[i] = l.customId();
             url[i] = storable(l.url());
             model[i] = l.model();
-            if (l.error() != null) {
-                code[i] = l.error().code();
-                message[i] = storable(l.error().message());
-                param[i] = l.error().param();
+            if (l.errorCode() != null) {
+                code[i] = l.errorCode();
+                message[i] = storable(l.errorMessage());
+                param[i] = l.errorParam();
             }
             late[i] = l.late();
         }
@@ -113,12 +133,13 @@ public class FileStore {
         return s == null || s.indexOf('\0') < 0 ? s : s.replace('\0', '\uFFFD');
     }
 
-    public static final String INSERT_LINES = "insert into file_lines (file_id, line, seq, last_seq, body_at, body_length, custom_id, url, model,"
+    static final String INSERT_LINES = "insert into file_lines (file_id, line, seq, last_seq, body_at, body_length, custom_id, url, model,"
             + " error_code, error_message, error_param, error_late) select $1, * from unnest($2::int[], $3::int[], $4::int[], $5::int[],"
             + " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[])";
 
-    /** One line of a file's index, as validation reads it. */
-    public record IndexedLine(int line, String customId, String url, String model, BatchError error, boolean late) {
+    /** One line of a file's index, as validation reads it (its error, when it has one of its own: {@code errorCode} not null). */
+    public record IndexedLine(int line, String customId, String url, String model, String errorCode, String errorMessage,
+            String errorParam, boolean late) {
     }
 
     /** Up to {@code limit} lines of the file's index after line {@code after}, in line order. */
@@ -129,9 +150,8 @@ public class FileStore {
                 .map(rows -> {
                     List<IndexedLine> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
-                        String code = r.getString(4);
-                        out.add(new IndexedLine(r.getInteger(0), r.getString(1), r.getString(2), r.getString(3),
-                                code == null ? null : new BatchError(code, r.getString(5), r.getString(6), r.getInteger(0)), r.getBoolean(7)));
+                        out.add(new IndexedLine(r.getInteger(0), r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                                r.getString(5), r.getString(6), r.getBoolean(7)));
                     }
                     return out;
                 });
@@ -164,7 +184,7 @@ public class FileStore {
     /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
     public Uni<Integer> deleteExpired(long nowSeconds) {
         return pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
-                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + BatchStatus.sqlList(BatchStatus.LIVE) + ")")
+                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + Wire.sqlList(BatchStatus.LIVE) + ")")
                 .execute(Tuple.of(nowSeconds))
                 .map(rs -> rs.rowCount());
     }

@@ -1,8 +1,4 @@
 package dev.openbatch.store;
-import dev.openbatch.status.LineState;
-import dev.openbatch.engine.lifecycle.Lifecycle;
-import dev.openbatch.engine.dispatch.Result;
-import dev.openbatch.engine.dispatch.Claimed;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -12,14 +8,16 @@ import java.util.Map;
 import java.util.Set;
 
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.validation.LineValidator;
+import dev.openbatch.status.LineState;
+import dev.openbatch.status.Wire;
 import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.context.ApplicationScoped;
+import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
-import io.vertx.mutiny.sqlclient.SqlClient;
 import io.vertx.mutiny.sqlclient.Tuple;
+import io.vertx.pgclient.PgException;
+import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * Every statement the engine runs on {@code requests}, the queue and its results. Each one
@@ -35,7 +33,17 @@ public class LineStore {
      * The client caches a prepared statement (parsed and planned once per connection) only up to
      * this many characters; every statement here is written to fit (PlanTest checks).
      */
-    public static final int CACHED_SQL_LIMIT = 2048;
+    static final int CACHED_SQL_LIMIT = 2048;
+
+    private static final String QUEUED = LineState.QUEUED.sql();
+    private static final String RUNNING = LineState.RUNNING.sql();
+    private static final String SUCCEEDED = LineState.SUCCEEDED.sql();
+    private static final String CANCELLED = LineState.CANCELLED.sql();
+    private static final String EXPIRED = LineState.EXPIRED.sql();
+    /** The settled states that are not a success: {@code ('failed', 'expired', 'cancelled')}. */
+    private static final String UNSUCCESSFUL = Wire.sqlList(LineState.UNSUCCESSFUL);
+    /** The batch statuses in which lines are written: {@code ('in_progress', 'cancelling')}. */
+    private static final String WRITABLE = Wire.sqlList(List.of(BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING));
 
     /** Up to n ready lines of each named batch, due first, skipping lines another claim holds. */
     static final String CLAIM = compact("""
@@ -43,13 +51,13 @@ public class LineStore {
             picked as (
               select p.rid from want w cross join lateral (
                 select r.ctid as rid from requests r
-                 where r.batch_id = w.batch_id and r.state = 'queued' and r.not_before <= $3
+                 where r.batch_id = w.batch_id and r.state = %s and r.not_before <= $3
                  order by r.not_before, r.line limit w.n for update skip locked) p
             )
-            update requests r set state = 'running', claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
+            update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
               from picked p where r.ctid = p.rid
             returning r.batch_id, r.line, r.fence, r.attempts, r.body
-            """);
+            """.formatted(QUEUED, RUNNING));
 
     /**
      * Results, each applied only if its line still carries the fence it was claimed with and its
@@ -70,17 +78,17 @@ public class LineStore {
               select v.*, r.rid from v cross join lateral (
                 select r.ctid as rid from requests r
                  where r.batch_id = v.batch_id and r.line = v.line and r.fence = v.fence for update) r
-               where exists (select 1 from batches b where b.id = v.batch_id and b.status in ('in_progress', 'cancelling'))
+               where exists (select 1 from batches b where b.id = v.batch_id and b.status in %s)
             ), u as (
               update requests r set state = h.state, not_before = h.not_before, status_code = h.status_code,
                      request_id = h.request_id, response = h.response, error_code = h.error_code,
                      error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
-                     attempts = r.attempts - h.refund, settled_xid = case when h.state <> 'queued' then pg_current_xact_id() end
+                     attempts = r.attempts - h.refund, settled_xid = case when h.state <> %s then pg_current_xact_id() end
                 from hit h where r.ctid = h.rid
               returning h.batch_id, h.line, h.state, h.it, h.ot, h.tt
             ), x as (
-              select batch_id, count(*) filter (where state = 'succeeded') as ok,
-                     count(*) filter (where state in ('failed', 'cancelled', 'expired')) as bad,
+              select batch_id, count(*) filter (where state = %s) as ok,
+                     count(*) filter (where state in (%s, %s, %s)) as bad,
                      coalesce(sum(it), 0) as it, coalesce(sum(ot), 0) as ot, coalesce(sum(tt), 0) as tt
                 from u group by batch_id
             ), c as (
@@ -93,42 +101,40 @@ public class LineStore {
             select u.batch_id, u.line, false from u
             union all
             select c.id, 0, c.settled from c
-            """);
+            """.formatted(WRITABLE, QUEUED, SUCCEEDED, LineState.FAILED.sql(), CANCELLED, EXPIRED));
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
-    public static final String RECOVER = "update requests set state = 'queued', claimed_by = null, fence = fence + 1"
-            + " where claimed_by = $1 and state = 'running'";
+    static final String RECOVER = "update requests set state = " + QUEUED + ", claimed_by = null, fence = fence + 1"
+            + " where claimed_by = $1 and state = " + RUNNING;
 
     /**
-     * Lines running per job, for the jobs named (their live batches only): one probe of
-     * {@code requests_held} per live process and batch. Scalar subqueries, so that the planner
-     * cannot turn them into a join over the whole index.
+     * Lines held in the name of a process that has no heartbeat row (it was declared dead while a
+     * claim of its was committing) go back to the queue. Reads the running lines only.
      */
-    static final String RUNNING_BY_JOB = compact("""
-            select b.job_id, coalesce(sum((select sum((select count(*) from requests r
-                                                        where r.claimed_by = n.node and r.batch_id = b.id and r.state = 'running'))
-                                             from engine_nodes n)), 0)::bigint
-              from batches b where b.job_id = any($1) and b.status = 'in_progress'
-             group by b.job_id
-            """);
+    static final String RECOVER_ORPHANS = compact("""
+            update requests r set state = %s, claimed_by = null, fence = r.fence + 1
+              from (select ctid as rid from requests q where q.state = %s and q.claimed_by is not null
+                       and not exists (select 1 from engine_nodes n where n.node = q.claimed_by) for update skip locked) h
+             where r.ctid = h.rid
+            """.formatted(QUEUED, RUNNING));
 
     /** A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's primary-key range). */
     static final String SETTLE_UNFINISHED = compact("""
             with x as (
               update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4,
                      settled_xid = pg_current_xact_id()
-               where batch_id = $1 and state in ('queued', 'running')
+               where batch_id = $1 and state in (%s, %s)
               returning 1
             )
             update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
             returning (select count(*) from x)
-            """);
+            """.formatted(QUEUED, RUNNING));
 
-    public static final String CANCEL_QUEUED = "with x as (update requests set state = 'cancelled', fence = fence + 1,"
-            + " error_code = $2, error_message = $3, settled_xid = pg_current_xact_id() where batch_id = $1 and state = 'queued' returning 1)"
+    static final String CANCEL_QUEUED = "with x as (update requests set state = " + CANCELLED + ", fence = fence + 1,"
+            + " error_code = $2, error_message = $3, settled_xid = pg_current_xact_id() where batch_id = $1 and state = " + QUEUED + " returning 1)"
             + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
 
-    public static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
+    static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
 
     /**
@@ -158,7 +164,7 @@ public class LineStore {
             """);
 
     /** Bytes of a file line beyond its values (its id, the keys, the status). */
-    public static final int LINE_OVERHEAD = 128;
+    static final int LINE_OVERHEAD = 128;
 
     /**
      * One page of a batch's lines for its output and error files: the lines numbered after $2, up
@@ -211,12 +217,12 @@ public class LineStore {
                                case when w.want then q.request_id end as request_id, case when w.want then convert_to(q.response, 'UTF8') end as response,
                                case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
                                case when w.want then %d + %s else 0 end as size
-                          from requests q cross join lateral (select $5::boolean is null or (q.state = 'succeeded') = $5 as want) w
+                          from requests q cross join lateral (select $5::boolean is null or (q.state = %s) = $5 as want) w
                          where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
                            and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
                          order by q.settled_xid, q.line limit $4) r
               ) p on p.upto - p.size < $6
-            """.formatted(BatchStatus.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE));
+            """.formatted(Wire.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE, SUCCEEDED));
 
     /**
      * A page of a batch's lines in line order after line $2, up to $5, of the states in $3 and the
@@ -231,8 +237,8 @@ public class LineStore {
             """);
 
     /** The same, when every state asked for is one of the error file's: a range of {@code requests_unsuccessful}. */
-    public static final String UNSUCCESSFUL_LINES = LINES.replace("where r.batch_id = $1 and",
-            "where r.batch_id = $1 and r.state in " + LineState.sqlList(LineState.UNSUCCESSFUL) + " and");
+    static final String UNSUCCESSFUL_LINES = LINES.replace("where r.batch_id = $1 and",
+            "where r.batch_id = $1 and r.state in " + UNSUCCESSFUL + " and");
 
     /**
      * A retry: the lines of batch $2 that went to its error file (those with an error code in $3
@@ -244,13 +250,16 @@ public class LineStore {
             select $1, row_number() over (order by r.line), r.custom_id, r.body
               from requests r
              where r.batch_id = $2 and r.state in %s and ($3::text[] is null or r.error_code = any($3))
-            """.formatted(LineState.sqlList(LineState.UNSUCCESSFUL)));
+            """.formatted(UNSUCCESSFUL));
 
     /** The highest line number of a batch (the primary key's last entry). */
-    public static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
+    static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
+
+    /** Whether a line of the batch expired. */
+    static final String ANY_EXPIRED = "select exists (select 1 from requests where batch_id = $1 and state = " + EXPIRED + ")";
 
     /** The statement on one line, white space collapsed: shorter to send, and under the cache's limit. */
-    public static String compact(String sql) {
+    static String compact(String sql) {
         return sql.replaceAll("\\s+", " ").trim();
     }
 
@@ -274,27 +283,89 @@ public class LineStore {
         });
     }
 
-    /** Locks the jobs' rows (in id order) so that claims for capped jobs are counted one process at a time. */
-    public Uni<Void> lockJobs(Tx client, String[] jobIds) {
-        return client.client().preparedQuery("select id from jobs where id = any($1) order by id for update").execute(Tuple.of((Object) jobIds))
-                .replaceWithVoid();
+    /**
+     * What became of a claimed line, to be written under the fence it was claimed with: its next
+     * state (settled, or {@code queued} again with the time it is due), the answer or the error,
+     * the tokens the answer counted, and whether the attempt the claim counted is given back. An
+     * interface, not a record: the dispatcher's results are written as they are, a set of
+     * thousands a second, without a copy of each.
+     */
+    public interface Outcome {
+        String batchId();
+
+        int line();
+
+        long fence();
+
+        LineState state();
+
+        /** For a line queued again, the earliest time (epoch ms) it may be claimed. */
+        long notBefore();
+
+        Integer statusCode();
+
+        String requestId();
+
+        String response();
+
+        String errorCode();
+
+        String errorMessage();
+
+        long inputTokens();
+
+        long outputTokens();
+
+        long totalTokens();
+
+        /** Give back the attempt the claim counted (the line was never sent). */
+        boolean refund();
     }
 
-    public Uni<Map<String, Integer>> runningByJob(Tx client, String[] jobIds) {
-        return client.client().preparedQuery(RUNNING_BY_JOB).execute(Tuple.of((Object) jobIds)).map(rows -> {
-            Map<String, Integer> out = new HashMap<>();
-            for (Row r : rows) {
-                out.put(r.getString(0), r.getLong(1).intValue());
-            }
-            return out;
-        });
+    /** What one write changed: the outcomes applied (the others lost their claim), and whether a batch settled. */
+    public record Applied(Set<Outcome> applied, boolean settledABatch) {
     }
 
-    /** What one write changed: the results applied (the others lost their claim), and whether a batch settled. */
-    public record Applied(Set<Result> applied, boolean settledABatch) {
+    /**
+     * PostgreSQL refused a write for a value in it: a data exception (class 22, e.g. a NUL
+     * character, a number out of range) or a value over one of its limits (54000). The same values
+     * would be refused again; any other failure of a write (PostgreSQL away) is not this.
+     */
+    public static final class Refused extends RuntimeException {
+        private final String sqlState;
+        private final String reason;
+
+        Refused(String sqlState, String reason, Throwable cause) {
+            super(sqlState + " " + reason, cause, false, false);
+            this.sqlState = sqlState;
+            this.reason = reason;
+        }
+
+        /** PostgreSQL's code for the refusal. */
+        public String sqlState() {
+            return sqlState;
+        }
+
+        /** PostgreSQL's own words (they may quote the refused value). */
+        public String reason() {
+            return reason;
+        }
     }
 
-    public Uni<Applied> write(List<Result> rs) {
+    /** A refusal of a write's values as {@link Refused}; any other failure as it is. */
+    private static Throwable refusal(Throwable e) {
+        if (e instanceof PgException pg && pg.getSqlState() != null
+                && (pg.getSqlState().startsWith("22") || pg.getSqlState().equals("54000"))) {
+            return new Refused(pg.getSqlState(), pg.getErrorMessage(), e);
+        }
+        return e;
+    }
+
+    /**
+     * Writes the outcomes in one statement ({@link #WRITE}), each only if its line still carries
+     * its fence; fails with {@link Refused} when PostgreSQL refuses a value in them.
+     */
+    public Uni<Applied> write(List<? extends Outcome> rs) {
         int n = rs.size();
         String[] batchIds = new String[n];
         Integer[] lines = new Integer[n];
@@ -310,13 +381,12 @@ public class LineStore {
         Long[] out = new Long[n];
         Long[] tot = new Long[n];
         Integer[] refund = new Integer[n];
-        Map<String, Result> byKey = new HashMap<>(n * 2);
+        Map<String, Outcome> byKey = new HashMap<>(n * 2);
         for (int i = 0; i < n; i++) {
-            Result r = rs.get(i);
-            Claimed c = r.claim();
-            batchIds[i] = c.batchId();
-            lines[i] = c.line();
-            fences[i] = c.fence();
+            Outcome r = rs.get(i);
+            batchIds[i] = r.batchId();
+            lines[i] = r.line();
+            fences[i] = r.fence();
             states[i] = r.state().wire();
             notBefore[i] = r.notBefore();
             status[i] = r.statusCode();
@@ -324,33 +394,42 @@ public class LineStore {
             responses[i] = r.response();
             codes[i] = r.errorCode();
             messages[i] = r.errorMessage();
-            in[i] = r.usage().input();
-            out[i] = r.usage().output();
-            tot[i] = r.usage().total();
+            in[i] = r.inputTokens();
+            out[i] = r.outputTokens();
+            tot[i] = r.totalTokens();
             refund[i] = r.refund() ? 1 : 0;
-            byKey.put(c.key(), r);
+            byKey.put(key(r.batchId(), r.line()), r);
         }
         Tuple t = Tuple.tuple().addArrayOfString(batchIds).addArrayOfInteger(lines).addArrayOfLong(fences)
                 .addArrayOfString(states).addArrayOfLong(notBefore).addArrayOfInteger(status).addArrayOfString(requestIds)
                 .addArrayOfString(responses).addArrayOfString(codes).addArrayOfString(messages).addArrayOfLong(in)
                 .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund);
         return pool.preparedQuery(WRITE).execute(t).map(rows -> {
-            Set<Result> applied = new HashSet<>(rows.size() * 2);
+            Set<Outcome> applied = new HashSet<>(rows.size() * 2);
             boolean settled = false;
             for (Row row : rows) {
                 if (row.getInteger(1) == 0) { // a batch whose counters moved (lines are numbered from 1)
                     settled |= row.getBoolean(2);
                 } else {
-                    applied.add(byKey.get(Claimed.key(row.getString(0), row.getInteger(1))));
+                    applied.add(byKey.get(key(row.getString(0), row.getInteger(1))));
                 }
             }
             return new Applied(applied, settled);
-        });
+        }).onFailure().transform(LineStore::refusal);
+    }
+
+    private static String key(String batchId, int line) {
+        return batchId + '#' + line;
     }
 
     /** Returns every line {@code node} holds to the queue; how many. */
     public Uni<Integer> recover(Tx client, String node) {
         return client.client().preparedQuery(RECOVER).execute(Tuple.of(node)).map(RowSet::rowCount);
+    }
+
+    /** Returns to the queue the lines held in the name of a process that has no heartbeat row; how many. */
+    public Uni<Integer> recoverOrphans() {
+        return pool.query(RECOVER_ORPHANS).execute().map(RowSet::rowCount);
     }
 
     /** Queued lines of a cancelling batch become {@code batch_cancelled} errors; safe to repeat. */
@@ -360,25 +439,39 @@ public class LineStore {
                 .map(rs -> rs.size() == 0 ? 0 : rs.iterator().next().getLong(0).intValue()));
     }
 
-    /** Every unfinished line of the batch becomes {@code state} with the error given, if the batch's fence holds; null if not. */
+    /**
+     * Every unfinished line of the batch becomes {@code state} with the error given, if the
+     * batch's fence holds: how many; null when the fence moved (nothing changed).
+     */
     public Uni<Integer> settleUnfinished(String batchId, long fence, LineState state, String code, String message) {
         return Transactions.run(pool, tx -> tx.client().preparedQuery(SETTLE_UNFINISHED)
                 .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence))
                 .map(rs -> {
                     if (rs.size() == 0) {
-                        throw new Lifecycle.Fenced();
+                        throw new FenceMoved(); // rolls back the lines' update with it
                     }
                     return rs.iterator().next().getLong(0).intValue();
-                }));
+                }))
+                .onFailure(FenceMoved.class).recoverWithNull();
+    }
+
+    /** Thrown inside a transaction of this store to roll it back because the batch's fence moved; never leaves the store. */
+    private static final class FenceMoved extends RuntimeException {
+        FenceMoved() {
+            super("fence moved", null, false, false);
+        }
     }
 
     /** Whether a line of the batch expired (only asked of a batch past its deadline). */
     public Uni<Boolean> anyExpired(String batchId) {
-        return pool.preparedQuery("select exists (select 1 from requests where batch_id = $1 and state = 'expired')")
-                .execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
+        return pool.preparedQuery(ANY_EXPIRED).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
     }
 
-    public Uni<Void> insert(Tx tx, String batchId, List<LineValidator.Line> set) {
+    /** A line of a batch to insert: its number in the input file, its custom_id and its request body. */
+    public record NewLine(int line, String customId, String body) {
+    }
+
+    public Uni<Void> insert(Tx tx, String batchId, List<NewLine> set) {
         Integer[] numbers = new Integer[set.size()];
         String[] ids = new String[set.size()];
         String[] bodies = new String[set.size()];
@@ -397,8 +490,13 @@ public class LineStore {
                 .replaceWithVoid();
     }
 
+    /** A line as the output and error files take it: its place, its last answer or error, and its state. */
+    public record FileLine(int line, String customId, Integer statusCode, String requestId, String response, String errorCode,
+            String errorMessage, LineState state) {
+    }
+
     /** A page of a batch's lines, in line order, and the bytes they take (about: as PostgreSQL reckons them). */
-    public record Page(List<Row> rows, long bytes) {
+    public record Page(List<FileLine> lines, long bytes) {
     }
 
     /**
@@ -407,7 +505,7 @@ public class LineStore {
      */
     public Uni<Page> page(Tx tx, String batchId, int afterLine, int count, int budget) {
         return tx.client().preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
-            List<Row> out = new ArrayList<>(rows.size());
+            List<FileLine> out = new ArrayList<>(rows.size());
             long bytes = 0;
             int last = afterLine;
             for (Row r : rows) {
@@ -417,7 +515,8 @@ public class LineStore {
                 }
                 last = line;
                 bytes = r.getLong(8);
-                out.add(r);
+                out.add(new FileLine(line, r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
+                        r.getString(6), LineState.of(r.getString(7))));
             }
             return new Page(out, bytes);
         });
@@ -428,11 +527,23 @@ public class LineStore {
     }
 
     /**
-     * What a results read found: whether the batch has ended (null: no such batch), the rows (ended,
-     * xid, line, custom_id, status_code, request_id, response, error_code, error_message, state, n;
-     * the values null for a line the outcome leaves out), and how many lines the range held.
+     * A settled line as the results stream reads it: where it is in the stream (the transaction
+     * that settled it, its number) and, when the read wants it ({@link #carried}), its values as
+     * in the files, the answer as its UTF-8 bytes (they go into the response as they are).
      */
-    public record SettledPage(Boolean ended, List<Row> rows, long scanned) {
+    public record SettledLine(long xid, int line, String customId, Integer statusCode, String requestId, Buffer response,
+            String errorCode, String errorMessage) {
+        /** Whether the read carries this line's values (else only its place, so that a reader moves past it). */
+        public boolean carried() {
+            return customId != null;
+        }
+    }
+
+    /**
+     * What a results read found: whether the batch has ended (null: no such batch), the lines in
+     * stream order, and how many lines the range held.
+     */
+    public record SettledPage(Boolean ended, List<SettledLine> lines, long scanned) {
     }
 
     /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
@@ -443,7 +554,7 @@ public class LineStore {
                     long scanned = 0;
                     long lastXid = afterXid;
                     int lastLine = afterLine;
-                    List<Row> out = new ArrayList<>(rows.size());
+                    List<SettledLine> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
                         ended = r.getBoolean(0);
                         if (r.getValue(1) == null) {
@@ -457,16 +568,30 @@ public class LineStore {
                         lastXid = xid;
                         lastLine = line;
                         scanned = r.getLong(10);
-                        out.add(r);
+                        out.add(new SettledLine(xid, line, r.getString(3), r.getInteger(4), r.getString(5), r.getBuffer(6),
+                                r.getString(7), r.getString(8)));
                     }
                     return new SettledPage(ended, out, scanned);
                 });
     }
 
+    /** A line as GET /v1/batches/{id}/requests lists it. */
+    public record StateLine(int line, String customId, LineState state, int attempts, Integer statusCode, String errorCode,
+            String errorMessage, long notBefore) {
+    }
+
     /** A page of lines for GET /v1/batches/{id}/requests (see {@link #LINES}). */
-    public Uni<RowSet<Row>> lines(String batchId, int afterLine, String[] states, String[] codes, int limit, boolean unsuccessfulOnly) {
+    public Uni<List<StateLine>> lines(String batchId, int afterLine, String[] states, String[] codes, int limit, boolean unsuccessfulOnly) {
         return pool.preparedQuery(unsuccessfulOnly ? UNSUCCESSFUL_LINES : LINES)
-                .execute(Tuple.of(batchId, afterLine, states, codes).addInteger(limit));
+                .execute(Tuple.of(batchId, afterLine, states, codes).addInteger(limit))
+                .map(rows -> {
+                    List<StateLine> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new StateLine(r.getInteger(0), r.getString(1), LineState.of(r.getString(2)), r.getInteger(3),
+                                r.getInteger(4), r.getString(5), r.getString(6), r.getLong(7)));
+                    }
+                    return out;
+                });
     }
 
     /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */

@@ -4,21 +4,29 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 
 /**
  * The {@code engine_nodes} table: one heartbeat row per engine process. A line's claim lasts as
- * long as its holder's heartbeat, so keeping thousands of claims alive costs one row update.
+ * long as its holder's heartbeat, so keeping thousands of claims alive costs one row update. What
+ * a process held goes back through {@link LineStore} (lines) and {@link BatchStore} (batch-level
+ * claims), in the same transaction as the change to its row.
  */
 public class NodeStore {
-    private final Pool pool;
+    static final String REGISTER = "insert into engine_nodes (node, heartbeat, alive_until, started_at) values ($1, $2, $3, $2)"
+            + " on conflict (node) do update set heartbeat = $2, alive_until = $3, started_at = $2";
+    static final String BEAT = "update engine_nodes set heartbeat = $2, alive_until = $3 where node = $1";
+    static final String DEAD = "select node from engine_nodes where alive_until < $1 and node <> $2";
+    static final String BURY = "delete from engine_nodes where node = $1 and alive_until < $2";
+    static final String LEAVE = "delete from engine_nodes where node = $1";
+
+    private final Transactions transactions;
     private final LineStore lines;
     private final BatchStore batches;
 
-    public NodeStore(Pool pool, LineStore lines, BatchStore batches) {
-        this.pool = pool;
+    public NodeStore(Transactions transactions, LineStore lines, BatchStore batches) {
+        this.transactions = transactions;
         this.lines = lines;
         this.batches = batches;
     }
@@ -29,11 +37,9 @@ public class NodeStore {
      * (re)written. Returns how many lines went back.
      */
     public Uni<Integer> register(String node, long now, long leaseMillis) {
-        return Transactions.run(pool, tx -> lines.recover(tx, node)
+        return transactions.run(tx -> lines.recover(tx, node)
                 .call(() -> batches.releaseAllSteps(tx, node))
-                .call(() -> tx.client().preparedQuery("insert into engine_nodes (node, heartbeat, alive_until, started_at) values ($1, $2, $3, $2)"
-                        + " on conflict (node) do update set heartbeat = $2, alive_until = $3, started_at = $2")
-                        .execute(Tuple.of(node, now, now + leaseMillis))));
+                .call(() -> tx.client().preparedQuery(REGISTER).execute(Tuple.of(node, now, now + leaseMillis))));
     }
 
     /**
@@ -41,14 +47,14 @@ public class NodeStore {
      * gone: another process declared this one dead and took its lines.
      */
     public Uni<Boolean> beat(String node, long now, long leaseMillis) {
-        return pool.preparedQuery("update engine_nodes set heartbeat = $2, alive_until = $3 where node = $1")
+        return transactions.autoCommit().client().preparedQuery(BEAT)
                 .execute(Tuple.of(node, now, now + leaseMillis))
                 .map(rs -> rs.rowCount() == 1);
     }
 
     /** Processes other than {@code self} whose own lease ran out before {@code now} without a heartbeat. */
     public Uni<List<String>> dead(String self, long now) {
-        return pool.preparedQuery("select node from engine_nodes where alive_until < $1 and node <> $2").execute(Tuple.of(now, self))
+        return transactions.autoCommit().client().preparedQuery(DEAD).execute(Tuple.of(now, self))
                 .map(rows -> {
                     List<String> out = new ArrayList<>();
                     for (Row r : rows) {
@@ -63,29 +69,24 @@ public class NodeStore {
      * lines to the queue in the same transaction; -1 when it came back to life meanwhile.
      */
     public Uni<Integer> bury(String node, long now) {
-        return Transactions.run(pool, tx -> tx.client().preparedQuery("delete from engine_nodes where node = $1 and alive_until < $2")
+        return transactions.run(tx -> tx.client().preparedQuery(BURY)
                 .execute(Tuple.of(node, now))
                 .chain(rs -> rs.rowCount() == 0 ? Uni.createFrom().item(-1) : lines.recover(tx, node)));
     }
 
     /**
      * Lines held in the name of a process that has no heartbeat row (it was declared dead while a
-     * claim of its was committing) go back to the queue. Reads the running lines only.
+     * claim of its was committing) go back to the queue ({@link LineStore#recoverOrphans}).
      */
     public Uni<Integer> recoverOrphans() {
-        return pool.query("""
-                update requests r set state = 'queued', claimed_by = null, fence = r.fence + 1
-                  from (select ctid as rid from requests q where q.state = 'running' and q.claimed_by is not null
-                           and not exists (select 1 from engine_nodes n where n.node = q.claimed_by) for update skip locked) h
-                 where r.ctid = h.rid
-                """).execute().map(io.vertx.mutiny.sqlclient.RowSet::rowCount);
+        return lines.recoverOrphans();
     }
 
     /** A graceful goodbye: the row goes, with whatever is still held (given back) and the batch-level claims. */
     public Uni<Void> leave(String node) {
-        return Transactions.run(pool, tx -> lines.recover(tx, node)
+        return transactions.run(tx -> lines.recover(tx, node)
                 .call(() -> batches.releaseAllSteps(tx, node))
-                .call(() -> tx.client().preparedQuery("delete from engine_nodes where node = $1").execute(Tuple.of(node))))
+                .call(() -> tx.client().preparedQuery(LEAVE).execute(Tuple.of(node))))
                 .replaceWithVoid();
     }
 }

@@ -1,5 +1,6 @@
 package dev.openbatch.store;
 
+import dev.openbatch.status.DeliveryState;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Tuple;
 
@@ -19,10 +20,10 @@ public final class WebhookEventStore {
                        on conflict (batch_id, type) do nothing
                        returning id, project, type, created_at, created_us)
             insert into webhook_deliveries (endpoint_id, event_id, project, state, next_attempt_at, created_at, created_us)
-            select w.id, e.id, e.project, 'pending', $5, e.created_at, e.created_us
+            select w.id, e.id, e.project, %s, $5, e.created_at, e.created_us
               from e join webhook_endpoints w on w.project = e.project
              where e.type = any(string_to_array(w.event_types, ','))
-            """;
+            """.formatted(DeliveryState.PENDING.sql());
 
     private WebhookEventStore() {
     }

@@ -1,5 +1,4 @@
 package dev.openbatch.webhooks;
-import dev.openbatch.store.DeliveryStore;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -15,13 +14,14 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
+import dev.openbatch.status.DeliveryState;
+import dev.openbatch.store.DeliveryStore;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.core.Context;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.sqlclient.Pool;
 
 /**
  * One process's webhook deliveries, on a Vert.x context of their own (never the engine's batch
@@ -71,14 +71,14 @@ public final class WebhookDeliverer {
     /**
      * @param engineLeaseMillis the engine's lease: a claim lasts one attempt's timeout plus this
      */
-    public WebhookDeliverer(String node, Vertx vertx, Pool pool, Time time, WebhooksConfig config, WebhookMetrics metrics,
+    public WebhookDeliverer(String node, Vertx vertx, DeliveryStore store, Time time, WebhooksConfig config, WebhookMetrics metrics,
             long engineLeaseMillis) {
         this.node = node;
         this.context = vertx.getOrCreateContext();
         this.time = time;
         this.config = config;
         this.metrics = metrics;
-        this.store = new DeliveryStore(pool);
+        this.store = store;
         this.schedule = DeliverySchedule.of(config);
         this.sender = new WebhookSender(vertx.getDelegate(), Targets.of(config), config.timeout(), config.maxConcurrency());
         this.leaseMillis = config.timeout().toMillis() + engineLeaseMillis;
@@ -214,14 +214,14 @@ public final class WebhookDeliverer {
         DeliveryState state;
         Long next = null;
         String error = null;
-        String outcome;
+        DeliveryOutcome outcome;
         if (o.ok()) {
             state = DeliveryState.SUCCEEDED;
-            outcome = "succeeded";
+            outcome = DeliveryOutcome.SUCCEEDED;
         } else {
             next = schedule.nextAttempt(attempts, c.eventCreatedAt() * 1000, now);
             state = next == null ? DeliveryState.FAILED : DeliveryState.PENDING;
-            outcome = next == null ? "failed" : "retried";
+            outcome = next == null ? DeliveryOutcome.FAILED : DeliveryOutcome.RETRIED;
             error = o.error() != null ? o.error() : "The receiver answered HTTP " + o.status() + "; only a 2xx answer counts.";
         }
         metrics.attempt(outcome, System.nanoTime() - a.startNanos);

@@ -9,6 +9,7 @@ import io.quarkus.panache.common.Parameters;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
+/** Webhook endpoints through Hibernate: one of a project's endpoints, how many it has, and a page of them. */
 @WithSession
 @ApplicationScoped
 public class WebhookEndpointRepository implements PanacheRepositoryBase<WebhookEndpointEntity, String> {

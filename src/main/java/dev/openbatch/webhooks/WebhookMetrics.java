@@ -22,7 +22,7 @@ public class WebhookMetrics {
     private final MeterRegistry registry;
     private final Timer latency;
     private final AtomicLong backlog = new AtomicLong();
-    private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
+    private final Map<DeliveryOutcome, Counter> outcomes = new ConcurrentHashMap<>();
 
     public WebhookMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -30,18 +30,18 @@ public class WebhookMetrics {
                 .publishPercentileHistogram().register(registry);
         Gauge.builder("openbatch_webhook_backlog", backlog, AtomicLong::get)
                 .description("Webhook deliveries not finished yet (waiting for an attempt or a retry), every project").register(registry);
-        for (String o : new String[] { "succeeded", "retried", "failed" }) {
+        for (DeliveryOutcome o : DeliveryOutcome.values()) {
             outcome(o);
         }
     }
 
-    private Counter outcome(String outcome) {
+    private Counter outcome(DeliveryOutcome outcome) {
         return outcomes.computeIfAbsent(outcome, o -> Counter.builder("openbatch_webhook_deliveries")
                 .description("Webhook delivery attempts by outcome: succeeded (2xx), retried (will be tried again), failed (given up)")
-                .tag("outcome", o).register(registry));
+                .tag("outcome", o.label()).register(registry));
     }
 
-    void attempt(String outcome, long nanos) {
+    void attempt(DeliveryOutcome outcome, long nanos) {
         outcome(outcome).increment();
         latency.record(Duration.ofNanos(nanos));
     }

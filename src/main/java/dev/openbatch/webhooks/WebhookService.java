@@ -1,5 +1,4 @@
 package dev.openbatch.webhooks;
-import dev.openbatch.store.DeliveryStore;
 
 import java.net.URI;
 import java.util.ArrayList;
@@ -12,11 +11,11 @@ import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
+import dev.openbatch.store.DeliveryStore;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.sqlclient.Pool;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
@@ -38,9 +37,9 @@ public class WebhookService {
     private final Time time;
     private final Vertx vertx;
 
-    public WebhookService(WebhookEndpointRepository endpoints, Pool pool, WebhooksConfig config, Time time, Vertx vertx) {
+    public WebhookService(WebhookEndpointRepository endpoints, DeliveryStore deliveries, WebhooksConfig config, Time time, Vertx vertx) {
         this.endpoints = endpoints;
-        this.deliveries = new DeliveryStore(pool);
+        this.deliveries = deliveries;
         this.targets = Targets.of(config);
         this.time = time;
         this.vertx = vertx;

@@ -103,17 +103,17 @@ class BigAnswersTest {
         // a page of these lines holds about a page's bytes, not a page of line numbers
         LineStore.Page page = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 0, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
                 .await().atMost(Duration.ofSeconds(30));
-        int rows = page.rows().size();
+        int rows = page.lines().size();
         assertTrue(rows >= OutputFiles.PAGE_BYTES / (pad + 1000) && rows <= OutputFiles.PAGE_BYTES / pad + 1, rows + " lines in a page");
         long before = 0;
         for (int i = 0; i < rows - 1; i++) {
-            before += page.rows().get(i).getString(4).length();
+            before += page.lines().get(i).response().length();
         }
         assertTrue(before < OutputFiles.PAGE_BYTES, "only the last line of a page may go past its budget");
-        assertEquals(1, page.rows().get(0).getInteger(0));
+        assertEquals(1, page.lines().get(0).line());
         // a page from line 49 on: line 49 and line 50 (bigger than the budget alone), nothing after
         LineStore.Page big = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 48, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
                 .await().atMost(Duration.ofSeconds(30));
-        assertEquals(List.of(49, 50), big.rows().stream().map(x -> x.getInteger(0)).toList());
+        assertEquals(List.of(49, 50), big.lines().stream().map(LineStore.FileLine::line).toList());
     }
 }

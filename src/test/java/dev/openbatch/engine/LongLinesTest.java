@@ -92,7 +92,7 @@ class LongLinesTest {
         f.createdAt = System.currentTimeMillis() / 1000;
         f.createdUs = System.currentTimeMillis() * 1000;
         int chunks = (int) ((size + FileStore.CHUNK - 1) / FileStore.CHUNK);
-        new Transactions(pool).run(tx -> store.insertRow(tx, f)
+        new Transactions(pool).run(tx -> store.insertRow(tx, f.row())
                 .chain(() -> Multi.createFrom().range(0, chunks)
                         .onItem().transformToUniAndConcatenate(seq -> {
                             long from = (long) seq * FileStore.CHUNK;

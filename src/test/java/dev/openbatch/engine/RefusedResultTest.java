@@ -82,13 +82,14 @@ class RefusedResultTest {
         }
 
         @Override
-        public Uni<Applied> write(List<Result> rs) {
+        public Uni<Applied> write(List<? extends Outcome> outcomes) {
             writes.incrementAndGet();
             if (blips.getAndDecrement() > 0) {
                 return Uni.createFrom().failure(new IllegalStateException("connection reset (a database blip, made by the test)"));
             }
-            List<Result> out = new ArrayList<>(rs.size());
-            for (Result r : rs) {
+            List<Result> out = new ArrayList<>(outcomes.size());
+            for (Outcome o : outcomes) {
+                Result r = (Result) o;
                 int line = r.claim().line();
                 if (r.state() != LineState.SUCCEEDED) {
                     out.add(r);

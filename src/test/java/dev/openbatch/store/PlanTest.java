@@ -113,7 +113,7 @@ class PlanTest {
         s.put("write results", new String[] { LineStore.WRITE, "'{" + b(3) + "," + b(4) + "}', '{120,130}', '{1,1}', '{succeeded,queued}', '{0,0}',"
                 + " '{200,null}', '{r1,null}', '{\"{}\",null}', '{null,null}', '{null,null}', '{1,0}', '{1,0}', '{2,0}', '{0,1}'", "batches" });
         s.put("recover a dead process", new String[] { LineStore.RECOVER, "'plan-node-" + run + "-1'", "" });
-        s.put("running lines per capped job", new String[] { LineStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
+        s.put("running lines per capped job", new String[] { JobStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
         s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0", "batches" });
         s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x'", "batches" });
         s.put("page of the output and error files", new String[] { LineStore.PAGE, "'" + big() + "', 0, " + OutputFiles.PAGE + ", "

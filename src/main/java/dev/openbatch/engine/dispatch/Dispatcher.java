@@ -97,7 +97,7 @@ public class Dispatcher {
         this.capacity = upstream.maxConcurrency();
         this.prefetch = Math.max(16, capacity);
         this.claimMax = Math.max(16, capacity / 3);
-        this.jobRoom = new JobRoom(lines);
+        this.jobRoom = new JobRoom();
         this.eligible = new EligibleBatches(upstream.name(), now -> {
             long started = System.nanoTime();
             return batches.eligible(upstream.name(), now).invoke(list -> metrics.chooseLatency(System.nanoTime() - started));

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import dev.openbatch.store.BatchStore.Eligible;
-import dev.openbatch.store.LineStore;
+import dev.openbatch.store.JobStore;
 import dev.openbatch.store.Tx;
 import io.smallrye.mutiny.Uni;
 
@@ -18,10 +18,7 @@ import io.smallrye.mutiny.Uni;
  * to count and take no lock; a claim with none of them runs without a transaction.
  */
 final class JobRoom {
-    private final LineStore lines;
-
-    JobRoom(LineStore lines) {
-        this.lines = lines;
+    JobRoom() {
     }
 
     /** Whether a claim from these batches takes lines of a capped job, and so must lock and count first. */
@@ -60,8 +57,8 @@ final class JobRoom {
      */
     Uni<Map<String, Integer>> lock(Tx tx, List<Eligible> open) {
         String[] jobs = cappedJobs(open);
-        return lines.lockJobs(tx, jobs)
-                .chain(() -> lines.runningByJob(tx, jobs))
+        return JobStore.lock(tx, jobs)
+                .chain(() -> JobStore.runningByJob(tx, jobs))
                 .map(running -> room(open, running));
     }
 }

@@ -1,5 +1,6 @@
 package dev.openbatch.engine.dispatch;
 import dev.openbatch.status.LineState;
+import dev.openbatch.store.LineStore;
 
 /**
  * What became of one claimed line, ready to be written under its claim's fence. Made only
@@ -13,7 +14,7 @@ import dev.openbatch.status.LineState;
  * @param refund     give back the attempt the claim counted (the line was never sent)
  */
 public record Result(Claimed claim, LineState state, long notBefore, Integer statusCode, String requestId, String response,
-        String errorCode, String errorMessage, Answers.Usage usage, boolean refund) {
+        String errorCode, String errorMessage, Answers.Usage usage, boolean refund) implements LineStore.Outcome {
 
     /** The error code of a line whose result PostgreSQL refused to store. */
     public static final String NOT_STORABLE = "result_not_storable";
@@ -81,7 +82,37 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
         return Math.max(0, Math.min(MAX_TOKENS, tokens));
     }
 
-    boolean settled() {
+    @Override
+    public String batchId() {
+        return claim.batchId();
+    }
+
+    @Override
+    public int line() {
+        return claim.line();
+    }
+
+    @Override
+    public long fence() {
+        return claim.fence();
+    }
+
+    @Override
+    public long inputTokens() {
+        return usage.input();
+    }
+
+    @Override
+    public long outputTokens() {
+        return usage.output();
+    }
+
+    @Override
+    public long totalTokens() {
+        return usage.total();
+    }
+
+    public boolean settled() {
         return state.settled();
     }
 

@@ -14,7 +14,6 @@ import dev.openbatch.api.LogText;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
-import io.vertx.pgclient.PgException;
 
 /**
  * Writes one dispatcher's results in sets through {@link LineStore#write}: as soon as a writer is
@@ -144,7 +143,7 @@ class ResultWriter {
             List<Result> rs = new ArrayList<>(results.size() + o.results.size());
             rs.addAll(results);
             rs.addAll(o.results);
-            Set<Result> applied = new HashSet<>(this.applied.applied());
+            Set<LineStore.Outcome> applied = new HashSet<>(this.applied.applied());
             applied.addAll(o.applied.applied());
             return new Written(rs, new LineStore.Applied(applied, this.applied.settledABatch() || o.applied.settledABatch()));
         }
@@ -156,13 +155,14 @@ class ResultWriter {
      * Any other failure fails the whole (it is retried; what was written already is fenced).
      */
     private Uni<Written> writeSet(List<Result> set) {
-        return lines.write(set).map(a -> new Written(set, a)).onFailure(ResultWriter::refused).recoverWithUni(e -> {
+        return lines.write(set).map(a -> new Written(set, a)).onFailure(LineStore.Refused.class).recoverWithUni(e -> {
             if (set.size() > 1) {
                 int half = set.size() / 2;
                 return writeSet(set.subList(0, half)).chain(a -> writeSet(set.subList(half, set.size())).map(a::plus));
             }
             Result r = set.get(0);
-            String why = LogText.of(((PgException) e).getErrorMessage(), 500); // it may quote the refused value
+            LineStore.Refused refused = (LineStore.Refused) e;
+            String why = LogText.of(refused.reason(), 500); // it may quote the refused value
             if (Result.NOT_STORABLE.equals(r.errorCode()) && r.statusCode() == null) {
                 // our own failure, without a value of the upstream's, refused too: nothing more to try
                 LOG.errorf("the failure of line %d of batch %s cannot be stored either (%s); the line stays with its claim",
@@ -170,20 +170,8 @@ class ResultWriter {
                 return Uni.createFrom().item(new Written(set, new LineStore.Applied(Set.of(), false)));
             }
             LOG.warnf("the result of line %d of batch %s was refused (%s %s); the line fails as %s", r.claim().line(),
-                    r.claim().batchId(), ((PgException) e).getSqlState(), why, Result.NOT_STORABLE);
+                    r.claim().batchId(), refused.sqlState(), why, Result.NOT_STORABLE);
             return writeSet(List.of(Result.notStorable(r.claim(), why)));
         });
-    }
-
-    /**
-     * PostgreSQL refused a value: a data exception (class 22, e.g. a NUL character, a number out
-     * of range) or a value over one of its limits (54000). The same values would be refused again.
-     */
-    private static boolean refused(Throwable e) {
-        if (!(e instanceof PgException pg) || pg.getSqlState() == null) {
-            return false;
-        }
-        String state = pg.getSqlState();
-        return state.startsWith("22") || state.equals("54000");
     }
 }

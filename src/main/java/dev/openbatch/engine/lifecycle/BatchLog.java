@@ -1,52 +1,53 @@
 package dev.openbatch.engine.lifecycle;
 
+import java.util.Locale;
+
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
 
 import dev.openbatch.api.LogText;
-
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.Tuple;
+import dev.openbatch.store.BatchStore;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /** One log line per batch transition, with the batch id, project and counts (as MDC fields for JSON logs too). */
 @ApplicationScoped
 public class BatchLog {
     private static final Logger LOG = Logger.getLogger("openbatch.batches");
-    private final Pool pool;
 
-    public BatchLog(Pool pool) {
-        this.pool = pool;
+    /** The MDC fields of a transition's line, named as JSON logs show them: each constant's name in lower case. */
+    private enum Field {
+        BATCH_ID, PROJECT, STATUS, TOTAL, COMPLETED, FAILED;
+
+        final String key = name().toLowerCase(Locale.ROOT);
+    }
+
+    private final BatchStore batches;
+
+    public BatchLog(BatchStore batches) {
+        this.batches = batches;
     }
 
     public void transition(String batchId, String status) {
-        pool.preparedQuery("select project, total, completed, failed, model from batches where id = $1").execute(Tuple.of(batchId))
-                .subscribe().with(rows -> {
-                    if (rows.size() == 0) {
-                        return;
-                    }
-                    Row r = rows.iterator().next();
-                    log(batchId, r.getString(0), status, r.getInteger(1), r.getInteger(2), r.getInteger(3), r.getString(4));
-                }, e -> LOG.infof("batch %s -> %s", batchId, status));
+        batches.counts(batchId).subscribe().with(c -> {
+            if (c != null) {
+                log(batchId, c.project(), status, c.total(), c.completed(), c.failed(), c.model());
+            }
+        }, e -> LOG.infof("batch %s -> %s", batchId, status));
     }
 
     public static void log(String batchId, String project, String status, int total, int completed, int failed, String model) {
-        MDC.put("batch_id", batchId);
-        MDC.put("project", project);
-        MDC.put("status", status);
-        MDC.put("total", Integer.toString(total));
-        MDC.put("completed", Integer.toString(completed));
-        MDC.put("failed", Integer.toString(failed));
+        MDC.put(Field.BATCH_ID.key, batchId);
+        MDC.put(Field.PROJECT.key, project);
+        MDC.put(Field.STATUS.key, status);
+        MDC.put(Field.TOTAL.key, Integer.toString(total));
+        MDC.put(Field.COMPLETED.key, Integer.toString(completed));
+        MDC.put(Field.FAILED.key, Integer.toString(failed));
         try {
             LOG.info(line(batchId, project, status, total, completed, failed, model));
         } finally {
-            MDC.remove("batch_id");
-            MDC.remove("project");
-            MDC.remove("status");
-            MDC.remove("total");
-            MDC.remove("completed");
-            MDC.remove("failed");
+            for (Field f : Field.values()) {
+                MDC.remove(f.key);
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
 import dev.openbatch.engine.EngineMetrics;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import org.jboss.logging.Logger;
@@ -194,7 +195,8 @@ public final class Lifecycle {
                 .emitOn(Infrastructure.getDefaultWorkerPool())
                 .chain(rows -> {
                     for (FileStore.IndexedLine l : rows) {
-                        v.indexed(l.line(), l.customId(), l.url(), l.model(), l.error(), l.late());
+                        BatchError error = l.errorCode() == null ? null : new BatchError(l.errorCode(), l.errorMessage(), l.errorParam(), l.line());
+                        v.indexed(l.line(), l.customId(), l.url(), l.model(), error, l.late());
                         if (v.done()) {
                             return Uni.createFrom().voidItem();
                         }
@@ -246,8 +248,16 @@ public final class Lifecycle {
         }
         return Multi.createFrom().range(0, (valid.size() + INSERT_ROWS - 1) / INSERT_ROWS)
                 .onItem().transformToUniAndConcatenate(part -> lines.insert(tx, batchId,
-                        valid.subList(part * INSERT_ROWS, Math.min(valid.size(), (part + 1) * INSERT_ROWS))))
+                        newLines(valid.subList(part * INSERT_ROWS, Math.min(valid.size(), (part + 1) * INSERT_ROWS)))))
                 .collect().last().replaceWithVoid();
+    }
+
+    private static List<LineStore.NewLine> newLines(List<LineValidator.Line> valid) {
+        List<LineStore.NewLine> out = new ArrayList<>(valid.size());
+        for (LineValidator.Line l : valid) {
+            out.add(new LineStore.NewLine(l.line(), l.customId(), l.body()));
+        }
+        return out;
     }
 
     /** The verdict on a file validation read to its end; throws {@link Invalid} with its errors when it failed. */
@@ -298,9 +308,13 @@ public final class Lifecycle {
     public Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
                 "The batch's completion window ran out before this request finished.")
-                .invoke(n -> metrics.lineFinished(upstream, "expired", n))
-                .chain(n -> n == 0 ? settledLate(batchId, fence)
-                        : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED));
+                .chain(n -> {
+                    if (n == null) {
+                        return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: nothing changed
+                    }
+                    metrics.lineFinished(upstream, LineState.EXPIRED.wire(), n);
+                    return n == 0 ? settledLate(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
+                });
     }
 
     /**

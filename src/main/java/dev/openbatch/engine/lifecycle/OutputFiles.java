@@ -1,5 +1,4 @@
 package dev.openbatch.engine.lifecycle;
-import dev.openbatch.store.LineStore;
 
 import java.util.List;
 import java.util.concurrent.CompletionStage;
@@ -7,14 +6,14 @@ import java.util.concurrent.CompletionStage;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 
 import dev.openbatch.api.Ids;
-import dev.openbatch.files.FileEntity;
 import dev.openbatch.files.FileService;
+import dev.openbatch.status.LineState;
 import dev.openbatch.store.FileStore;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.Tx;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.sqlclient.Row;
-import dev.openbatch.store.Tx;
 
 /**
  * Writes a batch's output and error files from its request rows in one pass, in line order, each
@@ -59,19 +58,9 @@ public final class OutputFiles {
                 .map(v -> new Written(output.id(), errors.id()));
     }
 
-    private static FileEntity file(String batchId, String project, long now, Long expiresAt, long createdUs, String filename) {
-        FileEntity f = new FileEntity();
-        f.id = Ids.file();
-        f.project = project;
-        f.purpose = FileService.OUTPUT_PURPOSE;
-        f.filename = filename;
-        f.bytes = 0;
-        f.status = "processed";
-        f.createdAt = now;
-        f.expiresAt = expiresAt;
-        f.createdUs = createdUs;
-        f.producerBatchId = batchId;
-        return f;
+    private static FileStore.NewFile file(String batchId, String project, long now, Long expiresAt, long createdUs, String filename) {
+        return new FileStore.NewFile(Ids.file(), project, FileService.OUTPUT_PURPOSE, filename, 0, "processed", now, expiresAt, createdUs,
+                batchId);
     }
 
     /** How many line numbers the next page looks up: about twice what fits its bytes, judging by this page's lines. */
@@ -100,7 +89,7 @@ public final class OutputFiles {
         final Sink errors;
         final UniEmitter<? super Void> done;
         /** The page being appended, and the next row of it. */
-        List<Row> rows = List.of();
+        List<LineStore.FileLine> rows = List.of();
         int row;
         /** The sink whose line is being appended (it may take several chunks). */
         Sink filling;
@@ -137,10 +126,10 @@ public final class OutputFiles {
                     return;
                 }
                 if (row < rows.size()) {
-                    Row r = rows.get(row++);
-                    filling = "succeeded".equals(r.getString(7)) ? output : errors;
-                    filling.add(pieces(ids.of(r.getInteger(0)), r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
-                            r.getString(6)));
+                    LineStore.FileLine r = rows.get(row++);
+                    filling = r.state() == LineState.SUCCEEDED ? output : errors;
+                    filling.add(pieces(ids.of(r.line()), r.customId(), r.statusCode(), r.requestId(), r.response(), r.errorCode(),
+                            r.errorMessage()));
                     continue;
                 }
                 rows = List.of();
@@ -169,10 +158,10 @@ public final class OutputFiles {
 
         /** A page came: it is the one to append; the next one's start and size follow from it. */
         private void took(LineStore.Page page) {
-            rows = page.rows();
+            rows = page.lines();
             row = 0;
             // cut short by its bytes: the next page starts after its last line; else after the numbers it looked up
-            afterLine = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).getInteger(0) : afterLine + count;
+            afterLine = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).line() : afterLine + count;
             count = nextCount(rows.size(), page.bytes());
             more = afterLine < lastLine;
             if (more && page.bytes() <= 2L * PAGE_BYTES) {
@@ -224,7 +213,7 @@ public final class OutputFiles {
      */
     private final class Sink {
         final Tx tx;
-        final FileEntity file;
+        final FileStore.NewFile file;
         Buffer buffer = Buffer.buffer(64 * 1024); // grows up to a chunk and a slice; many error files stay small
         /** The line being appended: its pieces, the one being appended and how far. */
         String[] pieces;
@@ -234,14 +223,14 @@ public final class OutputFiles {
         int seq;
         long bytes;
 
-        Sink(Tx tx, FileEntity file) {
+        Sink(Tx tx, FileStore.NewFile file) {
             this.tx = tx;
             this.file = file;
         }
 
         /** The file's id, or null when no line belonged in it. */
         String id() {
-            return created ? file.id : null;
+            return created ? file.id() : null;
         }
 
         /** A line to append (the one before is appended completely). */
@@ -286,13 +275,13 @@ public final class OutputFiles {
             bytes += data.length();
             Uni<Void> row = created ? Uni.createFrom().voidItem() : store.insertRow(tx, file);
             created = true;
-            return row.chain(() -> store.insertChunk(tx, file.id, seq++, data));
+            return row.chain(() -> store.insertChunk(tx, file.id(), seq++, data));
         }
 
         Uni<Void> close() {
             Uni<Void> last = buffer.length() == 0 ? Uni.createFrom().voidItem() : store(buffer);
             buffer = Buffer.buffer(0);
-            return last.chain(() -> created ? store.setBytes(tx, file.id, bytes) : Uni.createFrom().voidItem());
+            return last.chain(() -> created ? store.setBytes(tx, file.id(), bytes) : Uni.createFrom().voidItem());
         }
     }
 }
