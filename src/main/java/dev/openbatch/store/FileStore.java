@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.batches.BatchView.BatchError;
+import dev.openbatch.validation.BatchError;
 import io.netty.buffer.Unpooled;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
