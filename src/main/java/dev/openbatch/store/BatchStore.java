@@ -233,11 +233,15 @@ public class BatchStore {
 
     // ---- retries (BatchLines, for the API) ----
 
-    /** A retry batch, in progress at once; endpoint, input file, model and output expiry are the retried batch's. */
+    /**
+     * A retry batch, validated and not started yet (its lines are copied next, and {@link #start}
+     * starts it in the same transaction); endpoint, input file, model and output expiry are the
+     * retried batch's.
+     */
     static final String INSERT_RETRY = LineStore.compact("""
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
-                                 output_expires_after, created_at, created_us, in_progress_at, expires_at, validated, total)
-            select $1, project, $3, endpoint, input_file_id, $4, 'in_progress', model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
+                                 output_expires_after, created_at, created_us, expires_at, validated, total)
+            select $1, project, $3, endpoint, input_file_id, $4, 'validating', model, $5, $6, output_expires_after, $7, $8, $9, true, 0
               from batches where id = $2
             """);
 
@@ -246,8 +250,11 @@ public class BatchStore {
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
     }
 
-    public Uni<Void> setTotal(Tx tx, String batchId, int total) {
-        return tx.client().preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
+    /** A batch inserted validated (a retry) starts: validating → in_progress, with its {@code total} lines; false unless it waited so. */
+    public Uni<Boolean> start(Tx tx, String batchId, int total, long nowSeconds) {
+        return tx.client().preparedQuery("update batches set status = 'in_progress', in_progress_at = $3, total = $2"
+                + " where id = $1 and status = 'validating' and validated")
+                .execute(Tuple.of(batchId, total, nowSeconds)).map(rs -> rs.rowCount() == 1);
     }
 
     private static List<Row> rows(io.vertx.mutiny.sqlclient.RowSet<Row> rs) {
