@@ -1,4 +1,10 @@
 package dev.openbatch.batches;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.lifecycle.Lifecycle;
+import dev.openbatch.engine.lifecycle.OutputFiles;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -212,10 +218,10 @@ public class BatchLines {
 
     /**
      * Creates the retry batch, in progress at once (its lines were validated with the batch they
-     * come from), with the lines of the retried batch that went to its error file (with one of
-     * the error codes, when given), copied row to row: no file is read or written. In one
-     * transaction: when there is no such line, nothing is created and the answer is a 409.
-     * Returns how many lines it has.
+     * come from, so {@code Lifecycle.start} starts it once they are in), with the lines of the
+     * retried batch that went to its error file (with one of the error codes, when given), copied
+     * row to row: no file is read or written. In one transaction: when there is no such line,
+     * nothing is created and the answer is a 409. Returns how many lines it has.
      */
     public Uni<Integer> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
@@ -229,7 +235,7 @@ public class BatchLines {
                                 + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
                                 + " to retry.", "nothing_to_retry"));
                     }
-                    return batches.setTotal(tx, r.id(), n);
+                    return Lifecycle.start(batches, tx, r.id(), n, r.now());
                 }));
     }
 }

@@ -8,6 +8,7 @@ import dev.openbatch.validation.BatchError;
 import dev.openbatch.store.FileStore;
 import dev.openbatch.validation.LineScanner;
 import dev.openbatch.validation.LineValidator;
+import dev.openbatch.validation.Validation;
 
 /**
  * An uploaded file's bytes on their way into the database, looked at once. They are cut into
@@ -111,7 +112,7 @@ public final class FileIngest implements LineScanner.Sink {
 
     /** The index key's limits part: an index serves a batch validated under the same limits. */
     public static String key(int maxLineBytes, int maxLines, int maxErrors) {
-        return "v1 " + maxLineBytes + " " + maxLines + " " + maxErrors;
+        return Validation.indexKey(maxLineBytes, maxLines, maxErrors);
     }
 
     /** Takes the next bytes of the file; returns the chunks they completed, in order. */

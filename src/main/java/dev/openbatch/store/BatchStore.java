@@ -282,13 +282,17 @@ public class BatchStore {
 
     // ---- retries (BatchLines, for the API) ----
 
-    /** A retry batch, in progress at once; endpoint, input file, model and output expiry are the retried batch's. */
+    /**
+     * A retry batch, validated and not started yet (its lines are copied next, and {@link #start}
+     * starts it in the same transaction); endpoint, input file, model and output expiry are the
+     * retried batch's.
+     */
     static final String INSERT_RETRY = LineStore.compact("""
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
-                                 output_expires_after, created_at, created_us, in_progress_at, expires_at, validated, total)
-            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $7, $9, true, 0
+                                 output_expires_after, created_at, created_us, expires_at, validated, total)
+            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, true, 0
               from batches where id = $2
-            """.formatted(IN_PROGRESS));
+            """.formatted(VALIDATING));
 
     /**
      * A retry batch to insert: its row's values; the rest is copied from the batch it retries
@@ -303,7 +307,12 @@ public class BatchStore {
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
     }
 
-    public Uni<Void> setTotal(Tx tx, String batchId, int total) {
-        return tx.client().preparedQuery("update batches set total = $2 where id = $1").execute(Tuple.of(batchId, total)).replaceWithVoid();
+    static final String START = "update batches set status = " + IN_PROGRESS + ", in_progress_at = $3, total = $2"
+            + " where id = $1 and status = " + VALIDATING + " and validated";
+
+    /** A batch inserted validated (a retry) starts: validating → in_progress, with its {@code total} lines; false unless it waited so. */
+    public Uni<Boolean> start(Tx tx, String batchId, int total, long nowSeconds) {
+        return tx.client().preparedQuery(START)
+                .execute(Tuple.of(batchId, total, nowSeconds)).map(rs -> rs.rowCount() == 1);
     }
 }

@@ -7,29 +7,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.LimitsConfig;
-import dev.openbatch.validation.ValidationReport;
+import dev.openbatch.store.FileStore;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
-import dev.openbatch.store.FileStore;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
- * {@code POST /v1/batches/validate}: reads an input file as a batch's validation would, with the
- * same {@link Validation} and the same limits, and says what it would find, inserting nothing.
- * One chunk at a time (the validation's memory: a chunk and at most one line), on a worker
- * thread; at most {@code openbatch.limits.dry-runs} at once in this process.
+ * {@code POST /v1/batches/validate}: reads an input file as a batch's validation reads a file
+ * without a line index, with the same {@link Validation}, the same limits and the same chunk
+ * reading ({@link FileValidation}), and says what it would find, inserting nothing. One chunk at a
+ * time (the validation's memory: a chunk and at most one line), on a worker thread; at most
+ * {@code openbatch.limits.dry-runs} at once in this process.
  */
 @ApplicationScoped
 public class DryRun {
-    private final FileStore files;
+    private final FileValidation reading;
     private final LimitsConfig limits;
     private final Upstreams upstreams;
     private final AtomicInteger running = new AtomicInteger();
 
     public DryRun(FileStore files, LimitsConfig limits, Upstreams upstreams) {
-        this.files = files;
+        this.reading = new FileValidation(files, limits, upstreams);
         this.limits = limits;
         this.upstreams = upstreams;
     }
@@ -53,35 +52,13 @@ public class DryRun {
 
     private Uni<ValidationReport> read(String endpoint, String fileId, String jobModel) {
         Validation v = Validation.dryRun(endpoint, limits);
-        return files.chunkCount(fileId)
-                .chain(chunks -> scan(fileId, v, 0, chunks))
-                .chain(whole -> {
-                    if (!whole) { // deleted while it was read
-                        return Uni.createFrom().item(report(endpoint, fileId, 0, null, null, Map.of(),
-                                Validation.fileErrors(fileId, null, limits)));
-                    }
-                    return Uni.createFrom().item(() -> {
-                        v.finish();
-                        Validation.Verdict verdict = v.verdict(jobModel, upstreams);
-                        return report(endpoint, fileId, v.requests(), verdict.model(), verdict.upstream(), v.models(), verdict.errors());
-                    }).runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
-                });
-    }
-
-    /** Feeds chunks {@code seq…} to the validation, one at a time, until the verdict cannot change; false when a chunk was gone. */
-    private Uni<Boolean> scan(String fileId, Validation v, int seq, int chunks) {
-        if (seq >= chunks || v.done()) {
-            return Uni.createFrom().item(true);
-        }
-        return files.chunk(fileId, seq)
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .chain(chunk -> {
-                    if (chunk == null) {
-                        return Uni.createFrom().item(false);
-                    }
-                    v.feed(chunk);
-                    return scan(fileId, v, seq + 1, chunks);
-                });
+        return reading.read(fileId, v, lines -> Uni.createFrom().voidItem()).map(whole -> {
+            if (!whole) { // deleted while it was read
+                return report(endpoint, fileId, 0, null, null, Map.of(), Validation.fileErrors(fileId, null, limits));
+            }
+            Validation.Verdict verdict = v.verdict(jobModel, upstreams); // on the worker thread that finished the reading
+            return report(endpoint, fileId, v.requests(), verdict.model(), verdict.upstream(), v.models(), verdict.errors());
+        });
     }
 
     private ValidationReport report(String endpoint, String fileId, int lines, String model, String upstream, Map<String, Integer> models,
@@ -89,6 +66,6 @@ public class DryRun {
         List<ValidationReport.ModelLines> perModel = new ArrayList<>(models.size());
         models.forEach((m, n) -> perModel.add(new ValidationReport.ModelLines(m, n, upstreams.forModel(m).map(Upstream::name).orElse(null))));
         return new ValidationReport("batch.validation", errors.isEmpty(), endpoint, fileId, lines, model, upstream, perModel,
-                errors.isEmpty() ? null : new Errors("list", errors));
+                errors.isEmpty() ? null : BatchErrors.of(errors));
     }
 }

@@ -1,5 +1,4 @@
 package dev.openbatch.validation;
-import dev.openbatch.engine.dispatch.Result;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +9,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-
 
 /**
  * Checks input lines one at a time, in one pass of a streaming parser: the line's {@code body} is

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Map;
 
 import dev.openbatch.api.LimitsConfig;
-import dev.openbatch.validation.LineScanner;
-import dev.openbatch.validation.LineValidator;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
 import io.vertx.mutiny.core.buffer.Buffer;
@@ -60,6 +58,14 @@ public final class Validation implements LineScanner.Sink {
     /** A dry run under the same limits: nothing is kept of the lines but the count of each model they ask for. */
     public static Validation dryRun(String endpoint, LimitsConfig limits) {
         return new Validation(endpoint, limits.maxBatchLines(), limits.maxLineBytes(), limits.maxReportedErrors(), true);
+    }
+
+    /**
+     * The limits part of a file's line index key ({@code files.line_index}, written at upload by
+     * {@code FileIngest}): an index serves a batch validated under the same limits.
+     */
+    public static String indexKey(int maxLineBytes, int maxLines, int maxErrors) {
+        return "v1 " + maxLineBytes + " " + maxLines + " " + maxErrors;
     }
 
     /**

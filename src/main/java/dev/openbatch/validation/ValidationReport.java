@@ -18,7 +18,7 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
  */
 @RegisterForReflection(targets = { ValidationReport.class, ValidationReport.ModelLines.class })
 public record ValidationReport(String object, boolean valid, String endpoint, String input_file_id, int lines, String model,
-        String upstream, List<ModelLines> models, Errors errors) {
+        String upstream, List<ModelLines> models, BatchErrors errors) {
 
     /** A model the lines ask for, how many lines ask for it, and the upstream that serves it (null: none). */
     public record ModelLines(String model, int lines, String upstream) {

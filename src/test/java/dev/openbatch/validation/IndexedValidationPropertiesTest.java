@@ -4,20 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import dev.openbatch.validation.LineValidator;
 import dev.openbatch.files.FileIngest;
+import dev.openbatch.validation.GeneratedFiles.File;
 import io.vertx.mutiny.core.buffer.Buffer;
-import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
-import net.jqwik.api.From;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.statistics.Statistics;
@@ -33,77 +29,17 @@ import net.jqwik.api.constraints.Size;
 class IndexedValidationPropertiesTest {
     private static final String CHAT = "/v1/chat/completions";
 
-    /** Kinds of line, each with a few variants, so that ids repeat, models differ, urls and lines go wrong. */
     @Provide
-    Arbitrary<byte[]> lines() {
-        Arbitrary<String> id = Arbitraries.of("a", "b", "c", "d", "e", "f", "g", "h", "é", "\\u00e9");
-        Arbitrary<String> model = Arbitraries.of("m", "m", "m", "n");
-        Arbitrary<String> url = Arbitraries.of(CHAT, CHAT, CHAT, "/v1/embeddings");
-        Arbitrary<String> pad = Arbitraries.of("", "x", "日本", "😀", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "\\\"q\\\"")
-                .list().ofMaxSize(6).map(l -> String.join("", l));
-        Arbitrary<byte[]> valid = Combinators.combine(id, model, url, pad).as((i, m, u, p) -> ("{\"custom_id\":\"" + i
-                + "\",\"method\":\"POST\",\"url\":\"" + u + "\",\"body\":{\"model\":\"" + m + "\",\"messages\":[{\"content\":\"" + p
-                + "\"}]}}").getBytes(StandardCharsets.UTF_8));
-        Arbitrary<byte[]> fixed = Arbitraries.of("", "   ", "\t", "not json", "{", "[1,2]", "{} {}",
-                "{\"custom_id\":5,\"method\":\"POST\",\"url\":\"" + CHAT + "\",\"body\":{\"model\":\"m\"}}",
-                "{\"custom_id\":\"z\",\"method\":\"GET\",\"url\":\"" + CHAT + "\",\"body\":{\"model\":\"m\"}}",
-                "{\"custom_id\":\"y\",\"method\":\"POST\",\"body\":{\"model\":\"m\"}}",
-                "{\"custom_id\":\"x\",\"method\":\"POST\",\"url\":\"/v1/embeddings\"}",
-                "{\"custom_id\":\"w\",\"method\":\"POST\",\"url\":\"" + CHAT + "\",\"body\":[1]}",
-                "{\"custom_id\":\"v\",\"method\":\"POST\",\"url\":\"" + CHAT + "\",\"body\":{\"x\":1}}",
-                "{\"method\":\"POST\",\"url\":\"" + CHAT + "\",\"body\":{\"model\":\"m\"}}",
-                "{\"custom_id\":\"u\",\"method\":\"POST\",\"url\":\"/v1/\\u0000\",\"body\":{\"model\":\"m\"}}")
-                .map(s -> s.getBytes(StandardCharsets.UTF_8));
-        // a body with an overlong encoding inside a string: the JSON parser lets it through, PostgreSQL would not
-        Arbitrary<byte[]> badUtf8 = id.map(i -> concat(("{\"custom_id\":\"" + i + "\",\"method\":\"POST\",\"url\":\"" + CHAT
-                + "\",\"body\":{\"model\":\"m\",\"t\":\"").getBytes(StandardCharsets.UTF_8), new byte[] { (byte) 0xc0, (byte) 0xaf },
-                "\"}}".getBytes(StandardCharsets.UTF_8)));
-        return Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(12, valid), net.jqwik.api.Tuple.of(4, fixed), net.jqwik.api.Tuple.of(1, badUtf8));
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] p : parts) {
-            out.writeBytes(p);
-        }
-        return out.toByteArray();
-    }
-
-    /** The file: lines, each with \n or \r\n (the last one maybe without). */
-    private static byte[] file(List<byte[]> lines, List<Boolean> crlf, boolean finalBreak) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (int i = 0; i < lines.size(); i++) {
-            out.writeBytes(lines.get(i));
-            if (i < lines.size() - 1 || finalBreak) {
-                out.writeBytes((crlf.get(i % crlf.size()) ? "\r\n" : "\n").getBytes(StandardCharsets.US_ASCII));
-            }
-        }
-        return out.toByteArray();
-    }
-
-    private static List<byte[]> pieces(byte[] file, List<Integer> cuts) {
-        List<Integer> at = new ArrayList<>();
-        for (int c : cuts) {
-            at.add(c % (file.length + 1));
-        }
-        at.sort(null);
-        at.add(file.length);
-        List<byte[]> out = new ArrayList<>();
-        int from = 0;
-        for (int to : at) {
-            out.add(Arrays.copyOfRange(file, from, to));
-            from = to;
-        }
-        return out;
+    Arbitrary<File> files() {
+        return GeneratedFiles.files(GeneratedFiles.requestLines(CHAT), 30);
     }
 
     @Property(tries = 3000)
-    void theIndexGivesTheVerdictReadingTheFileGives(@ForAll @Size(max = 30) List<@From("lines") byte[]> lines,
-            @ForAll @Size(min = 1, max = 5) List<Boolean> crlf, @ForAll boolean finalBreak,
+    void theIndexGivesTheVerdictReadingTheFileGives(@ForAll("files") File file,
             @ForAll @Size(max = 30) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
             @ForAll @IntRange(min = 1, max = 400) int chunkSize, @ForAll @IntRange(min = 10, max = 400) int maxLineBytes,
             @ForAll @IntRange(min = 1, max = 40) int maxLines, @ForAll @IntRange(min = 1, max = 8) int maxErrors) {
-        compare(lines, crlf, finalBreak, cuts, chunkSize, maxLineBytes, maxLines, maxErrors);
+        compare(file, cuts, chunkSize, maxLineBytes, maxLines, maxErrors);
     }
 
     /** Valid files (unique ids, one model, blank lines between), so that the request lines and their bodies are compared. */
@@ -119,13 +55,12 @@ class IndexedValidationPropertiesTest {
                     + "\",\"body\":{\"model\":\"m\",\"messages\":[{\"content\":\"" + "é日😀x".repeat(pad / 4) + "\"}]}}")
                     .getBytes(StandardCharsets.UTF_8));
         }
-        compare(lines, crlf, finalBreak, cuts, chunkSize, 4000, 40, 5);
+        compare(File.of(lines, crlf, finalBreak), cuts, chunkSize, 4000, 40, 5);
     }
 
-    private static void compare(List<byte[]> lines, List<Boolean> crlf, boolean finalBreak, List<Integer> cuts, int chunkSize,
-            int maxLineBytes, int maxLines, int maxErrors) {
-        byte[] bytes = file(lines, crlf, finalBreak);
-        List<byte[]> pieces = pieces(bytes, cuts);
+    private static void compare(File file, List<Integer> cuts, int chunkSize, int maxLineBytes, int maxLines, int maxErrors) {
+        byte[] bytes = file.bytes();
+        List<byte[]> pieces = GeneratedFiles.cut(bytes, cuts);
 
         // reading the file, as a batch of a file stored without an index
         Validation read = new Validation(CHAT, maxLines, maxLineBytes, maxErrors);
@@ -154,7 +89,7 @@ class IndexedValidationPropertiesTest {
             }
             index.addAll(c.lines());
         }
-        assertArrayEquals(bytes, concat(stored.toArray(byte[][]::new)), "the chunks hold the file exactly");
+        assertArrayEquals(bytes, GeneratedFiles.concat(stored.toArray(byte[][]::new)), "the chunks hold the file exactly");
         assertEquals(bytes.length, ingest.bytes());
 
         Validation judged = new Validation(CHAT, maxLines, maxLineBytes, maxErrors);
@@ -172,7 +107,7 @@ class IndexedValidationPropertiesTest {
             assertTrue(key.endsWith(" complete"), "an index that stops early seals the verdict: " + key);
             judged.endIndexed();
         }
-        assertTrue(key.startsWith(FileIngest.key(maxLineBytes, maxLines, maxErrors) + " "), key);
+        assertTrue(key.startsWith(Validation.indexKey(maxLineBytes, maxLines, maxErrors) + " "), key); // what a batch reads the index under
 
         Statistics.label("verdict").collect(read.errors().isEmpty() ? "valid" : "failed");
         Statistics.label("index").collect(key.substring(key.lastIndexOf(' ') + 1));
@@ -189,11 +124,11 @@ class IndexedValidationPropertiesTest {
                 assertEquals(v.line(), l.line());
                 assertEquals(v.customId(), l.customId());
                 // as PostgreSQL cuts it: the chunks seq..lastSeq joined, from bodyAt
-                byte[] joined = concat(stored.subList(l.seq(), l.lastSeq() + 1).toArray(byte[][]::new));
+                byte[] joined = GeneratedFiles.concat(stored.subList(l.seq(), l.lastSeq() + 1).toArray(byte[][]::new));
                 byte[] body = Arrays.copyOfRange(joined, l.bodyAt(), l.bodyAt() + l.bodyLength());
                 assertEquals(v.body(), new String(body, StandardCharsets.UTF_8), "body of line " + l.line());
                 if (l.lastSeq() > l.seq()) {
-                    assertTrue(lines.get(l.line() - 1).length + 2 > chunkSize, "line " + l.line() + " spans chunks though it fits one");
+                    assertTrue(file.lines().get(l.line() - 1).bytes().length + 2 > chunkSize, "line " + l.line() + " spans chunks though it fits one");
                 }
             }
         }

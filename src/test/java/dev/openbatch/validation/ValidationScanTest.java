@@ -13,7 +13,6 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.validation.LineValidator;
 import io.vertx.mutiny.core.buffer.Buffer;
 
 /** Reading an input file chunk by chunk: long lines cost their length, and the line limit names the line. */

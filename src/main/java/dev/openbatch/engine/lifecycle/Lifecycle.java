@@ -1,70 +1,61 @@
 package dev.openbatch.engine.lifecycle;
-import dev.openbatch.validation.Validation;
-import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
-import dev.openbatch.status.LineState;
-import dev.openbatch.engine.EngineMetrics;
 
 import java.util.ArrayList;
 import java.util.List;
 
-import org.jboss.logging.Logger;
-
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
+import dev.openbatch.engine.EngineMetrics;
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.validation.BatchError;
-import dev.openbatch.validation.Errors;
-import dev.openbatch.validation.LineValidator;
-import dev.openbatch.files.FileIngest;
+import dev.openbatch.status.LineState;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.store.BatchStore.Work;
 import dev.openbatch.store.FileStore;
-import dev.openbatch.upstream.Upstreams;
-import dev.openbatch.webhooks.WebhookOutbox;
-import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
+import dev.openbatch.store.LineStore;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
-import dev.openbatch.store.BatchStore.Work;
-import dev.openbatch.status.LineState;
+import dev.openbatch.upstream.Upstreams;
+import dev.openbatch.validation.BatchErrors;
+import dev.openbatch.validation.FileValidation;
+import dev.openbatch.validation.LineValidator;
+import dev.openbatch.webhooks.WebhookOutbox;
+import io.smallrye.mutiny.Uni;
 
 /**
- * A batch's life, one named method per transition: {@link #validate} (validating → in_progress,
- * or failed), {@link #complete} (in_progress → finalizing → completed), {@link #expire}
- * (in_progress → expired), {@link #cancel} (cancelling → cancelled). Each runs under the batch's
- * claim and ends with a write that checks the claim's fence, in one transaction, so a step cut
- * short by a crash is simply done again by whoever claims next. Lines settle one by one in the
- * dispatchers; a batch whose last line settled is completed here. Every terminal transition
- * records its webhook event ({@link WebhookOutbox}) in the same transaction: no terminal batch
- * without its event, no event for a transition rolled back.
+ * A batch's life: which step a batch needs ({@link #next}), and one named method per transition.
+ * <pre>
+ * validating ─validate─┬─start──▶ in_progress ─finalize─▶ finalizing ─complete─▶ completed
+ *                      └─fail───▶ failed           │
+ *                                                  ├─expire──────────▶ expired
+ *                                                  └─endPastDeadline─▶ expired, or completed
+ * cancelling ─cancel─▶ cancelled      (one cancelled while validating is validated first)
+ * </pre>
+ * Each runs under the batch's claim and ends with a write that checks the claim's fence, in one
+ * transaction, so a step cut short by a crash is simply done again by whoever claims next. Lines
+ * settle one by one in the dispatchers; a batch whose last line settled is completed here. Every
+ * terminal transition records its webhook event ({@link WebhookOutbox}) in the same transaction:
+ * no terminal batch without its event, no event for a transition rolled back. Reading and judging
+ * the input file is {@link FileValidation}'s; a retry batch, made by the API, starts through
+ * {@link #start(BatchStore, Tx, String, int, long)}.
  */
 public final class Lifecycle {
-    private static final Logger LOG = Logger.getLogger(Lifecycle.class);
-    private static final int INSERT_ROWS = 2000;
-    /** Lines of a file's index read at a time. */
-    private static final int INDEX_PAGE = 5000;
-
     private final Transactions transactions;
     private final Time time;
-    private final LimitsConfig limits;
-    private final Upstreams upstreams;
     private final BatchStore batches;
     private final LineStore lines;
     private final OutputFiles outputs;
-    private final FileStore store;
+    private final FileValidation input;
     private final EngineMetrics metrics;
 
-    public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore store,
-            EngineMetrics metrics) {
-        this.metrics = metrics;
+    public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines,
+            FileStore store, EngineMetrics metrics) {
         this.transactions = transactions;
         this.time = time;
-        this.limits = limits;
-        this.upstreams = upstreams;
         this.batches = batches;
         this.lines = lines;
         this.outputs = new OutputFiles(store, lines);
-        this.store = store;
+        this.input = new FileValidation(store, limits, upstreams);
+        this.metrics = metrics;
     }
 
     /** Thrown inside a transaction to roll it back because the claim was lost. */
@@ -74,26 +65,7 @@ public final class Lifecycle {
         }
     }
 
-    /** Thrown inside the validation transaction when a file's line index ends before the verdict (it should not). */
-    private static final class IndexShort extends RuntimeException {
-        IndexShort() {
-            super("line index ends early", null, false, false);
-        }
-    }
-
-    /** Thrown inside the validation transaction to roll back the inserted lines of a bad file. */
-    private static final class Invalid extends RuntimeException {
-        final List<BatchError> errors;
-        final String model;
-
-        Invalid(List<BatchError> errors, String model) {
-            super("invalid input file", null, false, false);
-            this.errors = errors;
-            this.model = model;
-        }
-    }
-
-    // ---- the state machine: which step a batch needs, and running it ----
+    // ---- which step a batch needs, and running it ----
 
     /** A batch-level step: each runs one transition (or a chain of them) under the batch's claim. */
     public enum Step {
@@ -109,9 +81,13 @@ public final class Lifecycle {
         EXPIRE
     }
 
-    /** The step {@code w} needs at {@code nowMillis}, or null when it needs none. */
+    /**
+     * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating
+     * batch already validated needs none: it is a retry batch inside the transaction that
+     * creates and starts it.
+     */
     public static Step next(Work w, long nowMillis) {
-        boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= nowMillis;
+        boolean late = late(w, nowMillis);
         return switch (w.status()) {
             case VALIDATING -> w.validated() ? null : Step.VALIDATE;
             case CANCELLING -> w.validated() ? Step.CANCEL : Step.VALIDATE;
@@ -126,11 +102,14 @@ public final class Lifecycle {
      * batch is being cancelled, expired when its deadline passed; null when they run on.
      */
     public static LineState abortInFlight(Work w, long nowMillis) {
-        boolean late = w.expiresAt() != null && w.expiresAt() * 1000 <= nowMillis;
         if (w.status() == BatchStatus.CANCELLING && w.validated()) {
             return LineState.CANCELLED;
         }
-        return w.status() == BatchStatus.IN_PROGRESS && late && !w.settled() ? LineState.EXPIRED : null;
+        return w.status() == BatchStatus.IN_PROGRESS && late(w, nowMillis) && !w.settled() ? LineState.EXPIRED : null;
+    }
+
+    private static boolean late(Work w, long nowMillis) {
+        return w.expiresAt() != null && w.expiresAt() * 1000 <= nowMillis;
     }
 
     /** Runs {@code step} for {@code w} under the claim {@code fence}; the status it reached, or null when the claim was lost. */
@@ -138,140 +117,52 @@ public final class Lifecycle {
         String id = w.id();
         return switch (step) {
             case VALIDATE -> validate(id, fence);
-            case CANCEL -> cancelQueued(id).invoke(n -> metrics.lineFinished(w.upstream(), LineState.CANCELLED.wire(), n))
-                    .chain(() -> cancel(id, fence));
-            case FINALIZE -> complete(id, fence, w.status());
-            case SETTLED_PAST_DEADLINE -> settledLate(id, fence);
+            case CANCEL -> cancel(id, fence, w.upstream());
+            case FINALIZE -> w.status() == BatchStatus.FINALIZING ? complete(id, fence) : finalizeAndComplete(id, fence);
+            case SETTLED_PAST_DEADLINE -> endPastDeadline(id, fence);
             case EXPIRE -> expire(id, fence, w.upstream());
         };
     }
 
-    // ---- validate ----
+    // ---- validating → in_progress, or failed ----
 
     /**
-     * Reads the input file, inserts one row per valid line, and moves the batch on: to
-     * in_progress (or it stays cancelling), or failed with the file's errors. Returns the new
-     * status, or null when the claim was lost. A file whose lines were indexed at upload under
-     * the current limits is judged from its index, and its bodies are copied inside PostgreSQL;
-     * any other file (stored before the index existed, or under other limits) is read whole.
+     * Judges the batch's input file, inserting a row per valid line, then {@link #start}s the
+     * batch, or {@link #fail}s it with the file's errors (the rows rolled back). The status
+     * reached, or null when the claim was lost.
      */
-    public Uni<BatchStatus> validate(String batchId, long fence) {
-        return batches.input(batchId).chain(in -> {
-            List<BatchError> fileErrors = Validation.fileErrors(in.fileId(), in.fileBytes(), limits);
-            if (!fileErrors.isEmpty()) {
-                return invalid(batchId, fence, fileErrors, null);
-            }
-            String key = FileIngest.key(limits.maxLineBytes(), limits.maxBatchLines(), limits.maxReportedErrors());
-            if (in.lineIndex() != null && in.lineIndex().startsWith(key + " ")) {
-                return validateIndexed(batchId, fence, in, in.lineIndex().endsWith(" complete"));
-            }
-            return validateByReading(batchId, fence, in);
-        });
+    private Uni<BatchStatus> validate(String batchId, long fence) {
+        return batches.input(batchId).chain(in -> transactions.run(tx -> input.judge(tx, batchId, in, rows(tx, batchId))
+                .chain(valid -> start(tx, batchId, fence, valid)))
+                .onFailure(FileValidation.Invalid.class).recoverWithUni(e -> fail(batchId, fence, (FileValidation.Invalid) e)));
     }
 
-    /** Judges the file from its line index; the valid lines' bodies go from its chunks to the batch's rows inside PostgreSQL. */
-    private Uni<BatchStatus> validateIndexed(String batchId, long fence, BatchStore.Input in, boolean complete) {
-        Validation v = Validation.of(in.endpoint(), limits);
-        return transactions.run(tx -> readIndex(tx, in.fileId(), v, 0).chain(() -> {
-            if (!v.done()) {
-                if (!complete) {
-                    throw new IndexShort();
+    /** The batch's request rows, inserted in {@code tx}. */
+    private FileValidation.Rows rows(Tx tx, String batchId) {
+        return new FileValidation.Rows() {
+            @Override
+            public Uni<Void> insert(List<LineValidator.Line> valid) {
+                List<LineStore.NewLine> rows = new ArrayList<>(valid.size());
+                for (LineValidator.Line l : valid) {
+                    rows.add(new LineStore.NewLine(l.line(), l.customId(), l.body()));
                 }
-                v.endIndexed();
+                return lines.insert(tx, batchId, rows);
             }
-            Validation.Verdict verdict = judged(v, in.jobModel());
-            return lines.insertFromFile(tx, batchId, in.fileId()).chain(() -> moveOn(tx, batchId, fence, v, verdict));
-        }))
-                .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model))
-                .onFailure(IndexShort.class).recoverWithUni(e -> {
-                    LOG.errorf("batch %s: the line index of file %s ends before its verdict; reading the file instead", batchId, in.fileId());
-                    return validateByReading(batchId, fence, in);
-                });
-    }
 
-    /** Reads the index a page at a time (judged on a worker thread) until its end or the verdict. */
-    private Uni<Void> readIndex(Tx tx, String fileId, Validation v, int after) {
-        return store.indexed(tx, fileId, after, INDEX_PAGE)
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .chain(rows -> {
-                    for (FileStore.IndexedLine l : rows) {
-                        BatchError error = l.errorCode() == null ? null : new BatchError(l.errorCode(), l.errorMessage(), l.errorParam(), l.line());
-                        v.indexed(l.line(), l.customId(), l.url(), l.model(), error, l.late());
-                        if (v.done()) {
-                            return Uni.createFrom().voidItem();
-                        }
-                    }
-                    return rows.size() < INDEX_PAGE ? Uni.createFrom().voidItem() : readIndex(tx, fileId, v, rows.get(rows.size() - 1).line());
-                });
-    }
-
-    /** Reads the file chunk by chunk, checks each line and inserts the valid ones. */
-    private Uni<BatchStatus> validateByReading(String batchId, long fence, BatchStore.Input in) {
-        Validation v = Validation.of(in.endpoint(), limits);
-        return transactions.run(tx -> readAndInsert(tx, batchId, in.fileId(), v)
-                .chain(() -> moveOn(tx, batchId, fence, v, judged(v, in.jobModel()))))
-                .onFailure(Invalid.class).recoverWithUni(e -> invalid(batchId, fence, ((Invalid) e).errors, ((Invalid) e).model));
+            @Override
+            public Uni<Void> insertIndexed(String fileId) {
+                return lines.insertFromFile(tx, batchId, fileId);
+            }
+        };
     }
 
     /**
-     * Reads, checks and inserts chunk after chunk, as a pipeline: while chunk i's lines are being
-     * inserted (PostgreSQL's work), chunk i+1 is already read and parsed (ours, on a worker thread).
+     * validating → in_progress, its lines in: the batch records how many, their model and the
+     * upstream that serves it (one cancelled meanwhile stays cancelling, for {@link #cancel}).
+     * Throws {@link Fenced}, rolling the lines back, when the claim was lost.
      */
-    private Uni<Void> readAndInsert(Tx tx, String batchId, String fileId, Validation v) {
-        return store.chunkCount(fileId)
-                .chain(n -> pipeline(tx, batchId, fileId, v, 0, n, n == 0 ? Uni.createFrom().item(List.of()) : parsed(fileId, v, 0)));
-    }
-
-    private Uni<Void> pipeline(Tx tx, String batchId, String fileId, Validation v, int seq, int chunks,
-            Uni<List<LineValidator.Line>> current) {
-        return current.chain(parsed -> {
-            if (seq + 1 >= chunks || v.done()) {
-                return insert(tx, batchId, parsed)
-                        .chain(() -> Uni.createFrom().item(v::finish).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()))
-                        .chain(last -> insert(tx, batchId, last));
-            }
-            Uni<List<LineValidator.Line>> next = parsed(fileId, v, seq + 1).memoize().indefinitely();
-            next.subscribe().with(x -> { }, e -> { }); // start reading the next chunk now
-            return insert(tx, batchId, parsed).chain(() -> pipeline(tx, batchId, fileId, v, seq + 1, chunks, next));
-        });
-    }
-
-    private Uni<List<LineValidator.Line>> parsed(String fileId, Validation v, int seq) {
-        return store.chunk(fileId, seq)
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(v::feed);
-    }
-
-    private Uni<Void> insert(Tx tx, String batchId, List<LineValidator.Line> valid) {
-        if (valid.isEmpty()) {
-            return Uni.createFrom().voidItem();
-        }
-        return Multi.createFrom().range(0, (valid.size() + INSERT_ROWS - 1) / INSERT_ROWS)
-                .onItem().transformToUniAndConcatenate(part -> lines.insert(tx, batchId,
-                        newLines(valid.subList(part * INSERT_ROWS, Math.min(valid.size(), (part + 1) * INSERT_ROWS)))))
-                .collect().last().replaceWithVoid();
-    }
-
-    private static List<LineStore.NewLine> newLines(List<LineValidator.Line> valid) {
-        List<LineStore.NewLine> out = new ArrayList<>(valid.size());
-        for (LineValidator.Line l : valid) {
-            out.add(new LineStore.NewLine(l.line(), l.customId(), l.body()));
-        }
-        return out;
-    }
-
-    /** The verdict on a file validation read to its end; throws {@link Invalid} with its errors when it failed. */
-    private Validation.Verdict judged(Validation v, String jobModel) {
-        Validation.Verdict verdict = v.verdict(jobModel, upstreams);
-        if (!verdict.errors().isEmpty()) {
-            throw new Invalid(verdict.errors(), verdict.model());
-        }
-        return verdict;
-    }
-
-    /** The lines are in: the batch goes in_progress if the claim's fence still holds. */
-    private Uni<BatchStatus> moveOn(Tx tx, String batchId, long fence, Validation v, Validation.Verdict verdict) {
-        return batches.validated(tx, batchId, fence, v.requests(), verdict.model(), verdict.upstream(), time.seconds()).map(s -> {
+    private Uni<BatchStatus> start(Tx tx, String batchId, long fence, FileValidation.Valid valid) {
+        return batches.validated(tx, batchId, fence, valid.requests(), valid.model(), valid.upstream(), time.seconds()).map(s -> {
             if (s == null) {
                 throw new Fenced();
             }
@@ -279,10 +170,25 @@ public final class Lifecycle {
         });
     }
 
-    private Uni<BatchStatus> invalid(String batchId, long fence, List<BatchError> errors, String model) {
+    /**
+     * validating → in_progress for a retry batch, which the API inserts in {@code tx} already
+     * validated (its {@code lines} were validated with the batch they come from) and starts in the
+     * same transaction: nothing outside sees it before it is in_progress. Needs no claim, and no
+     * engine: only the batches' store.
+     */
+    public static Uni<Void> start(BatchStore batches, Tx tx, String batchId, int lines, long nowSeconds) {
+        return batches.start(tx, batchId, lines, nowSeconds).invoke(started -> {
+            if (!started) {
+                throw new IllegalStateException("batch " + batchId + " was not waiting to start");
+            }
+        }).replaceWithVoid();
+    }
+
+    /** validating (or cancelling) → failed, with the file's errors; null when the claim was lost. */
+    private Uni<BatchStatus> fail(String batchId, long fence, FileValidation.Invalid invalid) {
         long now = time.millis();
         return transactions.run(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
-                .chain(() -> batches.invalid(tx, batchId, fence, Errors.toJson(errors), model, now / 1000))
+                .chain(() -> batches.invalid(tx, batchId, fence, BatchErrors.toJson(invalid.errors()), invalid.model(), now / 1000))
                 .map(s -> {
                     if (s == null) {
                         throw new Fenced(); // rolls the event back with it
@@ -291,21 +197,27 @@ public final class Lifecycle {
                 }));
     }
 
-    // ---- complete, expire, cancel ----
+    // ---- in_progress → finalizing → completed, or expired ----
 
-    /** Every line settled: in_progress → finalizing → completed (or on from finalizing, after a crash there). */
-    public Uni<BatchStatus> complete(String batchId, long fence, BatchStatus from) {
-        Uni<Boolean> finalizing = from == BatchStatus.FINALIZING ? Uni.createFrom().item(true)
-                : batches.startFinalizing(batchId, fence, time.seconds());
-        return finalizing.chain(ok -> ok ? end(batchId, fence, BatchStatus.FINALIZING, BatchStatus.COMPLETED) : Uni.createFrom().nullItem());
+    /** in_progress → finalizing, every line settled; null when the batch moved on. */
+    private Uni<BatchStatus> finalize(String batchId, long fence) {
+        return batches.startFinalizing(batchId, fence, time.seconds()).map(ok -> ok ? BatchStatus.FINALIZING : null);
+    }
+
+    /** finalizing → completed: the output and error files written. */
+    private Uni<BatchStatus> complete(String batchId, long fence) {
+        return end(batchId, fence, BatchStatus.FINALIZING, BatchStatus.COMPLETED);
+    }
+
+    private Uni<BatchStatus> finalizeAndComplete(String batchId, long fence) {
+        return finalize(batchId, fence).chain(s -> s == null ? Uni.createFrom().nullItem() : complete(batchId, fence));
     }
 
     /**
-     * The deadline passed: unfinished lines become {@code batch_expired} errors and the batch
-     * ends expired. A batch with nothing left unfinished is completed instead: every line has
-     * its result, the deadline only passed while the batch waited to be finalized.
+     * in_progress → expired, the deadline passed: unfinished lines become {@code batch_expired}
+     * errors. A batch with nothing left unfinished ends as {@link #endPastDeadline} says.
      */
-    public Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
+    private Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
                 "The batch's completion window ran out before this request finished.")
                 .chain(n -> {
@@ -313,28 +225,30 @@ public final class Lifecycle {
                         return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: nothing changed
                     }
                     metrics.lineFinished(upstream, LineState.EXPIRED.wire(), n);
-                    return n == 0 ? settledLate(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
+                    return n == 0 ? endPastDeadline(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
                 });
     }
 
     /**
-     * Every line of a batch past its deadline is settled: it ends expired when a line expired (the
+     * in_progress with every line settled, past the deadline: expired when a line expired (the
      * lines in flight at the deadline are aborted as {@code batch_expired}, and those writes may
-     * land before this batch's own step), completed when every line had its result in time.
+     * land before this step), completed when every line had its result in time and only the
+     * finalizing came late.
      */
-    public Uni<BatchStatus> settledLate(String batchId, long fence) {
+    private Uni<BatchStatus> endPastDeadline(String batchId, long fence) {
         return lines.anyExpired(batchId).chain(expired -> expired ? end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED)
-                : complete(batchId, fence, BatchStatus.IN_PROGRESS));
+                : finalizeAndComplete(batchId, fence));
     }
 
-    /** Queued lines of a cancelling batch become {@code batch_cancelled} errors (no claim needed; safe to repeat). */
-    public Uni<Integer> cancelQueued(String batchId) {
-        return lines.cancelQueued(batchId);
-    }
+    // ---- cancelling → cancelled ----
 
-    /** Cancelling: once nothing is running, the batch ends cancelled with the results it has. */
-    public Uni<BatchStatus> cancel(String batchId, long fence) {
-        return batches.settled(batchId)
+    /**
+     * cancelling → cancelled: queued lines become {@code batch_cancelled} errors (no claim
+     * needed; safe to repeat), and once nothing runs the batch ends with the results it has.
+     */
+    private Uni<BatchStatus> cancel(String batchId, long fence, String upstream) {
+        return lines.cancelQueued(batchId).invoke(n -> metrics.lineFinished(upstream, LineState.CANCELLED.wire(), n))
+                .chain(() -> batches.settled(batchId))
                 .chain(settled -> settled ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.CANCELLED) : Uni.createFrom().nullItem());
     }
 
