@@ -6,6 +6,7 @@ import dev.openbatch.status.LineState;
 import dev.openbatch.engine.lifecycle.ValidationTurns;
 import dev.openbatch.engine.lifecycle.Lifecycle;
 import dev.openbatch.engine.housekeeping.Housekeeping;
+import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.engine.dispatch.Dispatcher;
 
 import java.util.ArrayList;

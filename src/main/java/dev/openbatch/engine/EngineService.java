@@ -3,6 +3,7 @@ import dev.openbatch.store.NodeStore;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.engine.lifecycle.Lifecycle;
+import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.net.InetAddress;
 import java.util.concurrent.TimeUnit;

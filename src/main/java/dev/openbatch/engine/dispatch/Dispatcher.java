@@ -2,7 +2,7 @@ package dev.openbatch.engine.dispatch;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
-import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.engine.EngineConfig;
 
 import java.util.ArrayDeque;

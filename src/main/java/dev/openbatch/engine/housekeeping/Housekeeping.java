@@ -1,5 +1,5 @@
 package dev.openbatch.engine.housekeeping;
-import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -3,7 +3,7 @@ import dev.openbatch.validation.Validation;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
-import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.util.List;
 
