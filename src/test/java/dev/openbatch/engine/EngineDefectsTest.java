@@ -26,10 +26,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
@@ -51,7 +51,7 @@ class EngineDefectsTest {
     @Inject
     EngineConfig config;
     @Inject
-    Time time;
+    TestClock clock;
     @Inject
     Pool pool;
 
@@ -61,7 +61,7 @@ class EngineDefectsTest {
     void cleanUp() {
         started.forEach(Engine::halt);
         started.clear();
-        time.set(Clock.systemUTC());
+        clock.reset();
     }
 
     /** A batch store that records which batches' steps were claimed, and fails the first claims when told to. */
@@ -127,7 +127,7 @@ class EngineDefectsTest {
         assertEquals(4, e.inFlight(), "the job's max_concurrency");
         // a long pause: the process's own claims look expired by the clock. Before the fix its own tick returned
         // them to the queue and claimed them again while the first requests were still in flight.
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(5)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(5)));
         assertEquals(0, e.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process never sweeps its own lines");
         e.tickNow().toCompletableFuture().get(5, TimeUnit.SECONDS);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));
@@ -247,7 +247,7 @@ class EngineDefectsTest {
         Engine hasty = engine("lease-3s", Configs.of(config).withLease(Duration.ofSeconds(3)), null);
         // 5 s later: past the hasty one's lease, well within the patient one's (found by bench/sigterm.sh, where a
         // process with a 3 s lease buried a healthy one with a 30 s lease)
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5)));
         assertEquals(0, hasty.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process is judged by its own lease");
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));

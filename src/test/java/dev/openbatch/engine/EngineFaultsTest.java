@@ -22,10 +22,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
@@ -49,7 +49,7 @@ class EngineFaultsTest {
     @Inject
     EngineConfig config;
     @Inject
-    Time time;
+    TestClock clock;
 
     private final List<Engine> started = new ArrayList<>();
 
@@ -59,7 +59,7 @@ class EngineFaultsTest {
             e.halt();
         }
         started.clear();
-        time.set(Clock.systemUTC());
+        clock.reset();
     }
 
     private Engine engine(String node, EngineConfig c) {
@@ -99,7 +99,7 @@ class EngineFaultsTest {
         sleep(300);
         assertEquals(0, second.sent(), "lines under a live lease must not be sent again");
         // the lease runs out (the clock moves, nobody sleeps 30 s)
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));
         assertEachOnce(done, r, n);
@@ -128,7 +128,7 @@ class EngineFaultsTest {
         JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
         assertEquals(0, mid.getInt("request_counts.completed"), "nothing was written before the crash");
 
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         engine("after-restart", config);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));

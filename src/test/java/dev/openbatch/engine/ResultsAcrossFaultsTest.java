@@ -27,9 +27,9 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import dev.openbatch.testing.ResultsReader;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -58,7 +58,7 @@ class ResultsAcrossFaultsTest {
     @Inject
     EngineConfig config;
     @Inject
-    Time time;
+    TestClock clock;
     @Inject
     Pool pool;
 
@@ -68,7 +68,7 @@ class ResultsAcrossFaultsTest {
     void cleanUp() {
         started.forEach(Engine::halt);
         started.clear();
-        time.set(Clock.systemUTC());
+        clock.reset();
     }
 
     private Engine engine(String node) {
@@ -105,7 +105,7 @@ class ResultsAcrossFaultsTest {
         // two processes take over once its heartbeat is older than the lease
         engine("results-second");
         engine("results-third");
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(90));
         reading.get(120, TimeUnit.SECONDS);
 

@@ -47,10 +47,10 @@ import com.openai.core.http.Headers;
 import com.openai.models.webhooks.UnwrapWebhookEvent;
 import com.openai.models.webhooks.WebhookVerificationParams;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import dev.openbatch.testing.WebhookConfigs;
 import dev.openbatch.testing.WebhookReceiver;
 import dev.openbatch.testing.WebhookReceiver.Received;
@@ -87,7 +87,7 @@ class WebhookDeliveryTest {
     @Inject
     WebhooksConfig webhooks;
     @Inject
-    Time time;
+    TestClock clock;
     @Inject
     Pool pool;
 
@@ -114,7 +114,7 @@ class WebhookDeliveryTest {
     void cleanUp() {
         started.forEach(Engine::halt);
         started.clear();
-        time.set(Clock.systemUTC());
+        clock.reset();
         // an endpoint left behind would get the events of later tests' batches
         endpoints.forEach(e -> as(e[0]).delete("/v1/webhooks/" + e[1]));
         endpoints.clear();
@@ -224,7 +224,7 @@ class WebhookDeliveryTest {
         awaitStatus(KEY_A, failed, "failed", Duration.ofSeconds(30));
         awaitStatus(KEY_A, cancelled, "cancelled", Duration.ofSeconds(30));
         await(KEY_A, expired, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(30));
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         awaitStatus(KEY_A, expired, "expired", Duration.ofSeconds(30));
 
         Map<String, String> expected = Map.of(completed, "batch.completed", failed, "batch.failed", cancelled, "batch.cancelled",
@@ -327,7 +327,7 @@ class WebhookDeliveryTest {
         assertNotNull(pending.get("next_attempt_at"), "a user sees when the next attempt is due");
         assertTrue((Integer) pending.get("attempts") >= 1);
 
-        time.set(Clock.offset(Clock.systemUTC(), webhooks.retryFor().plusHours(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), webhooks.retryFor().plusHours(1)));
         Map<String, Object> failed = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "failed".equals(x.get("status")),
                 Duration.ofSeconds(20));
         assertNull(failed.get("next_attempt_at"));
@@ -405,7 +405,7 @@ class WebhookDeliveryTest {
         sleep(800);
         assertEquals(1, RECEIVER.at(path, Set.of(id)).size(), "a claim under its lease is not sent again");
         // the dead sender's claim lapses (the clock moves, nobody waits a minute)
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(30).plus(config.lease()).plusSeconds(5)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(30).plus(config.lease()).plusSeconds(5)));
         List<Received> got = awaitReceived(path, id, 2, Duration.ofSeconds(20));
         assertEquals("200", got.get(1).answer());
         assertEquals(got.get(0).webhookId(), got.get(1).webhookId(), "receivers can deduplicate by webhook-id");
@@ -452,7 +452,7 @@ class WebhookDeliveryTest {
         String[] hanging = endpoint(KEY_A, "/script/hang/" + r);
         endpoint(KEY_B, "/prompt/" + r);
         // twelve events of project A wait for a receiver that never answers
-        long now = time.millis();
+        long now = clock.millis();
         for (int k = 0; k < 12; k++) {
             int i = k;
             String evt = "evt_fake" + r + i;
