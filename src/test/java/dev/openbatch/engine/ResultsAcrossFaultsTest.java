@@ -15,7 +15,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -24,21 +23,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
-import dev.openbatch.testing.TestClock;
 import dev.openbatch.testing.ResultsReader;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
-import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.inject.Inject;
 
 /**
  * The results stream is exactly-once whatever happens to the engines: a client reading it across
@@ -49,34 +44,9 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class ResultsAcrossFaultsTest {
+class ResultsAcrossFaultsTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
     private static final Duration WAIT = Duration.ofSeconds(10);
-
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
-    TestClock clock;
-    @Inject
-    Pool pool;
-
-    private final List<Engine> started = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-        clock.reset();
-    }
-
-    private Engine engine(String node) {
-        Engine e = engines.create(node, config);
-        started.add(e);
-        e.start();
-        return e;
-    }
 
     @Test
     void aStreamReadAcrossAKill9OfTheEngineHoldingTheLinesGetsEachLineOnce() throws Exception {

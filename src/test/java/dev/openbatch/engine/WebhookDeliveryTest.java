@@ -50,7 +50,6 @@ import com.openai.models.webhooks.WebhookVerificationParams;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
-import dev.openbatch.testing.TestClock;
 import dev.openbatch.testing.WebhookConfigs;
 import dev.openbatch.testing.WebhookReceiver;
 import dev.openbatch.testing.WebhookReceiver.Received;
@@ -76,25 +75,16 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class WebhookDeliveryTest {
+class WebhookDeliveryTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
     private static final WebhookReceiver RECEIVER = new WebhookReceiver();
 
     @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
     WebhooksConfig webhooks;
-    @Inject
-    TestClock clock;
-    @Inject
-    Pool pool;
 
     @TestHTTPResource(value = "/", management = true)
     URL management;
 
-    private final List<Engine> started = new ArrayList<>();
     private final List<String[]> endpoints = new ArrayList<>();
     private static OpenAIClient sdk;
 
@@ -112,23 +102,14 @@ class WebhookDeliveryTest {
 
     @AfterEach
     void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-        clock.reset();
+        haltEngines();
         // an endpoint left behind would get the events of later tests' batches
         endpoints.forEach(e -> as(e[0]).delete("/v1/webhooks/" + e[1]));
         endpoints.clear();
     }
 
     private Engine engine(String node, WebhooksConfig w) {
-        Engine e = engines.create(node, config, w);
-        started.add(e);
-        e.start();
-        return e;
-    }
-
-    private Engine engine(String node) {
-        return engine(node, webhooks);
+        return start(builder(node).webhooks(w));
     }
 
     /** An endpoint at the receiver's {@code path}; returns {id, secret}. */
@@ -398,7 +379,7 @@ class WebhookDeliveryTest {
         String id = batch(KEY_A, lines(r, 1, null), "24h");
         awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         awaitReceived(path, id, 1, Duration.ofSeconds(20));
-        assertTrue(dying.webhooksInFlight() >= 1);
+        assertTrue(RECEIVER.hanging(path) >= 1, "the attempt is in flight when its sender dies");
         dying.halt();
 
         engine("wh-heir");
@@ -517,9 +498,7 @@ class WebhookDeliveryTest {
         String r = EngineTest.run();
         endpoint(KEY_A, "/rollback/" + r);
         FailingEnd store = new FailingEnd(pool);
-        Engine e = engines.create("wh-rollback", config, store);
-        started.add(e);
-        e.start();
+        start(builder("wh-rollback").batches(store));
         String id = batch(KEY_A, lines(r, 2, null), "24h");
         awaitValue(store.tries::get, n -> n >= 3, Duration.ofSeconds(30));
         assertEquals("finalizing", dev.openbatch.testing.Api.batch(KEY_A, id).getString("status"));
