@@ -33,7 +33,7 @@ import io.vertx.mutiny.core.Context;
  * in a test) share one database safely: claims, heartbeats and fences decide who does what.
  * Put together by {@link EngineBuilder}.
  */
-public class Engine {
+final class Engine {
     private static final Logger LOG = Logger.getLogger(Engine.class);
 
     private final String node;
@@ -72,10 +72,10 @@ public class Engine {
         this.housekeeping = parts.housekeeping(context, nodes, webhooks, dispatchers, () -> stopped);
     }
 
-    public String node() { return node; }
+    String node() { return node; }
 
     /** Registers this process's heartbeat (giving back what an earlier life under the same name held), then starts ticking. */
-    public void start() {
+    void start() {
         context.runOnContext(this::register);
     }
 
@@ -103,7 +103,7 @@ public class Engine {
     }
 
     /** Asks for a tick now (a batch was created, cancelled, or settled its last line). */
-    public void wake() {
+    void wake() {
         tick().subscribe().with(v -> { }, e -> { });
     }
 
@@ -150,7 +150,7 @@ public class Engine {
     }
 
     /** A batch went in_progress without a validation here (a retry made by the API): its dispatcher takes it on at once. */
-    public void started(String batchId) {
+    void started(String batchId) {
         handOver(batchId).subscribe().with(v -> { }, e -> { });
     }
 
@@ -186,7 +186,7 @@ public class Engine {
     }
 
     /** Lines in flight from this process, all upstreams. */
-    public int inFlight() {
+    int inFlight() {
         return dispatchers.inFlight();
     }
 
@@ -194,7 +194,7 @@ public class Engine {
      * Graceful stop: no new claims, lines in flight get up to {@code grace} to finish, what is
      * still held is given back, every result is written, and the heartbeat row goes. Completes when done.
      */
-    public CompletionStage<Void> stop(Duration grace) {
+    CompletionStage<Void> stop(Duration grace) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         context.runOnContext(() -> {
             stopped = true;

@@ -82,7 +82,7 @@ public class EngineService {
     }
 
     /** The running engine, or null when disabled. */
-    public Engine engine() {
+    Engine engine() {
         return engine;
     }
 
