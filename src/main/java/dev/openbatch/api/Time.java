@@ -4,15 +4,29 @@ import java.time.Clock;
 import java.util.concurrent.atomic.AtomicLong;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
 
 /**
- * The one source of time. Everything reads the injected {@link Clock}, so tests move time
- * instead of sleeping ({@link #set(Clock)}).
+ * The one source of time. Everything reads the injected {@link Clock}: the system's, in UTC
+ * ({@link #systemClock()}); the tests put a clock they can move in its place, so that they pass a
+ * lease or a deadline without sleeping.
  */
 @ApplicationScoped
 public class Time {
-    private volatile Clock clock = Clock.systemUTC();
+    private final Clock clock;
     private final AtomicLong lastMicros = new AtomicLong();
+
+    public Time(Clock clock) {
+        this.clock = clock;
+    }
+
+    /** The clock the application reads, unless a test puts another in its place. */
+    @Produces
+    @Singleton
+    static Clock systemClock() {
+        return Clock.systemUTC();
+    }
 
     public long millis() { return clock.millis(); }
 
@@ -27,9 +41,4 @@ public class Time {
         long now = System.currentTimeMillis() * 1000;
         return lastMicros.updateAndGet(prev -> Math.max(prev + 1, now));
     }
-
-    /** For tests: replace the clock (for example with an offset clock to pass a lease or a deadline). */
-    public void set(Clock clock) { this.clock = clock; }
-
-    public Clock clock() { return clock; }
 }

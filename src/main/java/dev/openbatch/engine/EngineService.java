@@ -1,8 +1,4 @@
 package dev.openbatch.engine;
-import dev.openbatch.store.NodeStore;
-import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
-import dev.openbatch.engine.lifecycle.Lifecycle;
 
 import java.net.InetAddress;
 import java.util.concurrent.TimeUnit;
@@ -12,58 +8,59 @@ import org.jboss.logging.Logger;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
-import dev.openbatch.engine.lifecycle.BatchLog;
-import dev.openbatch.engine.BatchChanged;
 import dev.openbatch.db.Migrations;
+import dev.openbatch.engine.lifecycle.BatchLog;
+import dev.openbatch.engine.metrics.EngineMetrics;
+import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.FileStore;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.Transactions;
 import dev.openbatch.upstream.Upstreams;
-import dev.openbatch.webhooks.WebhookDeliverer;
 import dev.openbatch.webhooks.WebhookMetrics;
 import dev.openbatch.webhooks.WebhooksConfig;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
 import dev.openbatch.store.DeliveryStore;
-import dev.openbatch.store.Transactions;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
-/** Owns this process's {@link Engine}: starts it after the migrations, stops it gracefully on shutdown. */
+/** Owns this process's {@link Engine}: builds and starts it after the migrations, stops it gracefully on shutdown. */
 @ApplicationScoped
 public class EngineService {
     private static final Logger LOG = Logger.getLogger(EngineService.class);
 
-    private final Transactions transactions;
-    private final BatchStore batches;
-    private final LineStore lines;
     private final DeliveryStore deliveries;
+    private final Transactions transactions;
     private final Vertx vertx;
     private final Time time;
     private final EngineConfig config;
     private final EngineMetrics metrics;
     private final LimitsConfig limits;
     private final Upstreams upstreams;
-    private final FileStore store;
+    private final BatchStore batches;
+    private final LineStore lines;
+    private final FileStore files;
     private final BatchLog batchLog;
     private final WebhooksConfig webhooks;
     private final WebhookMetrics webhookMetrics;
     private volatile Engine engine;
 
-    public EngineService(Transactions transactions, BatchStore batches, LineStore lines, DeliveryStore deliveries, Vertx vertx, Time time,
-            EngineConfig config, EngineMetrics metrics, LimitsConfig limits, Upstreams upstreams, FileStore store, BatchLog batchLog,
+    public EngineService(DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
+            LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
             WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Migrations migrations) {
-        this.transactions = transactions;
-        this.batches = batches;
-        this.lines = lines;
         this.deliveries = deliveries;
+        this.transactions = transactions;
         this.vertx = vertx;
         this.time = time;
         this.config = config;
         this.metrics = metrics;
         this.limits = limits;
         this.upstreams = upstreams;
-        this.store = store;
+        this.batches = batches;
+        this.lines = lines;
+        this.files = files;
         this.batchLog = batchLog;
         this.webhooks = webhooks;
         this.webhookMetrics = webhookMetrics;
@@ -74,44 +71,18 @@ public class EngineService {
             LOG.info("engine disabled (openbatch.engine.enabled=false): this process serves the API only");
             return;
         }
-        engine = create(config.nodeId().orElseGet(EngineService::defaultNode));
+        engine = builder(config.nodeId().orElseGet(EngineService::defaultNode)).build();
         engine.start();
     }
 
-    /** A new engine on this process's database and upstreams (tests make several to act as several processes). */
-    public Engine create(String node) {
-        return create(node, config);
-    }
-
-    /** The same, with settings of its own. */
-    public Engine create(String node, EngineConfig config) {
-        return create(node, config, webhooks);
-    }
-
-    /** The same, with engine and webhook settings of its own. */
-    public Engine create(String node, EngineConfig config, WebhooksConfig webhooks) {
-        return create(node, config, webhooks, this.batches, this.lines);
-    }
-
-    /** The same, reading and changing batches through the store given (tests pass one that fails or records). */
-    Engine create(String node, EngineConfig config, BatchStore batches) {
-        return create(node, config, batches, this.lines);
-    }
-
-    /** The same, with the lines' statements run through the store given (tests pass one that spoils results). */
-    Engine create(String node, EngineConfig config, BatchStore batches, LineStore lines) {
-        return create(node, config, webhooks, batches, lines);
-    }
-
-    private Engine create(String node, EngineConfig config, WebhooksConfig webhooks, BatchStore batches, LineStore lines) {
-        return new Engine(node, transactions, vertx, time, config, metrics,
-                new Lifecycle(transactions, time, limits, upstreams, batches, lines, store, metrics),
-                lines, batches, new NodeStore(transactions, lines, batches), store, upstreams.all(), batchLog,
-                new WebhookDeliverer(node, vertx, deliveries, time, webhooks, webhookMetrics, config.lease().toMillis()));
+    /** An engine named {@code node} with this process's parts, database and upstreams, to build (tests build several, as several processes). */
+    EngineBuilder builder(String node) {
+        return new EngineBuilder(node, deliveries, transactions, vertx, time, config, metrics, limits, upstreams, batches, lines, files, batchLog,
+                webhooks, webhookMetrics);
     }
 
     /** The running engine, or null when disabled. */
-    public Engine engine() {
+    Engine engine() {
         return engine;
     }
 

@@ -25,10 +25,10 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.Api;
 import dev.openbatch.testing.Envelope;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import dev.openbatch.testing.ResultsReader;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -44,11 +44,11 @@ class ResultsApiTest {
     private static final String CHAT = "/v1/chat/completions";
 
     @Inject
-    Time time;
+    TestClock clock;
 
     @AfterEach
     void resetClock() {
-        time.set(Clock.systemUTC());
+        clock.reset();
     }
 
     static String run() {
@@ -180,7 +180,7 @@ class ResultsApiTest {
         ResultsReader late = new ResultsReader(KEY_A, expiring, "");
         Api.await(KEY_A, expiring, b -> b.getInt("request_counts.completed") >= 4, Duration.ofSeconds(20));
         late.poll();
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         late.readToEnd(Duration.ofSeconds(30), Duration.ofMillis(100));
         JsonPath e = Api.batch(KEY_A, expiring);
         assertEquals("expired", e.getString("status"));

@@ -23,10 +23,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
@@ -37,32 +35,13 @@ import io.restassured.path.json.JsonPath;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.inject.Inject;
 
 /** The defects found by reading the old engine, each with the case that showed it. */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class EngineDefectsTest {
+class EngineDefectsTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
-
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
-    Time time;
-    @Inject
-    Pool pool;
-
-    private final List<Engine> started = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-        time.set(Clock.systemUTC());
-    }
 
     /** A batch store that records which batches' steps were claimed, and fails the first claims when told to. */
     static final class RecordingBatchStore extends BatchStore {
@@ -85,10 +64,7 @@ class EngineDefectsTest {
     }
 
     private Engine engine(String node, EngineConfig c, BatchStore batches) {
-        Engine e = batches == null ? engines.create(node, c) : engines.create(node, c, batches);
-        started.add(e);
-        e.start();
-        return e;
+        return batches == null ? engine(node, c) : start(builder(node).config(c).batches(batches));
     }
 
     private static String job(String key, int maxConcurrency) {
@@ -127,9 +103,9 @@ class EngineDefectsTest {
         assertEquals(4, e.inFlight(), "the job's max_concurrency");
         // a long pause: the process's own claims look expired by the clock. Before the fix its own tick returned
         // them to the queue and claimed them again while the first requests were still in flight.
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(5)));
-        assertEquals(0, e.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process never sweeps its own lines");
-        e.tickNow().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(5)));
+        assertEquals(0, sweep(e), "a process never sweeps its own lines");
+        tick(e);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));
         assertEquals(n, done.getInt("request_counts.completed"), "no held count leaked: the capped job ran to the end");
         for (int i = 1; i <= n; i++) {
@@ -208,7 +184,7 @@ class EngineDefectsTest {
         JsonPath done = awaitStatus(KEY_B, id, "completed", Duration.ofSeconds(60));
         assertEquals(n, done.getInt("request_counts.completed"));
         assertTrue(FAKE.maxInFlight.get() <= 3, "max_concurrency 3 across two processes, saw " + FAKE.maxInFlight.get());
-        assertEquals(n, one.sent() + two.sent(), "every line sent once");
+        assertEquals(n, sent(one) + sent(two), "every line sent once");
     }
 
     @Test
@@ -247,8 +223,8 @@ class EngineDefectsTest {
         Engine hasty = engine("lease-3s", Configs.of(config).withLease(Duration.ofSeconds(3)), null);
         // 5 s later: past the hasty one's lease, well within the patient one's (found by bench/sigterm.sh, where a
         // process with a 3 s lease buried a healthy one with a 30 s lease)
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5)));
-        assertEquals(0, hasty.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process is judged by its own lease");
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(5)));
+        assertEquals(0, sweep(hasty), "a process is judged by its own lease");
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));
         for (int i = 1; i <= n; i++) {
@@ -268,7 +244,7 @@ class EngineDefectsTest {
         var stopped = stopping.stop(Duration.ofSeconds(10));
         sleep(1200); // twice the stopping process's lease: only its heartbeat keeps its lines its own
         // found by bench/sigterm.sh: the heartbeat stopped with the stop, and the other process took the lines in flight
-        assertEquals(0, other.sweepLeases().await().atMost(Duration.ofSeconds(5)), "a process in its grace is alive");
+        assertEquals(0, sweep(other), "a process in its grace is alive");
         stopped.toCompletableFuture().get(20, TimeUnit.SECONDS);
         started.remove(stopping);
         awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));

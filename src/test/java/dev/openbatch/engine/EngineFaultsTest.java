@@ -14,15 +14,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
@@ -31,7 +27,6 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
 import io.vertx.core.json.JsonObject;
-import jakarta.inject.Inject;
 
 /**
  * The engine's hard cases, with engines started by hand as separate processes would be:
@@ -41,33 +36,8 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class EngineFaultsTest {
+class EngineFaultsTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
-
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
-    Time time;
-
-    private final List<Engine> started = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        for (Engine e : started) {
-            e.halt();
-        }
-        started.clear();
-        time.set(Clock.systemUTC());
-    }
-
-    private Engine engine(String node, EngineConfig c) {
-        Engine e = engines.create(node, c);
-        started.add(e);
-        e.start();
-        return e;
-    }
 
     private static void assertEachOnce(JsonPath done, String r, int n) {
         Map<String, JsonObject> out = EngineTest.file(KEY_A, done.getString("output_file_id"));
@@ -94,12 +64,12 @@ class EngineFaultsTest {
 
         Engine second = engine("second", config);
         // within the lease nobody may take the lines
-        assertEquals(0, second.sweepLeases().await().atMost(Duration.ofSeconds(5)));
-        second.tickNow().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertEquals(0, sweep(second));
+        tick(second);
         sleep(300);
-        assertEquals(0, second.sent(), "lines under a live lease must not be sent again");
+        assertEquals(0, sent(second), "lines under a live lease must not be sent again");
         // the lease runs out (the clock moves, nobody sleeps 30 s)
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));
         assertEachOnce(done, r, n);
@@ -117,18 +87,18 @@ class EngineFaultsTest {
         // this engine keeps its results in memory for an hour: they are never written
         Engine first = engine("answered-but-not-written", Configs.of(config).holdingResults(Duration.ofHours(1)));
         long deadline = System.currentTimeMillis() + 20_000;
-        while (first.sent() < slots && System.currentTimeMillis() < deadline) {
+        while (sent(first) < slots && System.currentTimeMillis() < deadline) {
             sleep(20);
         }
         sleep(500);
         // an answer waiting to be written keeps its slot: no more lines go out than the upstream's capacity
-        assertEquals(slots, first.sent(), "unwritten answers must hold their slots");
+        assertEquals(slots, sent(first), "unwritten answers must hold their slots");
         first.halt();
         assertEquals(0, EngineTest.file(KEY_A, null).size());
         JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
         assertEquals(0, mid.getInt("request_counts.completed"), "nothing was written before the crash");
 
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         engine("after-restart", config);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         assertEquals(n, done.getInt("request_counts.completed"));
@@ -155,8 +125,8 @@ class EngineFaultsTest {
         for (int i = 1; i <= n; i++) {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
         }
-        assertEquals(n, one.sent() + two.sent());
-        assertTrue(one.sent() > 0 && two.sent() > 0, "both engines should have worked: " + one.sent() + " / " + two.sent());
+        assertEquals(n, sent(one) + sent(two));
+        assertTrue(sent(one) > 0 && sent(two) > 0, "both engines should have worked: " + sent(one) + " / " + sent(two));
     }
 
     @Test

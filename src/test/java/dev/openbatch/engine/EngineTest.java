@@ -26,8 +26,8 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
@@ -41,7 +41,7 @@ class EngineTest {
     private static final String CHAT = "/v1/chat/completions";
 
     @Inject
-    Time time;
+    TestClock clock;
 
     @Inject
     io.vertx.mutiny.sqlclient.Pool pool;
@@ -54,7 +54,7 @@ class EngineTest {
 
     @AfterEach
     void resetClock() {
-        time.set(Clock.systemUTC());
+        clock.reset();
     }
 
     static String run() {
@@ -193,7 +193,7 @@ class EngineTest {
                 .collect(Collectors.joining("\n"));
         String id = createBatch(KEY_A, upload(KEY_A, fast + "\n" + slow + "\n"), CHAT, "1m").getString("id");
         dev.openbatch.testing.Api.await(KEY_A, id, b -> b.getInt("request_counts.completed") >= 5, Duration.ofSeconds(20));
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         JsonPath done = awaitStatus(KEY_A, id, "expired", Duration.ofSeconds(20));
 
         assertNotNull(done.get("expired_at"));
@@ -235,7 +235,7 @@ class EngineTest {
             EngineTesting.sleep(20);
         }
         assertEquals(8, running(id), "all lines in flight");
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         JsonPath done = awaitStatus(KEY_A, id, "expired", Duration.ofSeconds(20));
         assertEquals(0, done.getInt("request_counts.completed"));
         assertEquals(8, done.getInt("request_counts.failed"));

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +32,6 @@ import io.restassured.path.json.JsonPath;
 import io.smallrye.mutiny.Multi;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.core.buffer.Buffer;
-import io.vertx.mutiny.sqlclient.Pool;
 import jakarta.inject.Inject;
 
 /**
@@ -46,30 +44,16 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class LongLinesTest {
+class LongLinesTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
     private static final int MIB = 1 << 20;
 
     @Inject
-    Pool pool;
-    @Inject
     FileStore store;
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-
-    private Engine engine;
 
     @BeforeEach
     void startEngine() {
-        engine = engines.create("long-lines", Configs.of(config).withRequestTimeout(Duration.ofSeconds(60)));
-        engine.start();
-    }
-
-    @AfterEach
-    void haltEngine() {
-        engine.halt();
+        engine("long-lines", Configs.of(config).withRequestTimeout(Duration.ofSeconds(60)));
     }
 
     /** Stores the bytes as a batch file of project A; returns its id. */

@@ -1,6 +1,5 @@
 package dev.openbatch.engine;
 import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
 import dev.openbatch.engine.dispatch.Result;
 import dev.openbatch.engine.dispatch.Answers;
@@ -21,7 +20,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.openbatch.testing.Configs;
@@ -34,7 +32,6 @@ import io.restassured.path.json.JsonPath;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
-import jakarta.inject.Inject;
 
 /**
  * A result PostgreSQL refuses settles its own line as failed ({@code result_not_storable}) and
@@ -43,23 +40,8 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class RefusedResultTest {
+class RefusedResultTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
-
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
-    Pool pool;
-
-    private final List<Engine> started = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-    }
 
     /**
      * Spoils the results of the lines named {@code spoiled} with a value PostgreSQL refuses (a NUL
@@ -108,10 +90,7 @@ class RefusedResultTest {
 
     private Engine engine(String node, LineStore lines) {
         // results gathered into large sets, so that a refused one shares its set with many others
-        Engine e = engines.create(node, Configs.of(config).holdingResults(Duration.ofMillis(300)), new BatchStore(pool), lines);
-        started.add(e);
-        e.start();
-        return e;
+        return start(builder(node).config(Configs.of(config).holdingResults(Duration.ofMillis(300))).lines(lines));
     }
 
     @Test

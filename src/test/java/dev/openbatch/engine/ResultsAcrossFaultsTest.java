@@ -15,7 +15,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -24,10 +23,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
 import dev.openbatch.testing.ResultsReader;
@@ -35,10 +32,8 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
-import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.inject.Inject;
 
 /**
  * The results stream is exactly-once whatever happens to the engines: a client reading it across
@@ -49,34 +44,9 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class ResultsAcrossFaultsTest {
+class ResultsAcrossFaultsTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
     private static final Duration WAIT = Duration.ofSeconds(10);
-
-    @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
-    Time time;
-    @Inject
-    Pool pool;
-
-    private final List<Engine> started = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-        time.set(Clock.systemUTC());
-    }
-
-    private Engine engine(String node) {
-        Engine e = engines.create(node, config);
-        started.add(e);
-        e.start();
-        return e;
-    }
 
     @Test
     void aStreamReadAcrossAKill9OfTheEngineHoldingTheLinesGetsEachLineOnce() throws Exception {
@@ -105,7 +75,7 @@ class ResultsAcrossFaultsTest {
         // two processes take over once its heartbeat is older than the lease
         engine("results-second");
         engine("results-third");
-        time.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), config.lease().plusSeconds(1)));
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(90));
         reading.get(120, TimeUnit.SECONDS);
 

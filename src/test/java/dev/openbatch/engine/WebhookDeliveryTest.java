@@ -47,7 +47,6 @@ import com.openai.core.http.Headers;
 import com.openai.models.webhooks.UnwrapWebhookEvent;
 import com.openai.models.webhooks.WebhookVerificationParams;
 
-import dev.openbatch.api.Time;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
@@ -76,25 +75,16 @@ import jakarta.inject.Inject;
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
 @WithTestResource(FakeUpstreamResource.class)
-class WebhookDeliveryTest {
+class WebhookDeliveryTest extends EngineTesting {
     private static final String CHAT = "/v1/chat/completions";
     private static final WebhookReceiver RECEIVER = new WebhookReceiver();
 
     @Inject
-    EngineService engines;
-    @Inject
-    EngineConfig config;
-    @Inject
     WebhooksConfig webhooks;
-    @Inject
-    Time time;
-    @Inject
-    Pool pool;
 
     @TestHTTPResource(value = "/", management = true)
     URL management;
 
-    private final List<Engine> started = new ArrayList<>();
     private final List<String[]> endpoints = new ArrayList<>();
     private static OpenAIClient sdk;
 
@@ -112,23 +102,14 @@ class WebhookDeliveryTest {
 
     @AfterEach
     void cleanUp() {
-        started.forEach(Engine::halt);
-        started.clear();
-        time.set(Clock.systemUTC());
+        haltEngines();
         // an endpoint left behind would get the events of later tests' batches
         endpoints.forEach(e -> as(e[0]).delete("/v1/webhooks/" + e[1]));
         endpoints.clear();
     }
 
     private Engine engine(String node, WebhooksConfig w) {
-        Engine e = engines.create(node, config, w);
-        started.add(e);
-        e.start();
-        return e;
-    }
-
-    private Engine engine(String node) {
-        return engine(node, webhooks);
+        return start(builder(node).webhooks(w));
     }
 
     /** An endpoint at the receiver's {@code path}; returns {id, secret}. */
@@ -224,7 +205,7 @@ class WebhookDeliveryTest {
         awaitStatus(KEY_A, failed, "failed", Duration.ofSeconds(30));
         awaitStatus(KEY_A, cancelled, "cancelled", Duration.ofSeconds(30));
         await(KEY_A, expired, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(30));
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         awaitStatus(KEY_A, expired, "expired", Duration.ofSeconds(30));
 
         Map<String, String> expected = Map.of(completed, "batch.completed", failed, "batch.failed", cancelled, "batch.cancelled",
@@ -327,7 +308,7 @@ class WebhookDeliveryTest {
         assertNotNull(pending.get("next_attempt_at"), "a user sees when the next attempt is due");
         assertTrue((Integer) pending.get("attempts") >= 1);
 
-        time.set(Clock.offset(Clock.systemUTC(), webhooks.retryFor().plusHours(1)));
+        clock.set(Clock.offset(Clock.systemUTC(), webhooks.retryFor().plusHours(1)));
         Map<String, Object> failed = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "failed".equals(x.get("status")),
                 Duration.ofSeconds(20));
         assertNull(failed.get("next_attempt_at"));
@@ -398,14 +379,14 @@ class WebhookDeliveryTest {
         String id = batch(KEY_A, lines(r, 1, null), "24h");
         awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
         awaitReceived(path, id, 1, Duration.ofSeconds(20));
-        assertTrue(dying.webhooksInFlight() >= 1);
+        assertTrue(RECEIVER.hanging(path) >= 1, "the attempt is in flight when its sender dies");
         dying.halt();
 
         engine("wh-heir");
         sleep(800);
         assertEquals(1, RECEIVER.at(path, Set.of(id)).size(), "a claim under its lease is not sent again");
         // the dead sender's claim lapses (the clock moves, nobody waits a minute)
-        time.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(30).plus(config.lease()).plusSeconds(5)));
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofSeconds(30).plus(config.lease()).plusSeconds(5)));
         List<Received> got = awaitReceived(path, id, 2, Duration.ofSeconds(20));
         assertEquals("200", got.get(1).answer());
         assertEquals(got.get(0).webhookId(), got.get(1).webhookId(), "receivers can deduplicate by webhook-id");
@@ -452,7 +433,7 @@ class WebhookDeliveryTest {
         String[] hanging = endpoint(KEY_A, "/script/hang/" + r);
         endpoint(KEY_B, "/prompt/" + r);
         // twelve events of project A wait for a receiver that never answers
-        long now = time.millis();
+        long now = clock.millis();
         for (int k = 0; k < 12; k++) {
             int i = k;
             String evt = "evt_fake" + r + i;
@@ -517,9 +498,7 @@ class WebhookDeliveryTest {
         String r = EngineTest.run();
         endpoint(KEY_A, "/rollback/" + r);
         FailingEnd store = new FailingEnd(pool);
-        Engine e = engines.create("wh-rollback", config, store);
-        started.add(e);
-        e.start();
+        start(builder("wh-rollback").batches(store));
         String id = batch(KEY_A, lines(r, 2, null), "24h");
         awaitValue(store.tries::get, n -> n >= 3, Duration.ofSeconds(30));
         assertEquals("finalizing", dev.openbatch.testing.Api.batch(KEY_A, id).getString("status"));

@@ -43,6 +43,8 @@ public class WebhookReceiver {
     private final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     /** Bytes of {@code huge} answers written, by {@code webhook-id}. */
     public final Map<String, AtomicLong> hugeBytes = new ConcurrentHashMap<>();
+    /** Requests answered {@code hang} whose connection the sender still holds open. */
+    private final List<Received> hanging = new CopyOnWriteArrayList<>();
 
     public int start() throws Exception {
         server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
@@ -71,6 +73,11 @@ public class WebhookReceiver {
         return at(prefix).stream().filter(r -> batchIds.contains(r.batchId())).toList();
     }
 
+    /** Requests at {@code prefix} that hang and are still open: attempts still in flight at their sender. */
+    public int hanging(String prefix) {
+        return (int) hanging.stream().filter(r -> r.path().startsWith(prefix)).count();
+    }
+
     public long hugeBytes(String webhookId) {
         AtomicLong n = hugeBytes.get(webhookId);
         return n == null ? 0 : n.get();
@@ -88,12 +95,15 @@ public class WebhookReceiver {
                 int n = attempts.computeIfAbsent(path + " " + id, k -> new AtomicInteger()).incrementAndGet();
                 answer = steps[Math.min(n, steps.length) - 1];
             }
-            received.add(new Received(path, id, req.getHeader("webhook-timestamp"), req.getHeader("webhook-signature"), buf.getBytes(),
-                    headers, answer, System.currentTimeMillis()));
+            Received got = new Received(path, id, req.getHeader("webhook-timestamp"), req.getHeader("webhook-signature"), buf.getBytes(),
+                    headers, answer, System.currentTimeMillis());
+            received.add(got);
             HttpServerResponse resp = req.response();
             switch (answer) {
                 case "hang" -> {
                     // never answers: the sender's timeout ends it
+                    hanging.add(got);
+                    resp.closeHandler(v -> hanging.remove(got));
                 }
                 case "redirect" -> resp.setStatusCode(302).putHeader("Location", url("/redirected")).end();
                 case "huge" -> {

@@ -1,4 +1,9 @@
 package dev.openbatch.engine.dispatch;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.metrics.EngineMetrics;
+import dev.openbatch.engine.EngineConfig;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,12 +17,7 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
 import dev.openbatch.api.Time;
-import dev.openbatch.engine.EngineConfig;
-import dev.openbatch.engine.EngineMetrics;
-import dev.openbatch.status.LineState;
-import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.BatchStore.Eligible;
-import dev.openbatch.store.LineStore;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
 import dev.openbatch.upstream.Upstream;

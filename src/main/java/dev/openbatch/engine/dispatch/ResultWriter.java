@@ -1,6 +1,6 @@
 package dev.openbatch.engine.dispatch;
 import dev.openbatch.store.LineStore;
-import dev.openbatch.engine.EngineMetrics;
+import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.util.ArrayList;
 import java.util.HashSet;

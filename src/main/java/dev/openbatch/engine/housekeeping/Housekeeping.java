@@ -1,83 +1,71 @@
 package dev.openbatch.engine.housekeeping;
-import dev.openbatch.engine.EngineMetrics;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
-
+import dev.openbatch.engine.metrics.EngineMetrics;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 
 /**
- * An engine's periodic jobs (heartbeat, the sweep of dead processes, file retention, gauges),
- * each on its own timer. A job never overlaps itself, and a failing one logs and counts its own
- * failure and runs again at its next period: one job failing never stops the others.
+ * Runs an engine's periodic {@link Job}s, each on its own timer on the engine's context. A job
+ * never overlaps itself, and a failing one logs and counts its own failure and runs again at its
+ * next period: one job failing never stops the others (as db-scheduler's {@code RunAndLogErrors}).
  */
 public final class Housekeeping {
     private static final Logger LOG = Logger.getLogger(Housekeeping.class);
 
     private final Context context;
     private final EngineMetrics metrics;
-    private final List<Job> jobs = new ArrayList<>();
+    private final List<Timed> jobs;
 
-    private static final class Job {
-        final String name;
+    /** A job, with whether it is running and the timer that runs it. Read and changed on the context only. */
+    private static final class Timed {
+        final Job job;
         final long periodMillis;
-        final Supplier<Uni<?>> run;
         boolean running;
         long timer = -1;
 
-        Job(String name, long periodMillis, Supplier<Uni<?>> run) {
-            this.name = name;
-            this.periodMillis = periodMillis;
-            this.run = run;
+        Timed(Job job) {
+            this.job = job;
+            this.periodMillis = Math.max(10, job.periodMillis());
         }
     }
 
-    public Housekeeping(Context context, EngineMetrics metrics) {
+    /** Each job's failure counter is exported from now on, at 0, so that increase() sees its first failure. */
+    public Housekeeping(Context context, EngineMetrics metrics, List<Job> jobs) {
         this.context = context;
         this.metrics = metrics;
+        this.jobs = jobs.stream().map(Timed::new).toList();
+        jobs.forEach(j -> metrics.housekeepingJob(j.name()));
     }
 
-    /** Adds a job that runs every {@code periodMillis} once {@link #start()} is called. */
-    public Housekeeping every(long periodMillis, String name, Supplier<Uni<?>> run) {
-        jobs.add(new Job(name, Math.max(10, periodMillis), run));
-        metrics.housekeepingJob(name);
-        return this;
-    }
-
+    /** Every job runs once per period from now on. */
     public void start() {
         context.runOnContext(() -> jobs.forEach(j -> j.timer = context.owner().setPeriodic(j.periodMillis, id -> runOnce(j))));
     }
 
-    /** Runs the named job now (on the engine's context) and completes when it is done. */
-    public Uni<Void> runNow(String name) {
-        Job j = jobs.stream().filter(x -> x.name.equals(name)).findFirst().orElseThrow();
-        return Uni.createFrom().emitter(em -> context.runOnContext(() -> j.run.get().subscribe().with(x -> em.complete(null), em::fail)));
-    }
-
-    private void runOnce(Job j) {
+    private void runOnce(Timed j) {
         if (j.running) {
             return;
         }
         j.running = true;
         Uni<?> u;
         try {
-            u = j.run.get();
+            u = j.job.run();
         } catch (RuntimeException e) {
             u = Uni.createFrom().failure(e);
         }
         u.subscribe().with(x -> j.running = false, e -> {
             j.running = false;
-            metrics.housekeepingFailed(j.name);
-            LOG.warnf("engine job '%s' failed, will run again in %d ms: %s", j.name, j.periodMillis, LogText.of(e.getMessage(), 1000));
+            metrics.housekeepingFailed(j.job.name());
+            LOG.warnf("engine job '%s' failed, will run again in %d ms: %s", j.job.name(), j.periodMillis, LogText.of(e.getMessage(), 1000));
         });
     }
 
+    /** No job runs again (a run under way finishes). */
     public void stop() {
         context.runOnContext(() -> jobs.forEach(j -> {
             if (j.timer >= 0) {

@@ -1,17 +1,18 @@
 package dev.openbatch.engine.lifecycle;
+import dev.openbatch.validation.Validation;
+import dev.openbatch.store.LineStore;
+import dev.openbatch.store.BatchStore;
+import dev.openbatch.status.LineState;
+import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
-import dev.openbatch.engine.EngineMetrics;
 import dev.openbatch.status.BatchStatus;
-import dev.openbatch.status.LineState;
-import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.BatchStore.Work;
 import dev.openbatch.store.FileStore;
-import dev.openbatch.store.LineStore;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
 import dev.openbatch.upstream.Upstreams;
