@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.config.EngineConfig;
 
 import java.time.Duration;
 import java.util.HashSet;

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.config.EngineConfig;
 
 import java.net.InetAddress;
 import java.util.concurrent.TimeUnit;

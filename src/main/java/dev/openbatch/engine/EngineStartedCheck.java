@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.config.EngineConfig;
 
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;

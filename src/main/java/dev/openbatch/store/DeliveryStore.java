@@ -1,4 +1,5 @@
 package dev.openbatch.store;
+import dev.openbatch.engine.dispatch.Claimed;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,5 @@
 package dev.openbatch.validation;
+import dev.openbatch.engine.dispatch.Result;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

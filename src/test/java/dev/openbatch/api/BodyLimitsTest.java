@@ -1,4 +1,5 @@
 package dev.openbatch.api;
+import dev.openbatch.outbound.Exchange;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.as;

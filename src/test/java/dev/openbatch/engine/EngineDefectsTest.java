@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.config.EngineConfig;
 import dev.openbatch.store.BatchStore;
 
 import static dev.openbatch.engine.EngineTesting.awaitInFlight;

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.engine.config.EngineConfig;
 
 import static dev.openbatch.testing.Api.chatLine;
 

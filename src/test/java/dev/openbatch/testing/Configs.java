@@ -3,7 +3,7 @@ package dev.openbatch.testing;
 import java.time.Duration;
 import java.util.Optional;
 
-import dev.openbatch.engine.EngineConfig;
+import dev.openbatch.engine.config.EngineConfig;
 
 /** Engine settings for one test engine: the application's, with some changed. */
 public record Configs(EngineConfig base, Duration writeDelay, int writeBatch, Duration lease, int validations, Duration requestTimeout)

@@ -3,7 +3,7 @@ import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.status.LineState;
 import dev.openbatch.engine.metrics.EngineMetrics;
-import dev.openbatch.engine.EngineConfig;
+import dev.openbatch.engine.config.EngineConfig;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;

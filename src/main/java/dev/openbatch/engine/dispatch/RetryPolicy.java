@@ -1,5 +1,5 @@
 package dev.openbatch.engine.dispatch;
-import dev.openbatch.engine.EngineConfig;
+import dev.openbatch.engine.config.EngineConfig;
 
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;

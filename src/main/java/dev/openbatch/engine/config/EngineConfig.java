@@ -1,4 +1,4 @@
-package dev.openbatch.engine;
+package dev.openbatch.engine.config;
 
 import java.time.Duration;
 import java.util.Optional;
