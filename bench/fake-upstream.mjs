@@ -27,7 +27,7 @@
 // Only the POST inference routes count as `requests`; /stats, /health and /v1/models do not.
 
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { openaiHandlers, makeEcho, responseInputLastUser, send, sendError } from './openai-answers.mjs';
 
 // ---------- options ----------
 function parseArgs(argv) {
@@ -108,137 +108,14 @@ function countKey(body) {
   if (k !== null) byKey.set(k, (byKey.get(k) || 0) + 1);
 }
 
-// ---------- helpers ----------
-const ID_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-let idPool = randomBytes(4096), idPos = 0;
-function rid(prefix) {
-  if (idPos + 24 > idPool.length) { idPool = randomBytes(4096); idPos = 0; }
-  let s = prefix;
-  for (let i = 0; i < 24; i++) s += ID_CHARS[idPool[idPos++] % 62];
-  return s;
-}
-const nowSec = () => Math.floor(Date.now() / 1000);
-const approxTokens = (text) => Math.max(1, Math.ceil(text.length / 4));
-
-function send(res, status, obj, extraHeaders) {
-  const body = JSON.stringify(obj);
-  const headers = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': rid('req_'),
-  };
-  if (extraHeaders) Object.assign(headers, extraHeaders);
-  res.writeHead(status, headers);
-  res.end(body);
-}
-function sendError(res, status, message, type, code, extraHeaders) {
-  send(res, status, { error: { message, type, param: null, code } }, extraHeaders);
-}
-
-function textOf(content) {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
-  return '';
-}
-function lastUserText(messages) {
-  if (!Array.isArray(messages)) return '';
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (m && m.role === 'user') return textOf(m.content);
-  }
-  return messages.length ? textOf(messages[messages.length - 1]?.content) : '';
-}
-function allText(messages) {
-  if (!Array.isArray(messages)) return '';
-  let s = '';
-  for (const m of messages) s += textOf(m && m.content);
-  return s;
-}
+// ---------- answers (bench/openai-answers.mjs) ----------
 // The echoed answer: "echo: " + the first 200 characters of the prompt, so output lines stay small
 // (padded with "x" to --answer-bytes characters when that is set).
-const PAD = opts.answerBytes > 0 ? 'x'.repeat(opts.answerBytes) : '';
-const echo = (text) => {
-  const s = 'echo: ' + (text.length > 200 ? text.slice(0, 200) : text);
-  return s.length < PAD.length ? s + PAD.slice(s.length) : s;
-};
-function completionTokens(body, text) {
-  const cap = Number.isInteger(body.max_tokens) ? body.max_tokens
-    : Number.isInteger(body.max_completion_tokens) ? body.max_completion_tokens
-    : Number.isInteger(body.max_output_tokens) ? body.max_output_tokens : 16;
-  return Math.max(1, Math.min(cap, approxTokens(text)));
-}
-
-// ---------- route handlers (body already parsed) ----------
-function chatCompletion(body) {
-  const prompt = allText(body.messages);
-  const content = echo(lastUserText(body.messages));
-  const pt = approxTokens(prompt), ct = completionTokens(body, content);
-  return {
-    id: rid('chatcmpl-'),
-    object: 'chat.completion',
-    created: nowSec(),
-    model: body.model,
-    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct },
-    system_fingerprint: 'fp_fake',
-  };
-}
-function completion(body) {
-  const prompts = Array.isArray(body.prompt) ? body.prompt.map(String) : [typeof body.prompt === 'string' ? body.prompt : ''];
-  let pt = 0, ct = 0;
-  const choices = prompts.map((p, index) => {
-    const text = echo(p);
-    pt += approxTokens(p); ct += completionTokens(body, text);
-    return { index, text, logprobs: null, finish_reason: 'stop' };
-  });
-  return {
-    id: rid('cmpl-'), object: 'text_completion', created: nowSec(), model: body.model, choices,
-    usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct },
-  };
-}
-const EMBEDDING = [0.0, 0.001, -0.002, 0.003, -0.004, 0.005, -0.006, 0.007];
-function embeddings(body) {
-  const inputs = Array.isArray(body.input) ? body.input : [body.input ?? ''];
-  let pt = 0;
-  const data = inputs.map((inp, index) => {
-    pt += typeof inp === 'string' ? approxTokens(inp) : Array.isArray(inp) ? Math.max(1, inp.length) : 1;
-    return { object: 'embedding', index, embedding: EMBEDDING };
-  });
-  return { object: 'list', data, model: body.model, usage: { prompt_tokens: pt, total_tokens: pt } };
-}
-function responsesInputText(input) {
-  if (typeof input === 'string') return input;
-  if (Array.isArray(input)) {
-    for (let i = input.length - 1; i >= 0; i--) {
-      const it = input[i];
-      if (it && (it.role === 'user' || it.type === 'message')) return textOf(it.content);
-    }
-  }
-  return '';
-}
-function response(body) {
-  const inText = responsesInputText(body.input) + (typeof body.instructions === 'string' ? body.instructions : '');
-  const text = echo(responsesInputText(body.input));
-  const it = approxTokens(inText), ot = completionTokens(body, text);
-  return {
-    id: rid('resp_'), object: 'response', created_at: nowSec(), status: 'completed', model: body.model,
-    output: [{
-      type: 'message', id: rid('msg_'), status: 'completed', role: 'assistant',
-      content: [{ type: 'output_text', text, annotations: [] }],
-    }],
-    usage: {
-      input_tokens: it, input_tokens_details: { cached_tokens: 0 },
-      output_tokens: ot, output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: it + ot,
-    },
-  };
-}
-const HANDLERS = {
-  '/v1/chat/completions': chatCompletion,
-  '/v1/completions': completion,
-  '/v1/embeddings': embeddings,
-  '/v1/responses': response,
-};
+const HANDLERS = openaiHandlers({
+  echo: makeEcho(opts.answerBytes),
+  systemFingerprint: 'fp_fake',
+  responseInput: responseInputLastUser, // the last user item; input tokens add the instructions
+});
 
 // ---------- server ----------
 const latency = opts.latencyMs;

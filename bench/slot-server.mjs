@@ -30,7 +30,7 @@
 // the answer is sent. Service times are kept on a virtual clock (see dispatch), so that a slot's
 // throughput is exact even when the timers fire late; latencies are real (arrival to answer). A client that hangs up while queued leaves the queue; one that hangs up
 // while served frees its slot at once (vLLM aborts the request). Answers are fake-upstream.mjs's
-// (an echo of the prompt, with usage). Bodies that are not JSON or have no model: 400 at once,
+// (bench/openai-answers.mjs: an echo of the prompt, with usage). Bodies that are not JSON or have no model: 400 at once,
 // no slot.
 //
 // Classes and clients: header `x-load-class: interactive` → class interactive, anything else →
@@ -67,7 +67,7 @@
 //   GET  /health         {"status":"ok", "accepting": true|false}
 
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { openaiHandlers, makeEcho, responseInputLastItem, send, sendError } from './openai-answers.mjs';
 
 // ---------- options ----------
 function num(s, dflt) { if (s === undefined || s === '') return dflt; const n = Number(s); return Number.isFinite(n) ? n : dflt; }
@@ -121,83 +121,13 @@ const CLASSES = ['interactive', 'batch'];
 const MAX_CLIENTS = 200;
 const MAX_SAMPLES = 1_000_000; // latency samples kept per class between resets
 
-// ---------- answers (as fake-upstream.mjs) ----------
-const ID_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-let idPool = randomBytes(4096), idPos = 0;
-function rid(prefix) {
-  if (idPos + 24 > idPool.length) { idPool = randomBytes(4096); idPos = 0; }
-  let s = prefix;
-  for (let i = 0; i < 24; i++) s += ID_CHARS[idPool[idPos++] % 62];
-  return s;
-}
-const nowSec = () => Math.floor(Date.now() / 1000);
-const approxTokens = (text) => Math.max(1, Math.ceil(text.length / 4));
-function textOf(c) {
-  if (typeof c === 'string') return c;
-  if (Array.isArray(c)) return c.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
-  return '';
-}
-function lastUserText(messages) {
-  if (!Array.isArray(messages)) return '';
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i] && messages[i].role === 'user') return textOf(messages[i].content);
-  return messages.length ? textOf(messages[messages.length - 1]?.content) : '';
-}
-function allText(messages) { let s = ''; if (Array.isArray(messages)) for (const m of messages) s += textOf(m && m.content); return s; }
-const echo = (t) => 'echo: ' + (t.length > 200 ? t.slice(0, 200) : t);
-function completionTokens(body, text) {
-  const cap = Number.isInteger(body.max_tokens) ? body.max_tokens
-    : Number.isInteger(body.max_completion_tokens) ? body.max_completion_tokens
-    : Number.isInteger(body.max_output_tokens) ? body.max_output_tokens : 16;
-  return Math.max(1, Math.min(cap, approxTokens(text)));
-}
-function chatCompletion(body) {
-  const content = echo(lastUserText(body.messages));
-  const pt = approxTokens(allText(body.messages)), ct = completionTokens(body, content);
-  return {
-    id: rid('chatcmpl-'), object: 'chat.completion', created: nowSec(), model: body.model,
-    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct }, system_fingerprint: 'fp_slots',
-  };
-}
-function completion(body) {
-  const prompts = Array.isArray(body.prompt) ? body.prompt.map(String) : [typeof body.prompt === 'string' ? body.prompt : ''];
-  let pt = 0, ct = 0;
-  const choices = prompts.map((p, index) => {
-    const text = echo(p); pt += approxTokens(p); ct += completionTokens(body, text);
-    return { index, text, logprobs: null, finish_reason: 'stop' };
-  });
-  return { id: rid('cmpl-'), object: 'text_completion', created: nowSec(), model: body.model, choices, usage: { prompt_tokens: pt, completion_tokens: ct, total_tokens: pt + ct } };
-}
-const EMBEDDING = [0.0, 0.001, -0.002, 0.003, -0.004, 0.005, -0.006, 0.007];
-function embeddings(body) {
-  const inputs = Array.isArray(body.input) ? body.input : [body.input ?? ''];
-  let pt = 0;
-  const data = inputs.map((inp, index) => {
-    pt += typeof inp === 'string' ? approxTokens(inp) : Array.isArray(inp) ? Math.max(1, inp.length) : 1;
-    return { object: 'embedding', index, embedding: EMBEDDING };
-  });
-  return { object: 'list', data, model: body.model, usage: { prompt_tokens: pt, total_tokens: pt } };
-}
-function response(body) {
-  const inp = typeof body.input === 'string' ? body.input : Array.isArray(body.input) ? textOf(body.input[body.input.length - 1]?.content) : '';
-  const text = echo(inp), it = approxTokens(inp), ot = completionTokens(body, text);
-  return {
-    id: rid('resp_'), object: 'response', created_at: nowSec(), status: 'completed', model: body.model,
-    output: [{ type: 'message', id: rid('msg_'), status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
-    usage: { input_tokens: it, input_tokens_details: { cached_tokens: 0 }, output_tokens: ot, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: it + ot },
-  };
-}
-const HANDLERS = { '/v1/chat/completions': chatCompletion, '/v1/completions': completion, '/v1/embeddings': embeddings, '/v1/responses': response };
+// ---------- answers (bench/openai-answers.mjs, as fake-upstream.mjs's but not padded) ----------
+const HANDLERS = openaiHandlers({
+  echo: makeEcho(0),
+  systemFingerprint: 'fp_slots',
+  responseInput: responseInputLastItem, // the last input item whatever its role; no instructions
+});
 const modelsSeen = new Set([opts.modelName]);
-
-function send(res, status, obj, extra) {
-  const body = JSON.stringify(obj);
-  const h = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': rid('req_') };
-  if (extra) Object.assign(h, extra);
-  res.writeHead(status, h);
-  res.end(body);
-}
-function sendError(res, status, message, type, code, extra) { send(res, status, { error: { message, type, param: null, code } }, extra); }
 
 // ---------- the queue: a binary heap on (priority, arrival sequence) ----------
 // In FIFO mode every priority is 0, so the order is the arrival order.
