@@ -1,0 +1,228 @@
+package dev.openbatch.engine.dispatch;
+
+import static dev.openbatch.engine.dispatch.FifoServerSimulation.MS;
+import static dev.openbatch.engine.dispatch.FifoServerSimulation.S;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import dev.openbatch.engine.dispatch.FifoServerSimulation.Figures;
+import dev.openbatch.engine.dispatch.FifoServerSimulation.Limiter;
+import dev.openbatch.engine.dispatch.FifoServerSimulation.Point;
+import dev.openbatch.engine.dispatch.FifoServerSimulation.Service;
+
+/**
+ * The adaptive limit against a simulated FIFO server of 64 slots and 2 s lines (see
+ * {@link FifoServerSimulation}): it finds the slots alone, keeps the queue near empty when told
+ * the server's queue, backs off when the server slows down and recovers after, and obeys
+ * Retry-After, overload answers and its ceiling. Each run prints its figures.
+ */
+class AdaptiveLimitTest {
+    private static final int SLOTS = 64;
+    private static final Service STEADY = Service.lognormal(2 * S, 0.1);
+    private static final Service VARIED = Service.lognormal(2 * S, 1.0);
+    private static final double INTERACTIVE_30_PERCENT = 0.3 * SLOTS / 2.0;
+
+    static Limiter driving(AdaptiveLimit limit, boolean readsQueue) {
+        return new Limiter() {
+            @Override
+            public int limit() {
+                return limit.limit();
+            }
+
+            @Override
+            public void answered(long now, long rtt, int inFlight) {
+                limit.onAnswer(now, rtt, inFlight);
+            }
+
+            @Override
+            public void queueRead(long now, long waiting, int inFlight) {
+                if (readsQueue) {
+                    limit.onQueue(now, waiting, inFlight);
+                }
+            }
+        };
+    }
+
+    private static Figures run(String what, FifoServerSimulation sim, AdaptiveLimit limit, boolean readsQueue) {
+        Figures f = sim.run(driving(limit, readsQueue), 600 * S, 120 * S);
+        System.out.println(what + ": " + f);
+        return f;
+    }
+
+    @Test
+    void aloneItGrowsToTheServersSlotsFromLatencyAlone() {
+        Figures f = run("alone, latency", new FifoServerSimulation(SLOTS, STEADY, 0, 0, 1), new AdaptiveLimit(2 * SLOTS, 4), false);
+        assertTrue(f.busyFraction() >= 0.95, "slots busy: " + f.busyFraction());
+        assertTrue(f.meanWaiting() < 0.15 * SLOTS, "a short queue of its own: " + f.meanWaiting());
+        assertTrue(f.maxLimit() < 2 * SLOTS, "it stops before the ceiling: " + f.maxLimit());
+    }
+
+    @Test
+    void aloneWithTheQueueReadItFillsTheSlotsAndNotTheQueue() {
+        for (Service service : new Service[] { STEADY, VARIED }) {
+            Figures f = run("alone, queue read", new FifoServerSimulation(SLOTS, service, 0, 500 * MS, 2), new AdaptiveLimit(2 * SLOTS, 4), true);
+            assertTrue(f.busyFraction() >= 0.98, "slots busy: " + f.busyFraction());
+            assertTrue(f.meanWaiting() < 1, "waiting: " + f.meanWaiting());
+        }
+    }
+
+    @Test
+    void withInteractiveTrafficTheQueueReadKeepsTheQueueNearEmpty() {
+        for (Service service : new Service[] { STEADY, VARIED }) {
+            Figures f = run("interactive 30%, queue read", new FifoServerSimulation(SLOTS, service, INTERACTIVE_30_PERCENT, 500 * MS, 3),
+                    new AdaptiveLimit(2 * SLOTS, 4), true);
+            assertTrue(f.busyFraction() >= 0.93, "slots busy: " + f.busyFraction());
+            assertTrue(f.meanWaiting() < 1.5, "waiting: " + f.meanWaiting());
+            assertEquals(0, f.interactiveWaitP50Ms(), "most interactive requests find a free slot");
+            assertTrue(f.interactiveWaitP99Ms() < 1000, "interactive p99 wait under half a line: " + f.interactiveWaitP99Ms());
+            assertTrue(f.batchBusyFraction() >= 0.6, "the batch takes what interactive traffic leaves: " + f.batchBusyFraction());
+        }
+    }
+
+    @Test
+    void itBacksOffWhenTheServerSlowsFourfoldAndRecoversAfter() {
+        Service slow = Service.slowdown(STEADY, 4, 200 * S, 400 * S);
+        Figures f = run("slowdown x4 200-400 s, latency", new FifoServerSimulation(SLOTS, slow, 0, 0, 250 * MS, 4), new AdaptiveLimit(2 * SLOTS, 4),
+                false);
+        int before = at(f, 199 * S).limit();
+        assertTrue(before >= SLOTS, "full before: " + before);
+        // lines that got a slot at 200 s answer at about 208 s: the first slow answers
+        long firstSlow = at(f, 208 * S).batchAnswers();
+        Point halved = f.trace().stream().filter(p -> p.nanos() > 200 * S && p.limit() <= before * 0.6).findFirst().orElseThrow();
+        assertTrue(halved.batchAnswers() - firstSlow <= 64, "cut within a window of slow answers: " + (halved.batchAnswers() - firstSlow));
+        for (Point p : f.trace()) {
+            if (p.nanos() >= 460 * S && p.nanos() <= 600 * S) {
+                assertTrue(p.busy() >= 0.95 * SLOTS, "recovered a minute after: " + p);
+            }
+        }
+    }
+
+    @Test
+    void itNeverExceedsTheCeilingAndFollowsItDown() {
+        AdaptiveLimit limit = new AdaptiveLimit(20, 4);
+        int[] seen = { 0 };
+        FifoServerSimulation sim = new FifoServerSimulation(SLOTS, STEADY, 0, 500 * MS, 5)
+                .at(300 * S, () -> limit.setCeiling(10))
+                .at(400 * S, () -> limit.setCeiling(0));
+        Limiter watched = driving(limit, true);
+        Figures f = sim.run(new Limiter() {
+            @Override
+            public int limit() {
+                seen[0] = Math.max(seen[0], watched.limit());
+                return watched.limit();
+            }
+
+            @Override
+            public void answered(long now, long rtt, int inFlight) {
+                watched.answered(now, rtt, inFlight);
+            }
+
+            @Override
+            public void queueRead(long now, long waiting, int inFlight) {
+                watched.queueRead(now, waiting, inFlight);
+            }
+        }, 500 * S, 0);
+        assertEquals(20, seen[0], "grew to the ceiling, not past it");
+        assertEquals(20, at(f, 299 * S).limit());
+        assertEquals(10, at(f, 301 * S).limit());
+        assertEquals(0, at(f, 401 * S).limit(), "a ceiling of 0 starts nothing");
+        assertEquals(0, at(f, 420 * S).batchInFlight());
+        assertFalse(limit.mayStart(0));
+    }
+
+    @Test
+    void retryAfterHalvesOnceAndHoldsGrowthUntilItPasses() {
+        AdaptiveLimit limit = grown(40);
+        long now = 1_000 * S;
+        limit.onRetryAfter(now, 10 * S);
+        assertEquals(20, limit.limit());
+        limit.onRetryAfter(now + S, 10 * S); // the same episode: extends the hold, no second halving
+        assertEquals(20, limit.limit());
+        answerCalmly(limit, now + 2 * S, now + 10 * S);
+        assertEquals(20, limit.limit(), "no growth until 11 s after");
+        answerCalmly(limit, now + 12 * S, now + 60 * S);
+        assertTrue(limit.limit() > 20, "grows again after: " + limit.limit());
+        int later = limit.limit();
+        limit.onRetryAfter(now + 61 * S, S);
+        assertEquals(later / 2, limit.limit(), "a new episode halves again");
+    }
+
+    @Test
+    void overloadCutsOncePerRoundTrip() {
+        AdaptiveLimit limit = grown(40);
+        long now = 1_000 * S;
+        for (int i = 0; i < 30; i++) {
+            limit.onOverload(now + i * MS, 2 * S, 40); // a burst of 503s to lines sent before the first of them
+        }
+        assertEquals(28, limit.limit());
+        limit.onOverload(now + 3 * S, 2 * S, 28); // sent after the cut: a new overload
+        assertEquals(19, limit.limit());
+    }
+
+    @Test
+    void aQueueReadCutsToWhatWeHoldLessTheQueueOnceAndHoldsGrowth() {
+        AdaptiveLimit limit = grown(40);
+        long now = 1_000 * S;
+        limit.onQueue(now, 5, 40);
+        assertEquals(35, limit.limit());
+        limit.onQueue(now + 500 * MS, 3, 38); // still draining: same target, no second cut
+        assertEquals(35, limit.limit());
+        for (int i = 0; i < 20; i++) {
+            limit.onAnswer(now + S + i * MS, 2 * S, 35);
+        }
+        assertEquals(35, limit.limit(), "no growth while the last read saw a queue");
+        limit.onQueue(now + 2 * S, 0, 35);
+        for (int i = 0; i < 10; i++) {
+            limit.onAnswer(now + 2 * S + i * MS, 500 * MS, 35);
+        }
+        assertEquals(40, limit.limit(), "half a line per answer once the queue is empty");
+        assertTrue(limit.mayStart(39));
+        assertFalse(limit.mayStart(40));
+    }
+
+    @Test
+    void aCeilingBelowTheStartIsObeyedAndTheLimitIsNeverBelowOne() {
+        assertEquals(3, new AdaptiveLimit(3, 10).limit());
+        AdaptiveLimit limit = new AdaptiveLimit(10, 1);
+        for (int i = 0; i < 20; i++) {
+            limit.onOverload(i * 10 * S, S, 1);
+        }
+        assertEquals(1, limit.limit());
+        limit.onQueue(300 * S, 50, 1);
+        assertEquals(1, limit.limit());
+    }
+
+    /** A limit grown to {@code n} with the queue read saying 0, the clock then left well before 1,000 s. */
+    private static AdaptiveLimit grown(int n) {
+        AdaptiveLimit limit = new AdaptiveLimit(n, 1);
+        long t = 0;
+        while (limit.limit() < n) {
+            t += MS;
+            limit.onQueue(t, 0, limit.limit());
+            limit.onAnswer(t, MS, limit.limit());
+        }
+        return limit;
+    }
+
+    /** Answers of 2 s every 10 ms from {@code from} to {@code to}, the queue read saying 0 before each, the limit in use. */
+    private static void answerCalmly(AdaptiveLimit limit, long from, long to) {
+        for (long t = from; t < to; t += 10 * MS) {
+            limit.onQueue(t, 0, limit.limit());
+            limit.onAnswer(t, 2 * S, limit.limit());
+        }
+    }
+
+    private static Point at(Figures f, long nanos) {
+        Point last = null;
+        for (Point p : f.trace()) {
+            if (p.nanos() > nanos) {
+                break;
+            }
+            last = p;
+        }
+        return last;
+    }
+}
