@@ -37,6 +37,7 @@ public class HttpUpstream implements Upstream {
     private final Exchange exchange;
     private final long timeoutMillis;
     private final int maxResponseBytes;
+    private final FlowControl flowControl;
 
     /**
      * @param timeout          longest wait for one answer (idle time on the connection)
@@ -47,6 +48,11 @@ public class HttpUpstream implements Upstream {
         this.models = Arrays.stream(config.models().split(",")).map(String::trim).filter(s -> !s.isEmpty())
                 .collect(Collectors.toCollection(LinkedHashSet::new));
         this.maxConcurrency = Math.max(1, config.maxConcurrency());
+        this.flowControl = new FlowControl(config.adaptive(), config.metricsUrl().map(String::trim).filter(u -> !u.isEmpty()),
+                config.queueMetric(), config.queueMetricModel().filter(m -> !m.isBlank()));
+        flowControl.metricsUrl().map(URI::create).filter(u -> u.getHost() == null || u.getScheme() == null).ifPresent(u -> {
+            throw new IllegalArgumentException("openbatch.upstreams." + name + ".metrics-url must be an absolute http(s) URL");
+        });
         URI uri = URI.create(config.url().trim());
         if (uri.getHost() == null || uri.getScheme() == null) {
             throw new IllegalArgumentException("openbatch.upstreams." + name + ".url must be an absolute http(s) URL");
@@ -76,6 +82,9 @@ public class HttpUpstream implements Upstream {
 
     @Override
     public int maxConcurrency() { return maxConcurrency; }
+
+    @Override
+    public FlowControl flowControl() { return flowControl; }
 
     /**
      * One request as an {@link Exchange}, so that cancelling the returned Uni really aborts it (the

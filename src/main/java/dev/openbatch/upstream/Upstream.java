@@ -1,5 +1,6 @@
 package dev.openbatch.upstream;
 
+import java.util.Optional;
 import java.util.Set;
 
 import io.smallrye.mutiny.Uni;
@@ -25,6 +26,30 @@ public interface Upstream {
      * with {@link ResponseTooLargeException} when the answer was over {@code openbatch.engine.max-response-bytes}.
      */
     Uni<UpstreamResponse> send(String path, String body);
+
+    /**
+     * How the dispatcher paces lines to it: a fixed {@link #maxConcurrency()} unless
+     * {@link FlowControl#adaptive()} is on. The built-in engine keeps the default, {@link FlowControl#FIXED}.
+     */
+    default FlowControl flowControl() {
+        return FlowControl.FIXED;
+    }
+
+    /**
+     * {@code openbatch.upstreams.<name>.adaptive}, {@code metrics-url}, {@code queue-metric} and
+     * {@code queue-metric-model}: whether the dispatcher looks for the server's capacity (with
+     * {@code max-concurrency} as the ceiling) instead of keeping {@code max-concurrency} lines in
+     * flight, and where it reads the server's waiting queue when it does.
+     *
+     * @param adaptive         whether to find the server's capacity; off, nothing of the rest is used
+     * @param metricsUrl       the server's Prometheus endpoint, if its waiting queue is to be read
+     * @param queueMetric      the gauge that counts the server's waiting requests
+     * @param queueMetricModel only that gauge's samples of this {@code model_name}, if set
+     */
+    record FlowControl(boolean adaptive, Optional<String> metricsUrl, String queueMetric, Optional<String> queueMetricModel) {
+        /** A fixed concurrency of {@code max-concurrency}: what every upstream has by default. */
+        public static final FlowControl FIXED = new FlowControl(false, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty());
+    }
 
     default boolean serves(String model) {
         return models().contains(model) || models().contains("*");

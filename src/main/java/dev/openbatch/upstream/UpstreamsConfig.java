@@ -27,5 +27,27 @@ public interface UpstreamsConfig {
         /** Most lines in flight to this server at once. */
         @WithDefault("64")
         int maxConcurrency();
+
+        /**
+         * Find the server's capacity: start low, grow while latency holds, shrink on overload
+         * (timeouts, connection errors, 408, 429, 5xx, {@code Retry-After}); {@code max-concurrency}
+         * is the ceiling. Off by default: {@code max-concurrency} lines in flight, as always.
+         */
+        @WithDefault("false")
+        boolean adaptive();
+
+        /**
+         * The server's Prometheus endpoint, for example {@code http://127.0.0.1:8000/metrics}: with
+         * {@code adaptive} on, its waiting queue is read every 500 ms while lines are held and
+         * decides the limit while the reads succeed. Unset: latency alone decides.
+         */
+        Optional<String> metricsUrl();
+
+        /** The gauge at {@code metrics-url} that counts requests waiting (SGLang's: {@code sglang:num_queue_reqs}). */
+        @WithDefault(QueueGauge.VLLM_WAITING)
+        String queueMetric();
+
+        /** Only the {@code queue-metric} samples of this {@code model_name} label; unset: the sum over all. */
+        Optional<String> queueMetricModel();
     }
 }

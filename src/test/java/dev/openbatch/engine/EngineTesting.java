@@ -114,6 +114,9 @@ abstract class EngineTesting {
         public int maxConcurrency() { return upstream.maxConcurrency(); }
 
         @Override
+        public FlowControl flowControl() { return upstream.flowControl(); }
+
+        @Override
         public Uni<UpstreamResponse> send(String path, String body) {
             count.incrementAndGet();
             return upstream.send(path, body);

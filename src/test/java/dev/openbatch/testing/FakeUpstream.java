@@ -26,6 +26,8 @@ import io.vertx.core.json.JsonObject;
  * {@code Content-Length}, or chunked with {@code "chunked": true}; {@link #written} counts what got out.</li>
  * </ul>
  * A global latency and a "hold" switch (answers wait until released) serve the in-flight tests.
+ * {@code GET /metrics} answers like vLLM's Prometheus endpoint: {@code vllm:num_requests_waiting}
+ * is {@link #waiting(long)}'s count (0 by default); those reads are not counted as requests.
  */
 public class FakeUpstream {
     private final Vertx vertx = Vertx.vertx();
@@ -36,12 +38,16 @@ public class FakeUpstream {
     public final AtomicInteger total = new AtomicInteger();
     public final AtomicInteger inFlight = new AtomicInteger();
     public final AtomicInteger maxInFlight = new AtomicInteger();
+    /** Requests in flight per {@code model} of their body, and the most at once since {@link #reset()}. */
+    public final Map<String, AtomicInteger> inFlightByModel = new ConcurrentHashMap<>();
+    public final Map<String, AtomicInteger> maxInFlightByModel = new ConcurrentHashMap<>();
     public final CopyOnWriteArrayList<String> authorizations = new CopyOnWriteArrayList<>();
     public final CopyOnWriteArrayList<String> bodies = new CopyOnWriteArrayList<>();
     /** Bytes of {@code body_bytes} answers written per key, until the client closed the connection or the answer ended. */
     public final Map<String, java.util.concurrent.atomic.AtomicLong> written = new ConcurrentHashMap<>();
     private volatile long latencyMs;
     private volatile boolean hold;
+    private volatile long waiting;
     private final CopyOnWriteArrayList<Runnable> held = new CopyOnWriteArrayList<>();
 
     public int start() throws Exception {
@@ -59,15 +65,20 @@ public class FakeUpstream {
         arrivals.clear();
         total.set(0);
         maxInFlight.set(0);
+        maxInFlightByModel.clear();
         authorizations.clear();
         bodies.clear();
         written.clear();
         latencyMs = 0;
+        waiting = 0;
         hold = false;
         release();
     }
 
     public void latency(long ms) { this.latencyMs = ms; }
+
+    /** The waiting count {@code GET /metrics} reports. */
+    public void waiting(long n) { this.waiting = n; }
 
     /** While on, answers wait until {@link #release()}. */
     public void hold(boolean on) { this.hold = on; }
@@ -86,20 +97,34 @@ public class FakeUpstream {
     }
 
     private void handle(HttpServerRequest req) {
+        if (req.path().equals("/metrics")) {
+            req.response().putHeader("Content-Type", "text/plain; version=0.0.4")
+                    .end("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"fake-model\"} " + waiting + "\n");
+            return;
+        }
         req.body().onSuccess(buf -> {
             total.incrementAndGet();
             int now = inFlight.incrementAndGet();
             maxInFlight.accumulateAndGet(now, Math::max);
             java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<AtomicInteger> ofModel = new java.util.concurrent.atomic.AtomicReference<>();
             // a request the client gave up on (timeout, cancel) is no longer in flight
             req.response().closeHandler(v -> {
                 if (finished.compareAndSet(false, true)) {
                     inFlight.decrementAndGet();
+                    AtomicInteger m = ofModel.get();
+                    if (m != null) {
+                        m.decrementAndGet();
+                    }
                 }
             });
             req.response().endHandler(v -> {
                 if (finished.compareAndSet(false, true)) {
                     inFlight.decrementAndGet();
+                    AtomicInteger m = ofModel.get();
+                    if (m != null) {
+                        m.decrementAndGet();
+                    }
                 }
             });
             authorizations.add(String.valueOf(req.getHeader("Authorization")));
@@ -112,6 +137,11 @@ public class FakeUpstream {
                 answer(req, 400, new JsonObject().put("error", new JsonObject().put("message", "bad json")).encode(), null);
                 return;
             }
+            String model = String.valueOf(body.getValue("model"));
+            AtomicInteger byModel = inFlightByModel.computeIfAbsent(model, k -> new AtomicInteger());
+            ofModel.set(byModel);
+            int nowOfModel = byModel.incrementAndGet();
+            maxInFlightByModel.computeIfAbsent(model, k -> new AtomicInteger()).accumulateAndGet(nowOfModel, Math::max);
             JsonObject fake = body.getJsonObject("fake", new JsonObject());
             String key = fake.getString("key", keyOf(body));
             int attempt = attempts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();

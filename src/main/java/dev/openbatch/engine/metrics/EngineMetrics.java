@@ -115,4 +115,18 @@ public class EngineMetrics {
         Gauge.builder("openbatch_upstream_concurrency_limit", () -> capacity).description("The upstream's max-concurrency")
                 .tag("upstream", name).register(registry);
     }
+
+    /**
+     * Registers the flow-control gauges of one upstream: its limit now (its max-concurrency when it
+     * is not adaptive) and, when its server's queue is read, the waiting count as last read (NaN
+     * until a read succeeds, or when the last one failed).
+     */
+    public void upstreamFlow(String name, Supplier<Number> limit, Supplier<Number> queue) {
+        Gauge.builder("openbatch_upstream_limit", limit).description("Lines this process may have in flight to the upstream now")
+                .tag("upstream", name).register(registry);
+        if (queue != null) {
+            Gauge.builder("openbatch_upstream_queue", queue).description("Requests waiting at the upstream's server, as last read from its metrics")
+                    .tag("upstream", name).register(registry);
+        }
+    }
 }

@@ -195,6 +195,18 @@ class RetryPolicyTest {
 
                 @Override
                 public int maxConcurrency() { return 1; }
+
+                @Override
+                public boolean adaptive() { return false; }
+
+                @Override
+                public java.util.Optional<String> metricsUrl() { return java.util.Optional.empty(); }
+
+                @Override
+                public String queueMetric() { return dev.openbatch.upstream.QueueGauge.VLLM_WAITING; }
+
+                @Override
+                public java.util.Optional<String> queueMetricModel() { return java.util.Optional.empty(); }
             };
             dev.openbatch.upstream.HttpUpstream upstream = new dev.openbatch.upstream.HttpUpstream(vertx, "raw", config,
                     java.time.Duration.ofSeconds(10), 1 << 20);
