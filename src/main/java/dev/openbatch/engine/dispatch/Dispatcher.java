@@ -5,7 +5,6 @@ import dev.openbatch.status.LineState;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.engine.config.EngineConfig;
 
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,8 +20,6 @@ import dev.openbatch.api.Time;
 import dev.openbatch.store.BatchStore.Eligible;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
-import dev.openbatch.upstream.QueueGauge;
-import dev.openbatch.upstream.ResponseTooLargeException;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
 import io.smallrye.mutiny.Uni;
@@ -38,18 +35,11 @@ import io.vertx.mutiny.core.Context;
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
  * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
  * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
- * <p>
- * With the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under
- * {@code max-concurrency} also decides whether a line may start, told of every answer and, with a
- * {@code metrics-url}, of the server's waiting queue read by a {@link QueueGauge} every
- * {@link #QUEUE_READ_MS} ms while lines are held. Off, neither exists and nothing of it runs.
+ * How many lines may be in flight at once is {@link UpstreamFlow}'s ({@code max-concurrency}, or an
+ * adaptive limit under it when the upstream asks for one).
  */
 public class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
-    /** Where an adaptive limit starts. */
-    static final int ADAPTIVE_INITIAL = 4;
-    /** How often the server's queue is read while lines are held (adaptive with a metrics URL only). */
-    static final long QUEUE_READ_MS = 500;
 
     private final Upstream upstream;
     private final Transactions transactions;
@@ -83,16 +73,8 @@ public class Dispatcher {
     private long sent;
     private long retryWakeAt = Long.MAX_VALUE;
     private long retryTimer = -1;
-    /** The adaptive limit; null when the upstream's flow control is fixed (the default). */
-    private final AdaptiveLimit limit;
-    /** Reads the server's waiting queue; null unless adaptive with a metrics URL. */
-    private final QueueGauge gauge;
-    private long queueTimer = -1;
-    private boolean reading;
-    /** The waiting count last read, or NaN when the last read gave nothing (or none was made). */
-    private double lastQueue = Double.NaN;
-    /** Whether the last read gave a count (or none was made yet): a failure is logged once per run of failures. */
-    private boolean queueReadable = true;
+    /** How many lines may be in flight now. */
+    private final UpstreamFlow flow;
 
     private static final class InFlight {
         final Claimed line;
@@ -127,17 +109,12 @@ public class Dispatcher {
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
-        Upstream.FlowControl flow = upstream.flowControl();
-        this.limit = flow.adaptive() ? new AdaptiveLimit(capacity, ADAPTIVE_INITIAL) : null;
-        this.gauge = flow.adaptive() && flow.metricsUrl().isPresent()
-                ? new QueueGauge(context.owner(), flow.metricsUrl().get(), flow.queueMetric(), flow.queueMetricModel().orElse(null),
-                        Duration.ofMillis(QUEUE_READ_MS), QueueGauge.DEFAULT_MAX_BYTES)
-                : null;
-        metrics.upstreamFlow(upstream.name(), () -> limit == null ? capacity : limit.limit(), gauge == null ? null : () -> lastQueue);
+        this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
+        metrics.upstreamFlow(upstream.name(), flow::limit, flow.queue() == null ? null : flow::queue);
     }
 
     /** How many lines may be in flight to the upstream now: its adaptive limit, or {@code max-concurrency}. */
-    public int limit() { return limit == null ? capacity : limit.limit(); }
+    public int limit() { return flow.limit(); }
 
     /** Lines sent and not yet answered. */
     public int inFlight() { return inFlight.size(); }
@@ -180,12 +157,10 @@ public class Dispatcher {
         if (stopped) {
             return;
         }
-        while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty() && (limit == null || limit.mayStart(inFlight.size()))) {
+        while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty() && flow.mayStart(inFlight.size())) {
             start(stock.poll());
         }
-        if (gauge != null && queueTimer < 0 && (!inFlight.isEmpty() || !stock.isEmpty())) {
-            queueTimer = context.owner().setPeriodic(QUEUE_READ_MS, id -> context.runOnContext(this::readQueue));
-        }
+        flow.holding();
         if (!claiming && !idle && held() <= capacity + prefetch - claimMax / 2) {
             claim();
         }
@@ -283,74 +258,11 @@ public class Dispatcher {
         if (inFlight.get(k) != f) {
             return; // aborted meanwhile: its result is already on its way
         }
-        if (limit != null) {
-            answered(f, resp, err);
-        }
+        flow.answered(f.started, resp, err, inFlight.size());
         inFlight.remove(k);
         metrics.upstreamLatency(upstream.name(), System.nanoTime() - f.started);
         writer.add(policy.decide(f.line, resp, err, time.millis(), upstream.name()));
         pump();
-    }
-
-    /** Tells the adaptive limit of an answer (or its absence), while the line is still counted in flight. */
-    private void answered(InFlight f, UpstreamResponse resp, Throwable err) {
-        long now = System.nanoTime();
-        long rtt = now - f.started;
-        boolean overload = resp == null
-                ? !(err instanceof ResponseTooLargeException) && !RetryPolicy.malformedAnswer(err) // no answer: timeout, connection error
-                : RetryPolicy.retryable(resp.status()); // 408, 429, 5xx
-        if (!overload) {
-            limit.onAnswer(now, rtt, inFlight.size());
-            return;
-        }
-        limit.onOverload(now, rtt, inFlight.size());
-        if (resp != null && (resp.status() == 429 || resp.status() == 503)) {
-            Long wait = RetryPolicy.retryAfterMillis(resp.retryAfter(), time.millis());
-            if (wait != null) {
-                limit.onRetryAfter(now, Duration.ofMillis(wait).toNanos());
-            }
-        }
-    }
-
-    /** The queue timer's turn: reads the server's waiting queue, tells the limit, and starts what it allows; stops itself when nothing is held. */
-    private void readQueue() {
-        if (stopped || queueTimer < 0) {
-            return;
-        }
-        if (inFlight.isEmpty() && stock.isEmpty()) {
-            cancelQueueTimer(); // pump starts it again with the next lines
-            return;
-        }
-        if (reading) {
-            return;
-        }
-        reading = true;
-        gauge.read().emitOn(r -> context.runOnContext(r)).subscribe().with(waiting -> {
-            reading = false;
-            if (stopped) {
-                return;
-            }
-            if (waiting.isPresent()) {
-                queueReadable = true;
-                lastQueue = waiting.getAsLong();
-                limit.onQueue(System.nanoTime(), waiting.getAsLong(), inFlight.size());
-            } else {
-                if (queueReadable) {
-                    queueReadable = false;
-                    LOG.warnf("reading the queue of upstream %s failed, latency decides its limit meanwhile: %s", upstream.name(),
-                            LogText.of(String.valueOf(gauge.lastProblem()), 500));
-                }
-                lastQueue = Double.NaN;
-            }
-            pump();
-        }, failure -> reading = false);
-    }
-
-    private void cancelQueueTimer() {
-        if (queueTimer >= 0) {
-            context.owner().cancelTimer(queueTimer);
-            queueTimer = -1;
-        }
     }
 
     /**
@@ -441,7 +353,7 @@ public class Dispatcher {
     /** Stops claiming and gives back the stock (never sent: their attempts are given back too); lines in flight may still finish. */
     public void stopClaiming() {
         stopped = true;
-        cancelQueueTimer();
+        flow.stopReading();
         while (!stock.isEmpty()) {
             writer.add(Result.released(stock.poll(), false));
         }
@@ -478,10 +390,7 @@ public class Dispatcher {
         if (retryTimer >= 0) {
             context.owner().cancelTimer(retryTimer);
         }
-        cancelQueueTimer();
-        if (gauge != null) {
-            gauge.close();
-        }
+        flow.close();
     }
 
     private static void cancel(InFlight f) {

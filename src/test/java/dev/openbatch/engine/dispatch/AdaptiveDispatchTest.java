@@ -90,7 +90,7 @@ class AdaptiveDispatchTest {
         int adaptiveMax = maxInFlight("adaptive-model");
 
         assertTrue(fixedMax >= 8, "a fixed limit of 16 sends the 12 lines together; saw at most " + fixedMax);
-        assertTrue(adaptiveMax <= Dispatcher.ADAPTIVE_INITIAL && adaptiveMax < fixedMax,
+        assertTrue(adaptiveMax <= UpstreamFlow.ADAPTIVE_INITIAL && adaptiveMax < fixedMax,
                 "adaptive: at most " + adaptiveMax + " in flight, fixed: " + fixedMax);
         for (int i = 1; i <= 12; i++) {
             assertEquals(2, FAKE.attemptsOf(adaptive + "-" + i), "line " + i + ": one 429, then one 200");
@@ -109,7 +109,7 @@ class AdaptiveDispatchTest {
         for (int i = 1; i <= 16; i++) {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent more than once");
         }
-        assertTrue(maxInFlight("queue-model") <= Dispatcher.ADAPTIVE_INITIAL,
+        assertTrue(maxInFlight("queue-model") <= UpstreamFlow.ADAPTIVE_INITIAL,
                 "never above where the limit starts while the server has a queue: " + maxInFlight("queue-model"));
         assertEquals(40, gauge("openbatch_upstream_queue", "qfake"), "the queue as last read");
         assertEquals(1, gauge("openbatch_upstream_limit", "qfake"), "40 waiting: the limit falls to 1");

@@ -1,0 +1,162 @@
+package dev.openbatch.engine.dispatch;
+
+import java.time.Duration;
+import java.util.function.IntSupplier;
+
+import org.jboss.logging.Logger;
+
+import dev.openbatch.api.LogText;
+import dev.openbatch.api.Time;
+import dev.openbatch.upstream.QueueGauge;
+import dev.openbatch.upstream.ResponseTooLargeException;
+import dev.openbatch.upstream.Upstream;
+import dev.openbatch.upstream.UpstreamResponse;
+import io.vertx.mutiny.core.Context;
+
+/**
+ * How many lines one upstream may have in flight from this process: {@code max-concurrency}, or,
+ * with the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under it,
+ * told of every answer and, with a {@code metrics-url}, of the server's waiting queue, read by a
+ * {@link QueueGauge} every {@link #QUEUE_READ_MS} ms while the dispatcher holds lines. Off,
+ * neither exists and nothing of it runs. Confined to the dispatcher's context.
+ */
+final class UpstreamFlow {
+    private static final Logger LOG = Logger.getLogger(Dispatcher.class);
+    /** Where an adaptive limit starts. */
+    static final int ADAPTIVE_INITIAL = 4;
+    /** How often the server's queue is read while lines are held (adaptive with a metrics URL only). */
+    static final long QUEUE_READ_MS = 500;
+
+    private final String upstream;
+    private final int capacity;
+    private final Context context;
+    private final Time time;
+    private final Runnable pump;
+    /** Lines in flight now, and lines held now (in flight or in stock), as the dispatcher counts them. */
+    private final IntSupplier inFlight;
+    private final IntSupplier held;
+    /** The adaptive limit; null when the upstream's flow control is fixed (the default). */
+    private final AdaptiveLimit limit;
+    /** Reads the server's waiting queue; null unless adaptive with a metrics URL. */
+    private final QueueGauge gauge;
+    private long queueTimer = -1;
+    private boolean reading;
+    private boolean closed;
+    /** The waiting count last read, or NaN when the last read gave nothing (or none was made). */
+    private double lastQueue = Double.NaN;
+    /** Whether the last read gave a count (or none was made yet): a failure is logged once per run of failures. */
+    private boolean queueReadable = true;
+
+    /** {@code pump} is called (on the context) when a queue read may have made room. */
+    UpstreamFlow(Upstream upstream, int capacity, Context context, Time time, Runnable pump, IntSupplier inFlight, IntSupplier held) {
+        this.upstream = upstream.name();
+        this.capacity = capacity;
+        this.context = context;
+        this.time = time;
+        this.pump = pump;
+        this.inFlight = inFlight;
+        this.held = held;
+        Upstream.FlowControl flow = upstream.flowControl();
+        this.limit = flow.adaptive() ? new AdaptiveLimit(capacity, ADAPTIVE_INITIAL) : null;
+        this.gauge = flow.adaptive() && flow.metricsUrl().isPresent()
+                ? new QueueGauge(context.owner(), flow.metricsUrl().get(), flow.queueMetric(), flow.queueMetricModel().orElse(null),
+                        Duration.ofMillis(QUEUE_READ_MS), QueueGauge.DEFAULT_MAX_BYTES)
+                : null;
+    }
+
+    /** How many lines may be in flight now: the adaptive limit, or {@code max-concurrency}. */
+    int limit() {
+        return limit == null ? capacity : limit.limit();
+    }
+
+    /** The server's waiting count as last read (NaN when unread); null when no queue is read. */
+    Double queue() {
+        return gauge == null ? null : lastQueue;
+    }
+
+    /** Whether one more line may start with {@code inFlight} lines in flight (always, when fixed). */
+    boolean mayStart(int inFlight) {
+        return limit == null || limit.mayStart(inFlight);
+    }
+
+    /** An answer (or its absence) to a line sent at {@code startedNanos}, while it is still counted in {@code inFlight}. */
+    void answered(long startedNanos, UpstreamResponse resp, Throwable err, int inFlight) {
+        if (limit == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        long rtt = now - startedNanos;
+        boolean overload = resp == null
+                ? !(err instanceof ResponseTooLargeException) && !RetryPolicy.malformedAnswer(err) // no answer: timeout, connection error
+                : RetryPolicy.retryable(resp.status()); // 408, 429, 5xx
+        if (!overload) {
+            limit.onAnswer(now, rtt, inFlight);
+            return;
+        }
+        limit.onOverload(now, rtt, inFlight);
+        if (resp != null && (resp.status() == 429 || resp.status() == 503)) {
+            Long wait = RetryPolicy.retryAfterMillis(resp.retryAfter(), time.millis());
+            if (wait != null) {
+                limit.onRetryAfter(now, Duration.ofMillis(wait).toNanos());
+            }
+        }
+    }
+
+    /** The dispatcher may hold lines now: the queue reads run while it holds any. */
+    void holding() {
+        if (gauge != null && !closed && queueTimer < 0 && held.getAsInt() > 0) {
+            queueTimer = context.owner().setPeriodic(QUEUE_READ_MS, id -> context.runOnContext(this::readQueue));
+        }
+    }
+
+    /** The queue timer's turn: reads the server's waiting queue, tells the limit, and lets the dispatcher start what it allows; stops itself when nothing is held. */
+    private void readQueue() {
+        if (closed || queueTimer < 0) {
+            return;
+        }
+        if (held.getAsInt() == 0) {
+            stopReading(); // holding() starts it again with the next lines
+            return;
+        }
+        if (reading) {
+            return;
+        }
+        reading = true;
+        gauge.read().emitOn(r -> context.runOnContext(r)).subscribe().with(waiting -> {
+            reading = false;
+            if (closed) {
+                return;
+            }
+            if (waiting.isPresent()) {
+                queueReadable = true;
+                lastQueue = waiting.getAsLong();
+                limit.onQueue(System.nanoTime(), waiting.getAsLong(), inFlight.getAsInt());
+            } else {
+                if (queueReadable) {
+                    queueReadable = false;
+                    LOG.warnf("reading the queue of upstream %s failed, latency decides its limit meanwhile: %s", upstream,
+                            LogText.of(String.valueOf(gauge.lastProblem()), 500));
+                }
+                lastQueue = Double.NaN;
+            }
+            pump.run();
+        }, failure -> reading = false);
+    }
+
+    /** No more queue reads until lines are held again. */
+    void stopReading() {
+        if (queueTimer >= 0) {
+            context.owner().cancelTimer(queueTimer);
+            queueTimer = -1;
+        }
+    }
+
+    /** For good: the timer stops and the gauge's client closes. */
+    void close() {
+        closed = true;
+        stopReading();
+        if (gauge != null) {
+            gauge.close();
+        }
+    }
+}
