@@ -38,6 +38,8 @@ public class HttpUpstream implements Upstream {
     private final long timeoutMillis;
     private final int maxResponseBytes;
     private final FlowControl flowControl;
+    /** {@code "priority":N,} put at the start of each JSON object body, or null. */
+    private final String priorityField;
 
     /**
      * @param timeout          longest wait for one answer (idle time on the connection)
@@ -53,6 +55,7 @@ public class HttpUpstream implements Upstream {
         flowControl.metricsUrl().map(URI::create).filter(u -> u.getHost() == null || u.getScheme() == null).ifPresent(u -> {
             throw new IllegalArgumentException("openbatch.upstreams." + name + ".metrics-url must be an absolute http(s) URL");
         });
+        this.priorityField = config.requestPriority().map(n -> "\"priority\":" + n).orElse(null);
         URI uri = URI.create(config.url().trim());
         if (uri.getHost() == null || uri.getScheme() == null) {
             throw new IllegalArgumentException("openbatch.upstreams." + name + ".url must be an absolute http(s) URL");
@@ -99,7 +102,32 @@ public class HttpUpstream implements Upstream {
         if (authorization != null) {
             options.putHeader("Authorization", authorization);
         }
-        return exchange.send(options, () -> Buffer.buffer(body), this::read);
+        String sent = withPriority(body, priorityField);
+        return exchange.send(options, () -> Buffer.buffer(sent), this::read);
+    }
+
+    /**
+     * {@code body} with {@code field} as the first member of its top-level object: a later member of
+     * the same name (the line's own) wins with every JSON parser that keeps the last, as Python's and
+     * Jackson's do. A body that is not an object, or no field, leaves it as written.
+     */
+    static String withPriority(String body, String field) {
+        if (field == null) {
+            return body;
+        }
+        int open = 0;
+        while (open < body.length() && Character.isWhitespace(body.charAt(open))) {
+            open++;
+        }
+        if (open >= body.length() || body.charAt(open) != '{') {
+            return body;
+        }
+        int next = open + 1;
+        while (next < body.length() && Character.isWhitespace(body.charAt(next))) {
+            next++;
+        }
+        boolean empty = next < body.length() && body.charAt(next) == '}';
+        return body.substring(0, open + 1) + field + (empty ? "" : ",") + body.substring(open + 1);
     }
 
     /**

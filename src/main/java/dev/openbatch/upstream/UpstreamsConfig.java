@@ -31,9 +31,9 @@ public interface UpstreamsConfig {
         /**
          * Find the server's capacity: start low, grow while latency holds, shrink on overload
          * (timeouts, connection errors, 408, 429, 5xx, {@code Retry-After}); {@code max-concurrency}
-         * is the ceiling. Off by default: {@code max-concurrency} lines in flight, as always.
+         * is the ceiling. On by default; off, {@code max-concurrency} lines stay in flight.
          */
-        @WithDefault("false")
+        @WithDefault("true")
         boolean adaptive();
 
         /**
@@ -49,5 +49,13 @@ public interface UpstreamsConfig {
 
         /** Only the {@code queue-metric} samples of this {@code model_name} label; unset: the sum over all. */
         Optional<String> queueMetricModel();
+
+        /**
+         * Put into each request body as {@code "priority": N} (ahead of the line's own keys, so a
+         * line that sets {@code priority} itself keeps its value), for servers that schedule by it
+         * (vLLM started with {@code --scheduling-policy priority}: a larger value runs later). Unset:
+         * bodies go as written.
+         */
+        Optional<Integer> requestPriority();
     }
 }

@@ -22,10 +22,13 @@ public class FakeUpstreamResource implements QuarkusTestResourceLifecycleManager
                 "openbatch.upstreams.fake.models", "fake-model,fake-model-2",
                 "openbatch.upstreams.fake.api-key", "sk-upstream-secret",
                 "openbatch.upstreams.fake.max-concurrency", "16",
+                // a fixed limit: the tests count on 16 lines in flight (the adaptive default has tests of its own)
+                "openbatch.upstreams.fake.adaptive", "false",
                 // nothing listens on port 1: every attempt is refused at once
                 "openbatch.upstreams.dead.url", "http://127.0.0.1:1",
                 "openbatch.upstreams.dead.models", "dead-model",
-                "openbatch.upstreams.dead.max-concurrency", "4");
+                "openbatch.upstreams.dead.max-concurrency", "4",
+                "openbatch.upstreams.dead.adaptive", "false");
     }
 
     @Override

@@ -31,7 +31,7 @@ package dev.openbatch.engine.dispatch;
  * latency {@code rtt}, about {@code limit × (1 − base / rtt)} of our lines are queued at the
  * server; grow while that is small, cut when it is large. Answers are taken in windows of
  * {@code max(16, limit / 2)} (about half a round trip) and averaged, and {@code base} is the best
- * window average of the last {@link #BASELINE_WINDOWS}, raised by {@link #NOISE_SIGMAS} standard
+ * window average of the last {@link #BASELINE_WINDOWS} of the last {@link #BASELINE_NANOS}, raised by {@link #NOISE_SIGMAS} standard
  * errors of a window average, so that service times that vary (LLM answers of 10 or 2,000 tokens)
  * are not taken for queueing. A window whose estimate is over {@code beta} (the larger of
  * {@code 2 × max(2, 5% of the limit)} and the same noise allowance in lines) cuts the limit to
@@ -69,12 +69,21 @@ package dev.openbatch.engine.dispatch;
 public final class AdaptiveLimit {
     /** How long a queue read decides alone: after that, latency does (the reads have stopped). */
     public static final long QUEUE_FRESH_NANOS = 5_000_000_000L;
+    /** While reads decide, the most answers may add between two reads, as a fraction of the limit, before the first cut. */
+    static final double SLOW_START_PER_READ = 0.5;
+    /** The same after it (at least one line): growth between reads is bounded whatever the round trip. */
+    static final double GROWTH_PER_READ = 0.1;
     /** Lines added per answer while growing fast: half the limit per round trip. */
     static final double GROWTH_PER_ANSWER = 0.5;
     /** What an overload answer leaves of the limit. */
     static final double OVERLOAD_FACTOR = 0.7;
     /** Window averages the no-load latency is the best of. */
     static final int BASELINE_WINDOWS = 32;
+    /**
+     * How old a window may be to count for the no-load latency: a server that became slower for
+     * good (or for a while) gives a new baseline within this, so the limit grows back to its slots.
+     */
+    static final long BASELINE_NANOS = 60_000_000_000L;
     /** Fewest answers in a latency window. */
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
@@ -92,6 +101,7 @@ public final class AdaptiveLimit {
     private double windowSquares;
     private int windowBusiest;
     private final double[] recent = new double[BASELINE_WINDOWS];
+    private final long[] recentAt = new long[BASELINE_WINDOWS];
     private int recentCount;
     private int recentNext;
     /** Smoothed squared coefficient of variation of single answers' latency; negative before the first window. */
@@ -105,6 +115,8 @@ public final class AdaptiveLimit {
     private long queueReadAt;
     private boolean queueRead;
     private long queueWaiting;
+    /** What answers added since the last queue read. */
+    private double grownSinceRead;
 
     /**
      * @param ceiling the most this process may have in flight to the upstream (its share of the cap)
@@ -157,7 +169,10 @@ public final class AdaptiveLimit {
         }
         boolean gauged = gauged(nowNanos);
         if (gauged && mayGrow(nowNanos) && inFlight >= estimate / 2) {
-            grow(GROWTH_PER_ANSWER);
+            double budget = (slowStart ? estimate * SLOW_START_PER_READ : Math.max(1, estimate * GROWTH_PER_READ)) - grownSinceRead;
+            double by = Math.min(GROWTH_PER_ANSWER, Math.max(0, budget));
+            grow(by);
+            grownSinceRead += by;
         }
         windowSum += rtt;
         windowSquares += (double) rtt * rtt;
@@ -175,18 +190,21 @@ public final class AdaptiveLimit {
         cv2 = cv2 < 0 ? windowCv2 : 0.9 * cv2 + 0.1 * windowCv2;
         double noise = Math.sqrt(cv2 / answers); // standard error of a window average, relative
         recent[recentNext] = average;
+        recentAt[recentNext] = nowNanos;
         recentNext = (recentNext + 1) % recent.length;
         recentCount = Math.min(recent.length, recentCount + 1);
         double best = average;
         for (int i = 0; i < recentCount; i++) {
-            best = Math.min(best, recent[i]);
+            if (nowNanos - recentAt[i] <= BASELINE_NANOS) {
+                best = Math.min(best, recent[i]);
+            }
         }
         if (gauged) {
             return; // the queue read decides; the windows only keep the baseline current
         }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
         double queued = estimate * (1 - base / average);
-        double alpha = Math.max(2, 0.05 * estimate);
+        double alpha = Math.max(1, 0.03 * estimate);
         double beta = Math.max(2 * alpha, NOISE_SIGMAS * noise * estimate);
         boolean inUse = busiest >= estimate / 2;
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
@@ -242,6 +260,7 @@ public final class AdaptiveLimit {
                 cut(nowNanos, target);
             }
         }
+        grownSinceRead = 0;
     }
 
     private boolean mayGrow(long nowNanos) {

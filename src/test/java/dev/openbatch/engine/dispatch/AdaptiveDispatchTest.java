@@ -43,18 +43,16 @@ import jakarta.inject.Inject;
 class AdaptiveDispatchTest {
     private static final String CHAT = "/v1/chat/completions";
 
-    /** Two more upstreams at the fake's address, adaptive. */
+    /** Two more upstreams at the fake's address, adaptive (the default). */
     public static class Adaptive implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("openbatch.upstreams.afake.url", "${openbatch.upstreams.fake.url}",
                     "openbatch.upstreams.afake.models", "adaptive-model",
                     "openbatch.upstreams.afake.max-concurrency", "16",
-                    "openbatch.upstreams.afake.adaptive", "true",
                     "openbatch.upstreams.qfake.url", "${openbatch.upstreams.fake.url}",
                     "openbatch.upstreams.qfake.models", "queue-model",
                     "openbatch.upstreams.qfake.max-concurrency", "16",
-                    "openbatch.upstreams.qfake.adaptive", "true",
                     "openbatch.upstreams.qfake.metrics-url", "${openbatch.upstreams.fake.url}/metrics");
         }
     }

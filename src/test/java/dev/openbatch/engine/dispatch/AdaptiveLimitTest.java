@@ -175,12 +175,20 @@ class AdaptiveLimitTest {
         }
         assertEquals(35, limit.limit(), "no growth while the last read saw a queue");
         limit.onQueue(now + 2 * S, 0, 35);
-        for (int i = 0; i < 10; i++) {
+        for (int i = 0; i < 4; i++) {
             limit.onAnswer(now + 2 * S + i * MS, 500 * MS, 35);
         }
-        assertEquals(40, limit.limit(), "half a line per answer once the queue is empty");
-        assertTrue(limit.mayStart(39));
-        assertFalse(limit.mayStart(40));
+        assertEquals(37, limit.limit(), "half a line per answer once the queue is empty");
+        for (int i = 4; i < 40; i++) {
+            limit.onAnswer(now + 2 * S + i * MS, 500 * MS, 35);
+        }
+        assertEquals(38, limit.limit(), "but no more than a tenth of the limit between two reads");
+        limit.onQueue(now + 2500 * MS, 0, 37);
+        limit.onAnswer(now + 2600 * MS, 500 * MS, 37);
+        limit.onAnswer(now + 2601 * MS, 500 * MS, 37);
+        assertEquals(39, limit.limit(), "the next read opens a new allowance");
+        assertTrue(limit.mayStart(38));
+        assertFalse(limit.mayStart(39));
     }
 
     @Test

@@ -207,6 +207,9 @@ class RetryPolicyTest {
 
                 @Override
                 public java.util.Optional<String> queueMetricModel() { return java.util.Optional.empty(); }
+
+                @Override
+                public java.util.Optional<Integer> requestPriority() { return java.util.Optional.empty(); }
             };
             dev.openbatch.upstream.HttpUpstream upstream = new dev.openbatch.upstream.HttpUpstream(vertx, "raw", config,
                     java.time.Duration.ofSeconds(10), 1 << 20);
