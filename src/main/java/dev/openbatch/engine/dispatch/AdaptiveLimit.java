@@ -84,6 +84,13 @@ public final class AdaptiveLimit {
      * good (or for a while) gives a new baseline within this, so the limit grows back to its slots.
      */
     static final long BASELINE_NANOS = 60_000_000_000L;
+    /**
+     * After a latency cut, the first {@link #MIN_WINDOW} answers to lines sent once the lines of
+     * before the cut were answered (a round trip after it) average still this much of the window
+     * that made the cut: our lines fell and the latency did not, so it was not our queue (the
+     * server became slower), and the no-load latency is learned again from then on.
+     */
+    static final double UNMOVED = 0.9;
     /** Fewest answers in a latency window. */
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
@@ -115,6 +122,10 @@ public final class AdaptiveLimit {
     private long queueReadAt;
     private boolean queueRead;
     private long queueWaiting;
+    /** The window average that made the last latency cut; NaN once the window after it was seen (or after another cut). */
+    private double cutFrom = Double.NaN;
+    private double afterCutSum;
+    private int afterCutCount;
     /** What answers added since the last queue read. */
     private double grownSinceRead;
 
@@ -174,6 +185,16 @@ public final class AdaptiveLimit {
             grow(by);
             grownSinceRead += by;
         }
+        if (!Double.isNaN(cutFrom) && nowNanos - rtt >= cutAt + (long) cutFrom) {
+            // sent once every line of before the cut was answered: what latency is at the lower limit
+            afterCutSum += rtt;
+            if (++afterCutCount >= MIN_WINDOW) {
+                if (afterCutSum / afterCutCount >= UNMOVED * cutFrom) {
+                    recentCount = 0; // our lines fell and the latency did not: the server is slower, not queued
+                }
+                cutFrom = Double.NaN;
+            }
+        }
         windowSum += rtt;
         windowSquares += (double) rtt * rtt;
         windowCount++;
@@ -210,6 +231,9 @@ public final class AdaptiveLimit {
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
         if (queued > beta) {
             cut(nowNanos, Math.max(estimate / 2, estimate * base / average));
+            cutFrom = average;
+            afterCutSum = 0;
+            afterCutCount = 0;
         } else if (mayGrow(nowNanos) && inUse) {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
@@ -280,6 +304,7 @@ public final class AdaptiveLimit {
 
     private void cut(long nowNanos, double to) {
         estimate = Math.max(1, Math.min(estimate, to));
+        cutFrom = Double.NaN;
         cut = true;
         cutAt = nowNanos;
         slowStart = false;
