@@ -207,6 +207,12 @@ class RetryPolicyTest {
 
                 @Override
                 public java.util.Optional<String> queueMetricModel() { return java.util.Optional.empty(); }
+
+                @Override
+                public boolean overflow() { return false; }
+
+                @Override
+                public java.util.Optional<String> healthUrl() { return java.util.Optional.empty(); }
             };
             dev.openbatch.upstream.HttpUpstream upstream = new dev.openbatch.upstream.HttpUpstream(vertx, "raw", config,
                     java.time.Duration.ofSeconds(10), 1 << 20);
