@@ -42,6 +42,8 @@ public class HttpUpstream implements Upstream {
     /** Where {@link #probe()} asks: the {@code health-url} (2xx means up), or the server's root (any answer means up). */
     private final URI probeUri;
     private final boolean checksHealth;
+    /** The probes' own client: a busy server's connections (max-concurrency of them, all in use) never keep a probe waiting. */
+    private final Exchange probes;
 
     /**
      * @param timeout          longest wait for one answer (idle time on the connection)
@@ -82,6 +84,8 @@ public class HttpUpstream implements Upstream {
                 .setConnectTimeout(10_000)
                 .setDecompressionSupported(true),
                 new PoolOptions().setHttp1MaxSize(maxConcurrency).setHttp2MaxSize(maxConcurrency)));
+        this.probes = new Exchange(vertx.getDelegate().createHttpClient(new HttpClientOptions().setKeepAlive(false).setConnectTimeout(5000),
+                new PoolOptions().setHttp1MaxSize(1).setHttp2MaxSize(1)));
     }
 
     @Override
@@ -120,7 +124,7 @@ public class HttpUpstream implements Upstream {
         if (authorization != null && !checksHealth) {
             options.putHeader("Authorization", authorization);
         }
-        return exchange.<Integer>send(options, Buffer::buffer, (req, resp) -> {
+        return probes.<Integer>send(options, Buffer::buffer, (req, resp) -> {
             resp.exceptionHandler(e -> {
             });
             req.reset(); // the status is all a probe reads
@@ -221,5 +225,6 @@ public class HttpUpstream implements Upstream {
 
     public void close() {
         exchange.close();
+        probes.close();
     }
 }
