@@ -5,44 +5,74 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
-import java.util.function.Function;
 
 import dev.openbatch.engine.dispatch.Dispatcher;
+import dev.openbatch.engine.dispatch.Fleet;
 import dev.openbatch.status.LineState;
 import dev.openbatch.store.BatchStore;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Context;
 import dev.openbatch.upstream.Upstream;
+import dev.openbatch.upstream.Upstreams;
 
 /**
  * An engine's dispatchers, one per upstream, and what the engine asks of them: a batch whose
- * lines are ready handed over to its upstream's dispatcher, and for all at once, the tick's aborts
- * and nudge, the heartbeat's giving back, the request timeouts, and the stages of a stop. Used on
- * the engine's context only.
+ * lines are ready handed over to the dispatchers of every upstream of its model, and for all at
+ * once, the tick's aborts and nudge, the heartbeat's giving back, the request timeouts, and the
+ * stages of a stop. It is also their {@link Fleet}: a dispatcher that gives lines back, is drained
+ * or comes back makes the others look again, and an overflow one asks whether a regular upstream
+ * of a model is live. Used on the engine's context only.
  */
-final class Dispatchers {
+final class Dispatchers implements Fleet {
     private final Map<String, Dispatcher> byUpstream = new LinkedHashMap<>();
     private final BatchStore batches;
     private final Context context;
 
-    /** @param dispatcher makes the dispatcher of an upstream */
-    Dispatchers(List<Upstream> upstreams, BatchStore batches, Context context, Function<Upstream, Dispatcher> dispatcher) {
+    /** Makes the dispatcher of an upstream, given the models it takes and its fleet. */
+    interface Maker {
+        Dispatcher make(Upstream upstream, Upstreams.Takes takes, Fleet fleet);
+    }
+
+    Dispatchers(List<Upstream> upstreams, BatchStore batches, Context context, Maker dispatcher) {
         this.batches = batches;
         this.context = context;
-        upstreams.forEach(u -> byUpstream.put(u.name(), dispatcher.apply(u)));
+        upstreams.forEach(u -> byUpstream.put(u.name(), dispatcher.make(u, Upstreams.Takes.of(u, upstreams), this)));
     }
 
     /**
-     * A batch's lines are ready: its upstream's dispatcher takes it on at once, without reading
-     * every batch again, if {@code taking} still holds once the batch is read.
+     * A batch's lines are ready: the dispatchers of its model's upstreams take it on at once,
+     * without reading every batch again, if {@code taking} still holds once the batch is read.
      */
     Uni<Void> handOver(String batchId, BooleanSupplier taking) {
         return batches.started(batchId).invoke(e -> context.runOnContext(() -> {
-            Dispatcher d = e == null || !taking.getAsBoolean() ? null : byUpstream.get(e.getKey());
-            if (d != null) {
-                d.started(e.getValue());
+            if (e == null || !taking.getAsBoolean()) {
+                return;
+            }
+            for (Dispatcher d : byUpstream.values()) {
+                if (d.takes(e.model())) {
+                    d.started(e);
+                }
             }
         })).onFailure().recoverWithNull().replaceWithVoid();
+    }
+
+    @Override
+    public boolean regularLive(String model) {
+        for (Dispatcher d : byUpstream.values()) {
+            if (!d.overflow() && !d.drained() && d.takes(model)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void changed(Dispatcher from) {
+        for (Dispatcher d : byUpstream.values()) {
+            if (d != from) {
+                d.othersChanged();
+            }
+        }
     }
 
     int size() {

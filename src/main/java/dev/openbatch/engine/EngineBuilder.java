@@ -140,7 +140,8 @@ final class EngineBuilder {
 
     /** A dispatcher per upstream, on the engine's context; {@code batchSettled} is told when a write settled a batch's last line. */
     Dispatchers dispatchers(Context context, Runnable batchSettled) {
-        return new Dispatchers(upstreams, batches, context, u -> new Dispatcher(u, transactions, lines, batches, context, time, config, node, metrics, batchSettled));
+        return new Dispatchers(upstreams, batches, context,
+                (u, takes, fleet) -> new Dispatcher(u, takes, fleet, transactions, lines, batches, context, time, config, node, metrics, batchSettled));
     }
 
     /** The engine's periodic jobs, in this order; {@code stopping} says whether the engine is stopping. */

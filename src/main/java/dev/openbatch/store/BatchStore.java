@@ -45,20 +45,23 @@ public class BatchStore {
             """.formatted(VALIDATING, CANCELLING, FINALIZING, IN_PROGRESS));
 
     /**
-     * The in_progress batches of an upstream that have a line ready now, with what choosing
-     * between them needs. One index probe per live batch: a batch whose lines all wait for a
-     * retry costs one probe and hides nobody.
+     * The in_progress batches of the models an upstream takes that have a line ready now, with what
+     * choosing between them needs: those of the models it names ($1), and with {@code *} ($2) those
+     * of any model no upstream names ($3). One index probe per live batch of those models: a batch
+     * whose lines all wait for a retry costs one probe and hides nobody.
      */
     static final String ELIGIBLE = LineStore.compact("""
-            select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us
+            select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us,
+                   b.model, b.total, b.completed + b.failed, b.in_progress_at
               from batches b join jobs j on j.id = b.job_id
-             where b.status = %s and b.upstream = $1
-               and exists (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $2)
+             where b.status = %s and (b.model = any($1) or ($2 and b.model <> all($3)))
+               and exists (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $4)
             """.formatted(IN_PROGRESS, LineState.QUEUED.sql()));
 
-    /** One batch that has just started (its lines are all ready), with its upstream. */
+    /** One batch that has just started (its lines are all ready), with its model. */
     static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
-            + " b.created_us, b.upstream from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = " + IN_PROGRESS;
+            + " b.created_us, b.model, b.total, b.completed + b.failed, b.in_progress_at"
+            + " from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = " + IN_PROGRESS;
 
     static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
             + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";
@@ -85,37 +88,54 @@ public class BatchStore {
         });
     }
 
-    /** A batch a dispatcher may take lines from. */
+    /**
+     * A batch a dispatcher may take lines from, with its model and how far it is (for an overflow
+     * upstream, which helps only a batch at risk of missing its deadline).
+     *
+     * @param total        its lines
+     * @param settled      its lines settled when read
+     * @param inProgressAt when it went in_progress (epoch seconds), null if unknown
+     */
     public record Eligible(String id, String project, String jobId, String endpoint, Long expiresAt, Integer jobCap, int priority,
-            long createdUs) {
+            long createdUs, String model, int total, int settled, Long inProgressAt) {
+        /** A batch as a test needs it: no model, no progress. */
+        public Eligible(String id, String project, String jobId, String endpoint, Long expiresAt, Integer jobCap, int priority,
+                long createdUs) {
+            this(id, project, jobId, endpoint, expiresAt, jobCap, priority, createdUs, null, 0, 0, null);
+        }
+
         public Long deadlineMillis() {
             return expiresAt == null ? null : expiresAt * 1000;
         }
     }
 
-    public Uni<List<Eligible>> eligible(String upstream, long nowMillis) {
-        return pool.preparedQuery(ELIGIBLE).execute(Tuple.of(upstream, nowMillis)).map(rows -> {
+    /**
+     * The batches with a line ready at {@code nowMillis} of the models {@code exact}, and with
+     * {@code any}, of every model not in {@code named}.
+     */
+    public Uni<List<Eligible>> eligible(List<String> exact, boolean any, List<String> named, long nowMillis) {
+        Tuple args = Tuple.of(exact.toArray(String[]::new), any, named.toArray(String[]::new), nowMillis);
+        return pool.preparedQuery(ELIGIBLE).execute(args).map(rows -> {
             List<Eligible> out = new ArrayList<>(rows.size());
             rows.forEach(r -> out.add(eligible(r)));
             return out;
         });
     }
 
-    /** A batch that has just gone in_progress, as a dispatcher's list holds it, with its upstream; null if it moved on. */
-    public Uni<java.util.Map.Entry<String, Eligible>> started(String batchId) {
+    /** A batch that has just gone in_progress, as a dispatcher's list holds it (its model says whose); null if it moved on. */
+    public Uni<Eligible> started(String batchId) {
         return pool.preparedQuery(STARTED).execute(Tuple.of(batchId)).map(rows -> {
             if (rows.size() == 0) {
                 return null;
             }
-            Row r = rows.iterator().next();
-            return java.util.Map.entry(r.getString(8), eligible(r));
+            return eligible(rows.iterator().next());
         });
     }
 
-    /** A row of {@link #ELIGIBLE} or {@link #STARTED} (same first columns). */
+    /** A row of {@link #ELIGIBLE} or {@link #STARTED} (same columns). */
     private static Eligible eligible(Row r) {
         return new Eligible(r.getString(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getInteger(5),
-                r.getInteger(6), r.getLong(7));
+                r.getInteger(6), r.getLong(7), r.getString(8), r.getInteger(9), r.getInteger(10), r.getLong(11));
     }
 
     /** Takes the claim on a batch's steps; null when another live process holds it. */

@@ -40,6 +40,12 @@ public class HttpUpstream implements Upstream {
     private final FlowControl flowControl;
     /** {@code "priority":N,} put at the start of each JSON object body, or null. */
     private final String priorityField;
+    private final boolean overflow;
+    /** Where {@link #probe()} asks: the {@code health-url} (2xx means up), or the server's root (any answer means up). */
+    private final URI probeUri;
+    private final boolean checksHealth;
+    /** The probes' own client: a busy server's connections (max-concurrency of them, all in use) never keep a probe waiting. */
+    private final Exchange probes;
 
     /**
      * @param timeout          longest wait for one answer (idle time on the connection)
@@ -65,6 +71,12 @@ public class HttpUpstream implements Upstream {
         this.port = uri.getPort() > 0 ? uri.getPort() : (ssl ? 443 : 80);
         String p = uri.getRawPath() == null ? "" : uri.getRawPath();
         this.basePath = p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+        this.overflow = config.overflow();
+        this.checksHealth = config.healthUrl().filter(u -> !u.isBlank()).isPresent();
+        this.probeUri = config.healthUrl().filter(u -> !u.isBlank()).map(u -> URI.create(u.trim())).orElse(uri);
+        if (probeUri.getHost() == null || probeUri.getScheme() == null) {
+            throw new IllegalArgumentException("openbatch.upstreams." + name + ".health-url must be an absolute http(s) URL");
+        }
         this.authorization = config.apiKey().filter(k -> !k.isBlank()).map(k -> "Bearer " + k.trim()).orElse(null);
         this.timeoutMillis = timeout.toMillis();
         this.maxResponseBytes = Math.max(0, maxResponseBytes);
@@ -75,6 +87,8 @@ public class HttpUpstream implements Upstream {
                 .setConnectTimeout(10_000)
                 .setDecompressionSupported(true),
                 new PoolOptions().setHttp1MaxSize(maxConcurrency).setHttp2MaxSize(maxConcurrency)));
+        this.probes = new Exchange(vertx.getDelegate().createHttpClient(new HttpClientOptions().setKeepAlive(false).setConnectTimeout(5000),
+                new PoolOptions().setHttp1MaxSize(1).setHttp2MaxSize(1)));
     }
 
     @Override
@@ -88,6 +102,40 @@ public class HttpUpstream implements Upstream {
 
     @Override
     public FlowControl flowControl() { return flowControl; }
+
+    @Override
+    public boolean overflow() { return overflow; }
+
+    @Override
+    public boolean checksHealth() { return checksHealth; }
+
+    /**
+     * {@code GET} on the {@code health-url} (up when it answers 2xx) or, without one, on the
+     * configured {@code url} (up when anything answers over HTTP: a 404 is a live server). Only the
+     * status is read; the connection is then closed. Five seconds at most.
+     */
+    @Override
+    public Uni<Boolean> probe() {
+        boolean tls = "https".equalsIgnoreCase(probeUri.getScheme());
+        int p = probeUri.getPort() > 0 ? probeUri.getPort() : (tls ? 443 : 80);
+        String path = probeUri.getRawPath() == null || probeUri.getRawPath().isEmpty() ? "/" : probeUri.getRawPath();
+        if (probeUri.getRawQuery() != null) {
+            path += "?" + probeUri.getRawQuery();
+        }
+        RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setHost(probeUri.getHost()).setPort(p).setSsl(tls)
+                .setURI(path).setIdleTimeout(5000).setConnectTimeout(5000).putHeader("User-Agent", "openbatch");
+        if (authorization != null && !checksHealth) {
+            options.putHeader("Authorization", authorization);
+        }
+        return probes.<Integer>send(options, Buffer::buffer, (req, resp) -> {
+            resp.exceptionHandler(e -> {
+            });
+            req.reset(); // the status is all a probe reads
+            return Future.succeededFuture(resp.statusCode());
+        }).map(status -> checksHealth ? status >= 200 && status < 300 : true)
+                .ifNoItem().after(Duration.ofSeconds(6)).fail()
+                .onFailure().recoverWithItem(false);
+    }
 
     /**
      * One request as an {@link Exchange}, so that cancelling the returned Uni really aborts it (the
@@ -205,5 +253,6 @@ public class HttpUpstream implements Upstream {
 
     public void close() {
         exchange.close();
+        probes.close();
     }
 }

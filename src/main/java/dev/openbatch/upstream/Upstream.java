@@ -51,6 +51,27 @@ public interface Upstream {
         public static final FlowControl FIXED = new FlowControl(false, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty());
     }
 
+    /**
+     * {@code openbatch.upstreams.<name>.overflow}: lines go to it only when a batch would miss its
+     * deadline without it, or when no other upstream of the model is live.
+     */
+    default boolean overflow() {
+        return false;
+    }
+
+    /** Whether {@link #probe()} is worth asking while the upstream is live too (a {@code health-url} is set). */
+    default boolean checksHealth() {
+        return false;
+    }
+
+    /**
+     * Whether the server is up: its {@code health-url} answers 2xx, or without one, it answers
+     * {@code GET <url>} with anything at all. Never fails. The built-in engine is always up.
+     */
+    default Uni<Boolean> probe() {
+        return Uni.createFrom().item(true);
+    }
+
     default boolean serves(String model) {
         return models().contains(model) || models().contains("*");
     }

@@ -1,6 +1,7 @@
 package dev.openbatch.upstream;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -54,10 +55,45 @@ public class Upstreams {
         return Collections.unmodifiableList(new ArrayList<>(byName.values()));
     }
 
-    /** The upstream for a model: one that names it exactly wins over a {@code *} one; ties go to the first configured. */
+    /**
+     * The upstream a model is shown with (the batch's {@code upstream}, the models list, the dry
+     * run): the first configured of {@link #serving(Collection, String) those that serve it}.
+     */
     public Optional<Upstream> forModel(String model) {
-        Optional<Upstream> exact = byName.values().stream().filter(u -> u.models().contains(model)).findFirst();
-        return exact.isPresent() ? exact : byName.values().stream().filter(u -> u.models().contains("*")).findFirst();
+        return serving(byName.values(), model).stream().findFirst();
+    }
+
+    /** Every upstream that serves a model, in configured order: see {@link #serving(Collection, String)}. */
+    public List<Upstream> allForModel(String model) {
+        return serving(byName.values(), model);
+    }
+
+    /**
+     * The upstreams of {@code all} that serve {@code model}: every one that names it exactly, or
+     * when none does, every one with {@code *}. Its lines are spread over them.
+     */
+    public static List<Upstream> serving(Collection<Upstream> all, String model) {
+        List<Upstream> exact = all.stream().filter(u -> u.models().contains(model)).toList();
+        return exact.isEmpty() ? all.stream().filter(u -> u.models().contains("*")).toList() : exact;
+    }
+
+    /**
+     * The models {@code u} takes lines of, among {@code all}, as {@link #serving(Collection, String)} decides:
+     * those it names, and with {@code *} any model no upstream names.
+     *
+     * @param exact  the models it names
+     * @param any    whether it has {@code *}
+     * @param named  every model some upstream of {@code all} names (a {@code *} upstream leaves these to them)
+     */
+    public record Takes(List<String> exact, boolean any, List<String> named) {
+        public static Takes of(Upstream u, Collection<Upstream> all) {
+            List<String> named = all.stream().flatMap(x -> x.models().stream()).filter(m -> !m.equals("*")).distinct().sorted().toList();
+            return new Takes(u.models().stream().filter(m -> !m.equals("*")).toList(), u.models().contains("*"), named);
+        }
+
+        public boolean model(String model) {
+            return model != null && (exact.contains(model) || any && !named.contains(model));
+        }
     }
 
     /** Every model some upstream names (without {@code *}), sorted. */

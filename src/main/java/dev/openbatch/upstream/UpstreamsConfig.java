@@ -57,5 +57,18 @@ public interface UpstreamsConfig {
          * bodies go as written.
          */
         Optional<Integer> requestPriority();
+
+        /**
+         * Take lines only when a batch would otherwise miss its deadline at its rate so far, or when
+         * every other upstream of the model is drained (a hosted server paid per line, kept for need).
+         */
+        @WithDefault("false")
+        boolean overflow();
+
+        /**
+         * Checked every 2 s: while it does not answer 2xx, the upstream is drained (sent no lines).
+         * Unset: only refused connections drain it, and any HTTP answer to {@code GET <url>} brings it back.
+         */
+        Optional<String> healthUrl();
     }
 }

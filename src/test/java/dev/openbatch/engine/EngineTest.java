@@ -170,18 +170,30 @@ class EngineTest {
     }
 
     @Test
-    void anUpstreamThatRefusesEveryConnectionStillEndsTheBatch() {
+    void anUpstreamThatRefusesEveryConnectionIsDrainedItsLinesWaitAndTheBatchEndsAtItsDeadline() {
         String r = run();
         String input = IntStream.rangeClosed(1, 3).mapToObj(i -> chatLine(r + "-" + i, "dead-model", null))
                 .collect(Collectors.joining("\n"));
-        String id = createBatch(KEY_A, upload(KEY_A, input), CHAT, "24h").getString("id");
-        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
-        assertEquals(0, done.getInt("request_counts.completed"));
+        String id = createBatch(KEY_A, upload(KEY_A, input), CHAT, "1m").getString("id");
+        dev.openbatch.testing.Api.await(KEY_A, id, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        EngineTesting.sleep(1500); // refused at once, again and again: the upstream is drained, nothing fails
+        JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
+        assertEquals("in_progress", mid.getString("status"));
+        assertEquals(0, mid.getInt("request_counts.failed"));
+        List<Map<String, Object>> lines = as(KEY_A).get("/v1/batches/" + id + "/requests").then().statusCode(200).extract().jsonPath()
+                .getList("data");
+        assertEquals(3, lines.size());
+        lines.forEach(l -> {
+            assertEquals("queued", l.get("state"));
+            assertEquals(0, l.get("attempts"), "a refused connection spends no attempt: " + l);
+        });
+        // its deadline ends it as any other
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
+        JsonPath done = awaitStatus(KEY_A, id, "expired", Duration.ofSeconds(20));
         assertEquals(3, done.getInt("request_counts.failed"));
-        assertNull(done.get("output_file_id"));
         Map<String, JsonObject> err = file(KEY_A, done.getString("error_file_id"));
         assertEquals(3, err.size());
-        err.values().forEach(l -> assertEquals("upstream_unreachable", l.getJsonObject("error").getString("code")));
+        err.values().forEach(l -> assertEquals("batch_expired", l.getJsonObject("error").getString("code")));
     }
 
     @Test

@@ -117,6 +117,15 @@ abstract class EngineTesting {
         public FlowControl flowControl() { return upstream.flowControl(); }
 
         @Override
+        public boolean overflow() { return upstream.overflow(); }
+
+        @Override
+        public boolean checksHealth() { return upstream.checksHealth(); }
+
+        @Override
+        public Uni<Boolean> probe() { return upstream.probe(); }
+
+        @Override
         public Uni<UpstreamResponse> send(String path, String body) {
             count.incrementAndGet();
             return upstream.send(path, body);

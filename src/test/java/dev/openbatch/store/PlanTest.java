@@ -120,7 +120,8 @@ class PlanTest {
                 + OutputFiles.PAGE_BYTES, "ordered" });
         s.put("last line of a batch", new String[] { LineStore.LAST_LINE, "'" + big() + "'", "" });
         s.put("batches with a step to do", new String[] { BatchStore.NEEDING_WORK, "1000", "batches" });
-        s.put("batches with ready lines", new String[] { BatchStore.ELIGIBLE, "'plan-up-" + run + "', 1000", "batches" });
+        s.put("batches with ready lines", new String[] { BatchStore.ELIGIBLE, "'{m}', false, '{}', 1000", "batches" });
+        s.put("batches with ready lines, any model", new String[] { BatchStore.ELIGIBLE, "'{}', true, '{x}', 1000", "batches" });
         s.put("a batch that started", new String[] { BatchStore.STARTED, "'" + b(9) + "'", "batches" });
         s.put("claim a batch step", new String[] { BatchStore.CLAIM_STEP, "'" + b(8) + "', 'n', 1, 1", "batches" });
         // what the API reads of lines, and the copy a retry makes (each must read the index range named)

@@ -51,13 +51,28 @@ public class FakeUpstream {
     private final CopyOnWriteArrayList<Runnable> held = new CopyOnWriteArrayList<>();
 
     public int start() throws Exception {
-        server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
+        return start(0);
+    }
+
+    /** Listens on {@code port} (0: any free one); returns the port. */
+    public int start(int port) throws Exception {
+        server = vertx.createHttpServer().requestHandler(this::handle).listen(port, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         return server.actualPort();
     }
 
     public void stop() {
         vertx.close();
+    }
+
+    /** The port it listens on. */
+    public int port() {
+        return server.actualPort();
+    }
+
+    /** Stops and waits until the port is closed: connections to it are refused from then on. */
+    public void stopNow() throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
     public void reset() {

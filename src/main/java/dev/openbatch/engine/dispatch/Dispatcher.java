@@ -22,6 +22,7 @@ import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
+import dev.openbatch.upstream.Upstreams;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.mutiny.core.Context;
@@ -37,11 +38,27 @@ import io.vertx.mutiny.core.Context;
  * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
  * How many lines may be in flight at once is {@link UpstreamFlow}'s ({@code max-concurrency}, or an
  * adaptive limit under it when the upstream asks for one).
+ * <p>
+ * It takes lines of every batch whose model its upstream serves ({@link Upstreams.Takes}); the
+ * other upstreams of a model take from the same batches, each as fast as its own limit lets it,
+ * so a batch's lines spread by how fast each upstream takes them. An upstream that refuses
+ * connections or fails its health check is drained ({@link Drain}): its dispatcher claims nothing,
+ * gives its stock back, and probes it every {@value #PROBE_MS} ms until it is up; a line whose
+ * connection was refused goes back with its attempt. An {@code overflow} upstream takes only the
+ * batches {@link Overflow} finds at risk, or any when no other upstream of the model is live.
  */
 public class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
 
+    /** How often a drained upstream (or one with a {@code health-url}, always) is probed. */
+    static final long PROBE_MS = 2000;
+
     private final Upstream upstream;
+    private final Upstreams.Takes takes;
+    private final Fleet fleet;
+    private final Drain drain = new Drain();
+    private long probeTimer = -1;
+    private boolean probing;
     private final Transactions transactions;
     private final LineStore lines;
     private final Context context;
@@ -86,9 +103,15 @@ public class Dispatcher {
         }
     }
 
-    public Dispatcher(Upstream upstream, Transactions transactions, LineStore lines, BatchStore batches, Context context, Time time, EngineConfig config,
-            String node, EngineMetrics metrics, Runnable batchSettled) {
+    /**
+     * @param takes the models whose batches it takes lines of
+     * @param fleet the other dispatchers of this process, as far as it needs to know them
+     */
+    public Dispatcher(Upstream upstream, Upstreams.Takes takes, Fleet fleet, Transactions transactions, LineStore lines, BatchStore batches,
+            Context context, Time time, EngineConfig config, String node, EngineMetrics metrics, Runnable batchSettled) {
         this.upstream = upstream;
+        this.takes = takes;
+        this.fleet = fleet;
         this.transactions = transactions;
         this.lines = lines;
         this.context = context;
@@ -104,13 +127,31 @@ public class Dispatcher {
         this.jobRoom = new JobRoom();
         this.eligible = new EligibleBatches(upstream.name(), now -> {
             long started = System.nanoTime();
-            return batches.eligible(upstream.name(), now).invoke(list -> metrics.chooseLatency(System.nanoTime() - started));
+            return batches.eligible(takes.exact(), takes.any(), takes.named(), now)
+                    .invoke(list -> metrics.chooseLatency(System.nanoTime() - started))
+                    .map(list -> upstream.overflow() ? list.stream().filter(e -> needed(e, now)).toList() : list);
         }, r -> context.runOnContext(r));
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
         this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
         metrics.upstreamFlow(upstream.name(), flow::limit, flow.queue() == null ? null : flow::queue);
+        metrics.upstreamDrained(upstream.name(), false);
+        this.probeTimer = context.owner().setPeriodic(PROBE_MS, id -> context.runOnContext(this::probe));
+    }
+
+    /** Whether it takes lines of batches of {@code model}. */
+    public boolean takes(String model) { return takes.model(model); }
+
+    /** Whether its upstream is {@code overflow}: it takes lines only when a batch needs it. */
+    public boolean overflow() { return upstream.overflow(); }
+
+    /** Whether its upstream is drained: it takes no lines until a probe finds it up. */
+    public boolean drained() { return drain.drained(); }
+
+    /** An overflow upstream takes a batch's lines when it would miss its deadline, or when no other upstream of its model is live. */
+    private boolean needed(Eligible e, long now) {
+        return Overflow.atRisk(e, now) || !fleet.regularLive(e.model());
     }
 
     /** How many lines may be in flight to the upstream now: its adaptive limit, or {@code max-concurrency}. */
@@ -135,8 +176,11 @@ public class Dispatcher {
         pump();
     }
 
-    /** A batch of this upstream has just started: it joins the list without the list being read again. */
+    /** A batch of a model it takes has just started: it joins the list without the list being read again. */
     public void started(Eligible batch) {
+        if (upstream.overflow() && !needed(batch, time.millis())) {
+            return;
+        }
         eligible.started(batch);
         idle = false;
         pump();
@@ -152,9 +196,16 @@ public class Dispatcher {
         pump();
     }
 
+    /** Another dispatcher gave lines back, or was drained or came back: look for work again now. */
+    public void othersChanged() {
+        if (!stopped && !drain.drained()) {
+            wake();
+        }
+    }
+
     /** Starts lines while slots are free, and claims more when the stock runs low. */
     private void pump() {
-        if (stopped) {
+        if (stopped || drain.drained()) {
             return;
         }
         while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty() && flow.mayStart(inFlight.size())) {
@@ -222,7 +273,7 @@ public class Dispatcher {
             claimed.add(new Claimed(t.batchId(), t.line(), t.fence(), t.attempts(), t.body(), e.endpoint(), e.project(), e.jobId(),
                     e.deadlineMillis()));
         }
-        if (stopped) {
+        if (stopped || drain.drained()) {
             claimed.forEach(x -> {
                 hold(x, 1);
                 writer.add(Result.released(x, false));
@@ -261,8 +312,55 @@ public class Dispatcher {
         flow.answered(f.started, resp, err, inFlight.size());
         inFlight.remove(k);
         metrics.upstreamLatency(upstream.name(), System.nanoTime() - f.started);
-        writer.add(policy.decide(f.line, resp, err, time.millis(), upstream.name()));
+        if (resp != null) {
+            drain.answered();
+        } else if (Drain.connectionLost(err) && drain.connectionFailed()) {
+            drained("connections to it fail (" + Drain.FAILURES + " in a row): " + RetryPolicy.detail(err));
+        }
+        if (resp == null && Drain.neverConnected(err)) {
+            // the request never left: back to the queue with its attempt, for whichever upstream is live
+            writer.add(Result.released(f.line, false));
+        } else {
+            writer.add(policy.decide(f.line, resp, err, time.millis(), upstream.name()));
+        }
         pump();
+    }
+
+    // ---- draining ----
+
+    /** Stops claiming and gives the stock back (never sent: attempts given back); lines in flight end as they will. */
+    private void drained(String why) {
+        LOG.warnf("upstream %s drained, no lines go to it until it answers again: %s", upstream.name(), why);
+        metrics.upstreamDrained(upstream.name(), true);
+        while (!stock.isEmpty()) {
+            writer.add(Result.released(stock.poll(), false));
+        }
+        fleet.changed(this);
+    }
+
+    /**
+     * Every {@link #PROBE_MS} ms: a drained upstream is asked whether it is up; one with a
+     * {@code health-url} is asked always, and drained when the answer is no.
+     */
+    private void probe() {
+        if (stopped || probing || !(drain.drained() || upstream.checksHealth())) {
+            return;
+        }
+        probing = true;
+        upstream.probe().emitOn(r -> context.runOnContext(r)).subscribe().with(up -> {
+            probing = false;
+            if (stopped) {
+                return;
+            }
+            if (up && drain.up()) {
+                LOG.infof("upstream %s is up again, lines go to it", upstream.name());
+                metrics.upstreamDrained(upstream.name(), false);
+                fleet.changed(this);
+                wake();
+            } else if (!up && drain.healthFailed()) {
+                drained("its health check failed");
+            }
+        }, e -> probing = false);
     }
 
     /**
@@ -303,7 +401,8 @@ public class Dispatcher {
             batchSettled.run();
         }
         if (results.stream().anyMatch(r -> !r.settled() && r.notBefore() <= now)) {
-            wake(); // lines went back to the queue ready: they may be taken again
+            wake(); // lines went back to the queue ready: they may be taken again, here or by another upstream
+            fleet.changed(this);
         } else {
             pump();
         }
@@ -353,6 +452,7 @@ public class Dispatcher {
     /** Stops claiming and gives back the stock (never sent: their attempts are given back too); lines in flight may still finish. */
     public void stopClaiming() {
         stopped = true;
+        context.owner().cancelTimer(probeTimer);
         flow.stopReading();
         while (!stock.isEmpty()) {
             writer.add(Result.released(stock.poll(), false));
@@ -383,6 +483,7 @@ public class Dispatcher {
     /** Stops everything at once, as a killed process would: requests aborted, nothing more written or claimed. */
     public void halt() {
         stopped = true;
+        context.owner().cancelTimer(probeTimer);
         inFlight.values().forEach(Dispatcher::cancel);
         inFlight.clear();
         stock.clear();

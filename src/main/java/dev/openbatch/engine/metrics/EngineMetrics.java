@@ -31,6 +31,8 @@ public class EngineMetrics {
     private final AtomicLong waiting = new AtomicLong();
     private final Map<String, Timer> latency = new ConcurrentHashMap<>();
     private final Map<String, Counter> finished = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> drained = new ConcurrentHashMap<>();
+    private final Map<String, Counter> drains = new ConcurrentHashMap<>();
 
     public EngineMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -127,6 +129,25 @@ public class EngineMetrics {
         if (queue != null) {
             Gauge.builder("openbatch_upstream_queue", queue).description("Requests waiting at the upstream's server, as last read from its metrics")
                     .tag("upstream", name).register(registry);
+        }
+    }
+
+    /**
+     * Whether this process's dispatcher of the upstream has it drained now (1) or not (0): refused
+     * connections or a failed health check, until a probe finds it up.
+     */
+    public void upstreamDrained(String name, boolean drained) {
+        this.drained.computeIfAbsent(name, u -> {
+            AtomicLong v = new AtomicLong();
+            Gauge.builder("openbatch_upstream_drained", v, AtomicLong::get)
+                    .description("1 while the upstream is drained (refused connections or a failed health check): no lines go to it")
+                    .tag("upstream", u).register(registry);
+            return v;
+        }).set(drained ? 1 : 0);
+        if (drained) {
+            drains.computeIfAbsent(name, u -> Counter.builder("openbatch_upstream_drains")
+                    .description("Times the upstream was drained (refused connections or a failed health check)")
+                    .tag("upstream", u).register(registry)).increment();
         }
     }
 }

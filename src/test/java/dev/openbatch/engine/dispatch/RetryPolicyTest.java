@@ -183,34 +183,7 @@ class RetryPolicyTest {
                 }
             });
             t.start();
-            dev.openbatch.upstream.UpstreamsConfig.Server config = new dev.openbatch.upstream.UpstreamsConfig.Server() {
-                @Override
-                public String url() { return "http://127.0.0.1:" + server.getLocalPort() + "/v1"; }
-
-                @Override
-                public java.util.Optional<String> apiKey() { return java.util.Optional.empty(); }
-
-                @Override
-                public String models() { return "*"; }
-
-                @Override
-                public int maxConcurrency() { return 1; }
-
-                @Override
-                public boolean adaptive() { return false; }
-
-                @Override
-                public java.util.Optional<String> metricsUrl() { return java.util.Optional.empty(); }
-
-                @Override
-                public String queueMetric() { return dev.openbatch.upstream.QueueGauge.VLLM_WAITING; }
-
-                @Override
-                public java.util.Optional<String> queueMetricModel() { return java.util.Optional.empty(); }
-
-                @Override
-                public java.util.Optional<Integer> requestPriority() { return java.util.Optional.empty(); }
-            };
+            dev.openbatch.upstream.UpstreamsConfig.Server config = dev.openbatch.testing.TestServer.of("http://127.0.0.1:" + server.getLocalPort() + "/v1");
             dev.openbatch.upstream.HttpUpstream upstream = new dev.openbatch.upstream.HttpUpstream(vertx, "raw", config,
                     java.time.Duration.ofSeconds(10), 1 << 20);
             Throwable err = upstream.send("/chat/completions", "{}").subscribeAsCompletionStage()
