@@ -8,7 +8,8 @@
 #   1. replicas a and b, one batch of LINES lines; SETTLE_S (10 s) after it runs at the server, for
 #      WINDOW_S (15 s): each replica's lines done at the server against an equal part (goal: within
 #      ±SHARE_TOLERANCE, 25%);
-#   2. replica c joins; SETTLE_S after it is ready, for WINDOW_S: the same with three;
+#   2. replica c joins: the time from its being ready until its share is CAP / 3 (goal: within a
+#      lease); SETTLE_S later, for WINDOW_S: the same parts as in 1, with three;
 #   3. kill -9 of replica c: the time until a's and b's lines at the server add up to CAP again,
 #      against the lease (goal: ≤ lease + TAKEOVER_SLACK_S, 2 s: one share round and one service
 #      time past it; the dead replica's heartbeat lapses at most one lease after its last beat);
@@ -114,6 +115,15 @@ note "two replicas: openbatch_upstream_share a $(replica_metric a openbatch_upst
 # ---------- 2: three replicas ----------
 replica c
 t_joined="$(now)"
+# how long until the newcomer has its share (its openbatch_upstream_share, from its ready answer)
+join=""
+while :; do
+  sc="$(replica_metric c openbatch_upstream_share)"
+  if [[ "$sc" =~ ^[0-9.]+$ ]] && ge "$sc" "$((CAP / 3))"; then join="$(elapsed "$t_joined")"; break; fi
+  awk -v e="$(elapsed "$t_joined")" -v m="$lease_s" 'BEGIN{exit !(e>m+10)}' && break
+  sleep 0.2
+done
+check "replica c joins: its share is $((CAP / 3)) after ${join:-(not within lease + 10 s)} s from its start (goal ≤ lease $lease_s s)" le "${join:-999999}" "$lease_s"
 sleep "$SETTLE_S"
 log "phase 2: replicas a, b and c for ${WINDOW_S}s"
 window "three replicas" a b c
@@ -144,6 +154,7 @@ printf '%s\n' "$stats" >"$OUT_DIR/fleet-replicas-stats.json"
 max_in="$(jsx "$stats" 's.max_in_flight')"
 check "never more than $CAP lines in flight at the server, from phase 1 through the join and the kill (max $max_in)" le "$max_in" "$CAP"
 note "per replica at the server since phase 1: $(jsx "$stats" 'Object.entries(s.clients).map(([k, v]) => `${k} done ${v.done}, max in flight ${v.max_in_flight}`).join("; ")')"
+use_replica a
 cancel_batch "$BATCH_ID" 60 || true
 
 summary="$(
