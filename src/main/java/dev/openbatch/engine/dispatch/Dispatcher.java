@@ -42,6 +42,8 @@ import io.vertx.mutiny.core.Context;
  */
 public class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
+    /** Fewest lines kept in stock beyond the slots (while the share is above 0), so that small shares keep their pace. */
+    static final int MIN_PREFETCH = 16;
 
     private final Upstream upstream;
     private final Transactions transactions;
@@ -56,8 +58,6 @@ public class Dispatcher {
     private final JobRoom jobRoom;
     /** Called when a write settled the last line of a batch: the engine completes it without waiting for its tick. */
     private final Runnable batchSettled;
-    /** Fewest lines kept in stock beyond the slots (while the share is above 0), so that small shares keep their pace. */
-    static final int MIN_PREFETCH = 16;
     /** The upstream's {@code max-concurrency}. */
     private final int capacity;
 
