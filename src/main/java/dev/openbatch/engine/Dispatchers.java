@@ -79,6 +79,23 @@ final class Dispatchers implements Fleet {
         return byUpstream.size();
     }
 
+    /** The dispatchers whose upstream's cap is shared with the other live processes. */
+    List<Dispatcher> shared() {
+        return byUpstream.values().stream().filter(Dispatcher::shared).toList();
+    }
+
+    /** This process's share of an upstream's cap now (-1 for an upstream it does not send to). */
+    int share(String upstream) {
+        Dispatcher d = byUpstream.get(upstream);
+        return d == null ? -1 : d.share();
+    }
+
+    /** Lines in flight to one upstream (0 for an upstream it does not send to). */
+    int inFlight(String upstream) {
+        Dispatcher d = byUpstream.get(upstream);
+        return d == null ? 0 : d.inFlight();
+    }
+
     /**
      * The end of a tick: the lines of these cancelled and expired batches held here settle so
      * (those in flight are aborted), then every dispatcher looks for work.

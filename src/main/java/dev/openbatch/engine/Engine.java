@@ -191,6 +191,16 @@ final class Engine {
         return dispatchers.inFlight();
     }
 
+    /** Lines in flight from this process to one upstream. Read from outside the engine's context: for tests and logs. */
+    int inFlight(String upstream) {
+        return dispatchers.inFlight(upstream);
+    }
+
+    /** This process's share of an upstream's cap now (-1 for one it does not send to). Read from outside the engine's context: for tests and logs. */
+    int share(String upstream) {
+        return dispatchers.share(upstream);
+    }
+
     /**
      * Graceful stop: no new claims, lines in flight get up to {@code grace} to finish, what is
      * still held is given back, every result is written, and the heartbeat row goes. Completes when done.

@@ -14,6 +14,7 @@ import dev.openbatch.engine.housekeeping.Housekeeping;
 import dev.openbatch.engine.housekeeping.LeaseSweep;
 import dev.openbatch.engine.housekeeping.OrphanSweep;
 import dev.openbatch.engine.housekeeping.RequestTimeouts;
+import dev.openbatch.engine.housekeeping.UpstreamShares;
 import dev.openbatch.engine.housekeeping.WebhookBacklog;
 import dev.openbatch.engine.housekeeping.WebhookDeliveries;
 import dev.openbatch.engine.lifecycle.BatchLog;
@@ -23,6 +24,7 @@ import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.FileStore;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.NodeStore;
+import dev.openbatch.store.ShareStore;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
@@ -149,6 +151,7 @@ final class EngineBuilder {
         long lease = config.lease().toMillis();
         return new Housekeeping(context, metrics, List.of(
                 new Heartbeat(node, time, lease, nodes, batches, stopping, dispatchers::forgetClaims),
+                new UpstreamShares(node, time, new ShareStore(transactions), dispatchers.shared(), r -> context.runOnContext(r), lease),
                 new LeaseSweep(node, time, nodes, metrics, lease, config.tick().toMillis()),
                 new OrphanSweep(nodes),
                 new FileRetention(files, time),

@@ -16,8 +16,17 @@ public interface Upstream {
     /** The models it serves; {@code *} means any model. */
     Set<String> models();
 
-    /** How many lines may be in flight to it at once. */
+    /** How many lines may be in flight to it at once (from all processes together when it is {@link #shared()}). */
     int maxConcurrency();
+
+    /**
+     * Whether every replica sends to the same server, so that {@link #maxConcurrency()} is one cap
+     * that the live processes share (an HTTP server: yes). The built-in engine runs inside each
+     * process: its cap is each process's own.
+     */
+    default boolean shared() {
+        return true;
+    }
 
     /**
      * Sends one line: {@code path} is the line's {@code url} (for example {@code /v1/embeddings}) and

@@ -116,7 +116,9 @@ class EngineFaultsTest extends EngineTesting {
     void twoEnginesOnOneDatabaseShareTheWorkAndNeverSendALineTwice() {
         String r = EngineTest.run();
         int n = 300;
-        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":20}")), CHAT, "24h").getString("id");
+        // 200 ms a line: the batch lasts about 4 s, long enough for the second engine to get its share
+        // of the fake's cap (a newcomer sends once the first has published a smaller share: a round or two)
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, "{\"latency_ms\":200}")), CHAT, "24h").getString("id");
         Engine one = engine("one", config);
         Engine two = engine("two", config);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(60));

@@ -23,6 +23,7 @@ import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.UpstreamResponse;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 
 /**
@@ -52,9 +53,20 @@ abstract class EngineTesting {
     final List<Engine> started = new ArrayList<>();
     private final Map<Engine, AtomicLong> sent = new IdentityHashMap<>();
 
+    /**
+     * Halts the engines, and removes their heartbeat rows (and with them their shares of the
+     * upstreams' caps): a halted engine of this test must not count as a live process in the next
+     * one, whose engines would otherwise get a smaller share for up to a lease.
+     */
     @AfterEach
     void haltEngines() {
         started.forEach(Engine::halt);
+        if (!started.isEmpty()) {
+            sleep(50); // the halts run on the engines' contexts: no heartbeat starts a new life once they have
+            pool.preparedQuery("delete from engine_nodes where node = any($1)")
+                    .execute(Tuple.of(started.stream().map(Engine::node).toArray(String[]::new)))
+                    .await().atMost(Duration.ofSeconds(10));
+        }
         started.clear();
         sent.clear();
         clock.reset();
@@ -124,6 +136,9 @@ abstract class EngineTesting {
 
         @Override
         public Uni<Boolean> probe() { return upstream.probe(); }
+
+        @Override
+        public boolean shared() { return upstream.shared(); }
 
         @Override
         public Uni<UpstreamResponse> send(String path, String body) {

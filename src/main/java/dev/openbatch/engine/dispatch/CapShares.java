@@ -5,9 +5,9 @@ import java.util.TreeMap;
 
 /**
  * The arithmetic of one upstream cap shared by every live process: how many lines this process
- * may have in flight to the upstream (its allowance), and what it publishes for the others in its
- * heartbeat row. Plain arithmetic on what the heartbeat table said; the reads and writes are the
- * caller's.
+ * may have in flight to the upstream (its allowance), and what it publishes for the others (its
+ * row of {@code upstream_shares}). Plain arithmetic on what the live processes' rows said; the
+ * reads and writes are the caller's ({@code engine.housekeeping.UpstreamShares}, every second).
  * <p>
  * The target share is the cap split evenly over the live processes, the remainder going to the
  * first ones in id order, so the targets add up to exactly the cap. The allowance is the target,
@@ -28,7 +28,7 @@ public final class CapShares {
     private CapShares() {
     }
 
-    /** A live process as its heartbeat row says: its id, and the allowance it last published for this upstream. */
+    /** A live process as its row says: its id, and the allowance it last published for this upstream. */
     public record Node(String id, int published) {
     }
 
@@ -52,7 +52,7 @@ public final class CapShares {
 
     /**
      * This process's allowance: its {@link #target} bounded by {@code cap} less what the others
-     * published, never below 0. {@code live} is what a read of the heartbeat table returned; this
+     * published, never below 0. {@code live} is what a read of the live processes' rows returned; this
      * process's own row in it, if any, is not counted as another's.
      */
     public static int allowance(int cap, String self, Collection<Node> live) {

@@ -36,8 +36,10 @@ import io.vertx.mutiny.core.Context;
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
  * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
  * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
- * How many lines may be in flight at once is {@link UpstreamFlow}'s ({@code max-concurrency}, or an
- * adaptive limit under it when the upstream asks for one).
+ * How many lines may be in flight at once is {@link UpstreamFlow}'s: this process's share of
+ * {@code max-concurrency} ({@link #setShare}, from the share rounds), or an adaptive limit under it
+ * (the default). The stock follows that share, not the whole cap, so that a process with a small
+ * share does not hold lines that others could send.
  * <p>
  * It takes lines of every batch whose model its upstream serves ({@link Upstreams.Takes}); the
  * other upstreams of a model take from the same batches, each as fast as its own limit lets it,
@@ -49,6 +51,8 @@ import io.vertx.mutiny.core.Context;
  */
 public class Dispatcher {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
+    /** Fewest lines kept in stock beyond the slots (while the share is above 0), so that small shares keep their pace. */
+    static final int MIN_PREFETCH = 16;
 
     /** How often a drained upstream (or one with a {@code health-url}, always) is probed. */
     static final long PROBE_MS = 2000;
@@ -71,13 +75,8 @@ public class Dispatcher {
     private final JobRoom jobRoom;
     /** Called when a write settled the last line of a batch: the engine completes it without waiting for its tick. */
     private final Runnable batchSettled;
+    /** The upstream's {@code max-concurrency}. */
     private final int capacity;
-    private final int prefetch;
-    /**
-     * Most lines one claim takes: claims come often and small, so that each stays short (few rows,
-     * few batches) while the stock stays full.
-     */
-    private final int claimMax;
 
     private final ArrayDeque<Claimed> stock = new ArrayDeque<>();
     private final Map<String, InFlight> inFlight = new HashMap<>();
@@ -122,8 +121,6 @@ public class Dispatcher {
         this.metrics = metrics;
         this.batchSettled = batchSettled;
         this.capacity = upstream.maxConcurrency();
-        this.prefetch = Math.max(16, capacity);
-        this.claimMax = Math.max(16, capacity / 3);
         this.jobRoom = new JobRoom();
         this.eligible = new EligibleBatches(upstream.name(), now -> {
             long started = System.nanoTime();
@@ -136,6 +133,7 @@ public class Dispatcher {
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
         this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
         metrics.upstreamFlow(upstream.name(), flow::limit, flow.queue() == null ? null : flow::queue);
+        metrics.upstreamShare(upstream.name(), flow::share);
         metrics.upstreamDrained(upstream.name(), false);
         this.probeTimer = context.owner().setPeriodic(PROBE_MS, id -> context.runOnContext(this::probe));
     }
@@ -154,7 +152,50 @@ public class Dispatcher {
         return Overflow.atRisk(e, now) || !fleet.regularLive(e.model());
     }
 
-    /** How many lines may be in flight to the upstream now: its adaptive limit, or {@code max-concurrency}. */
+    /** The upstream's name. */
+    public String upstream() { return upstream.name(); }
+
+    /** Whether its {@code max-concurrency} is shared with the other live processes ({@link Upstream#shared()}). */
+    public boolean shared() { return upstream.shared(); }
+
+    /** The upstream's {@code max-concurrency}: the cap of all processes together when shared. */
+    public int cap() { return capacity; }
+
+    /** This process's share of the cap, as last set (the whole cap when not shared). */
+    public int share() { return flow.share(); }
+
+    /** Slots taken: lines in flight and answers not yet written, which keep their slot. What a share round publishes at least. */
+    public int occupied() { return inFlight.size() + writer.unwritten(); }
+
+    /**
+     * The share round's answer: from now on at most {@code share} slots taken. Lines in flight
+     * above it finish; stock above what the new share keeps goes back to the queue (never sent),
+     * for other processes to take.
+     */
+    public void setShare(int share) {
+        flow.setShare(share);
+        int surplus = Math.min(stock.size(), held() - stockTarget());
+        for (int i = 0; i < surplus; i++) {
+            writer.add(Result.released(stock.pollLast(), false));
+        }
+        pump();
+    }
+
+    /** How many lines to hold (in slots and stock): the share and as many again (at least {@link #MIN_PREFETCH}), none while the share is 0. */
+    private int stockTarget() {
+        int c = flow.ceiling();
+        return c == 0 ? 0 : c + Math.max(MIN_PREFETCH, c);
+    }
+
+    /**
+     * Most lines one claim takes: claims come often and small, so that each stays short (few rows,
+     * few batches) while the stock stays full.
+     */
+    private int claimMax() {
+        return Math.max(16, flow.ceiling() / 3);
+    }
+
+    /** How many lines may be in flight to the upstream now: its adaptive limit, or this process's share of {@code max-concurrency}. */
     public int limit() { return flow.limit(); }
 
     /** Lines sent and not yet answered. */
@@ -208,11 +249,12 @@ public class Dispatcher {
         if (stopped || drain.drained()) {
             return;
         }
-        while (inFlight.size() + writer.unwritten() < capacity && !stock.isEmpty() && flow.mayStart(inFlight.size())) {
+        while (!stock.isEmpty() && flow.mayStart(occupied(), inFlight.size())) {
             start(stock.poll());
         }
         flow.holding();
-        if (!claiming && !idle && held() <= capacity + prefetch - claimMax / 2) {
+        int target = stockTarget();
+        if (!claiming && !idle && target > 0 && held() <= target - claimMax() / 2) {
             claim();
         }
     }
@@ -222,7 +264,7 @@ public class Dispatcher {
     private void claim() {
         claiming = true;
         long now = time.millis();
-        int want = Math.min(claimMax, capacity + prefetch - held());
+        int want = Math.min(claimMax(), stockTarget() - held());
         EligibleBatches.Choice choice = eligible.choose(now);
         choice.open().chain(open -> {
             if (open.isEmpty()) {
@@ -251,7 +293,7 @@ public class Dispatcher {
     }
 
     private Uni<Claim> claimFrom(Tx client, List<Eligible> open, int want, long now, Map<String, Integer> room) {
-        Map<String, Integer> plan = FairShare.plan(open, capacity + prefetch, want, heldByProject, room);
+        Map<String, Integer> plan = FairShare.plan(open, stockTarget(), want, heldByProject, room);
         if (plan.isEmpty()) {
             return Uni.createFrom().item(Claim.NONE);
         }
@@ -478,6 +520,9 @@ public class Dispatcher {
         }
         releaseInFlight();
         eligible.invalidate();
+        if (upstream.shared()) {
+            flow.setShare(0); // its share was given to the others with its lines: none until the next round
+        }
     }
 
     /** Stops everything at once, as a killed process would: requests aborted, nothing more written or claimed. */

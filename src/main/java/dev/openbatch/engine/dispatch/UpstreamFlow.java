@@ -14,11 +14,13 @@ import dev.openbatch.upstream.UpstreamResponse;
 import io.vertx.mutiny.core.Context;
 
 /**
- * How many lines one upstream may have in flight from this process: {@code max-concurrency}, or,
- * with the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under it,
- * told of every answer and, with a {@code metrics-url}, of the server's waiting queue, read by a
- * {@link QueueGauge} every {@link #QUEUE_READ_MS} ms while the dispatcher holds lines. Off,
- * neither exists and nothing of it runs. Confined to the dispatcher's context.
+ * How many lines one upstream may have in flight from this process: its share of
+ * {@code max-concurrency} (the whole of it for an upstream that is not shared, see
+ * {@link Upstream#shared()}; else what the share rounds, {@link CapShares}, last allowed), or,
+ * with the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under
+ * that share, told of every answer and, with a {@code metrics-url}, of the server's waiting queue,
+ * read by a {@link QueueGauge} every {@link #QUEUE_READ_MS} ms while the dispatcher holds lines.
+ * Off, neither exists and nothing of it runs. Confined to the dispatcher's context.
  */
 final class UpstreamFlow {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
@@ -29,6 +31,8 @@ final class UpstreamFlow {
 
     private final String upstream;
     private final int capacity;
+    /** This process's share of {@code capacity}: the whole of it unless the upstream is shared, 0 until the first share round. */
+    private int share;
     private final Context context;
     private final Time time;
     private final Runnable pump;
@@ -51,6 +55,7 @@ final class UpstreamFlow {
     UpstreamFlow(Upstream upstream, int capacity, Context context, Time time, Runnable pump, IntSupplier inFlight, IntSupplier held) {
         this.upstream = upstream.name();
         this.capacity = capacity;
+        this.share = upstream.shared() ? 0 : capacity;
         this.context = context;
         this.time = time;
         this.pump = pump;
@@ -64,9 +69,32 @@ final class UpstreamFlow {
                 : null;
     }
 
-    /** How many lines may be in flight now: the adaptive limit, or {@code max-concurrency}. */
+    /** The most lines that may be in flight now, whatever the adaptive limit says: this process's share of {@code max-concurrency}. */
+    int ceiling() {
+        return Math.min(capacity, share);
+    }
+
+    /** How many lines may be in flight now: the adaptive limit under the {@link #ceiling}, or the ceiling itself. */
     int limit() {
-        return limit == null ? capacity : limit.limit();
+        return limit == null ? ceiling() : Math.min(ceiling(), limit.limit());
+    }
+
+    /** This process's share of the upstream's cap, as the last share round found it usable. */
+    int share() {
+        return share;
+    }
+
+    /**
+     * The last share round's answer: from now on at most {@code share} lines in flight (lines
+     * already in flight above it finish; none starts until fewer are). The adaptive limit gets it
+     * as its ceiling once it is above 0, so that the limit does not lose its start while the first
+     * round is under way.
+     */
+    void setShare(int share) {
+        this.share = Math.max(0, share);
+        if (limit != null && ceiling() > 0) {
+            limit.setCeiling(ceiling());
+        }
     }
 
     /** The server's waiting count as last read (NaN when unread); null when no queue is read. */
@@ -74,9 +102,12 @@ final class UpstreamFlow {
         return gauge == null ? null : lastQueue;
     }
 
-    /** Whether one more line may start with {@code inFlight} lines in flight (always, when fixed). */
-    boolean mayStart(int inFlight) {
-        return limit == null || limit.mayStart(inFlight);
+    /**
+     * Whether one more line may start with {@code occupied} slots taken (lines in flight and
+     * answers not yet written) and {@code inFlight} lines in flight.
+     */
+    boolean mayStart(int occupied, int inFlight) {
+        return occupied < ceiling() && (limit == null || limit.mayStart(inFlight));
     }
 
     /** An answer (or its absence) to a line sent at {@code startedNanos}, while it is still counted in {@code inFlight}. */

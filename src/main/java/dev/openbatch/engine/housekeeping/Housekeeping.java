@@ -42,9 +42,14 @@ public final class Housekeeping {
         jobs.forEach(j -> metrics.housekeepingJob(j.name()));
     }
 
-    /** Every job runs once per period from now on. */
+    /** Every job runs once per period from now on, and those that ask for it at once too. */
     public void start() {
-        context.runOnContext(() -> jobs.forEach(j -> j.timer = context.owner().setPeriodic(j.periodMillis, id -> runOnce(j))));
+        context.runOnContext(() -> jobs.forEach(j -> {
+            j.timer = context.owner().setPeriodic(j.periodMillis, id -> runOnce(j));
+            if (j.job.atStart()) {
+                runOnce(j);
+            }
+        }));
     }
 
     private void runOnce(Timed j) {

@@ -13,6 +13,11 @@ public interface Job {
     /** How long from one run to the next. */
     long periodMillis();
 
+    /** Whether the first run is at the start, rather than one period after it. */
+    default boolean atStart() {
+        return false;
+    }
+
     /** One run. A failure is logged and counted by {@link Housekeeping}; the job runs again at its next period. */
     Uni<?> run();
 }

@@ -150,4 +150,14 @@ public class EngineMetrics {
                     .tag("upstream", u).register(registry)).increment();
         }
     }
+
+    /**
+     * Registers the share gauge of one upstream: how many of its {@code max-concurrency} this
+     * process may use, as the last share round found (the whole cap for an upstream that is not
+     * shared; 0 before the first round).
+     */
+    public void upstreamShare(String name, Supplier<Number> share) {
+        Gauge.builder("openbatch_upstream_share", share).description("Lines of the upstream's max-concurrency this process may have in flight (its share)")
+                .tag("upstream", name).register(registry);
+    }
 }

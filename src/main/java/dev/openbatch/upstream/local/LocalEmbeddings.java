@@ -111,6 +111,12 @@ public class LocalEmbeddings implements Upstream, Upstreams.Toggle {
         return Math.max(1, config.maxConcurrency());
     }
 
+    /** The model runs in this process: its max-concurrency is this process's own, not shared with the other replicas. */
+    @Override
+    public boolean shared() {
+        return false;
+    }
+
     @Override
     public boolean enabled() {
         return config.enabled();
