@@ -158,7 +158,9 @@ class GrafanaDashboardTest {
         // what the issue asks the dashboard to show
         for (String metric : List.of("openbatch_lines_finished_total", "openbatch_upstream_in_flight", "openbatch_upstream_concurrency_limit",
                 "openbatch_claim_duration_seconds_bucket", "openbatch_write_duration_seconds_bucket", "openbatch_lines_waiting",
-                "openbatch_batches", "openbatch_leases_taken_over_total")) {
+                "openbatch_batches", "openbatch_leases_taken_over_total", "openbatch_upstream_limit", "openbatch_upstream_share",
+                "openbatch_upstream_queue", "openbatch_upstream_drained", "openbatch_upstream_drains_total",
+                "openbatch_upstream_request_duration_seconds_bucket")) {
             assertTrue(named.contains(metric), "the dashboard shows " + metric + "; it names " + named);
         }
     }

@@ -132,7 +132,10 @@ public class Dispatcher {
                 this::written, metrics);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
         this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
-        metrics.upstreamFlow(upstream.name(), flow::limit, flow.queue() == null ? null : flow::queue);
+        metrics.upstreamFlow(upstream.name(), flow::limit, () -> {
+            Double q = flow.queue();
+            return q == null ? Double.NaN : q;
+        });
         metrics.upstreamShare(upstream.name(), flow::share);
         metrics.upstreamDrained(upstream.name(), false);
         this.probeTimer = context.owner().setPeriodic(PROBE_MS, id -> context.runOnContext(this::probe));

@@ -120,16 +120,14 @@ public class EngineMetrics {
 
     /**
      * Registers the flow-control gauges of one upstream: its limit now (its max-concurrency when it
-     * is not adaptive) and, when its server's queue is read, the waiting count as last read (NaN
-     * until a read succeeds, or when the last one failed).
+     * is not adaptive) and its server's waiting count as last read (NaN when it is not read: no
+     * {@code metrics-url}, no read yet, or the last one failed).
      */
     public void upstreamFlow(String name, Supplier<Number> limit, Supplier<Number> queue) {
         Gauge.builder("openbatch_upstream_limit", limit).description("Lines this process may have in flight to the upstream now")
                 .tag("upstream", name).register(registry);
-        if (queue != null) {
-            Gauge.builder("openbatch_upstream_queue", queue).description("Requests waiting at the upstream's server, as last read from its metrics")
-                    .tag("upstream", name).register(registry);
-        }
+        Gauge.builder("openbatch_upstream_queue", queue).description("Requests waiting at the upstream's server, as last read from its metrics (NaN when not read)")
+                .tag("upstream", name).register(registry);
     }
 
     /**
@@ -144,10 +142,11 @@ public class EngineMetrics {
                     .tag("upstream", u).register(registry);
             return v;
         }).set(drained ? 1 : 0);
+        Counter count = drains.computeIfAbsent(name, u -> Counter.builder("openbatch_upstream_drains")
+                .description("Times the upstream was drained (refused connections or a failed health check)")
+                .tag("upstream", u).register(registry)); // from the start, at 0, so that a dashboard's increase() has a series
         if (drained) {
-            drains.computeIfAbsent(name, u -> Counter.builder("openbatch_upstream_drains")
-                    .description("Times the upstream was drained (refused connections or a failed health check)")
-                    .tag("upstream", u).register(registry)).increment();
+            count.increment();
         }
     }
 
