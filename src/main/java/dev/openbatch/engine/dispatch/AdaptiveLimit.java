@@ -73,6 +73,8 @@ public final class AdaptiveLimit {
     static final double SLOW_START_PER_READ = 0.5;
     /** The same after it (at least one line): growth between reads is bounded whatever the round trip. */
     static final double GROWTH_PER_READ = 0.1;
+    /** Lines added per answer before the first cut, latency deciding: the limit doubles each round trip. */
+    static final double SLOW_START_PER_ANSWER = 1;
     /** Lines added per answer while growing fast: half the limit per round trip. */
     static final double GROWTH_PER_ANSWER = 0.5;
     /** What an overload answer leaves of the limit. */
@@ -195,6 +197,9 @@ public final class AdaptiveLimit {
                 cutFrom = Double.NaN;
             }
         }
+        if (!gauged && slowStart && mayGrow(nowNanos) && inFlight >= estimate / 2) {
+            grow(SLOW_START_PER_ANSWER); // until the first cut: doubling each round trip, as TCP's slow start
+        }
         windowSum += rtt;
         windowSquares += (double) rtt * rtt;
         windowCount++;
@@ -225,7 +230,7 @@ public final class AdaptiveLimit {
         }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
         double queued = estimate * (1 - base / average);
-        double alpha = Math.max(1, 0.03 * estimate);
+        double alpha = Math.max(2, 0.05 * estimate);
         double beta = Math.max(2 * alpha, NOISE_SIGMAS * noise * estimate);
         boolean inUse = busiest >= estimate / 2;
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
