@@ -17,8 +17,10 @@ package dev.openbatch.engine.dispatch;
  * {@code f} of our lines in flight, cuts the limit to {@code f − w} (what we could have in flight
  * had our lines not added to the queue; the same target on each read of a queue that is still
  * draining, so repeated reads do not cut again) and stops growth; once a read says 0, each answer
- * adds {@link #GROWTH_PER_ANSWER} (the limit grows by half per round trip) until the next read
- * sees a queue again. Batch lines so fill free slots and leave the queue to others: in the
+ * adds {@link #GROWTH_PER_ANSWER} (the limit grows by half per round trip), but no more than
+ * {@link #GROWTH_PER_READ} of the limit between two reads ({@link #SLOW_START_PER_READ} before the
+ * first cut), so that a server whose round trip is shorter than the reads' period is not flooded
+ * between them. Batch lines so fill free slots and leave the queue to others: in the
  * simulation (64 slots, 2 s lines, a Poisson interactive stream of 30% of capacity, a read every
  * 500 ms) the slots are 95–97% busy with 0.7–0.9 requests waiting on average and interactive
  * requests wait 0 ms at the median, 275–341 ms at p99; alone it keeps 100% of the slots busy with
@@ -37,8 +39,12 @@ package dev.openbatch.engine.dispatch;
  * {@code 2 × max(2, 5% of the limit)} and the same noise allowance in lines) cuts the limit to
  * {@code limit × base / rtt} (at least half), which drains our queue, so the next windows measure
  * no-load latency again and {@code base} does not creep up; any other window adds one line per
- * round trip. Growth is fast (half per round trip) until the first cut, and again after
- * {@link #CALM_WINDOWS} windows in a row that saw no queue with the limit in use.
+ * round trip. Until the first cut each answer adds a line (the limit doubles each round trip, as
+ * TCP's slow start), and growth is fast again (half per round trip) after {@link #CALM_WINDOWS}
+ * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
+ * {@link #BASELINE_NANOS}, and is learned anew when a latency cut did not bring latency down
+ * ({@link #UNMOVED}): then the server became slower and our lines were not queued, and keeping the
+ * old {@code base} would cut the limit to a line or two for as long as the server stays slow.
  *
  * <h2>Why not the library itself</h2>
  * Netflix's {@code com.netflix.concurrency-limits:concurrency-limits-core:0.5.4} is light (its
