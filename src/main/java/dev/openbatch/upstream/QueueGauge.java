@@ -31,12 +31,23 @@ import dev.openbatch.outbound.Exchange;
 public class QueueGauge {
     /** vLLM's count of requests waiting for a slot. */
     public static final String VLLM_WAITING = "vllm:num_requests_waiting";
+    /** vLLM's gauge of requests being served (SGLang's: {@code sglang:num_running_reqs}). */
+    public static final String VLLM_RUNNING = "vllm:num_requests_running";
+
+    /**
+     * One read of the server's metrics: requests waiting, and requests being served (empty when
+     * the page has no sample of that gauge, or no running gauge is read).
+     */
+    public record Reading(OptionalLong waiting, OptionalLong running) {
+        static final Reading NONE = new Reading(OptionalLong.empty(), OptionalLong.empty());
+    }
     /** The most of a metrics page that is read. */
     public static final int DEFAULT_MAX_BYTES = 256 * 1024;
 
     private final String metric;
     private final String modelName;
     private final RequestOptions request;
+    private final String running;
     private final long timeoutMillis;
     private final int maxBytes;
     private final Exchange exchange;
@@ -45,11 +56,12 @@ public class QueueGauge {
     /**
      * @param metricsUrl the server's metrics, for example {@code http://127.0.0.1:8000/metrics}
      * @param metric     the gauge to sum; null or blank for {@link #VLLM_WAITING}
+     * @param running    the gauge of requests being served, summed the same way; null for none
      * @param modelName  only the samples of this {@code model_name} label; null for all
      * @param timeout    longest a read may take, connecting included
      * @param maxBytes   most bytes of the page read; a longer page gives an empty reading
      */
-    public QueueGauge(Vertx vertx, String metricsUrl, String metric, String modelName, Duration timeout, int maxBytes) {
+    public QueueGauge(Vertx vertx, String metricsUrl, String metric, String running, String modelName, Duration timeout, int maxBytes) {
         URI uri = URI.create(metricsUrl.trim());
         if (uri.getHost() == null || uri.getScheme() == null) {
             throw new IllegalArgumentException("the metrics URL must be an absolute http(s) URL: " + metricsUrl);
@@ -59,6 +71,7 @@ public class QueueGauge {
         String path = (uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())
                 + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
         this.metric = metric == null || metric.isBlank() ? VLLM_WAITING : metric.trim();
+        this.running = running == null || running.isBlank() ? null : running.trim();
         this.modelName = modelName == null || modelName.isBlank() ? null : modelName;
         this.timeoutMillis = Math.max(1, timeout.toMillis());
         this.maxBytes = Math.max(1, maxBytes);
@@ -75,19 +88,19 @@ public class QueueGauge {
         return metric;
     }
 
-    /** Requests waiting at the server now, or empty when it could not be read. Never fails. */
-    public Uni<OptionalLong> read() {
+    /** Requests waiting (and being served) at the server now; both empty when the page could not be read. Never fails. */
+    public Uni<Reading> read() {
         return exchange.send(request, Buffer::buffer, this::body)
                 .ifNoItem().after(Duration.ofMillis(timeoutMillis)).fail()
                 .map(text -> {
                     OptionalLong waiting = PrometheusText.sum(text, metric, modelName);
                     lastProblem = waiting.isPresent() ? null
                             : "no sample of " + metric + (modelName == null ? "" : " for model_name " + modelName);
-                    return waiting;
+                    return new Reading(waiting, running == null ? OptionalLong.empty() : PrometheusText.sum(text, running, modelName));
                 })
                 .onFailure().recoverWithItem(e -> {
                     lastProblem = e.getClass().getSimpleName() + ": " + e.getMessage();
-                    return OptionalLong.empty();
+                    return Reading.NONE;
                 });
     }
 

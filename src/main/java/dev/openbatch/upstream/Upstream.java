@@ -54,10 +54,14 @@ public interface Upstream {
      * @param metricsUrl       the server's Prometheus endpoint, if its waiting queue is to be read
      * @param queueMetric      the gauge that counts the server's waiting requests
      * @param queueMetricModel only that gauge's samples of this {@code model_name}, if set
+     * @param runningMetric    the gauge that counts the server's requests being served; blank for none
+     * @param readEvery        how often the metrics are read while lines are held
      */
-    record FlowControl(boolean adaptive, Optional<String> metricsUrl, String queueMetric, Optional<String> queueMetricModel) {
+    record FlowControl(boolean adaptive, Optional<String> metricsUrl, String queueMetric, Optional<String> queueMetricModel,
+            String runningMetric, java.time.Duration readEvery) {
         /** A fixed concurrency of {@code max-concurrency}: what every upstream has by default. */
-        public static final FlowControl FIXED = new FlowControl(false, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty());
+        public static final FlowControl FIXED = new FlowControl(false, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty(),
+                QueueGauge.VLLM_RUNNING, java.time.Duration.ofMillis(100));
     }
 
     /**

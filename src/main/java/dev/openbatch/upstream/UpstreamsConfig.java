@@ -47,6 +47,19 @@ public interface UpstreamsConfig {
         @WithDefault(QueueGauge.VLLM_WAITING)
         String queueMetric();
 
+        /**
+         * The gauge at {@code metrics-url} that counts requests being served (SGLang's:
+         * {@code sglang:num_running_reqs}): with it, batch lines are kept to the server's free slots
+         * (its slots learned when a queue shows, less what others have in it). Blank: the waiting
+         * queue alone decides.
+         */
+        @WithDefault(QueueGauge.VLLM_RUNNING)
+        String runningMetric();
+
+        /** How often {@code metrics-url} is read while lines are held. */
+        @WithDefault("100ms")
+        java.time.Duration metricsInterval();
+
         /** Only the {@code queue-metric} samples of this {@code model_name} label; unset: the sum over all. */
         Optional<String> queueMetricModel();
 

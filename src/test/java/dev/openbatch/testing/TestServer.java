@@ -40,4 +40,10 @@ public record TestServer(String url, String models, int maxConcurrency, boolean 
 
     @Override
     public Optional<String> queueMetricModel() { return Optional.empty(); }
+
+    @Override
+    public String runningMetric() { return QueueGauge.VLLM_RUNNING; }
+
+    @Override
+    public java.time.Duration metricsInterval() { return java.time.Duration.ofMillis(100); }
 }

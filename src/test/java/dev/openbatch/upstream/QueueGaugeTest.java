@@ -34,7 +34,8 @@ class QueueGaugeTest {
             switch (MODE.get()) {
                 case "ok" -> req.response().putHeader("content-type", "text/plain; version=0.0.4")
                         .end("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"m\"} 6.0\n"
-                                + "vllm:num_requests_waiting{model_name=\"n\"} 1.0\n");
+                                + "vllm:num_requests_waiting{model_name=\"n\"} 1.0\n"
+                                + "vllm:num_requests_running{model_name=\"m\"} 30.0\nvllm:num_requests_running{model_name=\"n\"} 2.0\n");
                 case "error" -> req.response().setStatusCode(500).end("boom");
                 case "slow" -> { } // never answers
                 case "huge" -> req.response().setChunked(true).end("x".repeat(300 * 1024));
@@ -51,11 +52,11 @@ class QueueGaugeTest {
     }
 
     private static QueueGauge gauge(String url, String model, long timeoutMillis) {
-        return new QueueGauge(vertx, url, null, model, Duration.ofMillis(timeoutMillis), QueueGauge.DEFAULT_MAX_BYTES);
+        return new QueueGauge(vertx, url, null, QueueGauge.VLLM_RUNNING, model, Duration.ofMillis(timeoutMillis), QueueGauge.DEFAULT_MAX_BYTES);
     }
 
     private static OptionalLong read(QueueGauge g) {
-        return g.read().await().atMost(Duration.ofSeconds(10));
+        return g.read().await().atMost(Duration.ofSeconds(10)).waiting();
     }
 
     @Test
@@ -67,6 +68,8 @@ class QueueGaugeTest {
         assertEquals(OptionalLong.of(7), read(g), "again, on the same connection");
         QueueGauge m = gauge("http://127.0.0.1:" + port + "/metrics", "m", 2_000);
         assertEquals(OptionalLong.of(6), read(m));
+        assertEquals(OptionalLong.of(30), m.read().await().atMost(Duration.ofSeconds(10)).running(), "the running gauge of the same page");
+        assertEquals(OptionalLong.of(32), g.read().await().atMost(Duration.ofSeconds(10)).running());
         QueueGauge absent = gauge("http://127.0.0.1:" + port + "/metrics", "other", 2_000);
         assertEquals(OptionalLong.empty(), read(absent));
         assertNotNull(absent.lastProblem());

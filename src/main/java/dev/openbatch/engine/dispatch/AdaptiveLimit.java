@@ -103,6 +103,10 @@ public final class AdaptiveLimit {
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
     static final double NOISE_SIGMAS = 2.5;
+    /** Slots left free for others when the limit follows the server's free slots. */
+    static final int FREE_SLOTS_KEPT = 1;
+    /** Reads in a row without a queue after which the server's slots are taken to be one more (probing for a larger server). */
+    static final int PROBE_READS = 20;
     /** Windows in a row with no queue seen, limit in use, after which growth is fast again. */
     static final int CALM_WINDOWS = 8;
 
@@ -134,6 +138,10 @@ public final class AdaptiveLimit {
     private double cutFrom = Double.NaN;
     private double afterCutSum;
     private int afterCutCount;
+    /** The server's slots, as learned from a read that showed a queue; 0 while unknown. */
+    private long slots;
+    /** Reads in a row with no queue since the slots were last learned or probed. */
+    private int calmReads;
     /** What answers added since the last queue read. */
     private double grownSinceRead;
 
@@ -187,7 +195,7 @@ public final class AdaptiveLimit {
             return; // sent before the last cut: it tells of the load before it
         }
         boolean gauged = gauged(nowNanos);
-        if (gauged && mayGrow(nowNanos) && inFlight >= estimate / 2) {
+        if (gauged && slots <= 0 && mayGrow(nowNanos) && inFlight >= estimate / 2) {
             double budget = (slowStart ? estimate * SLOW_START_PER_READ : Math.max(1, estimate * GROWTH_PER_READ)) - grownSinceRead;
             double by = Math.min(GROWTH_PER_ANSWER, Math.max(0, budget));
             grow(by);
@@ -286,16 +294,57 @@ public final class AdaptiveLimit {
      * @param inFlight this process's lines in flight to it now
      */
     public void onQueue(long nowNanos, long waiting, int inFlight) {
+        onQueue(nowNanos, waiting, -1, inFlight);
+    }
+
+    /**
+     * The server's waiting and running counts, as just read from its metrics. With a running count,
+     * the limit is set to the server's free slots: its slots are what it runs whenever a queue
+     * shows (then every slot is taken), and the limit is those slots less what others have in it
+     * (running + waiting − our lines in flight) less {@link #FREE_SLOTS_KEPT}, so that our lines
+     * fill free slots and never the queue. Until a queue has shown once the slots are unknown, and
+     * the limit grows as with the waiting count alone; a server that gets more slots is found by
+     * one more line every {@link #PROBE_READS} reads that saw no queue.
+     *
+     * @param running requests being served at the server (everyone's), or −1 when unknown
+     */
+    public void onQueue(long nowNanos, long waiting, long running, int inFlight) {
         queueRead = true;
         queueReadAt = nowNanos;
         queueWaiting = Math.max(0, waiting);
+        grownSinceRead = 0;
+        if (running >= 0) {
+            if (queueWaiting > 0) {
+                slots = running;
+                calmReads = 0;
+            } else if (slots > 0 && ++calmReads >= PROBE_READS) {
+                slots++;
+                calmReads = 0;
+            }
+            if (slots > 0) {
+                long others = Math.max(0, running + queueWaiting - inFlight);
+                double target = Math.max(1, slots - others - FREE_SLOTS_KEPT);
+                if (target < estimate) {
+                    slowStart = false;
+                    calm = 0;
+                }
+                // a Retry-After's hold (or a ceiling) still bounds it: the free slots only lower it then
+                boolean held = retryAfter && nowNanos < retryAfterUntil;
+                estimate = Math.min(held ? Math.min(estimate, target) : target, Math.max(1, ceiling));
+                return;
+            }
+        }
         if (queueWaiting > 0) {
             double target = Math.max(1, (double) inFlight - queueWaiting);
             if (target < estimate) {
                 cut(nowNanos, target);
             }
         }
-        grownSinceRead = 0;
+    }
+
+    /** Whether the limit is set from the server's free slots (a running count is read and its slots are known). */
+    boolean fillsFreeSlots(long nowNanos) {
+        return slots > 0 && gauged(nowNanos);
     }
 
     private boolean mayGrow(long nowNanos) {

@@ -1,6 +1,7 @@
 package dev.openbatch.engine.dispatch;
 
 import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.function.IntSupplier;
 
 import org.jboss.logging.Logger;
@@ -19,15 +20,15 @@ import io.vertx.mutiny.core.Context;
  * {@link Upstream#shared()}; else what the share rounds, {@link CapShares}, last allowed), or,
  * with the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under
  * that share, told of every answer and, with a {@code metrics-url}, of the server's waiting queue,
- * read by a {@link QueueGauge} every {@link #QUEUE_READ_MS} ms while the dispatcher holds lines.
+ * read by a {@link QueueGauge} every {@code metrics-interval} while the dispatcher holds lines.
  * Off, neither exists and nothing of it runs. Confined to the dispatcher's context.
  */
 final class UpstreamFlow {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
     /** Where an adaptive limit starts. */
     static final int ADAPTIVE_INITIAL = 4;
-    /** How often the server's queue is read while lines are held (adaptive with a metrics URL only). */
-    static final long QUEUE_READ_MS = 500;
+    /** Longest one read of the server's metrics may take (at least its interval). */
+    static final long READ_TIMEOUT_MS = 500;
 
     private final String upstream;
     private final int capacity;
@@ -43,6 +44,7 @@ final class UpstreamFlow {
     private final AdaptiveLimit limit;
     /** Reads the server's waiting queue; null unless adaptive with a metrics URL. */
     private final QueueGauge gauge;
+    private final long readEveryMillis;
     private long queueTimer = -1;
     private boolean reading;
     private boolean closed;
@@ -64,9 +66,11 @@ final class UpstreamFlow {
         Upstream.FlowControl flow = upstream.flowControl();
         this.limit = flow.adaptive() ? new AdaptiveLimit(capacity, ADAPTIVE_INITIAL) : null;
         this.gauge = flow.adaptive() && flow.metricsUrl().isPresent()
-                ? new QueueGauge(context.owner(), flow.metricsUrl().get(), flow.queueMetric(), flow.queueMetricModel().orElse(null),
-                        Duration.ofMillis(QUEUE_READ_MS), QueueGauge.DEFAULT_MAX_BYTES)
+                ? new QueueGauge(context.owner(), flow.metricsUrl().get(), flow.queueMetric(), flow.runningMetric(),
+                        flow.queueMetricModel().orElse(null), Duration.ofMillis(Math.max(READ_TIMEOUT_MS, flow.readEvery().toMillis())),
+                        QueueGauge.DEFAULT_MAX_BYTES)
                 : null;
+        this.readEveryMillis = Math.max(10, flow.readEvery().toMillis());
     }
 
     /** The most lines that may be in flight now, whatever the adaptive limit says: this process's share of {@code max-concurrency}. */
@@ -136,7 +140,7 @@ final class UpstreamFlow {
     /** The dispatcher may hold lines now: the queue reads run while it holds any. */
     void holding() {
         if (gauge != null && !closed && queueTimer < 0 && held.getAsInt() > 0) {
-            queueTimer = context.owner().setPeriodic(QUEUE_READ_MS, id -> context.runOnContext(this::readQueue));
+            queueTimer = context.owner().setPeriodic(readEveryMillis, id -> context.runOnContext(this::readQueue));
         }
     }
 
@@ -153,15 +157,16 @@ final class UpstreamFlow {
             return;
         }
         reading = true;
-        gauge.read().emitOn(r -> context.runOnContext(r)).subscribe().with(waiting -> {
-            reading = false;
+        gauge.read().emitOn(r -> context.runOnContext(r)).subscribe().with(reading -> {
+            this.reading = false;
             if (closed) {
                 return;
             }
+            OptionalLong waiting = reading.waiting();
             if (waiting.isPresent()) {
                 queueReadable = true;
                 lastQueue = waiting.getAsLong();
-                limit.onQueue(System.nanoTime(), waiting.getAsLong(), inFlight.getAsInt());
+                limit.onQueue(System.nanoTime(), waiting.getAsLong(), reading.running().orElse(-1), inFlight.getAsInt());
             } else {
                 if (queueReadable) {
                     queueReadable = false;
@@ -171,7 +176,7 @@ final class UpstreamFlow {
                 lastQueue = Double.NaN;
             }
             pump.run();
-        }, failure -> reading = false);
+        }, failure -> this.reading = false);
     }
 
     /** No more queue reads until lines are held again. */

@@ -26,6 +26,11 @@ class AdaptiveLimitTest {
     private static final double INTERACTIVE_30_PERCENT = 0.3 * SLOTS / 2.0;
 
     static Limiter driving(AdaptiveLimit limit, boolean readsQueue) {
+        return driving(limit, readsQueue, readsQueue);
+    }
+
+    /** {@code readsRunning}: the reads give the server's running count too (vLLM's and SGLang's pages do). */
+    static Limiter driving(AdaptiveLimit limit, boolean readsQueue, boolean readsRunning) {
         return new Limiter() {
             @Override
             public int limit() {
@@ -38,16 +43,20 @@ class AdaptiveLimitTest {
             }
 
             @Override
-            public void queueRead(long now, long waiting, int inFlight) {
+            public void queueRead(long now, long waiting, long running, int inFlight) {
                 if (readsQueue) {
-                    limit.onQueue(now, waiting, inFlight);
+                    limit.onQueue(now, waiting, readsRunning ? running : -1, inFlight);
                 }
             }
         };
     }
 
     private static Figures run(String what, FifoServerSimulation sim, AdaptiveLimit limit, boolean readsQueue) {
-        Figures f = sim.run(driving(limit, readsQueue), 600 * S, 120 * S);
+        return run(what, sim, limit, readsQueue, readsQueue);
+    }
+
+    private static Figures run(String what, FifoServerSimulation sim, AdaptiveLimit limit, boolean readsQueue, boolean readsRunning) {
+        Figures f = sim.run(driving(limit, readsQueue, readsRunning), 600 * S, 120 * S);
         System.out.println(what + ": " + f);
         return f;
     }
@@ -121,8 +130,8 @@ class AdaptiveLimitTest {
             }
 
             @Override
-            public void queueRead(long now, long waiting, int inFlight) {
-                watched.queueRead(now, waiting, inFlight);
+            public void queueRead(long now, long waiting, long running, int inFlight) {
+                watched.queueRead(now, waiting, running, inFlight);
             }
         }, 500 * S, 0);
         assertEquals(20, seen[0], "grew to the ceiling, not past it");
@@ -189,6 +198,34 @@ class AdaptiveLimitTest {
         assertEquals(39, limit.limit(), "the next read opens a new allowance");
         assertTrue(limit.mayStart(38));
         assertFalse(limit.mayStart(39));
+    }
+
+    @Test
+    void withARunningCountTheLimitFollowsTheServersFreeSlots() {
+        AdaptiveLimit limit = new AdaptiveLimit(256, 4);
+        long now = 1_000 * S;
+        limit.onQueue(now, 0, 10, 4); // slots unknown yet: it grows as with the waiting count alone
+        assertFalse(limit.fillsFreeSlots(now));
+        limit.onQueue(now + 100 * MS, 3, 32, 20); // a queue: every slot is taken, so the server has 32
+        assertTrue(limit.fillsFreeSlots(now + 100 * MS));
+        // others hold 32 + 3 - 20 = 15: 32 - 15 - 1 kept free = 16
+        assertEquals(16, limit.limit());
+        limit.onQueue(now + 200 * MS, 0, 20, 16); // others now hold 4: room for 27
+        assertEquals(27, limit.limit(), "it rises at once to the free slots");
+        limit.onQueue(now + 300 * MS, 0, 32, 16); // others hold 16 again
+        assertEquals(15, limit.limit());
+        for (int i = 0; i < AdaptiveLimit.PROBE_READS; i++) {
+            limit.onQueue(now + (400 + 100 * i) * MS, 0, 0, 0);
+        }
+        assertEquals(32, limit.limit(), "reads without a queue let it probe one slot more: 33 - 0 - 1");
+        limit.onRetryAfter(now + 3 * S, 10 * S);
+        limit.onQueue(now + 3100 * MS, 0, 0, 0);
+        assertEquals(16, limit.limit(), "Retry-After halves it and the free slots do not raise it during the hold");
+        limit.onQueue(now + 14 * S, 0, 0, 0);
+        assertEquals(32, limit.limit(), "after the hold they do");
+        limit.setCeiling(8);
+        limit.onQueue(now + 15 * S, 0, 0, 0);
+        assertEquals(8, limit.limit(), "never above the ceiling");
     }
 
     @Test

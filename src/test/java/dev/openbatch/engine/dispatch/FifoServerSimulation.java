@@ -29,7 +29,7 @@ final class FifoServerSimulation {
 
         void answered(long nowNanos, long rttNanos, int inFlight);
 
-        default void queueRead(long nowNanos, long waiting, int inFlight) {
+        default void queueRead(long nowNanos, long waiting, long running, int inFlight) {
         }
     }
 
@@ -193,7 +193,7 @@ final class FifoServerSimulation {
                     push(now + exponential(S / interactivePerSecond), Event.ARRIVAL, null);
                 }
                 case Event.GAUGE -> {
-                    limiter.queueRead(now, queue.size(), batchInFlight);
+                    limiter.queueRead(now, queue.size(), busy, batchInFlight);
                     push(now + gaugePeriod, Event.GAUGE, null);
                 }
                 case Event.TRACE -> {
