@@ -13,7 +13,9 @@ package dev.openbatch.engine.dispatch;
  * <h2>The two signals</h2>
  * <b>The server's waiting queue</b> ({@link #onQueue}: vLLM's {@code vllm:num_requests_waiting},
  * SGLang's {@code sglang:num_queue_reqs}) is the direct one, and while a read is fresh (at most
- * {@link #QUEUE_FRESH_NANOS} old) it alone decides: a read of {@code w > 0} waiting, with
+ * {@link #QUEUE_FRESH_NANOS} old) it alone decides. With the running count read too (vLLM's
+ * {@code vllm:num_requests_running}), the limit is the server's free slots, set on every read (see
+ * {@link #onQueue(long, long, long, int)}). Without it, a read of {@code w > 0} waiting, with
  * {@code f} of our lines in flight, cuts the limit to {@code f − w} (what we could have in flight
  * had our lines not added to the queue; the same target on each read of a queue that is still
  * draining, so repeated reads do not cut again) and stops growth; once a read says 0, each answer
