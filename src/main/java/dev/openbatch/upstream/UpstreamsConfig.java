@@ -30,7 +30,7 @@ public interface UpstreamsConfig {
 
         /**
          * Find the server's capacity: start low, grow while latency holds, shrink on overload
-         * (timeouts, connection errors, 408, 429, 5xx, {@code Retry-After}); {@code max-concurrency}
+         * (timeouts, 408, 429, 5xx, {@code Retry-After}); {@code max-concurrency}
          * is the ceiling. On by default; off, {@code max-concurrency} lines stay in flight.
          */
         @WithDefault("true")

@@ -122,7 +122,9 @@ final class UpstreamFlow {
         long now = System.nanoTime();
         long rtt = now - startedNanos;
         boolean overload = resp == null
-                ? !(err instanceof ResponseTooLargeException) && !RetryPolicy.malformedAnswer(err) // no answer: timeout, connection error
+                // no answer: a timeout is load; a refused or lost connection is not (Drain's business: a
+                // server that went away, or a kept-alive connection it closed), nor a malformed or too large answer
+                ? !(err instanceof ResponseTooLargeException) && !RetryPolicy.malformedAnswer(err) && !Drain.connectionLost(err)
                 : RetryPolicy.retryable(resp.status()); // 408, 429, 5xx
         if (!overload) {
             limit.onAnswer(now, rtt, inFlight);
