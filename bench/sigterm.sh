@@ -286,6 +286,15 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   [[ -z "${NODE_PID[a]:-}" ]] || stop_pid "${NODE_PID[a]}" "service a"
   start_node a sigterm-a3 "-Dopenbatch.engine.lease=$P3_LEASE" "-Dopenbatch.engine.shutdown-grace=$P3_GRACE"
   use_node a
+  # the upstream's max-concurrency is one cap for both processes: a newcomer has its share a round
+  # or two (a second each) after it starts; until then B, alone so far, would take every line
+  t_share="$(now)"
+  until share_a="$(metric_sum "$(curl -sS -m 5 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_share{upstream="fake"}')" \
+      && [[ "$share_a" =~ ^[0-9.]+$ ]] && awk -v s="$share_a" -v c="$CONCURRENCY" 'BEGIN{exit !(s >= c / 2)}'; do
+    lt "$(elapsed "$t_share")" 30 || die "phase 3: A has no share of the upstream 30 s after it started (share $share_a)"
+    sleep 0.2
+  done
+  log "phase 3: A's share of the upstream is $share_a, $(elapsed "$t_share")s after it was ready"
   run_batch p3 "$P3_LINES" s3
   T_CREATE="$(now)"; t0="$T_CREATE"
   while lt "$(elapsed "$t0")" 30; do

@@ -208,7 +208,7 @@ public final class AdaptiveLimit {
             afterCutSum += rtt;
             if (++afterCutCount >= MIN_WINDOW) {
                 if (afterCutSum / afterCutCount >= UNMOVED * cutFrom) {
-                    recentCount = 0; // our lines fell and the latency did not: the server is slower, not queued
+                    forgetWindows(); // our lines fell and the latency did not: the server is slower, not queued
                 }
                 cutFrom = Double.NaN;
             }
@@ -259,6 +259,21 @@ public final class AdaptiveLimit {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
         }
+    }
+
+    /**
+     * The upstream sat idle (no line in flight for a while) and lines start again: what latency was
+     * is forgotten, for a new batch may ask for answers of another length (a batch of long answers
+     * after one of short ones would read as a queue of a hundred lines). The limit stays, and grows
+     * fast again until the next cut.
+     */
+    public void forgetLatency() {
+        forgetWindows();
+        cv2 = -1;
+        cutFrom = Double.NaN;
+        slowStart = true;
+        calm = 0;
+        resetWindow();
     }
 
     /**
@@ -372,6 +387,12 @@ public final class AdaptiveLimit {
         slowStart = false;
         calm = 0;
         resetWindow();
+    }
+
+    /** The no-load latency is learned again from the next window on. */
+    private void forgetWindows() {
+        recentCount = 0;
+        recentNext = 0;
     }
 
     private void resetWindow() {

@@ -341,6 +341,7 @@ public class Dispatcher {
     // ---- sending ----
 
     private void start(Claimed c) {
+        flow.sending(inFlight.size());
         InFlight f = new InFlight(c);
         sent++;
         String k = c.key();

@@ -27,6 +27,8 @@ final class UpstreamFlow {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
     /** Where an adaptive limit starts. */
     static final int ADAPTIVE_INITIAL = 4;
+    /** A pause with nothing in flight after which latency is learned anew (a new batch may have answers of another length). */
+    static final long IDLE_NANOS = 5_000_000_000L;
     /** Longest one read of the server's metrics may take (at least its interval). */
     static final long READ_TIMEOUT_MS = 500;
 
@@ -45,6 +47,8 @@ final class UpstreamFlow {
     /** Reads the server's waiting queue; null unless adaptive with a metrics URL. */
     private final QueueGauge gauge;
     private final long readEveryMillis;
+    /** When the last answer came (0 before the first). */
+    private long lastAnswerNanos;
     private long queueTimer = -1;
     private boolean reading;
     private boolean closed;
@@ -114,12 +118,20 @@ final class UpstreamFlow {
         return occupied < ceiling() && (limit == null || limit.mayStart(inFlight));
     }
 
+    /** A line is about to be sent with {@code inFlight} others in flight: after a pause of {@link #IDLE_NANOS}, latency is learned anew. */
+    void sending(int inFlight) {
+        if (limit != null && inFlight == 0 && lastAnswerNanos != 0 && System.nanoTime() - lastAnswerNanos > IDLE_NANOS) {
+            limit.forgetLatency();
+        }
+    }
+
     /** An answer (or its absence) to a line sent at {@code startedNanos}, while it is still counted in {@code inFlight}. */
     void answered(long startedNanos, UpstreamResponse resp, Throwable err, int inFlight) {
         if (limit == null) {
             return;
         }
         long now = System.nanoTime();
+        lastAnswerNanos = now;
         long rtt = now - startedNanos;
         boolean overload = resp == null
                 // no answer: a timeout is load; a refused or lost connection is not (Drain's business: a

@@ -229,6 +229,24 @@ class AdaptiveLimitTest {
     }
 
     @Test
+    void afterAPauseANewBatchOfLongerAnswersIsNotReadAsAQueue() {
+        AdaptiveLimit limit = new AdaptiveLimit(64, 4);
+        long now = 0;
+        for (int i = 0; i < 400; i++) { // short answers, 50 ms, no queue: it grows
+            now += 5 * MS;
+            limit.onAnswer(now, 50 * MS, limit.limit());
+        }
+        int grown = limit.limit();
+        assertTrue(grown >= 32, "grew on short answers: " + grown);
+        limit.forgetLatency(); // the upstream sat idle; a batch of 5 s answers starts
+        for (int i = 0; i < 200; i++) {
+            now += 100 * MS;
+            limit.onAnswer(now, 5 * S, limit.limit());
+        }
+        assertTrue(limit.limit() >= grown, "answers 100 times longer, all alike, are not a queue: " + limit.limit() + " of " + grown);
+    }
+
+    @Test
     void aCeilingBelowTheStartIsObeyedAndTheLimitIsNeverBelowOne() {
         assertEquals(3, new AdaptiveLimit(3, 10).limit());
         AdaptiveLimit limit = new AdaptiveLimit(10, 1);
