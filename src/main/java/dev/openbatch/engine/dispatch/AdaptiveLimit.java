@@ -95,7 +95,7 @@ public final class AdaptiveLimit {
      */
     static final long BASELINE_NANOS = 60_000_000_000L;
     /**
-     * After a latency cut, the first {@link #MIN_WINDOW} answers to lines sent once the lines of
+     * After a latency cut, the first answers ({@link #MIN_WINDOW}, or the limit if smaller, at least 4) to lines sent once the lines of
      * before the cut were answered (a round trip after it) average still this much of the window
      * that made the cut: our lines fell and the latency did not, so it was not our queue (the
      * server became slower), and the no-load latency is learned again from then on.
@@ -206,9 +206,11 @@ public final class AdaptiveLimit {
         if (!Double.isNaN(cutFrom) && nowNanos - rtt >= cutAt + (long) cutFrom) {
             // sent once every line of before the cut was answered: what latency is at the lower limit
             afterCutSum += rtt;
-            if (++afterCutCount >= MIN_WINDOW) {
+            if (++afterCutCount >= Math.max(4, Math.min(MIN_WINDOW, (int) estimate))) {
                 if (afterCutSum / afterCutCount >= UNMOVED * cutFrom) {
-                    forgetWindows(); // our lines fell and the latency did not: the server is slower, not queued
+                    // our lines fell and the latency did not: the server is slower, not queued; the limit
+                    // regrows from here, a line per round trip (a slower server is often a busier one)
+                    forgetWindows();
                 }
                 cutFrom = Double.NaN;
             }

@@ -28,7 +28,7 @@ final class UpstreamFlow {
     /** Where an adaptive limit starts. */
     static final int ADAPTIVE_INITIAL = 4;
     /** A pause with nothing in flight after which latency is learned anew (a new batch may have answers of another length). */
-    static final long IDLE_NANOS = 5_000_000_000L;
+    static final long IDLE_NANOS = 2_000_000_000L;
     /** Longest one read of the server's metrics may take (at least its interval). */
     static final long READ_TIMEOUT_MS = 500;
 
