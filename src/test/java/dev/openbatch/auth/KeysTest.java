@@ -3,6 +3,7 @@ package dev.openbatch.auth;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -25,7 +26,24 @@ class KeysTest {
 
     static Keys keys(Map<String, String> config) {
         String list = config.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue()).collect(Collectors.joining(","));
-        return new Keys(() -> Optional.of(list));
+        return new Keys(config(list, null), null, () -> 0);
+    }
+
+    /** A configuration with these bootstrap keys and admin key (either may be null). */
+    static AuthConfig config(String keys, String adminKey) {
+        return new AuthConfig() {
+            @Override
+            public Optional<String> keys() { return Optional.ofNullable(keys); }
+
+            @Override
+            public Optional<String> adminKey() { return Optional.ofNullable(adminKey); }
+
+            @Override
+            public Optional<String> adminKeySha256() { return Optional.empty(); }
+
+            @Override
+            public Duration keyPoll() { return Duration.ofMillis(500); }
+        };
     }
 
     @Property
