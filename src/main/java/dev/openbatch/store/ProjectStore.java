@@ -121,7 +121,8 @@ public class ProjectStore {
     /** Stores a new key of an active project and bumps the epoch; null (nothing written) when the project is not active. */
     public Uni<Key> createKey(String id, String projectId, String name, byte[] sha256, String redacted, long now, long createdUs) {
         return transactions.run(tx -> tx.client().preparedQuery(INSERT_KEY)
-                .execute(Tuple.from(new Object[] { id, projectId, name, Buffer.buffer(sha256), redacted, now, createdUs }))
+                .execute(Tuple.tuple().addString(id).addString(projectId).addString(name).addBuffer(Buffer.buffer(sha256)).addString(redacted)
+                        .addLong(now).addLong(createdUs))
                 .call(rows -> rows.rowCount() == 0 ? Uni.createFrom().voidItem() : bump(tx))
                 .map(rows -> rows.rowCount() == 0 ? null : key(rows.iterator().next())));
     }
