@@ -1,6 +1,8 @@
 package dev.openbatch.auth;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -10,6 +12,7 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Example;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -71,5 +74,38 @@ class KeysTest {
             }
         }
         assertTrue(keys.project(null).isEmpty());
+    }
+
+    @Example
+    void theAdminKeyIsKnownByItsDigestAlone() {
+        String admin = "sk-admin-" + "x".repeat(20);
+        Keys clear = new Keys(config("k:p", admin), null, () -> 0);
+        assertEquals(Optional.of(new Keys.Caller(null, true)), clear.caller(admin));
+        assertTrue(clear.project(admin).isEmpty(), "the admin is no project");
+        assertEquals(Optional.of(new Keys.Caller("p", false)), clear.caller("k"));
+        assertTrue(clear.caller(admin + "x").isEmpty());
+
+        String hex = java.util.HexFormat.of().formatHex(Keys.sha256(admin));
+        Keys digest = new Keys(new Config(Optional.empty(), Optional.empty(), Optional.of(hex.toUpperCase())), null, () -> 0);
+        assertFalse(digest.isOpen(), "an admin key alone closes open mode");
+        assertEquals(Optional.of(new Keys.Caller(null, true)), digest.caller(admin));
+        assertTrue(digest.caller("k").isEmpty());
+        assertTrue(digest.caller(null).isEmpty());
+        assertThrows(IllegalArgumentException.class,
+                () -> new Keys(new Config(Optional.empty(), Optional.empty(), Optional.of("abc")), null, () -> 0));
+    }
+
+    @Example
+    void openModeAcceptsAnyoneAsDefaultAndNoAdmin() {
+        Keys open = new Keys(config(null, null), null, () -> 0);
+        assertTrue(open.isOpen());
+        assertFalse(open.hasAdmin());
+        assertEquals(Optional.of(new Keys.Caller(Keys.OPEN_PROJECT, false)), open.caller(null));
+        assertEquals(Optional.of(new Keys.Caller(Keys.OPEN_PROJECT, false)), open.caller("anything"));
+    }
+
+    record Config(Optional<String> keys, Optional<String> adminKey, Optional<String> adminKeySha256) implements AuthConfig {
+        @Override
+        public Duration keyPoll() { return Duration.ofMillis(500); }
     }
 }
