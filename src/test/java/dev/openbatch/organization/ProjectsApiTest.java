@@ -7,6 +7,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -142,6 +143,7 @@ class ProjectsApiTest {
         assertTrue(secret.matches("sk-proj-[0-9A-Za-z]{43}"), secret);
         String keyId = k.getString("id");
         assertTrue(keyId.matches("key_[0-9A-Za-z]{24}"), keyId);
+        assertNull(k.get("last_used_at"));
         assertEquals("organization.project.api_key", k.getString("object"));
         assertEquals("sk-proj-..." + secret.substring(secret.length() - 4), k.getString("redacted_value"));
         assertEquals("service_account", k.getString("owner.type"));
@@ -164,6 +166,10 @@ class ProjectsApiTest {
                 .await().indefinitely().iterator().next();
         assertFalse(row.getString(0).contains(secret.substring("sk-proj-".length())));
         assertTrue(java.util.Arrays.equals(Keys.sha256(secret), row.getBuffer(1).getBytes()));
+
+        // its use is recorded (each process writes when its keys were last used at its next poll)
+        eventually(Duration.ofSeconds(3), () -> assertNotNull(
+                as(ADMIN).get(PROJECTS + "/" + id + "/api_keys/" + keyId).then().extract().jsonPath().get("last_used_at")));
 
         // revoked: refused at once, gone from the list, 404 to read or revoke again
         JsonPath deleted = as(ADMIN).delete(PROJECTS + "/" + id + "/api_keys/" + keyId).then().statusCode(200).extract().jsonPath();
