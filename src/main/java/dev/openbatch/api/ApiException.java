@@ -57,6 +57,11 @@ public class ApiException extends RuntimeException {
         return new ApiException(422, "invalid_request_error", message, param, code);
     }
 
+    /** 403: the key is valid but may not do this (a project key on the admin API, the admin writing a project's data). */
+    public static ApiException forbidden(String message) {
+        return new ApiException(403, "invalid_request_error", message, null, "insufficient_permissions");
+    }
+
     public static ApiException unauthorized(String message) {
         return new ApiException(401, "invalid_request_error", message, null, "invalid_api_key");
     }

@@ -28,12 +28,23 @@ public final class Ids {
     /** An event's id, spelled as OpenAI spells them ({@code evt_…}): also the {@code webhook-id} of its deliveries. */
     public static String event() { return make("evt_"); }
 
+    /** A project made through the admin API, spelled as OpenAI spells them. */
+    public static String project() { return make("proj_"); }
+    /** A project API key's id (not its secret). */
+    public static String projectKey() { return make("key_"); }
+    /** A project API key's secret: {@code sk-proj-} and 43 letters and digits, 256 random bits (62^43 > 2^256). */
+    public static String projectKeySecret() { return make("sk-proj-", 43); }
+
     static String make(String prefix) {
-        StringBuilder sb = new StringBuilder(prefix.length() + LENGTH).append(prefix);
-        byte[] bytes = new byte[40];
-        while (sb.length() < prefix.length() + LENGTH) {
+        return make(prefix, LENGTH);
+    }
+
+    static String make(String prefix, int length) {
+        StringBuilder sb = new StringBuilder(prefix.length() + length).append(prefix);
+        byte[] bytes = new byte[64];
+        while (sb.length() < prefix.length() + length) {
             RANDOM.nextBytes(bytes); // one draw for the whole id, almost always
-            for (int i = 0; i < bytes.length && sb.length() < prefix.length() + LENGTH; i++) {
+            for (int i = 0; i < bytes.length && sb.length() < prefix.length() + length; i++) {
                 int b = bytes[i] & 0xFF;
                 if (b < 248) { // 248 = 4 * 62: keeps every character equally likely
                     sb.append(ALPHABET[b % 62]);

@@ -4,12 +4,26 @@ import org.jboss.resteasy.reactive.RestResponse;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import dev.openbatch.api.ApiError;
+import dev.openbatch.api.ApiException;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 
-/** Every /v1 request carries {@code Authorization: Bearer <key>}; the key names the project. */
+/**
+ * Every /v1 request carries {@code Authorization: Bearer <key>}; the key names the caller.
+ * <ul>
+ * <li>A project key reaches its project's data, and of {@code /v1/organization/…} only
+ * {@code GET /v1/organization/projects/<its own id>/quotas}: anything else there is 403.</li>
+ * <li>The admin key reaches {@code /v1/organization/…}, and reads (GET only) a project's data on
+ * the other routes when the request names the project in {@code OpenAI-Project}, archived
+ * projects included.</li>
+ * <li>In open mode every caller is project {@code default}, and the admin API is closed (403).</li>
+ * </ul>
+ */
 public class AuthFilter {
+    static final String ORGANIZATION = "/v1/organization";
+    static final String PROJECT_HEADER = "OpenAI-Project";
+
     private final Keys keys;
     private final CurrentProject current;
 
@@ -25,15 +39,48 @@ public class AuthFilter {
         if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             key = header.substring(7).trim();
         }
-        var project = keys.project(key);
-        if (project.isEmpty()) {
+        var caller = keys.caller(key);
+        if (caller.isEmpty()) {
             String message = key == null
                     ? "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."
                     : "Incorrect API key provided.";
-            return RestResponse.ResponseBuilder.<ApiError>create(401).entity(ApiError.of(message, "invalid_request_error", null, "invalid_api_key"))
-                    .type(MediaType.APPLICATION_JSON_TYPE).build();
+            return refuse(ApiException.unauthorized(message));
         }
-        current.set(project.get());
+        String path = ("/" + request.getUriInfo().getPath()).replaceAll("/{2,}", "/");
+        boolean organization = path.equals(ORGANIZATION) || path.startsWith(ORGANIZATION + "/");
+        String method = request.getMethod();
+        boolean read = "GET".equals(method) || "HEAD".equals(method);
+        if (caller.get().admin()) {
+            if (organization) {
+                current.set(null, true);
+                return null;
+            }
+            String project = request.getHeaderString(PROJECT_HEADER);
+            if (project == null || project.isBlank()) {
+                return refuse(ApiException.invalid("The admin key reaches a project's data only with the header '" + PROJECT_HEADER
+                        + ": <project id>'.", PROJECT_HEADER, "missing_project"));
+            }
+            project = project.trim();
+            if (keys.status(project) == null) {
+                return refuse(ApiException.notFound("project", project));
+            }
+            if (!read) {
+                return refuse(ApiException.forbidden("The admin key only reads a project's data (GET); use one of the project's keys to change it."));
+            }
+            current.set(project, true);
+            return null;
+        }
+        String project = caller.get().project();
+        if (organization && !(read && path.replaceAll("/$", "").equals(ORGANIZATION + "/projects/" + project + "/quotas"))) {
+            return refuse(ApiException.forbidden(keys.hasAdmin()
+                    ? "The organization API needs the admin key; a project's key does not reach it."
+                    : "The organization API is closed: no admin key is configured (openbatch.auth.admin-key)."));
+        }
+        current.set(project, false);
         return null;
+    }
+
+    private static RestResponse<ApiError> refuse(ApiException e) {
+        return RestResponse.ResponseBuilder.<ApiError>create(e.status()).entity(e.toError()).type(MediaType.APPLICATION_JSON_TYPE).build();
     }
 }

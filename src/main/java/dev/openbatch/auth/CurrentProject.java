@@ -2,10 +2,15 @@ package dev.openbatch.auth;
 
 import jakarta.enterprise.context.RequestScoped;
 
-/** The project of the request being served, set by {@link AuthFilter}. */
+/**
+ * The caller of the request being served, set by {@link AuthFilter}: the project whose data it
+ * reaches, and whether it came with the admin key. An admin request on the organization routes
+ * has no project; on the other routes it reads the project its {@code OpenAI-Project} header names.
+ */
 @RequestScoped
 public class CurrentProject {
     private String id;
+    private boolean admin;
 
     public String id() {
         if (id == null) {
@@ -14,5 +19,11 @@ public class CurrentProject {
         return id;
     }
 
-    void set(String id) { this.id = id; }
+    /** True for a request made with the admin key. */
+    public boolean admin() { return admin; }
+
+    void set(String id, boolean admin) {
+        this.id = id;
+        this.admin = admin;
+    }
 }

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
  * not the strings in them, so this rule reads the sources.)
  */
 class StatusStringsTest {
-    /** Every wire name of a batch status or a line state. */
+    /** Every wire name of a batch status, a line state or a project status. */
     static final List<String> NAMES = List.of("validating", "in_progress", "finalizing", "completed", "failed", "expired",
-            "cancelling", "cancelled", "queued", "running", "succeeded");
+            "cancelling", "cancelled", "queued", "running", "succeeded", "active", "archived");
     private static final Pattern LITERAL = Pattern.compile("\"((?:[^\"\\\\\\n]|\\\\.)*)\"");
 
     @Test

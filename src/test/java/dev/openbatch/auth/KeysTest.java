@@ -1,14 +1,18 @@
 package dev.openbatch.auth;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
 import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Example;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -25,7 +29,24 @@ class KeysTest {
 
     static Keys keys(Map<String, String> config) {
         String list = config.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue()).collect(Collectors.joining(","));
-        return new Keys(() -> Optional.of(list));
+        return new Keys(config(list, null), null, () -> 0);
+    }
+
+    /** A configuration with these bootstrap keys and admin key (either may be null). */
+    static AuthConfig config(String keys, String adminKey) {
+        return new AuthConfig() {
+            @Override
+            public Optional<String> keys() { return Optional.ofNullable(keys); }
+
+            @Override
+            public Optional<String> adminKey() { return Optional.ofNullable(adminKey); }
+
+            @Override
+            public Optional<String> adminKeySha256() { return Optional.empty(); }
+
+            @Override
+            public Duration keyPoll() { return Duration.ofMillis(500); }
+        };
     }
 
     @Property
@@ -53,5 +74,38 @@ class KeysTest {
             }
         }
         assertTrue(keys.project(null).isEmpty());
+    }
+
+    @Example
+    void theAdminKeyIsKnownByItsDigestAlone() {
+        String admin = "sk-admin-" + "x".repeat(20);
+        Keys clear = new Keys(config("k:p", admin), null, () -> 0);
+        assertEquals(Optional.of(new Keys.Caller(null, true)), clear.caller(admin));
+        assertTrue(clear.project(admin).isEmpty(), "the admin is no project");
+        assertEquals(Optional.of(new Keys.Caller("p", false)), clear.caller("k"));
+        assertTrue(clear.caller(admin + "x").isEmpty());
+
+        String hex = java.util.HexFormat.of().formatHex(Keys.sha256(admin));
+        Keys digest = new Keys(new Config(Optional.empty(), Optional.empty(), Optional.of(hex.toUpperCase())), null, () -> 0);
+        assertFalse(digest.isOpen(), "an admin key alone closes open mode");
+        assertEquals(Optional.of(new Keys.Caller(null, true)), digest.caller(admin));
+        assertTrue(digest.caller("k").isEmpty());
+        assertTrue(digest.caller(null).isEmpty());
+        assertThrows(IllegalArgumentException.class,
+                () -> new Keys(new Config(Optional.empty(), Optional.empty(), Optional.of("abc")), null, () -> 0));
+    }
+
+    @Example
+    void openModeAcceptsAnyoneAsDefaultAndNoAdmin() {
+        Keys open = new Keys(config(null, null), null, () -> 0);
+        assertTrue(open.isOpen());
+        assertFalse(open.hasAdmin());
+        assertEquals(Optional.of(new Keys.Caller(Keys.OPEN_PROJECT, false)), open.caller(null));
+        assertEquals(Optional.of(new Keys.Caller(Keys.OPEN_PROJECT, false)), open.caller("anything"));
+    }
+
+    record Config(Optional<String> keys, Optional<String> adminKey, Optional<String> adminKeySha256) implements AuthConfig {
+        @Override
+        public Duration keyPoll() { return Duration.ofMillis(500); }
     }
 }
