@@ -42,6 +42,11 @@ public class ApiException extends RuntimeException {
         return new ApiException(404, "invalid_request_error", "No " + what + " found with id '" + clip(id) + "'.", null, "not_found");
     }
 
+    /** 403: the key is valid but may not do this (a project key on an admin route). */
+    public static ApiException forbidden(String message) {
+        return new ApiException(403, "invalid_request_error", message, null, "forbidden");
+    }
+
     /** 409: the object is in a state that does not allow the operation. */
     public static ApiException conflict(String message, String code) {
         return new ApiException(409, "invalid_request_error", message, null, code);
