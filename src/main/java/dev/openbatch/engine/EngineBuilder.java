@@ -55,7 +55,7 @@ final class EngineBuilder {
     private final BatchLog batchLog;
     private final WebhookMetrics webhookMetrics;
     private final String node;
-    private final Quotas quotas;
+    private Quotas quotas;
     private EngineConfig config;
     private WebhooksConfig webhooks;
     private BatchStore batches;
@@ -97,6 +97,12 @@ final class EngineBuilder {
 
     EngineBuilder batches(BatchStore batches) {
         this.batches = batches;
+        return this;
+    }
+
+    /** The project quotas its validations count (as this process's, over another store in a test). */
+    EngineBuilder quotas(Quotas quotas) {
+        this.quotas = quotas;
         return this;
     }
 

@@ -14,15 +14,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.openbatch.quotas.Quota;
 import dev.openbatch.quotas.QuotaExceeded;
+import dev.openbatch.quotas.QuotaLockRepository;
 import dev.openbatch.quotas.Quotas;
+import dev.openbatch.quotas.QuotasConfig;
 import dev.openbatch.status.BatchStatus;
+import dev.openbatch.store.QuotaStore;
+import dev.openbatch.store.Transactions;
+import dev.openbatch.store.Tx;
 import dev.openbatch.testing.Api;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
@@ -30,14 +37,17 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 
 /**
  * The enqueued quotas, judged at validation: batches created through the API on two threads and
  * validated by two engines (as two processes would) at once stop exactly at the limit, the ones over
- * it failed with {@code token_limit_exceeded} as OpenAI's batch queue limit fails them. The engines
- * send nothing (no upstream), so the lines stay enqueued.
+ * it failed with {@code token_limit_exceeded} as OpenAI's batch queue limit fails them; the first
+ * two validations are made to hold their count until the other has counted ({@link Meeting}). The engines send nothing
+ * (no upstream), so the lines stay enqueued.
  */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
@@ -49,6 +59,12 @@ class QuotasEngineTest extends EngineTesting {
 
     @Inject
     Quotas quotas;
+    @Inject
+    Transactions transactions;
+    @Inject
+    QuotasConfig quotasConfig;
+    @Inject
+    QuotaLockRepository locks;
 
     private final List<String> made = Collections.synchronizedList(new ArrayList<>());
 
@@ -63,10 +79,43 @@ class QuotasEngineTest extends EngineTesting {
         made.clear();
     }
 
+    /**
+     * The quotas' store of both engines, where the first two validations, once armed, wait for each
+     * other (3 s at most) between counting the project's enqueued lines and committing: without the
+     * project's quota lock both would count without the other and both pass. With it the second
+     * cannot count before the first commits, so the first waits alone, and the second counts it.
+     */
+    static final class Meeting extends QuotaStore {
+        volatile boolean armed;
+        final AtomicInteger arrived = new AtomicInteger();
+        private final CompletableFuture<Void> both = new CompletableFuture<>();
+
+        Meeting(Pool pool) {
+            super(pool);
+        }
+
+        @Override
+        public Uni<Enqueued> enqueuedBesides(Tx tx, String project, String model, String except) {
+            return super.enqueuedBesides(tx, project, model, except).call(e -> {
+                if (!armed || arrived.get() >= 2) {
+                    return Uni.createFrom().voidItem();
+                }
+                if (arrived.incrementAndGet() >= 2) {
+                    both.complete(null);
+                }
+                return Uni.createFrom().completionStage(both).ifNoItem().after(Duration.ofSeconds(3)).recoverWithItem((Void) null);
+            });
+        }
+    }
+
+    private Meeting meeting;
+
     /** Two engines that validate and send nothing; once they have validated whatever earlier tests left validating. */
     private void twoEngines() {
-        start(builder("quota-engine-1").upstreams(List.of()));
-        start(builder("quota-engine-2").upstreams(List.of()));
+        meeting = new Meeting(pool);
+        Quotas counting = new Quotas(meeting, transactions, quotasConfig, locks, time);
+        start(builder("quota-engine-1").upstreams(List.of()).quotas(counting));
+        start(builder("quota-engine-2").upstreams(List.of()).quotas(counting));
         long end = System.currentTimeMillis() + WAIT.toMillis();
         while (validating() > 0) {
             assertTrue(System.currentTimeMillis() < end, "earlier batches still validating");
@@ -100,7 +149,8 @@ class QuotasEngineTest extends EngineTesting {
         twoEngines();
         String file = upload(KEY_A, lines("q", 4, null));
         long before = enqueued(Quota.ENQUEUED_LINES);
-        quotas.override(PROJECT, Map.of(Quota.ENQUEUED_LINES.wire(), before + 10)).await().atMost(WAIT);
+        quotas.override(PROJECT, Map.of(Quota.ENQUEUED_LINES.wire(), before + 6)).await().atMost(WAIT);
+        meeting.armed = true;
 
         ExecutorService threads = Executors.newFixedThreadPool(2);
         List<String> ids = new ArrayList<>();
@@ -126,14 +176,15 @@ class QuotasEngineTest extends EngineTesting {
                 assertEquals(BatchStatus.FAILED.wire(), b.getString("status"), b.prettify());
                 assertEquals(QuotaExceeded.BATCH_ERROR, b.getString("errors.data[0].code"));
                 String message = b.getString("errors.data[0].message");
-                assertTrue(message.contains("model fake-model in project project-a") && message.contains("its quota is " + (before + 10))
+                assertTrue(message.contains("model fake-model in project project-a") && message.contains("its quota is " + (before + 6))
                         && message.contains("(quota: enqueued_lines)"), message);
                 refused++;
             }
         }
-        assertEquals(2, started, "two batches of 4 lines fit in 10");
-        assertEquals(4, refused);
-        assertEquals(before + 8, enqueued(Quota.ENQUEUED_LINES));
+        assertTrue(meeting.arrived.get() >= 1, "the validations counted through the meeting");
+        assertEquals(1, started, "one batch of 4 lines fits in 6, though two validations were counting at once");
+        assertEquals(5, refused);
+        assertEquals(before + 4, enqueued(Quota.ENQUEUED_LINES));
     }
 
     @Test
