@@ -24,6 +24,16 @@ create table quota_leases (
 );
 create index quota_leases_project on quota_leases (project, quota);
 
+-- Rates: how many reads a project made in one second (epoch seconds), on every replica; the
+-- row is taken over by the next second's first read.
+create table quota_rates (
+    project text    not null,
+    quota   text    not null,
+    second  bigint  not null,
+    count   integer not null,
+    primary key (project, quota)
+);
+
 -- The bytes of a batch's request bodies, set when its lines are in: its input tokens are
 -- estimated from them (bytes / 4) for the enqueued-tokens quota.
 alter table batches add column input_bytes bigint not null default 0;

@@ -14,7 +14,8 @@ public enum Quota {
     FILE_BYTES("file_bytes", QuotasConfig::fileBytes, false, "bytes of stored files"),
     UPLOADS_AT_ONCE("uploads_at_once", QuotasConfig::uploadsAtOnce, false, "uploads in progress"),
     DRY_RUNS_AT_ONCE("dry_runs_at_once", QuotasConfig::dryRunsAtOnce, false, "dry runs in progress"),
-    WEBHOOK_ENDPOINTS("webhook_endpoints", QuotasConfig::webhookEndpoints, false, "webhook endpoints");
+    WEBHOOK_ENDPOINTS("webhook_endpoints", QuotasConfig::webhookEndpoints, false, "webhook endpoints"),
+    RESULTS_READS_PER_SECOND("results_reads_per_second", QuotasConfig::resultsReadsPerSecond, false, "results reads this second");
 
     private final String wire;
     private final Function<QuotasConfig, OptionalLong> configured;

@@ -197,6 +197,20 @@ public class Quotas {
         });
     }
 
+    // ---- rates ----
+
+    /** One read of a batch's results by the project: 429 when it made its {@link Quota#RESULTS_READS_PER_SECOND} this second already. */
+    public Uni<Void> admitResultsRead(String project) {
+        Quota q = Quota.RESULTS_READS_PER_SECOND;
+        return limit(transactions.autoCommit(), project, q).chain(limit -> limit == null ? Uni.createFrom().voidItem()
+                : store.take(project, q.wire(), time.seconds(), limit).invoke(taken -> {
+                    if (!taken) {
+                        throw new QuotaExceeded(q, limit, limit, "Project " + project + " has made " + limit + " " + q.counts()
+                                + "; its quota is " + limit + " (quota: " + q.wire() + "). Try again in a second.");
+                    }
+                }).replaceWithVoid());
+    }
+
     public Uni<Void> release(Slot slot) {
         return slot.id() == null ? Uni.createFrom().voidItem() : store.removeLease(slot.id());
     }
@@ -227,7 +241,8 @@ public class Quotas {
                 .chain(live -> store.enqueued(tx, project).chain(enqueued -> store.fileBytes(tx, project)
                         .chain(bytes -> store.leases(tx, project, Quota.UPLOADS_AT_ONCE.wire(), now)
                                 .chain(uploads -> store.leases(tx, project, Quota.DRY_RUNS_AT_ONCE.wire(), now)
-                                        .chain(dryRuns -> store.webhookEndpoints(tx, project).map(endpoints -> {
+                                        .chain(dryRuns -> store.webhookEndpoints(tx, project).chain(endpoints -> store.taken(tx, project,
+                                                Quota.RESULTS_READS_PER_SECOND.wire(), now / 1000).map(reads -> {
                                             List<Headroom> out = new ArrayList<>();
                                             out.add(Headroom.of(Quota.LIVE_BATCHES, null, limits.get(Quota.LIVE_BATCHES), live));
                                             perModel(out, Quota.ENQUEUED_LINES, limits, enqueued, true);
@@ -236,8 +251,9 @@ public class Quotas {
                                             out.add(Headroom.of(Quota.UPLOADS_AT_ONCE, null, limits.get(Quota.UPLOADS_AT_ONCE), uploads));
                                             out.add(Headroom.of(Quota.DRY_RUNS_AT_ONCE, null, limits.get(Quota.DRY_RUNS_AT_ONCE), dryRuns));
                                             out.add(Headroom.of(Quota.WEBHOOK_ENDPOINTS, null, limits.get(Quota.WEBHOOK_ENDPOINTS), endpoints));
+                                            out.add(Headroom.of(Quota.RESULTS_READS_PER_SECOND, null, limits.get(Quota.RESULTS_READS_PER_SECOND), reads));
                                             return out;
-                                        }))))))));
+                                        })))))))));
     }
 
     private static void perModel(List<Headroom> out, Quota q, Map<Quota, Long> limits, List<QuotaStore.Enqueued> enqueued, boolean lines) {

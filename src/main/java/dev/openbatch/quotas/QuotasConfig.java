@@ -33,6 +33,9 @@ public interface QuotasConfig {
     /** Dry runs ({@code POST /v1/batches/validate}) of a project in progress at once, on every replica together; more get 429. */
     OptionalLong dryRunsAtOnce();
 
+    /** Reads of {@code GET /v1/batches/{id}/results} a project may make in one second, on every replica together; more get 429. */
+    OptionalLong resultsReadsPerSecond();
+
     /** Webhook endpoints a project may have; more get 429. */
     @WithDefault("100")
     OptionalLong webhookEndpoints();

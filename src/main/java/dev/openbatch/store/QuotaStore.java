@@ -147,6 +147,27 @@ public class QuotaStore {
         return pool.preparedQuery("delete from quota_leases where id = $1").execute(Tuple.of(id)).replaceWithVoid();
     }
 
+    // ---- rates ----
+
+    static final String TAKE = "insert into quota_rates (project, quota, second, count) values ($1, $2, $3, 1)"
+            + " on conflict (project, quota) do update"
+            + " set count = case when quota_rates.second = excluded.second then quota_rates.count + 1 else 1 end, second = excluded.second"
+            + " where quota_rates.second <> excluded.second or quota_rates.count < $4 returning count";
+
+    /**
+     * Counts one more use of {@code quota} in the second {@code second} unless {@code limit} were
+     * made in it already: true when counted. One statement on one row, so exact on every replica.
+     */
+    public Uni<Boolean> take(String project, String quota, long second, long limit) {
+        return pool.preparedQuery(TAKE).execute(Tuple.of(project, quota, second, limit)).map(rows -> rows.size() > 0);
+    }
+
+    /** The uses of {@code quota} counted in the second {@code second}. */
+    public Uni<Long> taken(Tx tx, String project, String quota, long second) {
+        return count(tx, "select coalesce(sum(count), 0) from quota_rates where project = $1 and quota = $2 and second = $3",
+                Tuple.of(project, quota, second));
+    }
+
     private static Uni<Long> count(Tx tx, String sql, Tuple args) {
         return tx.client().preparedQuery(sql).execute(args).map(rows -> {
             Number n = (Number) rows.iterator().next().getValue(0);

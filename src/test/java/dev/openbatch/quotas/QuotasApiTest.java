@@ -12,7 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -30,6 +33,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
+import dev.openbatch.testing.TestClock;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
@@ -57,6 +61,8 @@ class QuotasApiTest {
     Quotas quotas;
     @Inject
     Pool pool;
+    @Inject
+    TestClock clock;
 
     private final List<String> batches = Collections.synchronizedList(new ArrayList<>());
     private final List<String> endpoints = Collections.synchronizedList(new ArrayList<>());
@@ -68,6 +74,7 @@ class QuotasApiTest {
             none.put(q.wire(), null);
         }
         quotas.override(PROJECT, none).await().atMost(WAIT);
+        clock.reset();
         // this test's batches end here: they must not stay live for the next test's engines
         pool.preparedQuery("update batches set status = $2 where id = any($1)")
                 .execute(Tuple.of(batches.toArray(String[]::new), BatchStatus.FAILED.wire())).await().atMost(WAIT);
@@ -243,6 +250,31 @@ class QuotasApiTest {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    @Test
+    void resultsReadsPerSecondAtTheLimitOnReadsInParallel() throws Exception {
+        String file = upload(KEY_A, chatLine("r-1", "fake-model", null));
+        Response created = createBatch(file);
+        assertEquals(200, created.statusCode());
+        String results = "/v1/batches/" + created.jsonPath().getString("id") + "/results";
+        clock.set(Clock.fixed(Instant.now(), ZoneOffset.UTC)); // every read falls in one second
+        limit(Quota.RESULTS_READS_PER_SECOND, 3);
+
+        List<Response> answers = parallel(8, () -> as(KEY_A).get(results));
+        assertEquals(3, count(answers, 200));
+        assertEquals(5, count(answers, 429));
+        Response refused = answers.stream().filter(r -> r.statusCode() == 429).findFirst().orElseThrow();
+        assertEnvelope(refused, 429, null, QuotaExceeded.CODE);
+        assertEquals("Project project-a has made 3 results reads this second; its quota is 3 (quota: results_reads_per_second)."
+                + " Try again in a second.", refused.jsonPath().getString("error.message"));
+        assertEquals(3, used(Quota.RESULTS_READS_PER_SECOND));
+        assertEquals(0L, ((Number) row("results_reads_per_second").get("remaining")).longValue());
+
+        clock.advance(Duration.ofSeconds(1));
+        assertEquals(0, used(Quota.RESULTS_READS_PER_SECOND));
+        as(KEY_A).get(results).then().statusCode(200);
+        assertEquals(1, used(Quota.RESULTS_READS_PER_SECOND));
     }
 
     @Test
