@@ -25,6 +25,7 @@ public final class Ids {
     public static final String BATCH_REQUEST = "batch_req-";
     public static String request() { return make("req-"); }
     public static String webhook() { return make("webhook-"); }
+    public static String lease() { return make("lease-"); }
     /** An event's id, spelled as OpenAI spells them ({@code evt_…}): also the {@code webhook-id} of its deliveries. */
     public static String event() { return make("evt_"); }
 

@@ -12,6 +12,7 @@ import java.util.Set;
 
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.engine.lifecycle.OutputFiles;
 import dev.openbatch.status.LineState;
 import dev.openbatch.status.Wire;
@@ -40,7 +41,10 @@ public class BatchLines {
     private final LineStore lines;
     private final BatchStore batches;
 
-    public BatchLines(Transactions transactions, LineStore lines, BatchStore batches) {
+    private final Quotas quotas;
+
+    public BatchLines(Transactions transactions, LineStore lines, BatchStore batches, Quotas quotas) {
+        this.quotas = quotas;
         this.transactions = transactions;
         this.lines = lines;
         this.batches = batches;
@@ -213,7 +217,7 @@ public class BatchLines {
 
     /** A retry batch to create: its row's values (the rest is copied from the batch it retries). */
     public record Retry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
-            String metadataJson, long now, long createdUs, List<String> errorCodes) {
+            String metadataJson, long now, long createdUs, List<String> errorCodes, String project, String model) {
     }
 
     /**
@@ -221,13 +225,15 @@ public class BatchLines {
      * come from, so {@code Lifecycle.start} starts it once they are in), with the lines of the
      * retried batch that went to its error file (with one of the error codes, when given), copied
      * row to row: no file is read or written. In one transaction: when there is no such line,
-     * nothing is created and the answer is a 409. Returns how many lines it has.
+     * nothing is created and the answer is a 409. The project's quotas count it as any batch: 429
+     * over its live batches or its enqueued lines or tokens of the model. Returns how many lines it has.
      */
     public Uni<Integer> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
         BatchStore.NewRetry row = new BatchStore.NewRetry(r.id(), r.retriedId(), r.jobId(), r.completionWindow(), r.expiresAt(),
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs());
-        return transactions.run(tx -> batches.insertRetry(tx, row)
+        return transactions.run(tx -> quotas.admitLiveBatch(tx, r.project())
+                .chain(() -> batches.insertRetry(tx, row))
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
                 .call(n -> {
                     if (n == 0) {
@@ -235,7 +241,8 @@ public class BatchLines {
                                 + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
                                 + " to retry.", "nothing_to_retry"));
                     }
-                    return Lifecycle.start(batches, tx, r.id(), n, r.now());
+                    return quotas.admitLines(tx, r.project(), r.id(), r.model(), n)
+                            .chain(() -> Lifecycle.start(batches, tx, r.id(), n, r.now()));
                 }));
     }
 }

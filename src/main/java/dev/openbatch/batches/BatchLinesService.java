@@ -5,6 +5,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
@@ -28,7 +29,10 @@ public class BatchLinesService {
     private final Owned owned;
     private final BatchLines lines;
 
-    public BatchLinesService(Owned owned, BatchLines lines) {
+    private final Quotas quotas;
+
+    public BatchLinesService(Owned owned, BatchLines lines, Quotas quotas) {
+        this.quotas = quotas;
         this.owned = owned;
         this.lines = lines;
     }
@@ -41,7 +45,9 @@ public class BatchLinesService {
         if (n < 1 || n > BatchLines.MAX_RESULTS) {
             throw ApiException.invalid("Invalid 'limit': must be between 1 and " + BatchLines.MAX_RESULTS + ".", "limit", "invalid_value");
         }
-        return Panache.withSession(() -> owned.batch(project, id)).chain(b -> lines.results(b.id, b.lineKey, from, which, n));
+        return quotas.admitResultsRead(project)
+                .chain(() -> Panache.withSession(() -> owned.batch(project, id)))
+                .chain(b -> lines.results(b.id, b.lineKey, from, which, n));
     }
 
     /** A page of the batch's lines in line order, for GET /v1/batches/{id}/requests. */

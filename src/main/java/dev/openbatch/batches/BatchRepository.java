@@ -29,6 +29,12 @@ public class BatchRepository implements PanacheRepositoryBase<BatchEntity, Strin
         return find(q, p).page(0, limit).list();
     }
 
+    /** The project's live batches (validating, in_progress, finalizing, cancelling). */
+    public Uni<Long> countLive(String project) {
+        return count("project = :project and status in (:live)", Parameters.with("project", project)
+                .and("live", BatchStatus.LIVE.stream().map(BatchStatus::wire).toList()));
+    }
+
     /** validating|in_progress -> cancelling; 1 when it moved. */
     public Uni<Integer> markCancelling(String project, String id, long now) {
         return update("status = :newStatus, cancellingAt = :now where id = :id and project = :project and status in (:from)",

@@ -16,6 +16,8 @@ import dev.openbatch.engine.BatchChanged;
 import dev.openbatch.engine.lifecycle.BatchLog;
 import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobService;
+import dev.openbatch.quotas.Quota;
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.status.BatchStatus;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
@@ -37,8 +39,10 @@ public class BatchService {
     private final JobService jobService;
     private final Time time;
     private final Event<BatchChanged> changed;
+    private final Quotas quotas;
 
-    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed) {
+    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas) {
+        this.quotas = quotas;
         this.batches = batches;
         this.owned = owned;
         this.jobService = jobService;
@@ -52,8 +56,11 @@ public class BatchService {
             throw ApiException.invalid("The Idempotency-Key header must be 1 to 255 characters.", "Idempotency-Key", "invalid_value");
         }
         String hash = hash(req);
+        // the live batches are counted in the transaction that inserts the new one, under the project's quota lock
         Uni<BatchView> create = jobService.ensureDefault(project)
-                .chain(() -> Panache.withTransaction(() -> insert(project, req, idempotencyKey, hash)))
+                .chain(() -> quotas.prepare(project, Quota.LIVE_BATCHES))
+                .chain(limit -> Panache.withTransaction(() -> quotas.admit(project, Quota.LIVE_BATCHES, limit, () -> batches.countLive(project))
+                        .chain(() -> insert(project, req, idempotencyKey, hash))))
                 .invoke(b -> {
                     BatchLog.log(b.id(), project, b.status(), 0, 0, 0, b.model());
                     changed.fire(new BatchChanged(b.id()));

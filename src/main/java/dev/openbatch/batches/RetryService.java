@@ -127,7 +127,7 @@ public class RetryService {
         Long seconds = CompletionWindow.seconds(window, "completion_window");
         long now = time.seconds();
         return new BatchLines.Retry(Ids.batch(), b.id, job.id, window, seconds == null ? null : now + seconds, upstream,
-                Metadata.toJson(metadata), now, time.orderingMicros(), codes);
+                Metadata.toJson(metadata), now, time.orderingMicros(), codes, b.project, b.model);
     }
 
     private static Map<String, String> orEmpty(Map<String, String> m) {

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.engine.config.EngineConfig;
 
 import java.util.List;
@@ -54,6 +55,7 @@ final class EngineBuilder {
     private final BatchLog batchLog;
     private final WebhookMetrics webhookMetrics;
     private final String node;
+    private Quotas quotas;
     private EngineConfig config;
     private WebhooksConfig webhooks;
     private BatchStore batches;
@@ -63,8 +65,9 @@ final class EngineBuilder {
     /** An engine named {@code node}, with every part as this process's engine has it. */
     EngineBuilder(String node, DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas) {
         this.node = node;
+        this.quotas = quotas;
         this.deliveries = deliveries;
         this.transactions = transactions;
         this.vertx = vertx;
@@ -94,6 +97,12 @@ final class EngineBuilder {
 
     EngineBuilder batches(BatchStore batches) {
         this.batches = batches;
+        return this;
+    }
+
+    /** The project quotas its validations count (as this process's, over another store in a test). */
+    EngineBuilder quotas(Quotas quotas) {
+        this.quotas = quotas;
         return this;
     }
 
@@ -133,7 +142,7 @@ final class EngineBuilder {
     }
 
     Lifecycle lifecycle() {
-        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics);
+        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas);
     }
 
     WebhookDeliverer webhookDeliverer() {

@@ -1,4 +1,5 @@
 package dev.openbatch.engine;
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.engine.config.EngineConfig;
 
 import java.net.InetAddress;
@@ -46,11 +47,13 @@ public class EngineService {
     private final BatchLog batchLog;
     private final WebhooksConfig webhooks;
     private final WebhookMetrics webhookMetrics;
+    private final Quotas quotas;
     private volatile Engine engine;
 
     public EngineService(DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Migrations migrations) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, Migrations migrations) {
+        this.quotas = quotas;
         this.deliveries = deliveries;
         this.transactions = transactions;
         this.vertx = vertx;
@@ -79,7 +82,7 @@ public class EngineService {
     /** An engine named {@code node} with this process's parts, database and upstreams, to build (tests build several, as several processes). */
     EngineBuilder builder(String node) {
         return new EngineBuilder(node, deliveries, transactions, vertx, time, config, metrics, limits, upstreams, batches, lines, files, batchLog,
-                webhooks, webhookMetrics);
+                webhooks, webhookMetrics, quotas);
     }
 
     /** The running engine, or null when disabled. */

@@ -10,6 +10,8 @@ import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
+import dev.openbatch.quotas.Quota;
+import dev.openbatch.quotas.Quotas;
 import io.quarkus.hibernate.reactive.panache.common.WithTransaction;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -44,9 +46,11 @@ public class FileService {
     private final Transactions transactions;
     private final UploadSlots slots;
     private final Vertx vertx;
+    private final Quotas quotas;
 
     public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, BatchStore batches, Transactions transactions,
-            UploadSlots slots, Vertx vertx) {
+            UploadSlots slots, Vertx vertx, Quotas quotas) {
+        this.quotas = quotas;
         this.files = files;
         this.store = store;
         this.limits = limits;
@@ -76,9 +80,20 @@ public class FileService {
         placeholder.createdUs = time.orderingMicros();
         Context current = io.vertx.core.Vertx.currentContext();
         Context context = current != null ? current : vertx.getDelegate().getOrCreateContext();
-        return new Upload(context, routing, boundary, transactions, store, slots, limits, placeholder,
-                (id, purpose, filename, size, anchor, seconds) -> describe(id, project, purpose, filename, size, anchor, seconds))
-                .run().map(FileEntity::view);
+        // the body waits (paused) while the project's slot is taken: one of its uploads at once, on every replica
+        routing.request().pause();
+        return quotas.acquire(project, Quota.UPLOADS_AT_ONCE).onFailure().invoke(() -> context.runOnContext(v -> {
+            // refused: the body is read and dropped, so that the client gets the answer
+            if (!routing.request().isEnded()) {
+                routing.request().handler(b -> {
+                });
+                routing.request().resume();
+            }
+        })).chain(slot -> Uni.createFrom().deferred(() -> new Upload(context, routing,
+                boundary, transactions, store, slots, limits, placeholder,
+                (id, purpose, filename, size, anchor, seconds) -> describe(id, project, purpose, filename, size, anchor, seconds), quotas)
+                .run()).onTermination().call(() -> quotas.release(slot)))
+                .map(FileEntity::view);
     }
 
     /** The row of an uploaded file, from what its form said; refuses what the contract does not allow. */

@@ -16,6 +16,7 @@ import dev.openbatch.api.ApiException;
 import dev.openbatch.api.HttpLayer;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.LogText;
+import dev.openbatch.quotas.Quotas;
 import io.netty.buffer.ByteBuf;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
@@ -58,6 +59,7 @@ final class Upload implements MultipartReader.Listener {
     private final Transactions transactions;
     private final FileStore store;
     private final UploadSlots slots;
+    private final Quotas quotas;
     private final LimitsConfig limits;
     private final FileEntity placeholder;
     private final Describe describe;
@@ -96,7 +98,8 @@ final class Upload implements MultipartReader.Listener {
     private List<FileIngest.Chunk> out;
 
     Upload(Context context, RoutingContext routing, String boundary, Transactions transactions, FileStore store, UploadSlots slots, LimitsConfig limits,
-            FileEntity placeholder, Describe describe) {
+            FileEntity placeholder, Describe describe, Quotas quotas) {
+        this.quotas = quotas;
         this.context = context;
         this.routing = routing;
         this.request = routing.request();
@@ -274,6 +277,8 @@ final class Upload implements MultipartReader.Listener {
             store.write(tx, placeholder.id, ar.result())
                     .chain(() -> index == null && ingest != null ? store.deleteIndex(tx, f.id) : Uni.createFrom().voidItem())
                     .chain(() -> store.setDescribed(tx, f.row(), index == null ? null : index.indexKey()))
+                    // the project's stored bytes, this file's included, counted under its quota lock before the commit
+                    .chain(() -> quotas.admitFileBytes(tx, f.project, f.bytes))
                     .subscribe().with(v -> context.runOnContext(x -> commit(f)), e -> context.runOnContext(x -> end(e)));
         });
     }

@@ -69,6 +69,11 @@ public final class FileValidation {
             this.model = model;
         }
 
+        /** A valid file's batch refused all the same, for one reason that is not the file's (a quota). */
+        public static Invalid refused(BatchError error, String model) {
+            return new Invalid(List.of(error), model);
+        }
+
         public List<BatchError> errors() {
             return errors;
         }

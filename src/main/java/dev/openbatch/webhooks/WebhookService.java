@@ -11,6 +11,8 @@ import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
 import dev.openbatch.api.Time;
+import dev.openbatch.quotas.Quota;
+import dev.openbatch.quotas.Quotas;
 import dev.openbatch.store.DeliveryStore;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.runtime.annotations.RegisterForReflection;
@@ -25,8 +27,6 @@ import jakarta.enterprise.context.ApplicationScoped;
  */
 @ApplicationScoped
 public class WebhookService {
-    /** Most endpoints one project may have: each event is one delivery per endpoint. */
-    public static final int MAX_ENDPOINTS = 100;
     /** How long the previous secret still signs after a rotation. */
     public static final long ROTATION_OVERLAP_SECONDS = 24 * 3600;
     private static final int MAX_NAME = 256;
@@ -36,8 +36,11 @@ public class WebhookService {
     private final Targets targets;
     private final Time time;
     private final Vertx vertx;
+    private final Quotas quotas;
 
-    public WebhookService(WebhookEndpointRepository endpoints, DeliveryStore deliveries, WebhooksConfig config, Time time, Vertx vertx) {
+    public WebhookService(WebhookEndpointRepository endpoints, DeliveryStore deliveries, WebhooksConfig config, Time time, Vertx vertx,
+            Quotas quotas) {
+        this.quotas = quotas;
         this.endpoints = endpoints;
         this.deliveries = deliveries;
         this.targets = Targets.of(config);
@@ -62,11 +65,9 @@ public class WebhookService {
         }
         List<String> types = types(req);
         String name = name(req);
-        return checkedUrl(req.url()).chain(url -> Panache.withTransaction(() -> endpoints.countOwned(project).chain(n -> {
-            if (n >= MAX_ENDPOINTS) {
-                throw new ApiException(429, "invalid_request_error", "A project may have at most " + MAX_ENDPOINTS
-                        + " webhook endpoints; delete one first.", null, "webhook_endpoint_limit");
-            }
+        // each event is one delivery per endpoint: a project has at most its quota of them (counted under its quota lock)
+        return checkedUrl(req.url()).chain(url -> quotas.prepare(project, Quota.WEBHOOK_ENDPOINTS).chain(limit -> Panache.withTransaction(
+                () -> quotas.admit(project, Quota.WEBHOOK_ENDPOINTS, limit, () -> endpoints.countOwned(project)).chain(() -> {
             long now = time.seconds();
             WebhookEndpointEntity e = new WebhookEndpointEntity();
             e.id = Ids.webhook();
@@ -79,7 +80,7 @@ public class WebhookService {
             e.createdUs = time.orderingMicros();
             e.updatedAt = now;
             return endpoints.persist(e).map(WebhookEndpointEntity::viewWithSecret);
-        })));
+        }))));
     }
 
     public Uni<WebhookEndpointView> get(String project, String id) {

@@ -10,6 +10,9 @@ import java.util.List;
 
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.Time;
+import dev.openbatch.quotas.QuotaExceeded;
+import dev.openbatch.quotas.Quotas;
+import dev.openbatch.validation.BatchError;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.store.BatchStore.Work;
 import dev.openbatch.store.FileStore;
@@ -47,9 +50,11 @@ public final class Lifecycle {
     private final OutputFiles outputs;
     private final FileValidation input;
     private final EngineMetrics metrics;
+    private final Quotas quotas;
 
     public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines,
-            FileStore store, EngineMetrics metrics) {
+            FileStore store, EngineMetrics metrics, Quotas quotas) {
+        this.quotas = quotas;
         this.transactions = transactions;
         this.time = time;
         this.batches = batches;
@@ -117,7 +122,7 @@ public final class Lifecycle {
     public Uni<BatchStatus> run(Step step, Work w, long fence) {
         String id = w.id();
         return switch (step) {
-            case VALIDATE -> validate(id, fence);
+            case VALIDATE -> validate(id, w.project(), fence);
             case CANCEL -> cancel(id, fence, w.upstream());
             case FINALIZE -> w.status() == BatchStatus.FINALIZING ? complete(id, fence) : finalizeAndComplete(id, fence);
             case SETTLED_PAST_DEADLINE -> endPastDeadline(id, fence);
@@ -129,12 +134,14 @@ public final class Lifecycle {
 
     /**
      * Judges the batch's input file, inserting a row per valid line, then {@link #start}s the
-     * batch, or {@link #fail}s it with the file's errors (the rows rolled back). The status
-     * reached, or null when the claim was lost.
+     * batch, or {@link #fail}s it with the file's errors (the rows rolled back), or with
+     * {@code token_limit_exceeded} when its lines would take the project over a quota of enqueued
+     * lines or tokens of their model. The status reached, or null when the claim was lost.
      */
-    private Uni<BatchStatus> validate(String batchId, long fence) {
+    private Uni<BatchStatus> validate(String batchId, String project, long fence) {
         return batches.input(batchId).chain(in -> transactions.run(tx -> input.judge(tx, batchId, in, rows(tx, batchId))
-                .chain(valid -> start(tx, batchId, fence, valid)))
+                .chain(valid -> start(tx, batchId, fence, valid)
+                        .call(s -> s == BatchStatus.IN_PROGRESS ? admit(tx, project, batchId, valid) : Uni.createFrom().voidItem())))
                 .onFailure(FileValidation.Invalid.class).recoverWithUni(e -> fail(batchId, fence, (FileValidation.Invalid) e)));
     }
 
@@ -169,6 +176,17 @@ public final class Lifecycle {
             }
             return s;
         });
+    }
+
+    /**
+     * The project's quotas of enqueued lines and tokens, counted in the transaction that starts the
+     * batch (under the project's quota lock, so two engines validating at once count each other):
+     * over one, the batch fails validation as OpenAI's does over its batch queue limit.
+     */
+    private Uni<Void> admit(Tx tx, String project, String batchId, FileValidation.Valid valid) {
+        return quotas.admitLines(tx, project, batchId, valid.model(), valid.requests())
+                .onFailure(QuotaExceeded.class).transform(e -> FileValidation.Invalid.refused(
+                        new BatchError(QuotaExceeded.BATCH_ERROR, e.getMessage(), null, null), valid.model()));
     }
 
     /**

@@ -1,0 +1,49 @@
+package dev.openbatch.quotas;
+
+import java.time.Duration;
+import java.util.OptionalLong;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/**
+ * The default quota of every project ({@code openbatch.quotas.*}); unset means unlimited. The
+ * admin API overrides each for one project ({@code POST /v1/organization/projects/{id}/quotas}).
+ */
+@ConfigMapping(prefix = "openbatch.quotas")
+public interface QuotasConfig {
+    /** Batches a project may have validating, in_progress, finalizing or cancelling at once; more get 429. */
+    OptionalLong liveBatches();
+
+    /** Lines not yet settled of a project's live batches of one model; a batch over it fails validation ({@code token_limit_exceeded}). */
+    OptionalLong enqueuedLines();
+
+    /**
+     * Input tokens not yet settled of a project's live batches of one model, estimated as the
+     * bytes of the request bodies / 4; a batch over it fails validation ({@code token_limit_exceeded}).
+     */
+    OptionalLong enqueuedInputTokens();
+
+    /** Bytes of a project's stored files (its uploads and the files its batches wrote); an upload over it gets 413. */
+    OptionalLong fileBytes();
+
+    /** Uploads of a project in progress at once, on every replica together; more get 429. */
+    OptionalLong uploadsAtOnce();
+
+    /** Dry runs ({@code POST /v1/batches/validate}) of a project in progress at once, on every replica together; more get 429. */
+    OptionalLong dryRunsAtOnce();
+
+    /** Reads of {@code GET /v1/batches/{id}/results} a project may make in one second, on every replica together; more get 429. */
+    OptionalLong resultsReadsPerSecond();
+
+    /** Webhook endpoints a project may have; more get 429. */
+    @WithDefault("100")
+    OptionalLong webhookEndpoints();
+
+    /**
+     * How long an upload's or dry run's slot counts when its process dies without giving it back
+     * (one that runs longer stops counting then, too).
+     */
+    @WithDefault("15m")
+    Duration leaseTime();
+}
