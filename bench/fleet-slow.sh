@@ -109,8 +109,12 @@ back_s="$(node -e '
   console.log("n/a");' "$t_end" "$(calc "$RATE_GOAL * ${rate_before:-0}")" <<<"$stats")"
 fall_ratio="$(calc "${fall_in:-0} / ${before_in:-1}")"
 after_ratio="$(calc "${rate_after:-0} / ${rate_before:-1}")"
-# metric_sum says "missing" while no line was retried (the counter does not exist yet)
-retried_count() { local v; v="$(replica_metric a 'openbatch_lines_finished{outcome="retried",upstream="slots"}')"; [[ "$v" =~ ^[0-9.]+$ ]] && echo "${v%.*}" || echo 0; }
+# lines given back for a retry (each spent an attempt); the counter appears with the first one
+retried_count() {
+  curl -sS -m 10 "${REPLICA_MGMT_URL[a]}/q/metrics" | awk '
+    /^openbatch_lines_finished_total\{/ && /outcome="retried"/ && /upstream="slots"/ { t += $NF }
+    END { printf "%d\n", t }'
+}
 retried_mid="$(retried_count)"
 log "in flight before $before_in, ${FALL_S}s into the slowdown $fall_in, at its end $slow_in; rate before $rate_before/s, slow $rate_slow/s, after $rate_after/s"
 

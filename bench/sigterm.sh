@@ -289,7 +289,7 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   # the upstream's max-concurrency is one cap for both processes: a newcomer has its share a round
   # or two (a second each) after it starts; until then B, alone so far, would take every line
   t_share="$(now)"
-  until share_a="$(metric_sum "$(curl -sS -m 5 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_share{upstream="fake"}')" \
+  until share_a="$(metric_sum "$(curl -sS -m 5 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_share')" \
       && [[ "$share_a" =~ ^[0-9.]+$ ]] && awk -v s="$share_a" -v c="$CONCURRENCY" 'BEGIN{exit !(s >= c / 2)}'; do
     lt "$(elapsed "$t_share")" 30 || die "phase 3: A has no share of the upstream 30 s after it started (share $share_a)"
     sleep 0.2
