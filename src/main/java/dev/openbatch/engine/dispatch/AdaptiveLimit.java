@@ -44,9 +44,11 @@ package dev.openbatch.engine.dispatch;
  * round trip. Until the first cut each answer adds a line (the limit doubles each round trip, as
  * TCP's slow start), and growth is fast again (half per round trip) after {@link #CALM_WINDOWS}
  * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
- * {@link #BASELINE_NANOS}, and is learned anew when a latency cut did not bring latency down
- * ({@link #UNMOVED}): then the server became slower and our lines were not queued, and keeping the
- * old {@code base} would cut the limit to a line or two for as long as the server stays slow.
+ * {@link #BASELINE_NANOS} (a server that became slower for good is learned again), and all of them
+ * when the upstream sat idle ({@link #forgetLatency}: the next batch may ask for longer answers).
+ * A latency cut after which latency does not fall (the server became slower, not queued) is not
+ * told apart from a queue: the limit stays low while the server is slow, which is what a busier
+ * server wants, and regrows once its answers are fast again.
  *
  * <h2>Why not the library itself</h2>
  * Netflix's {@code com.netflix.concurrency-limits:concurrency-limits-core:0.5.4} is light (its
@@ -94,13 +96,6 @@ public final class AdaptiveLimit {
      * good (or for a while) gives a new baseline within this, so the limit grows back to its slots.
      */
     static final long BASELINE_NANOS = 60_000_000_000L;
-    /**
-     * After a latency cut, the first answers ({@link #MIN_WINDOW}, or the limit if smaller, at least 4) to lines sent once the lines of
-     * before the cut were answered (a round trip after it) average still this much of the window
-     * that made the cut: our lines fell and the latency did not, so it was not our queue (the
-     * server became slower), and the no-load latency is learned again from then on.
-     */
-    static final double UNMOVED = 0.9;
     /** Fewest answers in a latency window. */
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
@@ -136,10 +131,6 @@ public final class AdaptiveLimit {
     private long queueReadAt;
     private boolean queueRead;
     private long queueWaiting;
-    /** The window average that made the last latency cut; NaN once the window after it was seen (or after another cut). */
-    private double cutFrom = Double.NaN;
-    private double afterCutSum;
-    private int afterCutCount;
     /** The server's slots, as learned from a read that showed a queue; 0 while unknown. */
     private long slots;
     /** Reads in a row with no queue since the slots were last learned or probed. */
@@ -203,18 +194,6 @@ public final class AdaptiveLimit {
             grow(by);
             grownSinceRead += by;
         }
-        if (!Double.isNaN(cutFrom) && nowNanos - rtt >= cutAt + (long) cutFrom) {
-            // sent once every line of before the cut was answered: what latency is at the lower limit
-            afterCutSum += rtt;
-            if (++afterCutCount >= Math.max(4, Math.min(MIN_WINDOW, (int) estimate))) {
-                if (afterCutSum / afterCutCount >= UNMOVED * cutFrom) {
-                    // our lines fell and the latency did not: the server is slower, not queued; the limit
-                    // regrows from here, a line per round trip (a slower server is often a busier one)
-                    forgetWindows();
-                }
-                cutFrom = Double.NaN;
-            }
-        }
         if (!gauged && slowStart && mayGrow(nowNanos) && inFlight >= estimate / 2) {
             grow(SLOW_START_PER_ANSWER); // until the first cut: doubling each round trip, as TCP's slow start
         }
@@ -254,9 +233,6 @@ public final class AdaptiveLimit {
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
         if (queued > beta) {
             cut(nowNanos, Math.max(estimate / 2, estimate * base / average));
-            cutFrom = average;
-            afterCutSum = 0;
-            afterCutCount = 0;
         } else if (mayGrow(nowNanos) && inUse) {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
@@ -272,7 +248,6 @@ public final class AdaptiveLimit {
     public void forgetLatency() {
         forgetWindows();
         cv2 = -1;
-        cutFrom = Double.NaN;
         slowStart = true;
         calm = 0;
         resetWindow();
@@ -383,7 +358,6 @@ public final class AdaptiveLimit {
 
     private void cut(long nowNanos, double to) {
         estimate = Math.max(1, Math.min(estimate, to));
-        cutFrom = Double.NaN;
         cut = true;
         cutAt = nowNanos;
         slowStart = false;
