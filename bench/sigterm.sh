@@ -29,7 +29,8 @@
 #      lines in flight at the SIGTERM (aborted, so sent again by B), none three times.
 #   3. grace longer than the lease that is left: A restarted as sigterm-a3 with lease P3_LEASE (3s,
 #      renewed every lease/3) and grace P3_GRACE (10s), the fake at P3_LATENCY_MS (6,000 ms),
-#      P3_LINES (40) lines created through A (which claims them); with all of them in flight,
+#      P3_LINES (40) lines created through A (which claims them); with all of them in flight (or, as
+#      the adaptive limits let lines out by round trips, with A's lines in flight for a second),
 #      kill -TERM A. The lines can finish inside the grace, so none may be sent twice: checks as in
 #      phase 1 (exit within grace + slack, log, nothing left claimed, no heartbeat takeover on B,
 #      files once, every key once upstream): A's heartbeat must go on through the grace. With the
@@ -297,8 +298,16 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   log "phase 3: A's share of the upstream is $share_a, $(elapsed "$t_share")s after it was ready"
   run_batch p3 "$P3_LINES" s3
   T_CREATE="$(now)"; t0="$T_CREATE"
+  # every line in flight, or (the adaptive limits start at 4 lines a process and grow by round
+  # trips of P3_LATENCY_MS) as many as A's limit lets it have: A holds lines in flight for a second
+  t_a=""
   while lt "$(elapsed "$t0")" 30; do
     [[ "$(jfield "$(curl -sS "$FAKE_URL/stats?by_key=0")" .in_flight)" -ge "$P3_LINES" ]] && break
+    a_in="$(metric_sum "$(curl -sS -m 2 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_in_flight')"
+    if [[ "$a_in" =~ ^[0-9]+$ ]] && ((a_in > 0)); then
+      [[ -n "$t_a" ]] || t_a="$(now)"
+      lt "$(elapsed "$t_a")" 1 || break
+    fi
     sleep 0.05
   done
   sleep 0.3
