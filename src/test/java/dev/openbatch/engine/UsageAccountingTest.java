@@ -135,8 +135,9 @@ class UsageAccountingTest extends EngineTesting {
     void cancelledLinesQueuedOrInFlightCountAsFailed() {
         String r = EngineTest.run();
         String fast = IntStream.rangeClosed(1, 3).mapToObj(i -> chatLine(r + "-ok-" + i, MODEL, null)).collect(Collectors.joining("\n"));
-        // more slow lines than the fake upstream's 16 slots: some are queued at the cancel, some in flight
-        String slow = IntStream.rangeClosed(1, 30).mapToObj(i -> chatLine(r + "-slow-" + i, MODEL, "{\"latency_ms\":3000}"))
+        // more slow lines than a process holds (the fake's 16 slots, and as many claimed ahead): some are
+        // queued at the cancel (settled in bulk), some in flight (aborted, written as cancelled)
+        String slow = IntStream.rangeClosed(1, 50).mapToObj(i -> chatLine(r + "-slow-" + i, MODEL, "{\"latency_ms\":3000}"))
                 .collect(Collectors.joining("\n"));
         long[] before = totals();
         double[] metricsBefore = metrics();
@@ -147,7 +148,7 @@ class UsageAccountingTest extends EngineTesting {
         as(KEY_A).post("/v1/batches/" + id + "/cancel").then().statusCode(200);
         JsonPath done = awaitStatus(KEY_A, id, "cancelled", Duration.ofSeconds(20));
         assertEquals(3, done.getInt("request_counts.completed"));
-        assertEquals(30, done.getInt("request_counts.failed"));
+        assertEquals(50, done.getInt("request_counts.failed"));
         assertCountedAsTheBatch(before, metricsBefore, done);
     }
 
@@ -155,19 +156,21 @@ class UsageAccountingTest extends EngineTesting {
     void expiredLinesQueuedOrInFlightCountAsFailed() {
         String r = EngineTest.run();
         String fast = IntStream.rangeClosed(1, 2).mapToObj(i -> chatLine(r + "-ok-" + i, MODEL, null)).collect(Collectors.joining("\n"));
-        String hang = IntStream.rangeClosed(1, 25).mapToObj(i -> chatLine(r + "-hang-" + i, MODEL, "{\"hang\":true}"))
+        // more lines that never answer than a process holds (in flight to the fake's 16 slots, and as many
+        // claimed ahead): when the batch's minute runs out, some are in flight (aborted, written as expired)
+        // and the rest queued (settled in bulk)
+        String hang = IntStream.rangeClosed(1, 50).mapToObj(i -> chatLine(r + "-hang-" + i, MODEL, "{\"hang\":true}"))
                 .collect(Collectors.joining("\n"));
         long[] before = totals();
         double[] metricsBefore = metrics();
-        String id = createBatch(KEY_A, upload(KEY_A, fast + "\n" + hang), CHAT, "24h").getString("id");
+        String id = createBatch(KEY_A, upload(KEY_A, fast + "\n" + hang), CHAT, "1m").getString("id");
         Engine e = engine("usage-expire", config);
         await(KEY_A, id, b -> b.getInt("request_counts.completed") >= 2, Duration.ofSeconds(20));
-        awaitInFlight(e, 10);
-        sleep(100);
-        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofHours(25)));
+        awaitInFlight(e, 4);
+        clock.set(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(2)));
         JsonPath done = awaitStatus(KEY_A, id, "expired", Duration.ofSeconds(20));
         assertEquals(2, done.getInt("request_counts.completed"));
-        assertEquals(25, done.getInt("request_counts.failed"));
+        assertEquals(50, done.getInt("request_counts.failed"));
         assertCountedAsTheBatch(before, metricsBefore, done);
     }
 }
