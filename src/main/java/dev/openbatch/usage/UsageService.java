@@ -2,9 +2,11 @@ package dev.openbatch.usage;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 import dev.openbatch.store.UsageStore;
 import dev.openbatch.store.UsageStore.Sums;
@@ -58,7 +60,7 @@ public class UsageService {
                     Map<List<String>, BigDecimal> sums = new LinkedHashMap<>();
                     for (Sums s : bucket) {
                         BigDecimal c = prices.of(s.model()).cost(s.inputTokens(), s.outputTokens());
-                        sums.merge(java.util.Arrays.asList(s.project(), q.byModel() ? s.model() : null), c, BigDecimal::add);
+                        sums.merge(Arrays.asList(s.project(), q.byModel() ? s.model() : null), c, BigDecimal::add);
                     }
                     List<Cost> out = new ArrayList<>(sums.size());
                     sums.forEach((k, v) -> out.add(new Cost(Cost.OBJECT, new Amount(plain(v), CURRENCY), k.get(1), k.get(0))));
@@ -73,7 +75,7 @@ public class UsageService {
     }
 
     /** Every bucket of the page, with the rows that fall in it made into results. */
-    private static <T> Page<T> page(UsageQuery q, List<Sums> rows, java.util.function.Function<List<Sums>, List<T>> results) {
+    private static <T> Page<T> page(UsageQuery q, List<Sums> rows, Function<List<Sums>, List<T>> results) {
         Map<Long, List<Sums>> byBucket = new LinkedHashMap<>();
         for (Sums s : rows) {
             byBucket.computeIfAbsent(s.bucket(), b -> new ArrayList<>()).add(s);
