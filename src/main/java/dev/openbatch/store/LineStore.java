@@ -66,8 +66,11 @@ public class LineStore {
      * to their batches' counters in the same statement. The batch rows are found through their
      * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
      * them in the same order and never wait on each other in a circle. A line that settles is
-     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). Returns the applied
-     * lines, then (as line 0) each batch whose counters moved and whether it has now settled every line.
+     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). The same sums
+     * are added to {@code usage_hourly} for the batches' projects and models in the hour $15, after
+     * the batch rows are locked and in (project, model) order, so that two writers lock usage rows
+     * in one order too. Returns the applied lines, then (as line 0) each batch whose counters moved,
+     * whether it has now settled every line, its project and model and what it added.
      */
     static final String WRITE = compact("""
             with v as (

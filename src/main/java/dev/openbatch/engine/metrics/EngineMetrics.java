@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 import dev.openbatch.status.BatchStatus;
+import dev.openbatch.status.LineState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -122,8 +123,8 @@ public class EngineMetrics {
         final Counter output;
 
         ProjectCounters(MeterRegistry registry, String project, String model) {
-            succeeded = lines(registry, project, model, "succeeded");
-            failed = lines(registry, project, model, "failed");
+            succeeded = lines(registry, project, model, LineState.SUCCEEDED.wire());
+            failed = lines(registry, project, model, LineState.FAILED.wire());
             input = tokens(registry, project, model, "input");
             output = tokens(registry, project, model, "output");
         }
