@@ -31,9 +31,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 public class LineStore {
     /**
      * The client caches a prepared statement (parsed and planned once per connection) only up to
-     * this many characters; every statement here is written to fit (PlanTest checks).
+     * this many characters ({@link PoolSettings} sets it; the client's default is 2,048); every
+     * statement here is written to fit (PlanTest checks).
      */
-    static final int CACHED_SQL_LIMIT = 2048;
+    static final int CACHED_SQL_LIMIT = 4096;
 
     private static final String QUEUED = LineState.QUEUED.sql();
     private static final String RUNNING = LineState.RUNNING.sql();
@@ -65,8 +66,11 @@ public class LineStore {
      * to their batches' counters in the same statement. The batch rows are found through their
      * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
      * them in the same order and never wait on each other in a circle. A line that settles is
-     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). Returns the applied
-     * lines, then (as line 0) each batch whose counters moved and whether it has now settled every line.
+     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). The same sums
+     * are added to {@code usage_hourly} for the batches' projects and models in the hour $15, after
+     * the batch rows are locked and in (project, model) order, so that two writers lock usage rows
+     * in one order too. Returns the applied lines, then (as line 0) each batch whose counters moved,
+     * whether it has now settled every line, its project and model and what it added.
      */
     static final String WRITE = compact("""
             with v as (
@@ -96,11 +100,19 @@ public class LineStore {
                      (select b.completed + x.ok, b.failed + x.bad, b.input_tokens + x.it, b.output_tokens + x.ot,
                              b.total_tokens + x.tt from x where x.batch_id = b.id)
                where b.id = any(array(select batch_id from x where ok > 0 or bad > 0))
-              returning b.id, b.completed + b.failed >= b.total as settled
+              returning b.id, b.completed + b.failed >= b.total as settled, b.project p, coalesce(b.model, '') m
+            ), g as (
+              select c.*, x.ok, x.bad, x.it::bigint it, x.ot::bigint ot from c join x on x.batch_id = c.id
+            ), usage as (
+              insert into usage_hourly as t (project, model, hour, requests, succeeded, failed, input_tokens, output_tokens)
+              select p, m, $15::bigint, sum(ok + bad), sum(ok), sum(bad), sum(it), sum(ot) from g group by p, m order by p, m
+              on conflict (project, model, hour) do update set requests = t.requests + excluded.requests,
+                 succeeded = t.succeeded + excluded.succeeded, failed = t.failed + excluded.failed,
+                 input_tokens = t.input_tokens + excluded.input_tokens, output_tokens = t.output_tokens + excluded.output_tokens
             )
-            select u.batch_id, u.line, false from u
+            select u.batch_id, u.line, false, null, null, 0::bigint, 0::bigint, 0::bigint, 0::bigint from u
             union all
-            select c.id, 0, c.settled from c
+            select id, 0, settled, p, m, ok, bad, it, ot from g
             """.formatted(WRITABLE, QUEUED, SUCCEEDED, LineState.FAILED.sql(), CANCELLED, EXPIRED));
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
@@ -118,21 +130,48 @@ public class LineStore {
              where r.ctid = h.rid
             """.formatted(QUEUED, RUNNING));
 
-    /** A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's primary-key range). */
+    /**
+     * A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's
+     * primary-key range), counted as failed lines in its counters and in {@code usage_hourly}
+     * (hour $6).
+     */
     static final String SETTLE_UNFINISHED = compact("""
             with x as (
               update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4,
                      settled_xid = pg_current_xact_id()
                where batch_id = $1 and state in (%s, %s)
               returning 1
-            )
-            update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
-            returning (select count(*) from x)
-            """.formatted(QUEUED, RUNNING));
+            ), b as (
+              update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
+              returning project p, coalesce(model, '') m, (select count(*) from x) n
+            ), %s
+            select n, p, m from b
+            """.formatted(QUEUED, RUNNING, countFailed("$6")));
 
-    static final String CANCEL_QUEUED = "with x as (update requests set state = " + CANCELLED + ", fence = fence + 1,"
-            + " error_code = $2, error_message = $3, settled_xid = pg_current_xact_id() where batch_id = $1 and state = " + QUEUED + " returning 1)"
-            + " update batches set failed = failed + (select count(*) from x) where id = $1 returning (select count(*) from x)";
+    /** A cancelling batch's queued lines settle as cancelled, counted as {@link #SETTLE_UNFINISHED} does (hour $4). */
+    static final String CANCEL_QUEUED = compact("""
+            with x as (
+              update requests set state = %s, fence = fence + 1, error_code = $2, error_message = $3,
+                     settled_xid = pg_current_xact_id()
+               where batch_id = $1 and state = %s
+              returning 1
+            ), b as (
+              update batches set failed = failed + (select count(*) from x) where id = $1
+              returning project p, coalesce(model, '') m, (select count(*) from x) n
+            ), %s
+            select n, p, m from b
+            """.formatted(CANCELLED, QUEUED, countFailed("$4")));
+
+    /** The CTE that adds the n failed lines of b (project p, model m) to {@code usage_hourly} in the hour {@code hour}. */
+    private static String countFailed(String hour) {
+        return """
+                usage as (
+                  insert into usage_hourly as t (project, model, hour, requests, failed)
+                  select p, m, %s::bigint, n, n from b where n > 0
+                  on conflict (project, model, hour) do update set requests = t.requests + excluded.requests,
+                     failed = t.failed + excluded.failed
+                )""".formatted(hour);
+    }
 
     static final String INSERT = "insert into requests (batch_id, line, custom_id, body)"
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
@@ -322,8 +361,25 @@ public class LineStore {
         boolean refund();
     }
 
-    /** What one write changed: the outcomes applied (the others lost their claim), and whether a batch settled. */
-    public record Applied(Set<Outcome> applied, boolean settledABatch) {
+    /**
+     * What one write changed: the outcomes applied (the others lost their claim), whether a batch
+     * settled, and what it counted into {@code usage_hourly}, per batch.
+     */
+    public record Applied(Set<Outcome> applied, boolean settledABatch, List<Counted> counted) {
+        /** Nothing applied. */
+        public static final Applied NONE = new Applied(Set.of(), false, List.of());
+    }
+
+    /**
+     * Lines settled by one statement for one project and model (one batch's, or several's), as
+     * counted into {@code usage_hourly}: {@code failed} is every settled line without a success.
+     */
+    public record Counted(String project, String model, long succeeded, long failed, long inputTokens, long outputTokens) {
+    }
+
+    /** The start of the hour (unix seconds) that {@code usage_hourly} counts the lines settled at {@code nowSeconds} in. */
+    static long hourOf(long nowSeconds) {
+        return Math.floorDiv(nowSeconds, 3600) * 3600;
     }
 
     /**
@@ -363,9 +419,10 @@ public class LineStore {
 
     /**
      * Writes the outcomes in one statement ({@link #WRITE}), each only if its line still carries
-     * its fence; fails with {@link Refused} when PostgreSQL refuses a value in them.
+     * its fence, and counts the settled ones into {@code usage_hourly} in the hour of
+     * {@code nowSeconds}; fails with {@link Refused} when PostgreSQL refuses a value in them.
      */
-    public Uni<Applied> write(List<? extends Outcome> rs) {
+    public Uni<Applied> write(List<? extends Outcome> rs, long nowSeconds) {
         int n = rs.size();
         String[] batchIds = new String[n];
         Integer[] lines = new Integer[n];
@@ -403,18 +460,21 @@ public class LineStore {
         Tuple t = Tuple.tuple().addArrayOfString(batchIds).addArrayOfInteger(lines).addArrayOfLong(fences)
                 .addArrayOfString(states).addArrayOfLong(notBefore).addArrayOfInteger(status).addArrayOfString(requestIds)
                 .addArrayOfString(responses).addArrayOfString(codes).addArrayOfString(messages).addArrayOfLong(in)
-                .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund);
+                .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund).addLong(hourOf(nowSeconds));
         return pool.preparedQuery(WRITE).execute(t).map(rows -> {
             Set<Outcome> applied = new HashSet<>(rows.size() * 2);
+            List<Counted> counted = new ArrayList<>(1);
             boolean settled = false;
             for (Row row : rows) {
                 if (row.getInteger(1) == 0) { // a batch whose counters moved (lines are numbered from 1)
                     settled |= row.getBoolean(2);
+                    counted.add(new Counted(row.getString(3), row.getString(4), row.getLong(5), row.getLong(6), row.getLong(7),
+                            row.getLong(8)));
                 } else {
                     applied.add(byKey.get(key(row.getString(0), row.getInteger(1))));
                 }
             }
-            return new Applied(applied, settled);
+            return new Applied(applied, settled, counted);
         }).onFailure().transform(LineStore::refusal);
     }
 
@@ -432,25 +492,34 @@ public class LineStore {
         return pool.query(RECOVER_ORPHANS).execute().map(RowSet::rowCount);
     }
 
-    /** Queued lines of a cancelling batch become {@code batch_cancelled} errors; safe to repeat. */
-    public Uni<Integer> cancelQueued(String batchId) {
+    /**
+     * Queued lines of a cancelling batch become {@code batch_cancelled} errors, counted as failed
+     * lines in the hour of {@code nowSeconds}; safe to repeat. What it counted (none when the batch
+     * does not exist).
+     */
+    public Uni<Counted> cancelQueued(String batchId, long nowSeconds) {
         return Transactions.run(pool, tx -> tx.client().preparedQuery(CANCEL_QUEUED)
-                .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran."))
-                .map(rs -> rs.size() == 0 ? 0 : rs.iterator().next().getLong(0).intValue()));
+                .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran.", hourOf(nowSeconds)))
+                .map(rs -> rs.size() == 0 ? new Counted("", "", 0, 0, 0, 0) : failed(rs.iterator().next())));
+    }
+
+    private static Counted failed(Row row) {
+        return new Counted(row.getString(1), row.getString(2), 0, row.getLong(0), 0, 0);
     }
 
     /**
      * Every unfinished line of the batch becomes {@code state} with the error given, if the
-     * batch's fence holds: how many; null when the fence moved (nothing changed).
+     * batch's fence holds, counted as failed lines in the hour of {@code nowSeconds}: what it
+     * counted; null when the fence moved (nothing changed).
      */
-    public Uni<Integer> settleUnfinished(String batchId, long fence, LineState state, String code, String message) {
+    public Uni<Counted> settleUnfinished(String batchId, long fence, LineState state, String code, String message, long nowSeconds) {
         return Transactions.run(pool, tx -> tx.client().preparedQuery(SETTLE_UNFINISHED)
-                .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence))
+                .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence).addLong(hourOf(nowSeconds)))
                 .map(rs -> {
                     if (rs.size() == 0) {
                         throw new FenceMoved(); // rolls back the lines' update with it
                     }
-                    return rs.iterator().next().getLong(0).intValue();
+                    return failed(rs.iterator().next());
                 }))
                 .onFailure(FenceMoved.class).recoverWithNull();
     }

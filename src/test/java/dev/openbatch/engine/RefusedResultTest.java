@@ -64,7 +64,7 @@ class RefusedResultTest extends EngineTesting {
         }
 
         @Override
-        public Uni<Applied> write(List<? extends Outcome> outcomes) {
+        public Uni<Applied> write(List<? extends Outcome> outcomes, long nowSeconds) {
             writes.incrementAndGet();
             if (blips.getAndDecrement() > 0) {
                 return Uni.createFrom().failure(new IllegalStateException("connection reset (a database blip, made by the test)"));
@@ -84,7 +84,7 @@ class RefusedResultTest extends EngineTesting {
                     out.add(r);
                 }
             }
-            return super.write(out);
+            return super.write(out, nowSeconds);
         }
     }
 

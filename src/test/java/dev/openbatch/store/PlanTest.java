@@ -111,11 +111,11 @@ class PlanTest {
         Map<String, String[]> s = new LinkedHashMap<>();
         s.put("claim", new String[] { LineStore.CLAIM, "'{" + b(1) + "," + b(2) + "}', '{100,100}', 1000, 'plan-node-" + run + "-1'", "batches" });
         s.put("write results", new String[] { LineStore.WRITE, "'{" + b(3) + "," + b(4) + "}', '{120,130}', '{1,1}', '{succeeded,queued}', '{0,0}',"
-                + " '{200,null}', '{r1,null}', '{\"{}\",null}', '{null,null}', '{null,null}', '{1,0}', '{1,0}', '{2,0}', '{0,1}'", "batches" });
+                + " '{200,null}', '{r1,null}', '{\"{}\",null}', '{null,null}', '{null,null}', '{1,0}', '{1,0}', '{2,0}', '{0,1}', 0", "batches" });
         s.put("recover a dead process", new String[] { LineStore.RECOVER, "'plan-node-" + run + "-1'", "" });
         s.put("running lines per capped job", new String[] { JobStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
-        s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0", "batches" });
-        s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x'", "batches" });
+        s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0, 0", "batches" });
+        s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x', 0", "batches" });
         s.put("page of the output and error files", new String[] { LineStore.PAGE, "'" + big() + "', 0, " + OutputFiles.PAGE + ", "
                 + OutputFiles.PAGE_BYTES, "ordered" });
         s.put("last line of a batch", new String[] { LineStore.LAST_LINE, "'" + big() + "'", "" });
@@ -220,6 +220,17 @@ class PlanTest {
         if (!bad.isEmpty()) {
             fail(bad.size() + " plan(s) read more than their rows:\n" + String.join("\n", bad));
         }
+    }
+
+    /** The pool caches statements up to the limit the check below holds them to (PoolSettings), not the client's default 2,048. */
+    @Test
+    void thePoolCachesStatementsUpToTheLimit() {
+        String sql = "select $1::int + 1 as n /*" + "x".repeat(LineStore.CACHED_SQL_LIMIT - 40) + "*/";
+        assertTrue(sql.length() > 2048 && sql.length() <= LineStore.CACHED_SQL_LIMIT);
+        long cached = pool.withConnection(c -> c.preparedQuery(sql).execute(Tuple.of(1)).chain(() -> c.preparedQuery(sql).execute(Tuple.of(2)))
+                .chain(() -> c.query("select count(*) from pg_prepared_statements where statement like 'select $1::int + 1 as n /*%'").execute()))
+                .map(rs -> rs.iterator().next().getLong(0)).await().atMost(Duration.ofSeconds(30));
+        assertTrue(cached == 1, "the long statement stays prepared on its connection (" + cached + ")");
     }
 
     @Test

@@ -129,7 +129,7 @@ public class Dispatcher {
                     .map(list -> upstream.overflow() ? list.stream().filter(e -> needed(e, now)).toList() : list);
         }, r -> context.runOnContext(r));
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
-                this::written, metrics);
+                this::written, metrics, time);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
         this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
         metrics.upstreamFlow(upstream.name(), flow::limit, () -> {
@@ -442,6 +442,9 @@ public class Dispatcher {
                     wakeAt(r.notBefore());
                 }
             }
+        }
+        for (LineStore.Counted c : applied.counted()) {
+            metrics.projectUsage(c.project(), c.model(), c.succeeded(), c.failed(), c.inputTokens(), c.outputTokens());
         }
         if (applied.settledABatch()) {
             batchSettled.run();

@@ -11,6 +11,7 @@ import java.util.function.BiConsumer;
 import org.jboss.logging.Logger;
 
 import dev.openbatch.api.LogText;
+import dev.openbatch.api.Time;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
@@ -36,6 +37,7 @@ class ResultWriter {
     private final int concurrency;
     private final BiConsumer<List<Result>, LineStore.Applied> onWritten;
     private final EngineMetrics metrics;
+    private final Time time;
     private List<Result> pending = new ArrayList<>();
     private int writing;
     private int inWrite;
@@ -45,7 +47,7 @@ class ResultWriter {
     private long failures;
 
     ResultWriter(LineStore lines, Vertx vertx, int maxBatch, long delayMillis, int concurrency,
-            BiConsumer<List<Result>, LineStore.Applied> onWritten, EngineMetrics metrics) {
+            BiConsumer<List<Result>, LineStore.Applied> onWritten, EngineMetrics metrics, Time time) {
         this.lines = lines;
         this.vertx = vertx;
         this.maxBatch = Math.max(1, maxBatch);
@@ -53,6 +55,7 @@ class ResultWriter {
         this.concurrency = Math.max(1, concurrency);
         this.onWritten = onWritten;
         this.metrics = metrics;
+        this.time = time;
     }
 
     void add(Result r) {
@@ -145,7 +148,9 @@ class ResultWriter {
             rs.addAll(o.results);
             Set<LineStore.Outcome> applied = new HashSet<>(this.applied.applied());
             applied.addAll(o.applied.applied());
-            return new Written(rs, new LineStore.Applied(applied, this.applied.settledABatch() || o.applied.settledABatch()));
+            List<LineStore.Counted> counted = new ArrayList<>(this.applied.counted());
+            counted.addAll(o.applied.counted());
+            return new Written(rs, new LineStore.Applied(applied, this.applied.settledABatch() || o.applied.settledABatch(), counted));
         }
     }
 
@@ -155,7 +160,7 @@ class ResultWriter {
      * Any other failure fails the whole (it is retried; what was written already is fenced).
      */
     private Uni<Written> writeSet(List<Result> set) {
-        return lines.write(set).map(a -> new Written(set, a)).onFailure(LineStore.Refused.class).recoverWithUni(e -> {
+        return lines.write(set, time.seconds()).map(a -> new Written(set, a)).onFailure(LineStore.Refused.class).recoverWithUni(e -> {
             if (set.size() > 1) {
                 int half = set.size() / 2;
                 return writeSet(set.subList(0, half)).chain(a -> writeSet(set.subList(half, set.size())).map(a::plus));
@@ -167,7 +172,7 @@ class ResultWriter {
                 // our own failure, without a value of the upstream's, refused too: nothing more to try
                 LOG.errorf("the failure of line %d of batch %s cannot be stored either (%s); the line stays with its claim",
                         r.claim().line(), r.claim().batchId(), why);
-                return Uni.createFrom().item(new Written(set, new LineStore.Applied(Set.of(), false)));
+                return Uni.createFrom().item(new Written(set, LineStore.Applied.NONE));
             }
             LOG.warnf("the result of line %d of batch %s was refused (%s %s); the line fails as %s", r.claim().line(),
                     r.claim().batchId(), refused.sqlState(), why, Result.NOT_STORABLE);

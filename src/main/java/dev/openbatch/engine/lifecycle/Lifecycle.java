@@ -238,12 +238,14 @@ public final class Lifecycle {
      */
     private Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
-                "The batch's completion window ran out before this request finished.")
-                .chain(n -> {
-                    if (n == null) {
+                "The batch's completion window ran out before this request finished.", time.seconds())
+                .chain(c -> {
+                    if (c == null) {
                         return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: nothing changed
                     }
+                    long n = c.failed();
                     metrics.lineFinished(upstream, LineState.EXPIRED.wire(), n);
+                    metrics.projectUsage(c.project(), c.model(), 0, n, 0, 0);
                     return n == 0 ? endPastDeadline(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
                 });
     }
@@ -266,7 +268,10 @@ public final class Lifecycle {
      * needed; safe to repeat), and once nothing runs the batch ends with the results it has.
      */
     private Uni<BatchStatus> cancel(String batchId, long fence, String upstream) {
-        return lines.cancelQueued(batchId).invoke(n -> metrics.lineFinished(upstream, LineState.CANCELLED.wire(), n))
+        return lines.cancelQueued(batchId, time.seconds()).invoke(c -> {
+                    metrics.lineFinished(upstream, LineState.CANCELLED.wire(), c.failed());
+                    metrics.projectUsage(c.project(), c.model(), 0, c.failed(), 0, 0);
+                })
                 .chain(() -> batches.settled(batchId))
                 .chain(settled -> settled ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.CANCELLED) : Uni.createFrom().nullItem());
     }

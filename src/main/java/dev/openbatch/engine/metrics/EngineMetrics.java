@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 import dev.openbatch.status.BatchStatus;
+import dev.openbatch.status.LineState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -33,6 +34,7 @@ public class EngineMetrics {
     private final Map<String, Counter> finished = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> drained = new ConcurrentHashMap<>();
     private final Map<String, Counter> drains = new ConcurrentHashMap<>();
+    private final Map<String, ProjectCounters> projects = new ConcurrentHashMap<>();
 
     public EngineMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -88,6 +90,55 @@ public class EngineMetrics {
         finished.computeIfAbsent(upstream + "\u0000" + outcome, k -> Counter.builder("openbatch_lines_finished")
                 .description("Lines finished, by upstream and outcome (retried counts each retry)")
                 .tag("upstream", upstream == null ? "none" : upstream).tag("outcome", outcome).register(registry)).increment(n);
+    }
+
+    /**
+     * Lines settled for a project and model, as counted into its usage (in the same transaction):
+     * {@code openbatch_project_lines_total{project,model,outcome=succeeded|failed}} and
+     * {@code openbatch_project_tokens_total{project,model,kind=input|output}}. All four series of
+     * a project and model appear at its first count, so that increase() sees every later one.
+     */
+    public void projectUsage(String project, String model, long succeeded, long failed, long inputTokens, long outputTokens) {
+        if (succeeded <= 0 && failed <= 0 && inputTokens <= 0 && outputTokens <= 0) {
+            return;
+        }
+        ProjectCounters c = projects.computeIfAbsent(project + "\u0000" + model, k -> new ProjectCounters(registry, project, model));
+        add(c.succeeded, succeeded);
+        add(c.failed, failed);
+        add(c.input, inputTokens);
+        add(c.output, outputTokens);
+    }
+
+    private static void add(Counter c, long n) {
+        if (n > 0) {
+            c.increment(n);
+        }
+    }
+
+    /** One project's and model's usage counters. */
+    private static final class ProjectCounters {
+        final Counter succeeded;
+        final Counter failed;
+        final Counter input;
+        final Counter output;
+
+        ProjectCounters(MeterRegistry registry, String project, String model) {
+            succeeded = lines(registry, project, model, LineState.SUCCEEDED.wire());
+            failed = lines(registry, project, model, LineState.FAILED.wire());
+            input = tokens(registry, project, model, "input");
+            output = tokens(registry, project, model, "output");
+        }
+
+        private static Counter lines(MeterRegistry registry, String project, String model, String outcome) {
+            return Counter.builder("openbatch_project_lines")
+                    .description("Lines settled, by project, model and outcome (failed: every line settled without a success)")
+                    .tag("project", project).tag("model", model).tag("outcome", outcome).register(registry);
+        }
+
+        private static Counter tokens(MeterRegistry registry, String project, String model, String kind) {
+            return Counter.builder("openbatch_project_tokens").description("Tokens of settled lines, by project, model and kind")
+                    .tag("project", project).tag("model", model).tag("kind", kind).register(registry);
+        }
     }
 
     /** A housekeeping job failed (it is tried again at its next period). */
