@@ -102,7 +102,7 @@ class AdaptiveDispatchTest {
         FAKE.reset();
         FAKE.waiting(40);
         String r = run();
-        // 250 ms answers: the first read (500 ms after the first line) comes before a latency window (16 answers) could grow the limit
+        // 250 ms answers: the first read (metrics-interval, 100 ms, after the first line) comes before a latency window (16 answers) could grow the limit
         runToCompletion(r, "queue-model", 16, "{\"latency_ms\":250}");
         for (int i = 1; i <= 16; i++) {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent more than once");
