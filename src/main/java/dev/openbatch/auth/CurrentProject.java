@@ -1,5 +1,6 @@
 package dev.openbatch.auth;
 
+import dev.openbatch.api.ApiException;
 import jakarta.enterprise.context.RequestScoped;
 
 /**
@@ -21,6 +22,13 @@ public class CurrentProject {
 
     /** True for a request made with the admin key. */
     public boolean admin() { return admin; }
+
+    /** Refuses (403 {@code insufficient_permissions}, with {@code message}) a request not made with the admin key. */
+    public void requireAdmin(String message) {
+        if (!admin) {
+            throw ApiException.forbidden(message);
+        }
+    }
 
     void set(String id, boolean admin) {
         this.id = id;

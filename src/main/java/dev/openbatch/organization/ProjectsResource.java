@@ -103,9 +103,7 @@ public class ProjectsResource {
     }
 
     private void admin() {
-        if (!caller.admin()) {
-            throw ApiException.forbidden("The organization API needs the admin key; a project's key does not reach it.");
-        }
+        caller.requireAdmin("The organization API needs the admin key; a project's key does not reach it.");
     }
 
     private static boolean bool(String name, String value) {

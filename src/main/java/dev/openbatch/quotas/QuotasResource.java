@@ -46,9 +46,7 @@ public class QuotasResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<HeadroomList> override(@PathParam("id") String id, Map<String, Long> body) {
-        if (!current.admin()) {
-            throw ApiException.forbidden("Only the admin key may set a project's quotas.");
-        }
+        current.requireAdmin("Only the admin key may set a project's quotas.");
         return quotas.override(id, body).chain(() -> quotas.headroom(id)).map(list -> new HeadroomList("list", id, list));
     }
 }

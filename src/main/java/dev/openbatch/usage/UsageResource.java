@@ -5,7 +5,6 @@ import java.util.List;
 
 import org.jboss.resteasy.reactive.RestQuery;
 
-import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Time;
 import dev.openbatch.auth.CurrentProject;
 import dev.openbatch.usage.UsageViews.BatchUsage;
@@ -61,9 +60,7 @@ public class UsageResource {
 
     /** Only the operator (the admin key) reads usage and costs across projects; a project key gets 403. */
     private void requireAdmin() {
-        if (!project.admin()) {
-            throw ApiException.forbidden("Usage and costs are for the operator's admin key; this key is a project's.");
-        }
+        project.requireAdmin("Usage and costs are for the operator's admin key; this key is a project's.");
     }
 
     private static List<String> both(List<String> a, List<String> b) {
