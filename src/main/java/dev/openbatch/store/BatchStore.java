@@ -47,16 +47,17 @@ public class BatchStore {
     /**
      * The in_progress batches of the models an upstream takes that have a line ready now, with what
      * choosing between them needs: those of the models it names ($1), and with {@code *} ($2) those
-     * of any model no upstream names ($3). One index probe per live batch of those models: a batch
-     * whose lines all wait for a retry costs one probe and hides nobody.
+     * of any model no upstream names ($3). One index probe per live batch of those models (a lateral
+     * probe with {@code limit 1}, which the planner cannot turn into a merge join over every batch in
+     * key order): a batch whose lines all wait for a retry costs one probe and hides nobody.
      */
     static final String ELIGIBLE = LineStore.compact("""
             select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us,
                    b.model, b.total, b.completed + b.failed, b.in_progress_at
               from batches b join jobs j on j.id = b.job_id
+             cross join lateral (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $4 limit 1) ready
              where b.status = %s and (b.model = any($1) or ($2 and b.model <> all($3)))
-               and exists (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $4)
-            """.formatted(IN_PROGRESS, LineState.QUEUED.sql()));
+            """.formatted(LineState.QUEUED.sql(), IN_PROGRESS));
 
     /** One batch that has just started (its lines are all ready), with its model. */
     static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
