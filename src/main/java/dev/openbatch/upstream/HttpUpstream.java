@@ -58,7 +58,8 @@ public class HttpUpstream implements Upstream {
         this.maxConcurrency = Math.max(1, config.maxConcurrency());
         this.flowControl = new FlowControl(config.adaptive(), config.metricsUrl().map(String::trim).filter(u -> !u.isEmpty()),
                 config.queueMetric(), config.queueMetricModel().filter(m -> !m.isBlank()), config.runningMetric(),
-                config.metricsInterval().isNegative() || config.metricsInterval().isZero() ? Duration.ofMillis(100) : config.metricsInterval());
+                config.metricsInterval().isNegative() || config.metricsInterval().isZero() ? Duration.ofMillis(100) : config.metricsInterval(),
+                Math.max(1, config.adaptiveInitial()), Math.max(0, config.freeSlots()));
         flowControl.metricsUrl().map(URI::create).filter(u -> u.getHost() == null || u.getScheme() == null).ifPresent(u -> {
             throw new IllegalArgumentException("openbatch.upstreams." + name + ".metrics-url must be an absolute http(s) URL");
         });

@@ -56,12 +56,14 @@ public interface Upstream {
      * @param queueMetricModel only that gauge's samples of this {@code model_name}, if set
      * @param runningMetric    the gauge that counts the server's requests being served; blank for none
      * @param readEvery        how often the metrics are read while lines are held
+     * @param initial          where the adaptive limit starts
+     * @param freeSlots        the server's slots left free for others when lines follow its free slots
      */
     record FlowControl(boolean adaptive, Optional<String> metricsUrl, String queueMetric, Optional<String> queueMetricModel,
-            String runningMetric, java.time.Duration readEvery) {
+            String runningMetric, java.time.Duration readEvery, int initial, int freeSlots) {
         /** A fixed concurrency of {@code max-concurrency}: what every upstream has by default. */
         public static final FlowControl FIXED = new FlowControl(false, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty(),
-                QueueGauge.VLLM_RUNNING, java.time.Duration.ofMillis(100));
+                QueueGauge.VLLM_RUNNING, java.time.Duration.ofMillis(100), 16, 1);
     }
 
     /**

@@ -37,6 +37,23 @@ public interface UpstreamsConfig {
         boolean adaptive();
 
         /**
+         * Where the adaptive limit starts (never above this process's share of
+         * {@code max-concurrency}): it doubles each round trip from there until the first sign of a
+         * queue. Lower for a small server shared with interactive users, higher to lose less of the
+         * first second.
+         */
+        @WithDefault("16")
+        int adaptiveInitial();
+
+        /**
+         * With {@code running-metric}: slots of the server left free for others when batch lines
+         * follow its free slots. More keeps interactive latency closer to the server's own; each
+         * costs the batch one slot of throughput.
+         */
+        @WithDefault("1")
+        int freeSlots();
+
+        /**
          * The server's Prometheus endpoint, for example {@code http://127.0.0.1:8000/metrics}: with
          * {@code adaptive} on, its waiting queue is read every 500 ms while lines are held and
          * decides the limit while the reads succeed. Unset: latency alone decides.

@@ -46,4 +46,10 @@ public record TestServer(String url, String models, int maxConcurrency, boolean 
 
     @Override
     public java.time.Duration metricsInterval() { return java.time.Duration.ofMillis(100); }
+
+    @Override
+    public int adaptiveInitial() { return 4; }
+
+    @Override
+    public int freeSlots() { return 1; }
 }

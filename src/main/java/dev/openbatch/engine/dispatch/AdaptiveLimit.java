@@ -100,7 +100,7 @@ public final class AdaptiveLimit {
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
     static final double NOISE_SIGMAS = 2.5;
-    /** Slots left free for others when the limit follows the server's free slots. */
+    /** Slots left free for others when the limit follows the server's free slots, unless told otherwise. */
     static final int FREE_SLOTS_KEPT = 1;
     /** Reads in a row without a queue after which the server's slots are taken to be one more (probing for a larger server). */
     static final int PROBE_READS = 20;
@@ -108,6 +108,8 @@ public final class AdaptiveLimit {
     static final int CALM_WINDOWS = 8;
 
     private int ceiling;
+    /** Slots of the server left free for others when the limit follows its free slots. */
+    private final int freeSlots;
     private double estimate;
     private boolean slowStart = true;
     private int calm;
@@ -143,6 +145,16 @@ public final class AdaptiveLimit {
      * @param initial where to start, within {@code [1, ceiling]}
      */
     public AdaptiveLimit(int ceiling, int initial) {
+        this(ceiling, initial, FREE_SLOTS_KEPT);
+    }
+
+    /**
+     * @param ceiling   the most this process may have in flight to the upstream (its share of the cap)
+     * @param initial   where to start, within {@code [1, ceiling]}
+     * @param freeSlots the server's slots left free for others once its slots are known (0 or more)
+     */
+    public AdaptiveLimit(int ceiling, int initial, int freeSlots) {
+        this.freeSlots = Math.max(0, freeSlots);
         this.ceiling = Math.max(0, ceiling);
         this.estimate = Math.max(1, Math.min(initial, Math.max(1, this.ceiling)));
     }
@@ -295,7 +307,7 @@ public final class AdaptiveLimit {
      * The server's waiting and running counts, as just read from its metrics. With a running count,
      * the limit is set to the server's free slots: its slots are what it runs whenever a queue
      * shows (then every slot is taken), and the limit is those slots less what others have in it
-     * (running + waiting − our lines in flight) less {@link #FREE_SLOTS_KEPT}, so that our lines
+     * (running + waiting − our lines in flight) less the free slots kept ({@link #FREE_SLOTS_KEPT} by default), so that our lines
      * fill free slots and never the queue. Until a queue has shown once the slots are unknown, and
      * the limit grows as with the waiting count alone; a server that gets more slots is found by
      * one more line every {@link #PROBE_READS} reads that saw no queue.
@@ -317,7 +329,7 @@ public final class AdaptiveLimit {
             }
             if (slots > 0) {
                 long others = Math.max(0, running + queueWaiting - inFlight);
-                double target = Math.max(1, slots - others - FREE_SLOTS_KEPT);
+                double target = Math.max(1, slots - others - freeSlots);
                 if (target < estimate) {
                     slowStart = false;
                     calm = 0;

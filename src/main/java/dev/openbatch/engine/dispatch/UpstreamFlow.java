@@ -22,11 +22,19 @@ import io.vertx.mutiny.core.Context;
  * that share, told of every answer and, with a {@code metrics-url}, of the server's waiting queue,
  * read by a {@link QueueGauge} every {@code metrics-interval} while the dispatcher holds lines.
  * Off, neither exists and nothing of it runs. Confined to the dispatcher's context.
+ * <p>
+ * The latency the limit learns from is the server's, not this process's: an answer that waits for
+ * a busy or starved event loop (a saturated CPU, a collection, the JIT of a cold JVM) would read
+ * as a queue at the server, and cut the limit for what no server did. So while lines are held a
+ * timer measures how late this context runs what is due ({@link #LAG_TICK_MILLIS}), and each
+ * answer's round trip is told less that lag, smoothed.
  */
 final class UpstreamFlow {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
-    /** Where an adaptive limit starts. */
-    static final int ADAPTIVE_INITIAL = 4;
+    /** How often the event loop's lag is measured while lines are held. */
+    static final long LAG_TICK_MILLIS = 10;
+    /** Weight of one lag measurement in the smoothed lag (about five ticks' memory). */
+    static final double LAG_WEIGHT = 0.2;
     /** A pause with nothing in flight after which latency is learned anew (a new batch may have answers of another length). */
     static final long IDLE_NANOS = 2_000_000_000L;
     /** Longest one read of the server's metrics may take (at least its interval). */
@@ -50,6 +58,11 @@ final class UpstreamFlow {
     /** When the last answer came (0 before the first). */
     private long lastAnswerNanos;
     private long queueTimer = -1;
+    private long lagTimer = -1;
+    /** When the lag timer was due. */
+    private long lagDueNanos;
+    /** How late this context ran what was due, smoothed, in nanoseconds. */
+    private double lagNanos;
     private boolean reading;
     private boolean closed;
     /** The waiting count last read, or NaN when the last read gave nothing (or none was made). */
@@ -68,7 +81,7 @@ final class UpstreamFlow {
         this.inFlight = inFlight;
         this.held = held;
         Upstream.FlowControl flow = upstream.flowControl();
-        this.limit = flow.adaptive() ? new AdaptiveLimit(capacity, ADAPTIVE_INITIAL) : null;
+        this.limit = flow.adaptive() ? new AdaptiveLimit(capacity, flow.initial(), flow.freeSlots()) : null;
         this.gauge = flow.adaptive() && flow.metricsUrl().isPresent()
                 ? new QueueGauge(context.owner(), flow.metricsUrl().get(), flow.queueMetric(), flow.runningMetric(),
                         flow.queueMetricModel().orElse(null), Duration.ofMillis(Math.max(READ_TIMEOUT_MS, flow.readEvery().toMillis())),
@@ -132,7 +145,7 @@ final class UpstreamFlow {
         }
         long now = System.nanoTime();
         lastAnswerNanos = now;
-        long rtt = now - startedNanos;
+        long rtt = Math.max(1, now - startedNanos - (long) lagNanos);
         boolean overload = resp == null
                 // no answer: a timeout is load; a refused or lost connection is not (Drain's business: a
                 // server that went away, or a kept-alive connection it closed), nor a malformed or too large answer
@@ -155,6 +168,34 @@ final class UpstreamFlow {
     void holding() {
         if (gauge != null && !closed && queueTimer < 0 && held.getAsInt() > 0) {
             queueTimer = context.owner().setPeriodic(readEveryMillis, id -> context.runOnContext(this::readQueue));
+        }
+        if (limit != null && !closed && lagTimer < 0 && held.getAsInt() > 0) {
+            scheduleLag();
+        }
+    }
+
+    /** How late this context ran what was due, smoothed (nanoseconds): what is taken off each answer's round trip. */
+    long lagNanos() {
+        return (long) lagNanos;
+    }
+
+    private void scheduleLag() {
+        lagDueNanos = System.nanoTime() + LAG_TICK_MILLIS * 1_000_000L;
+        lagTimer = context.owner().setTimer(LAG_TICK_MILLIS, id -> context.runOnContext(this::lagTick));
+    }
+
+    /** The lag timer's turn: how late it came is one measurement; it goes on while lines are held. */
+    private void lagTick() {
+        lagTimer = -1;
+        if (closed) {
+            return;
+        }
+        long late = Math.max(0, System.nanoTime() - lagDueNanos);
+        lagNanos += LAG_WEIGHT * (late - lagNanos);
+        if (held.getAsInt() > 0) {
+            scheduleLag();
+        } else {
+            lagNanos = 0; // idle: the next lines start with no lag known
         }
     }
 
@@ -201,10 +242,18 @@ final class UpstreamFlow {
         }
     }
 
+    private void stopLag() {
+        if (lagTimer >= 0) {
+            context.owner().cancelTimer(lagTimer);
+            lagTimer = -1;
+        }
+    }
+
     /** For good: the timer stops and the gauge's client closes. */
     void close() {
         closed = true;
         stopReading();
+        stopLag();
         if (gauge != null) {
             gauge.close();
         }

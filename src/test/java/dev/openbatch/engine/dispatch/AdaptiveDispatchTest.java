@@ -50,9 +50,11 @@ class AdaptiveDispatchTest {
             return Map.of("openbatch.upstreams.afake.url", "${openbatch.upstreams.fake.url}",
                     "openbatch.upstreams.afake.models", "adaptive-model",
                     "openbatch.upstreams.afake.max-concurrency", "16",
+                    "openbatch.upstreams.afake.adaptive-initial", "4",
                     "openbatch.upstreams.qfake.url", "${openbatch.upstreams.fake.url}",
                     "openbatch.upstreams.qfake.models", "queue-model",
                     "openbatch.upstreams.qfake.max-concurrency", "16",
+                    "openbatch.upstreams.qfake.adaptive-initial", "4",
                     "openbatch.upstreams.qfake.metrics-url", "${openbatch.upstreams.fake.url}/metrics");
         }
     }
@@ -88,7 +90,7 @@ class AdaptiveDispatchTest {
         int adaptiveMax = maxInFlight("adaptive-model");
 
         assertTrue(fixedMax >= 8, "a fixed limit of 16 sends the 12 lines together; saw at most " + fixedMax);
-        assertTrue(adaptiveMax <= UpstreamFlow.ADAPTIVE_INITIAL && adaptiveMax < fixedMax,
+        assertTrue(adaptiveMax <= 4 && adaptiveMax < fixedMax,
                 "adaptive: at most " + adaptiveMax + " in flight, fixed: " + fixedMax);
         for (int i = 1; i <= 12; i++) {
             assertEquals(2, FAKE.attemptsOf(adaptive + "-" + i), "line " + i + ": one 429, then one 200");
@@ -107,7 +109,7 @@ class AdaptiveDispatchTest {
         for (int i = 1; i <= 16; i++) {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent more than once");
         }
-        assertTrue(maxInFlight("queue-model") <= UpstreamFlow.ADAPTIVE_INITIAL,
+        assertTrue(maxInFlight("queue-model") <= 4,
                 "never above where the limit starts while the server has a queue: " + maxInFlight("queue-model"));
         assertEquals(40, gauge("openbatch_upstream_queue", "qfake"), "the queue as last read");
         assertEquals(1, gauge("openbatch_upstream_limit", "qfake"), "40 waiting: the limit falls to 1");

@@ -201,6 +201,16 @@ class AdaptiveLimitTest {
     }
 
     @Test
+    void moreFreeSlotsKeptLeaveMoreOfTheServerToOthers() {
+        long now = 1_000 * S;
+        for (int kept = 0; kept <= 3; kept++) {
+            AdaptiveLimit limit = new AdaptiveLimit(256, 4, kept);
+            limit.onQueue(now, 3, 32, 20); // 32 slots; others hold 32 + 3 - 20 = 15
+            assertEquals(32 - 15 - kept, limit.limit(), kept + " kept free");
+        }
+    }
+
+    @Test
     void withARunningCountTheLimitFollowsTheServersFreeSlots() {
         AdaptiveLimit limit = new AdaptiveLimit(256, 4);
         long now = 1_000 * S;
