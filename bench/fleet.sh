@@ -41,7 +41,8 @@
 # Knobs: SLOTS (32), SERVICE_MS (200), SERVICE_JITTER (0), LOAD_FRACTION (0.5), RATE (default
 #        LOAD_FRACTION × capacity), INTERACTIVE_S (30), SEED (1), LINES (20000), MAX_CONC (256),
 #        IDLE_S (10: the idle service settles before phase 0), RAMP_S (10), A_SKIP_S (5), SETTLE_S (5), B_S (30), FINISH (0), PRIORITY (0), BATCH_PRIORITY (1),
-#        METRICS (0), METRICS_KEY (metrics-url), UPSTREAM_KEY (replica-a: the api-key openbatch sends,
+#        METRICS (0), METRICS_KEY (metrics-url), FREE_SLOTS (unset: openbatch's default, 1; with METRICS=1, the
+#        server's slots kept free for others), UPSTREAM_KEY (replica-a: the api-key openbatch sends,
 #        so the slot server counts it as that client), P99_GOAL (1.15), SPARE_GOAL (0.85),
 #        CAP_GOAL (0.95), MIN_WINDOW_S (5), BATCH_TIMEOUT_S (600), plus those of bench/lib.sh
 #        (BENCH_DB defaults to openbatch_fleet).
@@ -104,6 +105,7 @@ SLOTS_URL="${SLOT_URL[main]}"
 recreate_db
 extra_up=()
 [[ "$METRICS" == 1 ]] && extra_up+=("$METRICS_KEY=$SLOTS_URL/metrics")
+[[ -n "${FREE_SLOTS:-}" ]] && extra_up+=("free-slots=$FREE_SLOTS")
 add_upstream slots "$SLOTS_URL" "$MODEL" "$MAX_CONC" ${extra_up[@]+"${extra_up[@]}"}
 start_replica a fleet-a "$UPSTREAM_KEY"
 log "letting the fresh JVM settle for ${IDLE_S}s"
@@ -219,7 +221,7 @@ summary="$(
   echo "openbatch fleet benchmark, scenarios A and B  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg))"
   row "jar" "$OPENBATCH_JAR"
   row "server" "$SLOTS slots × ${SERVICE_MS} ms = capacity $CAPACITY req/s, $([[ "$PRIORITY" == 1 ]] && echo "priority scheduling (batch lines priority $BATCH_PRIORITY)" || echo "one FIFO queue")"
-  row "openbatch" "max-concurrency $MAX_CONC$([[ "$METRICS" == 1 ]] && echo ", $METRICS_KEY=$SLOTS_URL/metrics"), batch of $LINES lines"
+  row "openbatch" "max-concurrency $MAX_CONC$([[ "$METRICS" == 1 ]] && echo ", $METRICS_KEY=$SLOTS_URL/metrics")$([[ -n "${FREE_SLOTS:-}" ]] && echo ", free-slots=$FREE_SLOTS"), batch of $LINES lines"
   row "interactive load" "Poisson $RATE/s (${LOAD_FRACTION} × capacity) for ${INTERACTIVE_S}s, seed $SEED"
   row "0: interactive alone" "p50 $alone_p50 ms, p99 $p99_alone ms (server side p99 $alone_srv_p99 ms); sent $alone_sent (${alone_rate}/s), ok $alone_ok, errors $alone_err; client lag p99 $alone_lag ms"
   row "A: interactive with the batch" "p50 $with_p50 ms, p99 $p99_with ms (server side p99 $with_srv_p99 ms, of it queued p99 $with_srv_q99 ms); sent $with_sent (${with_rate}/s), ok $with_ok, errors $with_err; client lag p99 $with_lag ms"
