@@ -50,6 +50,9 @@ public class DeliveryStore {
             + " where endpoint_id = $1 and event_id = $2 and fence = $3";
 
     static final String BACKLOG = "select count(*) from webhook_deliveries where state = " + PENDING;
+    /** A rotated-out secret is kept only while it still signs (see {@code ROTATION_OVERLAP_SECONDS}): then it is gone. */
+    static final String FORGET_PREVIOUS_SECRETS = "update webhook_endpoints set previous_secret = null, previous_secret_until = null"
+            + " where previous_secret_until <= $1";
 
     private static String compact(String sql) {
         return LineStore.compact(sql);
@@ -103,6 +106,11 @@ public class DeliveryStore {
     public Uni<Long> backlog() {
         return pool.query(BACKLOG).execute()
                 .map(rs -> rs.iterator().next().getLong(0));
+    }
+
+    /** Clears the previous secrets whose overlap ended by {@code nowSeconds}; how many. */
+    public Uni<Integer> forgetPreviousSecrets(long nowSeconds) {
+        return pool.preparedQuery(FORGET_PREVIOUS_SECRETS).execute(Tuple.of(nowSeconds)).map(rs -> rs.rowCount());
     }
 
     /** A delivery as the API lists it: the event, where the delivery stands, and its last attempt; times are epoch ms except {@code createdAt} (seconds). */

@@ -15,6 +15,10 @@ import java.util.Set;
  * are refused, and private ones (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, ...) too unless
  * the operator allows them. Checked on the URL when an endpoint is made, and on every address its
  * host resolves to at each delivery (the delivery then connects to the address checked).
+ * <p>
+ * A host given as a name gets one answer whatever went wrong (it does not resolve, or it resolves
+ * to an address refused here): a tenant must not learn, by trying names, which internal ones exist
+ * and what they point to. A literal address is told why, since it reveals nothing.
  */
 public final class Targets {
     /** Longest URL accepted. */
@@ -98,20 +102,43 @@ public final class Targets {
      * first, to connect to, when all are allowed.
      */
     public InetAddress resolve(URI uri) throws Refused {
+        String host = host(uri);
+        boolean literal = isLiteral(host);
         InetAddress[] all;
         try {
-            all = InetAddress.getAllByName(host(uri));
+            all = InetAddress.getAllByName(host);
         } catch (UnknownHostException e) {
-            throw new Refused("The webhook URL's host could not be resolved.");
+            throw new Refused(NOT_A_RECEIVER);
         }
         for (InetAddress a : all) {
             String why = refusal(a);
             if (why != null) {
-                throw new Refused("The webhook URL's host resolves to " + why + " address, which is not allowed as a receiver"
-                        + (why.startsWith("a private") ? " (openbatch.webhooks.allow-private-targets)." : "."));
+                throw new Refused(literal ? "The webhook URL's address is " + why + " address, which is not allowed as a receiver"
+                        + (why.startsWith("a private") ? " (openbatch.webhooks.allow-private-targets)." : ".") : NOT_A_RECEIVER);
             }
         }
         return all[0];
+    }
+
+    /** The one answer for a name that does not resolve, or resolves to any address refused here. */
+    static final String NOT_A_RECEIVER = "The webhook URL's host does not resolve to addresses openbatch may send to: it must resolve, "
+            + "and only to public addresses (private ones only where the operator allows them).";
+
+    /** Whether the host is an IP address literal (no lookup needed to know what it is). */
+    static boolean isLiteral(String host) {
+        if (host.indexOf(':') >= 0) {
+            return true; // an IPv6 literal: a name never has a colon
+        }
+        String[] parts = host.split("\\.", -1);
+        if (parts.length != 4) {
+            return false;
+        }
+        for (String p : parts) {
+            if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Why the address is refused ("a loopback", "a link-local", ...), or null when it is allowed. */
@@ -175,6 +202,14 @@ public final class Targets {
         if (b0 == 0xff) {
             return "a multicast";
         }
+        // 2001::/32, Teredo: the client's IPv4 address is hidden (XORed) in it, and the relay is anyone's
+        if (b0 == 0x20 && b1 == 0x01 && b[2] == 0 && b[3] == 0) {
+            return "a Teredo tunnel";
+        }
+        // 64:ff9b:1::/48, NAT64 for local use (RFC 8215): it reaches whatever the local translator maps it to
+        if (b0 == 0 && b1 == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && b[4] == 0 && b[5] == 1) {
+            return "a local NAT64";
+        }
         if (b0 == 0xfe && (b1 & 0xc0) == 0x80) {
             return "a link-local";
         }
@@ -198,8 +233,8 @@ public final class Targets {
 
     /**
      * The IPv4 address inside an IPv6 one that reaches it: IPv4-mapped ({@code ::ffff:a.b.c.d}),
-     * IPv4-compatible ({@code ::a.b.c.d}), NAT64 ({@code 64:ff9b::a.b.c.d}) and 6to4
-     * ({@code 2002:AABB:CCDD::}); null for any other.
+     * IPv4-compatible ({@code ::a.b.c.d}), IPv4-translated ({@code ::ffff:0:a.b.c.d}, SIIT),
+     * NAT64 ({@code 64:ff9b::a.b.c.d}) and 6to4 ({@code 2002:AABB:CCDD::}); null for any other.
      */
     static byte[] embeddedV4(byte[] b) {
         boolean zero10 = true;
@@ -208,6 +243,13 @@ public final class Targets {
         }
         if (zero10 && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) {
             return new byte[] { b[12], b[13], b[14], b[15] };
+        }
+        boolean zero8 = true;
+        for (int i = 0; i < 8; i++) {
+            zero8 &= b[i] == 0;
+        }
+        if (zero8 && (b[8] & 0xff) == 0xff && (b[9] & 0xff) == 0xff && b[10] == 0 && b[11] == 0) {
+            return new byte[] { b[12], b[13], b[14], b[15] }; // ::ffff:0:0:0/96
         }
         if (zero10 && b[10] == 0 && b[11] == 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && (b[15] == 0 || b[15] == 1))) {
             return new byte[] { b[12], b[13], b[14], b[15] };

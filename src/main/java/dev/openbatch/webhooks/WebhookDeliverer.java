@@ -112,9 +112,11 @@ public final class WebhookDeliverer {
         context.runOnContext(() -> pollOnContext().subscribe().with(v -> { }, e -> { }));
     }
 
-    /** Reads the backlog for its gauge. */
+    /** Reads the backlog for its gauge, and forgets the rotated-out secrets that no longer sign. */
     public Uni<Void> gauge() {
-        return store.backlog().invoke(metrics::backlog).replaceWithVoid();
+        return store.backlog().invoke(metrics::backlog)
+                .chain(() -> store.forgetPreviousSecrets(time.seconds()))
+                .replaceWithVoid();
     }
 
     private Uni<Void> pollOnContext() {

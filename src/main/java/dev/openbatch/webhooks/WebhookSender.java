@@ -54,7 +54,15 @@ final class WebhookSender {
                 .setDecompressionSupported(false),
                 new PoolOptions().setHttp1MaxSize(Math.max(1, maxConcurrency))));
         // name lookups block: a pool of their own, so a slow resolver never holds up validation's workers
-        this.lookups = vertx.createSharedWorkerExecutor("openbatch-webhook-lookups", Math.max(2, Math.min(16, maxConcurrency)));
+        this.lookups = vertx.createSharedWorkerExecutor(LOOKUP_POOL, lookupThreads(maxConcurrency));
+    }
+
+    /** The pool webhook name lookups run on, for deliveries and URL checks alike. */
+    static final String LOOKUP_POOL = "openbatch-webhook-lookups";
+
+    /** Its threads (a shared pool has the size it was first made with: every user asks the same). */
+    static int lookupThreads(int maxConcurrency) {
+        return Math.max(2, Math.min(16, maxConcurrency));
     }
 
     /** The status the receiver answered, or why none counts. */

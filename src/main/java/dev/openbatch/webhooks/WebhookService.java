@@ -18,6 +18,7 @@ import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.core.WorkerExecutor;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
@@ -35,8 +36,11 @@ public class WebhookService {
     private final DeliveryStore deliveries;
     private final Targets targets;
     private final Time time;
-    private final Vertx vertx;
     private final Quotas quotas;
+    /** Name lookups for URL checks: the deliveries' own bounded pool, not the workers uploads use. */
+    private final WorkerExecutor lookups;
+    private final java.time.Duration lookupTimeout;
+    private final PerMinute urlChecks;
 
     public WebhookService(WebhookEndpointRepository endpoints, DeliveryStore deliveries, WebhooksConfig config, Time time, Vertx vertx,
             Quotas quotas) {
@@ -45,7 +49,9 @@ public class WebhookService {
         this.deliveries = deliveries;
         this.targets = Targets.of(config);
         this.time = time;
-        this.vertx = vertx;
+        this.lookups = vertx.createSharedWorkerExecutor(WebhookSender.LOOKUP_POOL, WebhookSender.lookupThreads(config.maxConcurrency()));
+        this.lookupTimeout = config.lookupTimeout();
+        this.urlChecks = new PerMinute(Math.max(1, config.urlChecksPerMinute()));
     }
 
     /**
@@ -66,7 +72,7 @@ public class WebhookService {
         List<String> types = types(req);
         String name = name(req);
         // each event is one delivery per endpoint: a project has at most its quota of them (counted under its quota lock)
-        return checkedUrl(req.url()).chain(url -> quotas.prepare(project, Quota.WEBHOOK_ENDPOINTS).chain(limit -> Panache.withTransaction(
+        return checkedUrl(project, req.url()).chain(url -> quotas.prepare(project, Quota.WEBHOOK_ENDPOINTS).chain(limit -> Panache.withTransaction(
                 () -> quotas.admit(project, Quota.WEBHOOK_ENDPOINTS, limit, () -> endpoints.countOwned(project)).chain(() -> {
             long now = time.seconds();
             WebhookEndpointEntity e = new WebhookEndpointEntity();
@@ -104,7 +110,7 @@ public class WebhookService {
         }
         List<String> types = types(req);
         String name = name(req);
-        Uni<String> url = req.url() == null ? Uni.createFrom().nullItem() : checkedUrl(req.url());
+        Uni<String> url = req.url() == null ? Uni.createFrom().nullItem() : checkedUrl(project, req.url());
         return url.chain(u -> Panache.withTransaction(() -> owned(project, id).invoke(e -> {
             boolean changed = false;
             if (u != null && !u.equals(e.url)) {
@@ -216,10 +222,11 @@ public class WebhookService {
 
     /**
      * The URL as it will be stored, once its form is right and its host resolves to allowed
-     * addresses only (the lookup blocks, so it runs on a worker thread; the answer comes back on
-     * the request's context).
+     * addresses only. The lookup blocks, so it runs on the webhook lookups' own pool, bounded by
+     * {@code lookup-timeout}; the answer comes back on the request's context. A project may have
+     * {@code url-checks-per-minute} of them checked (429 {@code rate_limit_exceeded} past that).
      */
-    private Uni<String> checkedUrl(String url) {
+    private Uni<String> checkedUrl(String project, String url) {
         Params.text("url", url);
         URI uri;
         try {
@@ -227,13 +234,19 @@ public class WebhookService {
         } catch (Targets.Refused e) {
             throw ApiException.invalid(e.getMessage(), "url", "invalid_url");
         }
-        return vertx.executeBlocking(Uni.createFrom().item(() -> {
+        long wait = urlChecks.take(project, time.millis());
+        if (wait > 0) {
+            throw new ApiException(429, "rate_limit_error", "Too many webhook URL checks: a project may have "
+                    + urlChecks.perMinute() + " a minute checked (openbatch.webhooks.url-checks-per-minute). Try again in "
+                    + Math.max(1, (wait + 999) / 1000) + " s.", "url", "rate_limit_exceeded");
+        }
+        return lookups.executeBlocking(Uni.createFrom().item(() -> {
             try {
                 targets.resolve(uri);
                 return uri.toString();
             } catch (Targets.Refused e) {
                 throw ApiException.invalid(e.getMessage(), "url", "invalid_url");
             }
-        }), false);
+        }), false).ifNoItem().after(lookupTimeout).failWith(() -> ApiException.invalid(Targets.NOT_A_RECEIVER, "url", "invalid_url"));
     }
 }

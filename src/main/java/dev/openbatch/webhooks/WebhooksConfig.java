@@ -50,4 +50,19 @@ public interface WebhooksConfig {
      */
     @WithDefault("false")
     boolean allowLoopbackTargets();
+
+    /**
+     * Longest a name lookup of a webhook URL may take when an endpoint is made or changed; past it
+     * the URL is refused as one that does not resolve. Lookups run on their own small pool
+     * ({@code openbatch-webhook-lookups}), never on the workers uploads and validation use.
+     */
+    @WithDefault("5s")
+    Duration lookupTimeout();
+
+    /**
+     * Webhook URLs a project may have checked (create, or update with a {@code url}) per minute, in
+     * each process: each check is a name lookup, and a tenant must not probe names at will.
+     */
+    @WithDefault("30")
+    int urlChecksPerMinute();
 }

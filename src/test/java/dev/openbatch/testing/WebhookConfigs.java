@@ -31,4 +31,6 @@ public record WebhookConfigs(WebhooksConfig base, Duration timeout, int maxConcu
     @Override public Duration backoffMax() { return base.backoffMax(); }
     @Override public Duration poll() { return base.poll(); }
     @Override public boolean allowPrivateTargets() { return base.allowPrivateTargets(); }
+    @Override public Duration lookupTimeout() { return base.lookupTimeout(); }
+    @Override public int urlChecksPerMinute() { return base.urlChecksPerMinute(); }
 }

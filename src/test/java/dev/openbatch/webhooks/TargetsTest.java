@@ -27,9 +27,12 @@ class TargetsTest {
                 "0.1.2.3", "::", "224.0.0.1", "239.255.255.250", "ff02::1", "255.255.255.255", "240.0.0.1", "100.100.100.200",
                 "168.63.129.16", "fd00:ec2::254",
                 // IPv4 inside IPv6: mapped, compatible, NAT64, 6to4
-                "::ffff:169.254.169.254", "::ffff:127.0.0.1", "::169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1" }) {
+                "::ffff:169.254.169.254", "::ffff:127.0.0.1", "::169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1",
+                // IPv4-translated (SIIT), local-use NAT64, Teredo
+                "::ffff:0:169.254.169.254", "::ffff:0:7f00:1", "64:ff9b:1::a9fe:a9fe", "64:ff9b:1::808:808", "2001::1",
+                "2001:0:4136:e378:8000:63bf:3fff:fdd2" }) {
             assertNotNull(STRICT.refusal(ip(a)), a);
-            if (!a.startsWith("127.") && !a.equals("::1") && !a.equals("::ffff:127.0.0.1")) {
+            if (!a.startsWith("127.") && !a.equals("::1") && !a.equals("::ffff:127.0.0.1") && !a.equals("::ffff:0:7f00:1")) {
                 assertNotNull(PRIVATE_OK.refusal(ip(a)), a + " stays refused when private targets are allowed");
                 assertNotNull(LOOPBACK_OK.refusal(ip(a)), a + " stays refused when loopback targets are allowed");
             }
@@ -39,7 +42,7 @@ class TargetsTest {
     @Test
     void privateRangesNeedTheOperatorsConsent() throws Exception {
         for (String a : new String[] { "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "fd12:3456::1",
-                "fc00::1", "::ffff:10.1.2.3", "198.18.0.1" }) {
+                "fc00::1", "::ffff:10.1.2.3", "198.18.0.1", "::ffff:0:10.1.2.3" }) {
             assertEquals("a private", STRICT.refusal(ip(a)), a);
             assertNull(PRIVATE_OK.refusal(ip(a)), a);
         }
@@ -78,7 +81,7 @@ class TargetsTest {
 
     @Test
     void aHostIsJudgedByEveryAddressItResolvesTo() throws Exception {
-        Targets.Refused e = assertThrows(Targets.Refused.class, () -> STRICT.resolve(URI.create("http://localhost:9/x")));
+        Targets.Refused e = assertThrows(Targets.Refused.class, () -> STRICT.resolve(URI.create("http://127.0.0.1:9/x")));
         assertTrue(e.getMessage().contains("loopback"), e.getMessage());
         e = assertThrows(Targets.Refused.class, () -> STRICT.resolve(URI.create("http://[::ffff:169.254.169.254]/latest")));
         assertTrue(e.getMessage().contains("link-local"), e.getMessage());
@@ -86,5 +89,26 @@ class TargetsTest {
         e = assertThrows(Targets.Refused.class, () -> STRICT.resolve(URI.create("http://10.0.0.1/")));
         assertTrue(e.getMessage().contains("allow-private-targets"), e.getMessage());
         assertEquals(ip("127.0.0.1"), LOOPBACK_OK.resolve(URI.create("http://127.0.0.1:9/")));
+    }
+
+    @Test
+    void aNameGetsOneAnswerWhetherItDoesNotResolveOrResolvesToARefusedAddress() throws Exception {
+        Targets.Refused internal = assertThrows(Targets.Refused.class, () -> STRICT.resolve(URI.create("http://localhost:9/x")));
+        Targets.Refused missing = assertThrows(Targets.Refused.class,
+                () -> STRICT.resolve(URI.create("http://no-such-host.invalid/x"))); // .invalid never resolves (RFC 6761)
+        assertEquals(Targets.NOT_A_RECEIVER, internal.getMessage(), "a name that exists inside says nothing of what it is");
+        assertEquals(internal.getMessage(), missing.getMessage(), "nor whether it exists");
+        assertEquals(Targets.NOT_A_RECEIVER,
+                assertThrows(Targets.Refused.class, () -> PRIVATE_OK.resolve(URI.create("http://localhost/"))).getMessage());
+    }
+
+    @Test
+    void literalsAreToldApartFromNames() {
+        for (String h : new String[] { "10.0.0.1", "255.255.255.255", "::1", "64:ff9b::1" }) {
+            assertTrue(Targets.isLiteral(h), h);
+        }
+        for (String h : new String[] { "example.com", "10.0.0.1.nip.io", "1.2.3", "localhost", "1.2.3.4a" }) {
+            assertTrue(!Targets.isLiteral(h), h);
+        }
     }
 }

@@ -45,6 +45,9 @@ class WebhooksApiTest {
     @TestHTTPResource("/v1")
     URL v1;
 
+    @jakarta.inject.Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
     /** The endpoints a test made, deleted after it: later tests' batches must not send events to them. */
     private final List<String> made = new java.util.ArrayList<>();
 
@@ -109,6 +112,35 @@ class WebhooksApiTest {
         assertEnvelope(as(KEY_B).get("/v1/webhooks?after=" + id), 400, "after", "invalid_value");
         // still there for its owner
         as(KEY_A).get("/v1/webhooks/" + id).then().statusCode(200);
+    }
+
+    @Test
+    void aRotatedOutSecretIsForgottenOnceItNoLongerSigns() {
+        String id = create(KEY_A, "{\"url\":\"" + URL + "\"}").getString("id");
+        as(KEY_A).post("/v1/webhooks/" + id + "/rotate_secret").then().statusCode(200);
+        try {
+            Thread.sleep(6_000); // the engine's housekeeping forgets expired ones every 5 s
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        assertEquals(1L, previousSecrets(id), "within the overlap the previous secret still signs, so it is kept");
+        pool.preparedQuery("update webhook_endpoints set previous_secret_until = previous_secret_until - "
+                + (WebhookService.ROTATION_OVERLAP_SECONDS + 1) + " where id = $1").execute(io.vertx.mutiny.sqlclient.Tuple.of(id))
+                .await().indefinitely();
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (previousSecrets(id) != 0 && System.currentTimeMillis() < deadline) {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        assertEquals(0L, previousSecrets(id), "past the overlap the housekeeping deletes it from the database");
+    }
+
+    private long previousSecrets(String id) {
+        return pool.preparedQuery("select count(*) from webhook_endpoints where id = $1 and (previous_secret is not null or previous_secret_until is not null)")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(id)).await().indefinitely().iterator().next().getLong(0);
     }
 
     @Test

@@ -3,7 +3,7 @@ package dev.openbatch.engine.housekeeping;
 import dev.openbatch.webhooks.WebhookDeliverer;
 import io.smallrye.mutiny.Uni;
 
-/** Sets the gauge of webhook deliveries waiting, every five seconds. */
+/** Sets the gauge of webhook deliveries waiting, and clears rotated-out secrets past their overlap, every five seconds. */
 public final class WebhookBacklog implements Job {
     private final WebhookDeliverer webhooks;
 
