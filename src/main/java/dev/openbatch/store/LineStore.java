@@ -65,8 +65,11 @@ public class LineStore {
      * batch has not ended (a late answer for an ended batch is dropped); the settled ones are added
      * to their batches' counters in the same statement. The batch rows are found through their
      * primary key with {@code = any(array)}, which the index walks in key order: two writers lock
-     * them in the same order and never wait on each other in a circle. A line that settles is
-     * stamped with this transaction's id ({@code settled_xid}, read by {@link #RESULTS}). The same sums
+     * them in the same order and never wait on each other in a circle. A line that settles gets the
+     * next number of its batch's settlement sequence ({@code settled_seq}, read by {@link #RESULTS}),
+     * taken with the batch row locked ({@code lk}, after the lines' rows, in key order as the update
+     * of the counters locks them): the writers of one batch number its lines one after another, in
+     * the order they commit. The same sums
      * are added to {@code usage_hourly} for the batches' projects and models in the hour $15, after
      * the batch rows are locked and in (project, model) order, so that two writers lock usage rows
      * in one order too. Returns the applied lines, then (as line 0) each batch whose counters moved,
@@ -83,12 +86,19 @@ public class LineStore {
                 select r.ctid as rid from requests r
                  where r.batch_id = v.batch_id and r.line = v.line and r.fence = v.fence for update) r
                where exists (select 1 from batches b where b.id = v.batch_id and b.status in %s)
+            ), lk as materialized (
+              select b.id, b.settled_seq as base from batches b
+               where b.id = any(array(select distinct batch_id from hit where state <> %s)) for update
+            ), n as (
+              select h.*, case when h.state <> %s
+                     then lk.base + row_number() over (partition by h.batch_id, h.state <> %s order by h.line) end as seq
+                from hit h left join lk on lk.id = h.batch_id
             ), u as (
               update requests r set state = h.state, not_before = h.not_before, status_code = h.status_code,
                      request_id = h.request_id, response = h.response, error_code = h.error_code,
                      error_message = h.error_message, claimed_by = null, fence = r.fence + 1,
-                     attempts = r.attempts - h.refund, settled_xid = case when h.state <> %s then pg_current_xact_id() end
-                from hit h where r.ctid = h.rid
+                     attempts = r.attempts - h.refund, settled_seq = h.seq
+                from n h where r.ctid = h.rid
               returning h.batch_id, h.line, h.state, h.it, h.ot, h.tt
             ), x as (
               select batch_id, count(*) filter (where state = %s) as ok,
@@ -96,9 +106,9 @@ public class LineStore {
                      coalesce(sum(it), 0) as it, coalesce(sum(ot), 0) as ot, coalesce(sum(tt), 0) as tt
                 from u group by batch_id
             ), c as (
-              update batches b set (completed, failed, input_tokens, output_tokens, total_tokens) =
+              update batches b set (completed, failed, input_tokens, output_tokens, total_tokens, settled_seq) =
                      (select b.completed + x.ok, b.failed + x.bad, b.input_tokens + x.it, b.output_tokens + x.ot,
-                             b.total_tokens + x.tt from x where x.batch_id = b.id)
+                             b.total_tokens + x.tt, b.settled_seq + x.ok + x.bad from x where x.batch_id = b.id)
                where b.id = any(array(select batch_id from x where ok > 0 or bad > 0))
               returning b.id, b.completed + b.failed >= b.total as settled, b.project p, coalesce(b.model, '') m
             ), g as (
@@ -113,7 +123,7 @@ public class LineStore {
             select u.batch_id, u.line, false, null, null, 0::bigint, 0::bigint, 0::bigint, 0::bigint from u
             union all
             select id, 0, settled, p, m, ok, bad, it, ot from g
-            """.formatted(WRITABLE, QUEUED, SUCCEEDED, LineState.FAILED.sql(), CANCELLED, EXPIRED));
+            """.formatted(WRITABLE, QUEUED, QUEUED, QUEUED, SUCCEEDED, LineState.FAILED.sql(), CANCELLED, EXPIRED));
 
     /** Every line a process holds goes back to the queue (it died, or an earlier life of it did). */
     static final String RECOVER = "update requests set state = " + QUEUED + ", claimed_by = null, fence = fence + 1"
@@ -136,13 +146,19 @@ public class LineStore {
      * (hour $6).
      */
     static final String SETTLE_UNFINISHED = compact("""
-            with x as (
-              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4,
-                     settled_xid = pg_current_xact_id()
-               where batch_id = $1 and state in (%s, %s)
+            with h as materialized (
+              select ctid as rid, line from requests where batch_id = $1 and state in (%s, %s) for update
+            ), lk as materialized (
+              select settled_seq as base from batches where id = $1 and fence = $5 for update
+            ), x as (
+              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4,
+                     settled_seq = lk.base + s.n
+                from (select rid, row_number() over (order by line) as n from h) s, lk
+               where r.ctid = s.rid
               returning 1
             ), b as (
-              update batches set failed = failed + (select count(*) from x) where id = $1 and fence = $5
+              update batches set failed = failed + (select count(*) from x), settled_seq = settled_seq + (select count(*) from x)
+               where id = $1 and fence = $5
               returning project p, coalesce(model, '') m, (select count(*) from x) n
             ), %s
             select n, p, m from b
@@ -150,17 +166,23 @@ public class LineStore {
 
     /** A cancelling batch's queued lines settle as cancelled, counted as {@link #SETTLE_UNFINISHED} does (hour $4). */
     static final String CANCEL_QUEUED = compact("""
-            with x as (
-              update requests set state = %s, fence = fence + 1, error_code = $2, error_message = $3,
-                     settled_xid = pg_current_xact_id()
-               where batch_id = $1 and state = %s
+            with h as materialized (
+              select ctid as rid, line from requests where batch_id = $1 and state = %s for update
+            ), lk as materialized (
+              select settled_seq as base from batches where id = $1 for update
+            ), x as (
+              update requests r set state = %s, fence = r.fence + 1, error_code = $2, error_message = $3,
+                     settled_seq = lk.base + s.n
+                from (select rid, row_number() over (order by line) as n from h) s, lk
+               where r.ctid = s.rid
               returning 1
             ), b as (
-              update batches set failed = failed + (select count(*) from x) where id = $1
+              update batches set failed = failed + (select count(*) from x), settled_seq = settled_seq + (select count(*) from x)
+               where id = $1
               returning project p, coalesce(model, '') m, (select count(*) from x) n
             ), %s
             select n, p, m from b
-            """.formatted(CANCELLED, QUEUED, countFailed("$4")));
+            """.formatted(QUEUED, CANCELLED, countFailed("$4")));
 
     /** The CTE that adds the n failed lines of b (project p, model m) to {@code usage_hourly} in the hour {@code hour}. */
     private static String countFailed(String hour) {
@@ -234,13 +256,14 @@ public class LineStore {
 
     /**
      * A read of a batch's results stream: whether the batch has ended, and the settled lines after
-     * the position ($2 settled_xid, $3 line) in (settled_xid, line) order, up to $4 of them and to
-     * $6 bytes in a file (at least one), summed from the values' headers as {@link #PAGE} does, so
-     * that the lines past the budget are never sent. Only lines stamped by a transaction older
-     * than every transaction still running are returned (the snapshot's xmin): every transaction
-     * that could still stamp a line has a larger id, so nothing can later appear before the last
-     * line returned. Once the batch has ended (seen in the same snapshot), every line it settled
-     * was committed before, and all are returned. $5 null: every line; else only lines whose
+     * the position ($2 settled_seq; $3, the line, is not needed to order them and is ignored) in
+     * settlement order, up to $4 of them and to $6 bytes in a file (at least one), summed from the
+     * values' headers as {@link #PAGE} does, so that the lines past the budget are never sent. Every
+     * settled line this snapshot sees is returned, and no line can later appear before the last one
+     * returned: a line's number is taken with its batch's row locked, so the transaction that took
+     * a smaller one committed before the one that took a larger one could take it, and a snapshot
+     * that sees the larger sees the smaller. No other transaction (an upload, a reader, anything in
+     * another database of the server) holds the stream back. $5 null: every line; else only lines whose
      * {@code state = 'succeeded'} is $5 carry their values (the others only their place, so a
      * reader moves past them). Each row also says how many lines the range held ({@code n}, up to
      * $4). The answer comes as its UTF-8 bytes, as they go into the response. One range of
@@ -250,16 +273,15 @@ public class LineStore {
             with b as (select status not in %s as ended from batches where id = $1)
             select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n
               from b left join lateral (
-                select r.*, sum(r.size) over (order by r.sx, r.line rows unbounded preceding) as upto, count(*) over () as n
-                  from (select q.settled_xid as sx, q.settled_xid::text as xid, q.line, q.state, w.want,
+                select r.*, sum(r.size) over (order by r.sx rows unbounded preceding) as upto, count(*) over () as n
+                  from (select q.settled_seq as sx, q.settled_seq::text as xid, q.line, q.state, w.want,
                                case when w.want then q.custom_id end as custom_id, case when w.want then q.status_code end as status_code,
                                case when w.want then q.request_id end as request_id, case when w.want then convert_to(q.response, 'UTF8') end as response,
                                case when w.want then q.error_code end as error_code, case when w.want then q.error_message end as error_message,
                                case when w.want then %d + %s else 0 end as size
                           from requests q cross join lateral (select $5::boolean is null or (q.state = %s) = $5 as want) w
-                         where q.batch_id = $1 and q.settled_xid is not null and (q.settled_xid, q.line) > ($2::text::xid8, $3::int)
-                           and q.settled_xid < case when b.ended then '18446744073709551615'::xid8 else pg_snapshot_xmin(pg_current_snapshot()) end
-                         order by q.settled_xid, q.line limit $4) r
+                         where q.batch_id = $1 and q.settled_seq > $2::text::bigint and $3::int is not null
+                         order by q.settled_seq limit $4) r
               ) p on p.upto - p.size < $6
             """.formatted(Wire.sqlList(BatchStatus.LIVE), LINE_OVERHEAD, SIZE, SUCCEEDED));
 

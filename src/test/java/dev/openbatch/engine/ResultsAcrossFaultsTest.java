@@ -92,8 +92,14 @@ class ResultsAcrossFaultsTest extends EngineTesting {
                 "some line in flight at the crash was sent again by a survivor");
     }
 
+    /**
+     * A line is numbered with its batch's row locked, as {@code LineStore.WRITE} does: a writer
+     * that has numbered a line and not committed keeps the next writer of the batch waiting, so
+     * numbers appear in commit order and nothing is skipped; and a transaction left open elsewhere
+     * (an upload, another database's program) holds no line back.
+     */
     @Test
-    void linesStampedByATransactionThatCommitsLateAreNotSkipped() {
+    void linesComeInSettlementOrderAndNoOtherTransactionHoldsThemBack() throws Exception {
         String r = UUID.randomUUID().toString().substring(0, 8);
         String job = "job-rc-" + r;
         String batch = "batch-rc-" + r;
@@ -101,33 +107,42 @@ class ResultsAcrossFaultsTest extends EngineTesting {
                 Tuple.of(job));
         exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
                 + " created_us, total, validated) values ($1, 'project-a', $2, '/v1/chat/completions', 'none', '24h', 'in_progress', 'fake',"
-                + " 'fake-model', 0, 0, 3, true)", Tuple.of(batch, job));
-        exec("insert into requests (batch_id, line, custom_id, body) select $1, l, 'c' || l, '{}' from generate_series(1, 3) l", Tuple.of(batch));
-        String settle = "update requests set state = 'succeeded', status_code = 200, response = '{}', settled_xid = pg_current_xact_id()"
+                + " 'fake-model', 0, 0, 4, true)", Tuple.of(batch, job));
+        exec("insert into requests (batch_id, line, custom_id, body) select $1, l, 'c' || l, '{}' from generate_series(1, 4) l", Tuple.of(batch));
+        String settle = "with lk as (update batches set settled_seq = settled_seq + 1 where id = $1 returning settled_seq)"
+                + " update requests set state = 'succeeded', status_code = 200, response = '{}', settled_seq = (select settled_seq from lk)"
                 + " where batch_id = $1 and line = $2";
+        SqlConnection idle = pool.getConnection().await().atMost(WAIT);
+        SqlConnection a = pool.getConnection().await().atMost(WAIT);
         try {
-            // transaction A takes its id first and stamps line 1, but has not committed yet
-            SqlConnection a = pool.getConnection().await().atMost(WAIT);
-            try {
-                a.query("begin").execute().await().atMost(WAIT);
-                a.preparedQuery(settle).execute(Tuple.of(batch, 1)).await().atMost(WAIT);
-                // transaction B, with a larger id, stamps line 2 and commits
-                exec(settle, Tuple.of(batch, 2));
-                ResultsReader reader = new ResultsReader(KEY_A, batch, "");
-                assertEquals(0, reader.poll().lines(), "line 2 waits while a transaction older than its own may still stamp lines");
-                // A commits: both lines come, line 1 first (A's id is smaller), and nothing is skipped (other writing
-                // transactions anywhere on the server, other tests' included, may delay them: they are waited for)
-                a.query("commit").execute().await().atMost(WAIT);
-                assertEquals(2, pollUntil(reader, 2));
-                assertEquals(List.of("c1", "c2"), reader.lines().stream().map(l -> new io.vertx.core.json.JsonObject(l).getString("custom_id")).toList());
-                exec(settle, Tuple.of(batch, 3));
-                assertEquals(1, pollUntil(reader, 1));
-                assertEquals(Map.of("c1", 1, "c2", 1, "c3", 1), reader.counts());
-                assertTrue(!reader.complete(), "the batch has not ended");
-            } finally {
-                a.close().await().atMost(WAIT);
-            }
+            // a transaction that took an id and stays open, as a slow upload's did
+            idle.query("begin").execute().await().atMost(WAIT);
+            idle.query("select pg_current_xact_id()").execute().await().atMost(WAIT);
+            ResultsReader reader = new ResultsReader(KEY_A, batch, "");
+            exec(settle, Tuple.of(batch, 4));
+            assertEquals(1, reader.poll().lines(), "a settled line comes at once, whatever else is open");
+
+            // writer A numbers line 1 and has not committed: writer B (line 2) waits for the batch's row
+            a.query("begin").execute().await().atMost(WAIT);
+            a.preparedQuery(settle).execute(Tuple.of(batch, 1)).await().atMost(WAIT);
+            CompletableFuture<Void> b = CompletableFuture.runAsync(() -> exec(settle, Tuple.of(batch, 2)));
+            EngineTesting.sleep(300);
+            assertTrue(!b.isDone(), "B waits for A's lock on the batch row");
+            assertEquals(0, reader.poll().lines(), "nothing new is visible while A is open");
+            a.query("commit").execute().await().atMost(WAIT);
+            b.get(10, TimeUnit.SECONDS);
+            assertEquals(2, pollUntil(reader, 2));
+            assertEquals(List.of("c4", "c1", "c2"),
+                    reader.lines().stream().map(l -> new io.vertx.core.json.JsonObject(l).getString("custom_id")).toList(),
+                    "in the order they settled");
+            exec(settle, Tuple.of(batch, 3));
+            assertEquals(1, reader.poll().lines(), "still while the other transaction stays open");
+            assertEquals(Map.of("c1", 1, "c2", 1, "c3", 1, "c4", 1), reader.counts());
+            assertTrue(!reader.complete(), "the batch has not ended");
         } finally {
+            idle.query("rollback").execute().await().atMost(WAIT);
+            idle.close().await().atMost(WAIT);
+            a.close().await().atMost(WAIT);
             exec("delete from batches where id = $1", Tuple.of(batch));
             exec("delete from jobs where id = $1", Tuple.of(job));
         }

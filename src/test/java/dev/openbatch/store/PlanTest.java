@@ -71,18 +71,18 @@ class PlanTest {
         exec("insert into engine_nodes (node, heartbeat, alive_until, started_at) select 'plan-node-" + run + "-' || n, 0, 0, 0 from generate_series(0, "
                 + (NODES - 1) + ") n");
         // per batch: a third settled, a sixth running, the rest queued (some waiting for a retry)
-        exec("insert into requests (batch_id, line, custom_id, body, state, claimed_by, not_before, fence, attempts, settled_xid)"
+        exec("insert into requests (batch_id, line, custom_id, body, state, claimed_by, not_before, fence, attempts, settled_seq)"
                 + " select 'pb-" + run + "-' || b, l, 'c' || l, '{\"model\":\"m\",\"messages\":[]}',"
                 + " case when l <= 90 then 'succeeded' when l <= 100 then 'failed' when l <= 150 then 'running' else 'queued' end,"
                 + " case when l > 100 and l <= 150 then 'plan-node-" + run + "-' || (l % " + NODES + ") end,"
-                + " case when l > 250 then 5000000000000 else 0 end, 1, 1, case when l <= 100 then pg_current_xact_id() end"
+                + " case when l > 250 then 5000000000000 else 0 end, 1, 1, case when l <= 100 then l end"
                 + " from generate_series(1, " + BATCHES + ") b, generate_series(1, " + LINES + ") l");
         // one batch larger than a page of its files
         exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
                 + " created_us, expires_at, total, validated) values ('" + big() + "', '" + project + "', 'job-" + run + "',"
                 + " '/v1/chat/completions', 'none', '24h', 'in_progress', 'plan-up-" + run + "', 'm', 0, 0, 4000000000, " + BIG + ", true)");
-        exec("insert into requests (batch_id, line, custom_id, body, state, fence, attempts, settled_xid) select '" + big() + "', l, 'c' || l, '{}',"
-                + " case when l % 7 = 0 then 'failed' else 'succeeded' end, 2, 1, pg_current_xact_id() from generate_series(1, " + BIG + ") l");
+        exec("insert into requests (batch_id, line, custom_id, body, state, fence, attempts, settled_seq) select '" + big() + "', l, 'c' || l, '{}',"
+                + " case when l % 7 = 0 then 'failed' else 'succeeded' end, 2, 1, l from generate_series(1, " + BIG + ") l");
         exec("analyze requests");
         exec("analyze batches");
     }
