@@ -123,14 +123,14 @@ final class Upload implements MultipartReader.Listener {
                 step();
             });
             request.exceptionHandler(this::broke);
-            slots.acquire(() -> context.runOnContext(x -> begin()));
+            slots.acquire(placeholder.project, () -> context.runOnContext(x -> begin()));
         });
     }
 
     /** A slot is ours: the transaction starts, and the body flows. */
     private void begin() {
         if (broken) {
-            slots.release();
+            slots.release(placeholder.project);
             return;
         }
         transactions.run(c -> store.insertRow(c, placeholder.row())
@@ -149,10 +149,10 @@ final class Upload implements MultipartReader.Listener {
                     step();
                 }))))
                 .subscribe().with(f -> context.runOnContext(v -> {
-                    slots.release();
+                    slots.release(placeholder.project);
                     result.complete(f);
                 }), e -> context.runOnContext(v -> {
-                    slots.release();
+                    slots.release(placeholder.project);
                     drain();
                     result.fail(e);
                 }));

@@ -220,7 +220,7 @@ class UploadTest {
         int held = 0;
         while (true) {
             boolean[] now = { false };
-            slots.acquire(() -> now[0] = true);
+            slots.acquire("project-holder", () -> now[0] = true);
             if (!now[0]) {
                 break; // this grant waits in the queue: it is given a slot back below
             }
@@ -241,10 +241,10 @@ class UploadTest {
             } catch (java.net.SocketTimeoutException expected) {
                 // no answer: it waits
             }
-            // the queued grant of the loop above, then every slot we held
-            slots.release();
+            // the queued grant of the loop above, then every slot we held (the first goes to the upload: its project waits, ours is over its share)
+            slots.release("project-holder");
             for (int i = 0; i < held; i++) {
-                slots.release();
+                slots.release("project-holder");
             }
             s.setSoTimeout(30_000);
             String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
