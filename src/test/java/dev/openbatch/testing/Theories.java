@@ -81,11 +81,13 @@ public final class Theories {
                 .describedAs(Arrays::toString);
     }
 
-    /** {@code s} with every char outside printable ASCII as a \\u escape, clipped at 500 chars, for failure reports. */
+    /** {@code s} with every char outside printable ASCII as a \\u escape (and a backslash doubled), clipped at 500 chars, for failure reports. */
     public static String printable(String s) {
         StringBuilder b = new StringBuilder(Math.min(s.length(), 500) + 2).append('"');
         for (char c : s.substring(0, Math.min(s.length(), 500)).toCharArray()) {
-            if (c >= ' ' && c <= '~') {
+            if (c == '\\') {
+                b.append("\\\\");
+            } else if (c >= ' ' && c <= '~') {
                 b.append(c);
             } else {
                 b.append(String.format("\\u%04x", (int) c));
