@@ -151,7 +151,8 @@ public class BatchService {
     }
 
     /**
-     * validating|in_progress -> cancelling (the engine takes it to cancelled); a batch already
+     * validating|in_progress -> cancelling (the engine takes it to cancelled, or to completed when
+     * every line had settled before the cancel, so that it cancelled none); a batch already
      * cancelling is answered as it is; 409 from finalizing and every terminal state, cancelled included.
      */
     public Uni<BatchView> cancel(String project, String id) {

@@ -261,12 +261,15 @@ public class BatchStore {
     }
 
     static final String START_FINALIZING = "update batches set status = " + FINALIZING + ", finalizing_at = $3 where id = $1 and fence = $2"
-            + " and status = " + IN_PROGRESS + " and completed + failed >= total";
+            + " and status = $4 and completed + failed >= total";
 
-    /** in_progress -> finalizing, once every line is settled; false when the batch moved on meanwhile. */
-    public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds) {
+    /**
+     * in_progress -> finalizing once every line is settled, or cancelling -> finalizing when every
+     * line settled with no line cancelled; false when the batch moved on meanwhile.
+     */
+    public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds, BatchStatus from) {
         return pool.preparedQuery(START_FINALIZING)
-                .execute(Tuple.of(batchId, fence, nowSeconds))
+                .execute(Tuple.of(batchId, fence, nowSeconds, from.wire()))
                 .map(rs -> rs.rowCount() == 1);
     }
 
