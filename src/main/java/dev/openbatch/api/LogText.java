@@ -21,7 +21,8 @@ public final class LogText {
             return "null";
         }
         StringBuilder b = new StringBuilder(Math.min(s.length(), max) + 8);
-        for (int i = 0; i < s.length() && b.length() < max; i++) {
+        int i = 0;
+        for (; i < s.length() && b.length() < max; i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '\n' -> b.append("\\n");
@@ -37,7 +38,8 @@ public final class LogText {
                 }
             }
         }
-        if (b.length() >= max && s.length() > max) {
+        // clipped when the escapes grew it past max, even if the value itself is shorter than max
+        if (b.length() > max || i < s.length()) {
             b.setLength(max);
             b.append("...");
         }

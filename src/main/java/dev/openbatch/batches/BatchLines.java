@@ -215,9 +215,10 @@ public class BatchLines {
 
     // ---- retries ----
 
-    /** A retry batch to create: its row's values (the rest is copied from the batch it retries). */
+    /** A retry batch to create: its row's values (the rest is copied from the batch it retries); the key and fingerprint may be null. */
     public record Retry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
-            String metadataJson, long now, long createdUs, List<String> errorCodes, String project, String model) {
+            String metadataJson, long now, long createdUs, List<String> errorCodes, String project, String model, String idempotencyKey,
+            String requestHash) {
     }
 
     /**
@@ -231,7 +232,7 @@ public class BatchLines {
     public Uni<Integer> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
         BatchStore.NewRetry row = new BatchStore.NewRetry(r.id(), r.retriedId(), r.jobId(), r.completionWindow(), r.expiresAt(),
-                r.upstream(), r.metadataJson(), r.now(), r.createdUs());
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.idempotencyKey(), r.requestHash());
         return transactions.run(tx -> quotas.admitLiveBatch(tx, r.project())
                 .chain(() -> batches.insertRetry(tx, row))
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))

@@ -1,12 +1,5 @@
 package dev.openbatch.batches;
 
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
-
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
@@ -26,23 +19,25 @@ import jakarta.enterprise.event.Event;
 
 /**
  * The batches themselves: create (with the {@code Idempotency-Key} that makes a repeated create
- * answer the first one's batch), get, list and cancel. A batch is created {@code validating} and
- * the engine takes it on; a cancel moves it to {@code cancelling} and the engine finishes the job.
+ * answer the first one's batch, see {@link Idempotency}), get, list and cancel. A batch is created
+ * {@code validating} and the engine takes it on; a cancel moves it to {@code cancelling} and the
+ * engine finishes the job.
  * Each change is logged and announced with {@link BatchChanged}, so the engine looks at it at once.
  */
 @ApplicationScoped
 public class BatchService {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final BatchRepository batches;
     private final Owned owned;
     private final JobService jobService;
     private final Time time;
     private final Event<BatchChanged> changed;
     private final Quotas quotas;
+    private final Idempotency idempotency;
 
-    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas) {
+    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas,
+            Idempotency idempotency) {
         this.quotas = quotas;
+        this.idempotency = idempotency;
         this.batches = batches;
         this.owned = owned;
         this.jobService = jobService;
@@ -52,49 +47,17 @@ public class BatchService {
 
     public Uni<BatchView> create(String project, CreateBatch req, String idempotencyKey) {
         CreateBatch.check(req);
-        if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > 255)) {
-            throw ApiException.invalid("The Idempotency-Key header must be 1 to 255 characters.", "Idempotency-Key", "invalid_value");
-        }
-        String hash = hash(req);
+        Idempotency.check(idempotencyKey);
+        String hash = Idempotency.fingerprint(req);
         // the live batches are counted in the transaction that inserts the new one, under the project's quota lock
-        Uni<BatchView> create = jobService.ensureDefault(project)
+        return idempotency.once(project, idempotencyKey, hash, () -> jobService.ensureDefault(project)
                 .chain(() -> quotas.prepare(project, Quota.LIVE_BATCHES))
                 .chain(limit -> Panache.withTransaction(() -> quotas.admit(project, Quota.LIVE_BATCHES, limit, () -> batches.countLive(project))
                         .chain(() -> insert(project, req, idempotencyKey, hash))))
                 .invoke(b -> {
                     BatchLog.log(b.id(), project, b.status(), 0, 0, 0, b.model());
                     changed.fire(new BatchChanged(b.id()));
-                });
-        if (idempotencyKey == null) {
-            return create;
-        }
-        // A repeated request returns the batch the first one made; a concurrent twin loses the
-        // unique index race and reads the winner's batch.
-        return existing(project, idempotencyKey, hash)
-                .onItem().ifNull().switchTo(() -> create
-                        .onFailure(BatchService::isIdempotencyRace).recoverWithUni(() -> existing(project, idempotencyKey, hash)));
-    }
-
-    private Uni<BatchView> existing(String project, String key, String hash) {
-        return Panache.withSession(() -> batches.findByIdempotencyKey(project, key)).map(b -> {
-            if (b == null) {
-                return null;
-            }
-            if (!hash.equals(b.requestHash)) {
-                throw ApiException.conflict("This Idempotency-Key was already used with different parameters (batch "
-                        + b.id + "). Use a new key for a new batch.", "idempotency_key_reused");
-            }
-            return BatchView.of(b);
-        });
-    }
-
-    private static boolean isIdempotencyRace(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c.getMessage() != null && c.getMessage().contains("batches_idempotency")) {
-                return true;
-            }
-        }
-        return false;
+                }));
     }
 
     private Uni<BatchView> insert(String project, CreateBatch req, String idempotencyKey, String hash) {
@@ -123,16 +86,6 @@ public class BatchService {
                 });
     }
 
-    /** The body's fingerprint: a repeated Idempotency-Key must come with the same one. */
-    private static String hash(CreateBatch req) {
-        try {
-            byte[] json = JSON.writeValueAsBytes(req);
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json));
-        } catch (JsonProcessingException | NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     public Uni<BatchView> get(String project, String id) {
         return Panache.withSession(() -> owned.batch(project, id)).map(BatchView::of);
     }
@@ -151,7 +104,8 @@ public class BatchService {
     }
 
     /**
-     * validating|in_progress -> cancelling (the engine takes it to cancelled); a batch already
+     * validating|in_progress -> cancelling (the engine takes it to cancelled, or to completed when
+     * every line had settled before the cancel, so that it cancelled none); a batch already
      * cancelling is answered as it is; 409 from finalizing and every terminal state, cancelled included.
      */
     public Uni<BatchView> cancel(String project, String id) {

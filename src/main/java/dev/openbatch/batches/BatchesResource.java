@@ -108,19 +108,19 @@ public class BatchesResource {
     @Path("{id}/retry")
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<BatchView> retry(@PathParam("id") String id, RetryService.RetryBatch body) {
-        return retries.retry(project.id(), id, body);
+    public Uni<BatchView> retry(@PathParam("id") String id, RetryService.RetryBatch body, @RestHeader("Idempotency-Key") String idempotencyKey) {
+        return retries.retry(project.id(), id, body, idempotencyKey);
     }
 
     /** The same without a JSON body (every field left out), as {@code cancel} is called; a body of another type is a 415. */
     @POST
     @Path("{id}/retry")
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<BatchView> retryWithoutBody(@PathParam("id") String id, String body) {
+    public Uni<BatchView> retryWithoutBody(@PathParam("id") String id, String body, @RestHeader("Idempotency-Key") String idempotencyKey) {
         if (body != null && !body.isBlank()) {
             throw new NotSupportedException();
         }
-        return retries.retry(project.id(), id, null);
+        return retries.retry(project.id(), id, null, idempotencyKey);
     }
 
     /** What the validation of a batch created with this body would find, without creating anything. */

@@ -43,9 +43,11 @@ public class RetryService {
     private final Upstreams upstreams;
     private final Time time;
     private final Event<BatchChanged> changed;
+    private final Idempotency idempotency;
 
     public RetryService(BatchRepository batches, Owned owned, JobRepository jobs, BatchLines lines, Upstreams upstreams, Time time,
-            Event<BatchChanged> changed) {
+            Event<BatchChanged> changed, Idempotency idempotency) {
+        this.idempotency = idempotency;
         this.batches = batches;
         this.owned = owned;
         this.jobs = jobs;
@@ -60,15 +62,22 @@ public class RetryService {
     public record RetryBatch(List<String> error_codes, String job_id, String completion_window, Map<String, Object> metadata) {
     }
 
+    /** What an {@code Idempotency-Key} of a retry stands for: the batch retried and the body (no body counts as {@code {}}). */
+    @RegisterForReflection
+    record RetryRequest(String retry_of, RetryBatch body) {
+    }
+
     /**
      * A new batch over the failed, expired and cancelled lines of a terminal batch (only those
      * with one of {@code error_codes}, when given): same custom_ids and bodies, same endpoint and
      * model, the retried batch's job and window unless given, its metadata (or the one given) with
      * {@code retry_of} naming it. It starts in_progress at once. 409 when the batch is not
-     * terminal or has no such line.
+     * terminal or has no such line. With an {@code Idempotency-Key}, a repeat of the request
+     * answers the batch the first one made instead of making another ({@link Idempotency}).
      */
-    public Uni<BatchView> retry(String project, String id, RetryBatch body) {
+    public Uni<BatchView> retry(String project, String id, RetryBatch body, String idempotencyKey) {
         RetryBatch req = body != null ? body : new RetryBatch(null, null, null, null);
+        Idempotency.check(idempotencyKey);
         List<String> codes = new ArrayList<>();
         if (req.error_codes() != null) {
             if (req.error_codes().size() > MAX_ERROR_CODES) {
@@ -86,7 +95,8 @@ public class RetryService {
             CompletionWindow.seconds(req.completion_window(), "completion_window");
         }
         Map<String, String> given = Metadata.check(req.metadata());
-        return Panache.withSession(() -> owned.batch(project, id).chain(b -> {
+        String hash = Idempotency.fingerprint(new RetryRequest(id, req));
+        return idempotency.once(project, idempotencyKey, hash, () -> Panache.withSession(() -> owned.batch(project, id).chain(b -> {
             BatchStatus status = BatchStatus.of(b.status);
             if (!status.terminal()) {
                 throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a batch that has ended (completed, expired,"
@@ -96,18 +106,20 @@ public class RetryService {
                 throw ApiException.conflict("Batch " + b.id + " failed validation and has no lines to retry; fix its input file and create"
                         + " a new batch.", "nothing_to_retry");
             }
-            return (req.job_id() == null ? jobs.findById(b.jobId) : owned.job(project, req.job_id())).map(j -> retryOf(b, j, req, given, codes));
+            return (req.job_id() == null ? jobs.findById(b.jobId) : owned.job(project, req.job_id()))
+                    .map(j -> retryOf(b, j, req, given, codes, idempotencyKey, hash));
         })).chain(r -> lines.retry(r).replaceWith(r.id()))
                 .chain(newId -> Panache.withSession(() -> batches.findById(newId)))
                 .map(BatchView::of)
                 .invoke(v -> {
                     BatchLog.log(v.id(), project, v.status(), v.request_counts().total(), 0, 0, v.model());
                     changed.fire(new BatchChanged(v.id(), true));
-                });
+                }));
     }
 
     /** The retry batch's values, checked: its job takes the lines' model, an upstream serves it, its metadata fits. */
-    private BatchLines.Retry retryOf(BatchEntity b, JobEntity job, RetryBatch req, Map<String, String> given, List<String> codes) {
+    private BatchLines.Retry retryOf(BatchEntity b, JobEntity job, RetryBatch req, Map<String, String> given, List<String> codes,
+            String idempotencyKey, String hash) {
         if (job.model != null && !job.model.equals(b.model)) {
             throw ApiException.unprocessable("Job " + job.id + " is for model \"" + job.model + "\" but the lines of batch " + b.id
                     + " ask for \"" + b.model + "\".", "job_id", "mismatched_model");
@@ -127,7 +139,7 @@ public class RetryService {
         Long seconds = CompletionWindow.seconds(window, "completion_window");
         long now = time.seconds();
         return new BatchLines.Retry(Ids.batch(), b.id, job.id, window, seconds == null ? null : now + seconds, upstream,
-                Metadata.toJson(metadata), now, time.orderingMicros(), codes, b.project, b.model);
+                Metadata.toJson(metadata), now, time.orderingMicros(), codes, b.project, b.model, idempotencyKey, hash);
     }
 
     private static Map<String, String> orEmpty(Map<String, String> m) {

@@ -261,12 +261,15 @@ public class BatchStore {
     }
 
     static final String START_FINALIZING = "update batches set status = " + FINALIZING + ", finalizing_at = $3 where id = $1 and fence = $2"
-            + " and status = " + IN_PROGRESS + " and completed + failed >= total";
+            + " and status = $4 and completed + failed >= total";
 
-    /** in_progress -> finalizing, once every line is settled; false when the batch moved on meanwhile. */
-    public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds) {
+    /**
+     * in_progress -> finalizing once every line is settled, or cancelling -> finalizing when every
+     * line settled with no line cancelled; false when the batch moved on meanwhile.
+     */
+    public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds, BatchStatus from) {
         return pool.preparedQuery(START_FINALIZING)
-                .execute(Tuple.of(batchId, fence, nowSeconds))
+                .execute(Tuple.of(batchId, fence, nowSeconds, from.wire()))
                 .map(rs -> rs.rowCount() == 1);
     }
 
@@ -310,22 +313,23 @@ public class BatchStore {
      */
     static final String INSERT_RETRY = LineStore.compact("""
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
-                                 output_expires_after, created_at, created_us, expires_at, validated, total)
-            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, true, 0
+                                 output_expires_after, created_at, created_us, expires_at, validated, total, idempotency_key, request_hash)
+            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, true, 0, $10, $11
               from batches where id = $2
             """.formatted(VALIDATING));
 
     /**
      * A retry batch to insert: its row's values; the rest is copied from the batch it retries
-     * ({@code retriedId}). {@code now} is its creation (and start) second.
+     * ({@code retriedId}). {@code now} is its creation (and start) second; the Idempotency-Key
+     * and the request's fingerprint are null for a retry asked without a key.
      */
     public record NewRetry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
-            String metadataJson, long now, long createdUs) {
+            String metadataJson, long now, long createdUs, String idempotencyKey, String requestHash) {
     }
 
     public Uni<Void> insertRetry(Tx tx, NewRetry r) {
         return tx.client().preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
-                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt() })).replaceWithVoid();
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt(), r.idempotencyKey(), r.requestHash() })).replaceWithVoid();
     }
 
     static final String START = "update batches set status = " + IN_PROGRESS + ", in_progress_at = $3, total = $2"

@@ -318,6 +318,7 @@ public class LineStore {
 
     /** Whether a line of the batch expired. */
     static final String ANY_EXPIRED = "select exists (select 1 from requests where batch_id = $1 and state = " + EXPIRED + ")";
+    static final String ANY_CANCELLED = "select exists (select 1 from requests where batch_id = $1 and state = " + CANCELLED + ")";
 
     /** The statement on one line, white space collapsed: shorter to send, and under the cache's limit. */
     static String compact(String sql) {
@@ -553,9 +554,14 @@ public class LineStore {
         }
     }
 
-    /** Whether a line of the batch expired (only asked of a batch past its deadline). */
+    /** Whether a line of the batch expired (only asked of a settled batch past its deadline or being cancelled). */
     public Uni<Boolean> anyExpired(String batchId) {
         return pool.preparedQuery(ANY_EXPIRED).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
+    }
+
+    /** Whether a line of the batch was cancelled (only asked of a settled batch being cancelled). */
+    public Uni<Boolean> anyCancelled(String batchId) {
+        return pool.preparedQuery(ANY_CANCELLED).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0));
     }
 
     /** A line of a batch to insert: its number in the input file, its custom_id and its request body. */

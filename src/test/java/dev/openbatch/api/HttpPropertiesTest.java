@@ -2,8 +2,15 @@ package dev.openbatch.api;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.as;
+import static dev.openbatch.testing.Theories.anyChar;
+import static dev.openbatch.testing.Theories.chars;
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.pick;
+import static dev.openbatch.testing.Theories.strings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.quicktheories.generators.SourceDSL.doubles;
+import static org.quicktheories.generators.SourceDSL.integers;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,34 +23,40 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
+import org.quicktheories.QuickTheory;
+import org.quicktheories.api.Pair;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
 
 import dev.openbatch.testing.Envelope;
+import dev.openbatch.testing.Theories;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.Tuple;
 
 /**
- * Generated HTTP edges (jqwik's generators, driven from Quarkus tests since its properties do not
- * run inside one): header values, JSON bodies, multipart uploads, bodies around the limits with
- * either framing. Whatever comes in: never a 5xx, and every error carries the envelope.
+ * Generated HTTP edges (QuickTheories' generators, run from Quarkus tests): header values, JSON
+ * bodies, multipart uploads, bodies around the limits with either framing. Whatever comes in:
+ * never a 5xx, and every error carries the envelope.
  */
 @QuarkusTest
 class HttpPropertiesTest {
     static final Set<Integer> CLIENT_ERRORS = Set.of(400, 401, 404, 405, 409, 411, 413, 415, 422, 429);
 
     /** Strings a client might send: any char (lone surrogates, NUL, separators, BOM), or a long one. */
-    static Arbitrary<String> oddStrings() {
-        return Arbitraries.oneOf(
-                Arbitraries.strings().all().ofMaxLength(40),
-                Arbitraries.strings().withChars('\u0000', '\u2028', '\u2029', '\uFEFF', '\uD800', '\uDC00', '\u0085', '"', '\\', 'é', '😀', 'a')
-                        .ofMaxLength(20),
-                Arbitraries.strings().alpha().ofMinLength(5_000).ofMaxLength(70_000),
-                Arbitraries.of("24h", "unlimited", "/v1/chat/completions", "/v1/embeddings", "created_at", "batch", "file-x", "job-x"));
+    static Gen<String> oddStrings() {
+        return Generate.oneOf(
+                strings(anyChar(), 0, 40),
+                lists(pick("\u0000", "\u2028", "\u2029", "\uFEFF", "\uD800", "\uDC00", "\u0085", "\"", "\\", "é", "😀", "a"), 0, 20)
+                        .map(l -> String.join("", l)),
+                strings(Generate.oneOf(chars('a', 'z'), chars('A', 'Z')), 5_000, 70_000),
+                pick("24h", "unlimited", "/v1/chat/completions", "/v1/embeddings", "created_at", "batch", "file-x", "job-x"));
+    }
+
+    /** A run of {@code examples} HTTP exchanges: the seed's, and a few shrink steps, each one more request, on a failure. */
+    static QuickTheory qt(int examples) {
+        return Theories.qt(examples).withShrinkCycles(200);
     }
 
     static String quote(String s) {
@@ -63,33 +76,32 @@ class HttpPropertiesTest {
     static final List<String> FIELDS = List.of("input_file_id", "endpoint", "completion_window", "metadata", "job_id",
             "output_expires_after", "anchor", "seconds", "name", "model", "priority", "max_concurrency", "description");
 
-    static Arbitrary<String> json(int depth) {
-        Arbitrary<String> leaf = Arbitraries.oneOf(
-                Arbitraries.of("null", "true", "false", "0", "-0", "1e400", "-1e400", "1e-400", "123456789012345678901234567890",
+    static Gen<String> json(int depth) {
+        Gen<String> leaf = Generate.oneOf(
+                pick("null", "true", "false", "0", "-0", "1e400", "-1e400", "1e-400", "123456789012345678901234567890",
                         "9223372036854775808", "-9223372036854775809", "2147483648", "1.5", "-1", "3600", "\"\"", "{}", "[]"),
-                Arbitraries.integers().map(String::valueOf),
-                Arbitraries.doubles().map(String::valueOf).filter(d -> !d.contains("N") && !d.contains("I")),
+                integers().all().map(i -> Integer.toString(i)),
+                doubles().any().map(d -> Double.isFinite(d) ? String.valueOf(d) : "0.5"),
                 oddStrings().map(HttpPropertiesTest::quote));
         if (depth == 0) {
             return leaf;
         }
-        Arbitrary<String> inner = Arbitraries.lazy(() -> json(depth - 1));
-        Arbitrary<String> key = Arbitraries.oneOf(Arbitraries.of(FIELDS), oddStrings());
-        return Arbitraries.frequencyOf(
-                Tuple.of(3, leaf),
-                Tuple.of(1, inner.list().ofMaxSize(4).map(l -> "[" + String.join(",", l) + "]")),
-                Tuple.of(2, Combinators.combine(key, inner).as((k, v) -> quote(k) + ":" + v).list().ofMaxSize(5)
-                        .map(l -> "{" + String.join(",", l) + "}")));
+        Gen<String> inner = json(depth - 1);
+        Gen<String> key = Generate.oneOf(Generate.pick(FIELDS), oddStrings());
+        return Generate.frequency(
+                Pair.of(3, leaf),
+                Pair.of(1, lists(inner, 0, 4).map(l -> "[" + String.join(",", l) + "]")),
+                Pair.of(2, lists(key.zip(inner, (k, v) -> quote(k) + ":" + v), 0, 5).map(l -> "{" + String.join(",", l) + "}")));
     }
 
     /** Request bodies: objects with the API's fields holding anything, deep nesting, and text that is not JSON at all. */
-    static Arbitrary<String> bodies() {
-        Arbitrary<String> objects = Combinators.combine(Arbitraries.of(FIELDS), json(3)).as((k, v) -> quote(k) + ":" + v)
-                .list().ofMaxSize(7).map(l -> "{" + String.join(",", l) + "}");
-        Arbitrary<String> deep = Arbitraries.integers().between(1, 5_000)
-                .flatMap(n -> Arbitraries.of("[", "{\"metadata\":").map(open -> open.repeat(n) + "1"
-                        + (open.equals("[") ? "]" : "}").repeat(n)));
-        return Arbitraries.frequencyOf(Tuple.of(6, objects), Tuple.of(2, json(4)), Tuple.of(1, deep), Tuple.of(1, oddStrings()));
+    static Gen<String> bodies() {
+        Gen<String> objects = lists(Generate.pick(FIELDS).zip(json(3), (k, v) -> quote(k) + ":" + v), 0, 7)
+                .map(l -> "{" + String.join(",", l) + "}");
+        Gen<String> deep = Generate.range(1, 5_000).zip(pick("[", "{\"metadata\":"),
+                (n, open) -> open.repeat(n) + "1" + (open.equals("[") ? "]" : "}").repeat(n));
+        return Generate.frequency(Pair.of(6, objects), Pair.of(2, json(4)), Pair.of(1, deep), Pair.of(1, oddStrings()))
+                .describedAs(HttpPropertiesTest::shorten);
     }
 
     static void assertHandled(String what, int status, String body) {
@@ -111,7 +123,7 @@ class HttpPropertiesTest {
 
     @Test
     void generatedJsonBodiesNeverGetA5xx() {
-        bodies().sampleStream().limit(200).forEach(body -> {
+        qt(200).forAll(bodies()).checkAssert(body -> {
             for (String path : List.of("/v1/batches", "/v1/jobs")) {
                 Response r = as(KEY_A).contentType("application/json; charset=UTF-8").body(body.getBytes(StandardCharsets.UTF_8)).post(path);
                 assertHandled("POST " + path + " " + shorten(body), r.statusCode(), r.asString());
@@ -121,14 +133,10 @@ class HttpPropertiesTest {
 
     @Test
     void generatedUploadsNeverGetA5xx() {
-        Arbitrary<byte[]> contents = Arbitraries.bytes().array(byte[].class).ofMaxSize(4_000);
-        Arbitrary<String> purposes = Arbitraries.oneOf(Arbitraries.of("batch", "user_data", "evals", ""), oddStrings().map(s -> s.length() > 100 ? s.substring(0, 100) : s));
-        Arbitrary<String> names = Arbitraries.oneOf(Arbitraries.of("in.jsonl", "a\"b.jsonl", "x"), oddStrings().map(s -> s.length() > 200 ? s.substring(0, 200) : s));
-        Combinators.combine(contents, purposes, names, Arbitraries.integers().between(0, 3)).as(List::of).sampleStream().limit(100).forEach(t -> {
-            byte[] content = (byte[]) t.get(0);
-            String purpose = (String) t.get(1);
-            String name = (String) t.get(2);
-            int shape = (Integer) t.get(3);
+        Gen<byte[]> contents = Theories.bytes(4_000);
+        Gen<String> purposes = Generate.oneOf(pick("batch", "user_data", "evals", ""), oddStrings().map(s -> s.length() > 100 ? s.substring(0, 100) : s));
+        Gen<String> names = Generate.oneOf(pick("in.jsonl", "a\"b.jsonl", "x"), oddStrings().map(s -> s.length() > 200 ? s.substring(0, 200) : s));
+        qt(100).forAll(contents, purposes, names, Generate.range(0, 3)).checkAssert((content, purpose, name, shape) -> {
             var req = as(KEY_A);
             if (shape != 1) {
                 req = req.multiPart("file", name.isEmpty() ? "f" : name, content, "application/octet-stream");
@@ -163,12 +171,13 @@ class HttpPropertiesTest {
 
     @Test
     void generatedHeaderValuesNeverGetA5xx() {
-        Arbitrary<String> values = Arbitraries.oneOf(
-                Arbitraries.strings().withCharRange('\u0000', '\u00ff').excludeChars('\r', '\n').ofMaxLength(60),
-                Arbitraries.strings().withCharRange(' ', '~').ofMinLength(1000).ofMaxLength(30_000),
-                Arbitraries.strings().withCharRange('\u0080', '\u00ff').ofMaxLength(30));
-        Combinators.combine(Arbitraries.of("Authorization", "Idempotency-Key"), values, Arbitraries.of("", "Bearer ", "Bearer " + KEY_A))
-                .as((h, v, prefix) -> new String[] { h, prefix + v }).sampleStream().limit(200).forEach(hv -> {
+        Gen<String> values = Generate.oneOf(
+                strings(chars('\u0000', '\u00ff', "\r\n"), 0, 60),
+                strings(chars(' ', '~'), 1000, 30_000),
+                strings(chars('\u0080', '\u00ff'), 0, 30));
+        Gen<String[]> headers = pick("Authorization", "Idempotency-Key").zip(values, pick("", "Bearer ", "Bearer " + KEY_A),
+                (h, v, prefix) -> new String[] { h, prefix + v });
+        qt(200).forAll(headers.describedAs(hv -> hv[0] + ": " + Theories.printable(hv[1]))).checkAssert(hv -> {
                     String[] answer;
                     try {
                         answer = rawGet(hv[0], hv[1]);
@@ -207,7 +216,7 @@ class HttpPropertiesTest {
     @Test
     void bodiesAroundTheLimitAre413ExactlyWhenOverWithEitherFraming() {
         long limit = 1024 * 1024;
-        Arbitraries.longs().between(limit - 2_000, limit + 300_000).sampleStream().limit(12).forEach(size -> {
+        qt(12).forAll(Generate.longRange(limit - 2_000, limit + 300_000)).checkAssert(size -> {
             byte[] head = "{\"name\":\"".getBytes(StandardCharsets.UTF_8);
             byte[] tail = "\"}".getBytes(StandardCharsets.UTF_8);
             long filler = size - head.length - tail.length;

@@ -1,5 +1,11 @@
 package dev.openbatch.auth;
 
+import static dev.openbatch.testing.Theories.anyChar;
+import static dev.openbatch.testing.Theories.chars;
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.pick;
+import static dev.openbatch.testing.Theories.qt;
+import static dev.openbatch.testing.Theories.strings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,20 +17,26 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Example;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
 
 /** The constant-time lookup answers exactly what a plain map of the configured keys would. */
 class KeysTest {
-    @Provide
-    Arbitrary<Map<String, String>> configs() {
-        Arbitrary<String> key = Arbitraries.strings().withCharRange('!', '~').excludeChars(',', ':').ofMinLength(1).ofMaxLength(40);
-        Arbitrary<String> project = Arbitraries.strings().alpha().numeric().withChars('-', '_').ofMinLength(1).ofMaxLength(20);
-        return Arbitraries.maps(key, project).ofMinSize(1).ofMaxSize(8);
+    /** Key text: printable ASCII but the list's separators. */
+    static Gen<String> keyTexts() {
+        return strings(chars('!', '~', ",:"), 1, 40);
+    }
+
+    /** Configurations of 1 to 8 keys, each naming a project of letters, digits, '-' and '_'. */
+    static Gen<Map<String, String>> configs() {
+        Gen<Character> projectChar = Generate.oneOf(chars('a', 'z'), chars('A', 'Z'), chars('0', '9'), pick('-', '_'));
+        Gen<String> project = strings(projectChar, 1, 20);
+        return lists(keyTexts().zip(project, Map::entry), 1, 8).map(entries -> {
+            Map<String, String> config = new LinkedHashMap<>();
+            entries.forEach(e -> config.put(e.getKey(), e.getValue()));
+            return config;
+        });
     }
 
     static Keys keys(Map<String, String> config) {
@@ -49,14 +61,21 @@ class KeysTest {
         };
     }
 
-    @Property
-    void everyConfiguredKeyNamesItsProject(@ForAll("configs") Map<String, String> config) {
-        Keys keys = keys(config);
-        config.forEach((k, p) -> assertEquals(Optional.of(p), keys.project(k), k));
+    @Test
+    void everyConfiguredKeyNamesItsProject() {
+        qt(1000).forAll(configs()).checkAssert(config -> {
+            Keys keys = keys(config);
+            config.forEach((k, p) -> assertEquals(Optional.of(p), keys.project(k), k));
+        });
     }
 
-    @Property
-    void nothingElseNamesAProject(@ForAll("configs") Map<String, String> config, @ForAll String other) {
+    @Test
+    void nothingElseNamesAProject() {
+        // any text at all, or text shaped like a key
+        qt(1000).forAll(configs(), Generate.oneOf(strings(anyChar(), 0, 255), keyTexts())).checkAssert(KeysTest::nothingElseNamesAProject);
+    }
+
+    static void nothingElseNamesAProject(Map<String, String> config, String other) {
         Keys keys = keys(config);
         Map<String, String> plain = new LinkedHashMap<>(config);
         assertEquals(Optional.ofNullable(plain.get(other)), keys.project(other), other);
@@ -76,7 +95,7 @@ class KeysTest {
         assertTrue(keys.project(null).isEmpty());
     }
 
-    @Example
+    @Test
     void theAdminKeyIsKnownByItsDigestAlone() {
         String admin = "sk-admin-" + "x".repeat(20);
         Keys clear = new Keys(config("k:p", admin), null, () -> 0);
@@ -95,7 +114,7 @@ class KeysTest {
                 () -> new Keys(new Config(Optional.empty(), Optional.empty(), Optional.of("abc")), null, () -> 0));
     }
 
-    @Example
+    @Test
     void openModeAcceptsAnyoneAsDefaultAndNoAdmin() {
         Keys open = new Keys(config(null, null), null, () -> 0);
         assertTrue(open.isOpen());

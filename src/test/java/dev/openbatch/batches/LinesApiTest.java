@@ -294,6 +294,68 @@ class LinesApiTest {
                 400, "metadata", "invalid_value");
     }
 
+    private static io.restassured.response.Response retry(String key, String id, String body) {
+        var req = as(KEY_A).header("Idempotency-Key", key);
+        return (body == null ? req : req.contentType("application/json").body(body)).post("/v1/batches/" + id + "/retry");
+    }
+
+    @Test
+    void aRetryWithAnIdempotencyKeyIsMadeOnce() throws Exception {
+        String r = run();
+        String input = IntStream.rangeClosed(1, 4).mapToObj(i -> chatLine(r + "-" + i, "fake-model", i <= 3 ? "{\"statuses\":[400]}" : null))
+                .collect(Collectors.joining("\n"));
+        String id = create(KEY_A, upload(KEY_A, input), "").getString("id");
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        String other = create(KEY_A, upload(KEY_A, chatLine(r + "-other", "fake-model", "{\"statuses\":[400]}")), "").getString("id");
+        awaitStatus(KEY_A, other, "completed", Duration.ofSeconds(30));
+
+        // a repeat (a double click, a client's retry after a timeout) answers the first retry's batch, with or without its {}
+        String key = "retry-" + r;
+        JsonPath first = retry(key, id, "{}").then().statusCode(200).extract().jsonPath();
+        assertEquals(3, first.getInt("request_counts.total"));
+        JsonPath again = retry(key, id, "{}").then().statusCode(200).extract().jsonPath();
+        assertEquals(first.getString("id"), again.getString("id"));
+        assertEquals(first.getLong("created_at"), again.getLong("created_at"));
+        assertEquals(first.getString("id"), retry(key, id, null).then().statusCode(200).extract().path("id"));
+        // the same key for another request is a client error, not a second batch: other parameters, another batch, a create
+        String m = assertEnvelope(retry(key, id, "{\"metadata\":{\"n\":\"2\"}}"), 409, null, "idempotency_key_reused");
+        assertTrue(m.contains(first.getString("id")), m);
+        assertEnvelope(retry(key, other, "{}"), 409, null, "idempotency_key_reused");
+        String createKey = "create-" + r;
+        as(KEY_A).header("Idempotency-Key", createKey).contentType("application/json")
+                .body("{\"input_file_id\":\"" + upload(KEY_A, chatLine(r + "-c", "fake-model", null)) + "\",\"endpoint\":\"" + CHAT
+                        + "\",\"completion_window\":\"24h\"}")
+                .post("/v1/batches").then().statusCode(200);
+        assertEnvelope(retry(createKey, id, "{}"), 409, null, "idempotency_key_reused");
+        assertEnvelope(retry("k".repeat(256), id, "{}"), 400, "Idempotency-Key", "invalid_value");
+
+        // twins at once: one batch, and every twin answers it
+        String twinKey = "twins-" + r;
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<String>> twins = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                twins.add(pool.submit(() -> retry(twinKey, id, "{\"metadata\":{\"n\":\"3\"}}").then().statusCode(200).extract().<String>path("id")));
+            }
+            Set<String> ids = new HashSet<>();
+            for (var t : twins) {
+                ids.add(t.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            }
+            assertEquals(1, ids.size(), ids.toString());
+        } finally {
+            pool.shutdownNow();
+        }
+
+        // two keys, two retry batches: no more
+        long retries = as(KEY_A).get("/v1/batches?limit=100").then().statusCode(200).extract().jsonPath().<Map<String, Object>>getList("data")
+                .stream().filter(b -> b.get("metadata") instanceof Map<?, ?> md && id.equals(md.get("retry_of"))).count();
+        assertEquals(2, retries);
+        // without a key every retry makes a batch, as before
+        String x = as(KEY_A).post("/v1/batches/" + id + "/retry").then().statusCode(200).extract().path("id");
+        String y = as(KEY_A).post("/v1/batches/" + id + "/retry").then().statusCode(200).extract().path("id");
+        assertFalse(x.equals(y));
+    }
+
     @Test
     void aBatchThatFailedValidationOrHadNoFailuresHasNothingToRetry() {
         String r = run();

@@ -10,10 +10,14 @@ import static dev.openbatch.testing.Api.KEY_B;
 import static dev.openbatch.testing.Api.as;
 import static dev.openbatch.testing.Api.await;
 import static dev.openbatch.testing.Api.awaitStatus;
+import static dev.openbatch.testing.Api.batch;
+import static dev.openbatch.testing.Api.content;
 import static dev.openbatch.testing.Api.createBatch;
 import static dev.openbatch.testing.Api.upload;
 import static dev.openbatch.testing.FakeUpstreamResource.FAKE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
@@ -22,10 +26,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 
+import dev.openbatch.status.BatchStatus;
 import dev.openbatch.testing.Configs;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
@@ -252,5 +258,47 @@ class EngineDefectsTest extends EngineTesting {
         for (int i = 1; i <= n; i++) {
             assertEquals(1, FAKE.attemptsOf(r + "-" + i), "line " + i + " was sent twice");
         }
+    }
+
+    /** A batch store that keeps in_progress batches from finalizing while told to, as an engine too busy to get to them would. */
+    static final class SlowFinalizing extends BatchStore {
+        final AtomicBoolean holding = new AtomicBoolean(true);
+
+        SlowFinalizing(Pool pool) {
+            super(pool);
+        }
+
+        @Override
+        public Uni<Boolean> startFinalizing(String batchId, long fence, long nowSeconds, BatchStatus from) {
+            return holding.get() && from == BatchStatus.IN_PROGRESS ? Uni.createFrom().item(false)
+                    : super.startFinalizing(batchId, fence, nowSeconds, from);
+        }
+    }
+
+    @Test
+    void aCancelAfterEveryLineSettledLetsTheBatchComplete() {
+        String r = EngineTest.run();
+        int n = 4;
+        String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, null)), CHAT, "24h").getString("id");
+        SlowFinalizing store = new SlowFinalizing(pool);
+        engine("settled-cancel", config, store);
+        await(KEY_A, id, b -> b.getInt("request_counts.completed") == n, Duration.ofSeconds(20));
+        assertEquals("in_progress", batch(KEY_A, id).getString("status"), "every line settled, the batch not yet finalized");
+        JsonPath cancelling = as(KEY_A).post("/v1/batches/" + id + "/cancel").then().statusCode(200).extract().jsonPath();
+        assertEquals("cancelling", cancelling.getString("status"));
+        // before the fix: cancelled, though the cancel cancelled nothing
+        JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(20));
+        assertNotNull(done.get("finalizing_at"));
+        assertNotNull(done.get("completed_at"));
+        assertNull(done.get("cancelled_at"));
+        assertNotNull(done.get("cancelling_at"), "the cancel was asked for, and is recorded");
+        assertEquals(n, done.getInt("request_counts.completed"));
+        assertEquals(n, content(KEY_A, done.getString("output_file_id")).lines().count());
+        assertNull(done.get("error_file_id"));
+        // a cancel that did cancel lines still ends the batch cancelled
+        String other = createBatch(KEY_A, upload(KEY_A, lines(r + "-slow", 6, "{\"latency_ms\":1500}")), CHAT, "24h").getString("id");
+        await(KEY_A, other, b -> "in_progress".equals(b.getString("status")), Duration.ofSeconds(20));
+        as(KEY_A).post("/v1/batches/" + other + "/cancel").then().statusCode(200);
+        awaitStatus(KEY_A, other, "cancelled", Duration.ofSeconds(20));
     }
 }

@@ -1,9 +1,13 @@
 package dev.openbatch.files;
 
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.pick;
+import static dev.openbatch.testing.Theories.qt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.quicktheories.generators.SourceDSL.booleans;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,14 +17,10 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
+
+import dev.openbatch.testing.Theories;
 
 /** Reading a multipart body in pieces of any size: every part's bytes exactly, whatever they hold. */
 class MultipartReaderTest {
@@ -91,48 +91,49 @@ class MultipartReaderTest {
         return sb.append("--").append(BOUNDARY).append("--").append(epilogue).toString();
     }
 
-    @Provide
-    Arbitrary<String> contents() {
+    static Gen<String> contents() {
         // text that comes close to the delimiter: line breaks, dashes, the boundary without its CRLF or cut short
-        return Arbitraries.of("a", "\r", "\n", "\r\n", "-", "--", "\r\n-", "\r\n--", "--" + BOUNDARY, "\r\n--XyZ", "\r\n--" + BOUNDARY.substring(1),
-                "\u00e9", "\u0000", "x".repeat(50), "{\"custom_id\":\"a\"}\n")
-                .list().ofMaxSize(20).map(l -> String.join("", l))
+        return lists(pick("a", "\r", "\n", "\r\n", "-", "--", "\r\n-", "\r\n--", "--" + BOUNDARY, "\r\n--XyZ", "\r\n--" + BOUNDARY.substring(1),
+                "\u00e9", "\u0000", "x".repeat(50), "{\"custom_id\":\"a\"}\n"), 0, 20)
+                .map(l -> String.join("", l))
                 // a client picks a boundary its content does not hold
-                .filter(s -> !s.contains("\r\n--" + BOUNDARY) && !s.startsWith("--" + BOUNDARY));
+                .assuming(s -> !s.contains("\r\n--" + BOUNDARY) && !s.startsWith("--" + BOUNDARY))
+                .describedAs(Theories::printable);
     }
 
-    @Provide
-    Arbitrary<List<Part>> parts() {
-        Arbitrary<Part> part = Combinators.combine(Arbitraries.of("file", "purpose", "x", "expires_after[anchor]"),
-                Arbitraries.of("a.jsonl", "").injectNull(0.5), contents()).as(Part::new);
-        return part.list().ofMaxSize(4);
+    static Gen<List<Part>> parts() {
+        Gen<String> filenames = pick("a.jsonl", "").mix(Generate.constant((String) null));
+        Gen<Part> part = pick("file", "purpose", "x", "expires_after[anchor]").zip(filenames, contents(), Part::new);
+        return lists(part, 0, 4);
     }
 
-    @Property(tries = 3000)
-    boolean everyPartComesOutExactlyWhateverThePieces(@ForAll("parts") List<Part> parts, @ForAll @Size(max = 20) List<@IntRange(max = 2000) Integer> cuts,
-            @ForAll boolean preamble, @ForAll boolean epilogue) {
-        String body = body(parts, preamble ? "ignored preamble\r\n" : "", epilogue ? "\r\nignored epilogue --" + BOUNDARY + "\r\n" : "");
-        return read(body.getBytes(StandardCharsets.ISO_8859_1), cuts).equals(parts);
+    @Test
+    void everyPartComesOutExactlyWhateverThePieces() {
+        qt(3000).forAll(parts(), lists(Generate.range(0, 2000), 0, 20), booleans().all(), booleans().all()).check((parts, cuts, preamble, epilogue) -> {
+            String body = body(parts, preamble ? "ignored preamble\r\n" : "", epilogue ? "\r\nignored epilogue --" + BOUNDARY + "\r\n" : "");
+            return read(body.getBytes(StandardCharsets.ISO_8859_1), cuts).equals(parts);
+        });
     }
 
     /** The CR search, eight bytes at a time, finds what a byte-by-byte loop finds, wherever the range starts and ends. */
-    @Property(tries = 3000)
-    boolean crIsFoundWhereverItIs(@ForAll @Size(max = 64) List<@IntRange(max = 3) Integer> kinds, @ForAll @IntRange(max = 70) int from,
-            @ForAll @IntRange(max = 70) int to) {
-        byte[] b = new byte[kinds.size()];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) new int[] { 'a', '\r', '\n', 0x8d }[kinds.get(i)];
-        }
-        int f = Math.min(from, b.length);
-        int t = Math.max(f, Math.min(to, b.length));
-        int expected = -1;
-        for (int i = f; i < t; i++) {
-            if (b[i] == '\r') {
-                expected = i;
-                break;
+    @Test
+    void crIsFoundWhereverItIs() {
+        qt(3000).forAll(lists(Generate.range(0, 3), 0, 64), Generate.range(0, 70), Generate.range(0, 70)).check((kinds, from, to) -> {
+            byte[] b = new byte[kinds.size()];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (byte) new int[] { 'a', '\r', '\n', 0x8d }[kinds.get(i)];
             }
-        }
-        return MultipartReader.indexOfCr(b, f, t) == expected;
+            int f = Math.min(from, b.length);
+            int t = Math.max(f, Math.min(to, b.length));
+            int expected = -1;
+            for (int i = f; i < t; i++) {
+                if (b[i] == '\r') {
+                    expected = i;
+                    break;
+                }
+            }
+            return MultipartReader.indexOfCr(b, f, t) == expected;
+        });
     }
 
     @Test

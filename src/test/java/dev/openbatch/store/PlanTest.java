@@ -136,7 +136,7 @@ class PlanTest {
         s.put("copy a retry's lines", new String[] { LineStore.COPY_FOR_RETRY, "'pb-" + run + "-retry', '" + big() + "', null", "",
                 "requests_unsuccessful" });
         s.put("insert a retry batch", new String[] { BatchStore.INSERT_RETRY, "'pb-" + run + "-retry', '" + b(13) + "', 'job-" + run
-                + "', '24h', 'u', null, 0, 0, null", "batches" });
+                + "', '24h', 'u', null, 0, 0, null, null, null", "batches" });
         return s;
     }
 

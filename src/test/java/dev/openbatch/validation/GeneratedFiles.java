@@ -1,15 +1,20 @@
 package dev.openbatch.validation;
 
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.pick;
+
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Collectors;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.Tuple;
+import org.quicktheories.api.Pair;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
+
+import dev.openbatch.testing.Theories;
 
 /**
  * The input files the property tests read, made one way for all of them: lines, each ended by LF
@@ -23,6 +28,10 @@ final class GeneratedFiles {
 
     /** A line's bytes (never ending in \r, which would make it part of a CRLF) and its line break. */
     record Line(byte[] bytes, String lineBreak) {
+        @Override
+        public String toString() {
+            return Theories.printable(new String(bytes, StandardCharsets.UTF_8) + lineBreak);
+        }
     }
 
     /** A file: its lines, and whether the last one has its line break. */
@@ -46,18 +55,22 @@ final class GeneratedFiles {
             }
             return out.toByteArray();
         }
+
+        @Override
+        public String toString() {
+            return lines.stream().map(Line::toString).collect(Collectors.joining(" ", "[", "]")) + (finalBreak ? "" : " (no final break)");
+        }
     }
 
     /** Files of at most {@code maxLines} lines drawn from {@code line}, each with its own line break. */
-    static Arbitrary<File> files(Arbitrary<byte[]> line, int maxLines) {
-        Arbitrary<Line> ended = Combinators.combine(line, Arbitraries.of("\n", "\r\n")).as(Line::new);
-        return Combinators.combine(ended.list().ofMaxSize(maxLines), Arbitraries.of(true, false)).as(File::new);
+    static Gen<File> files(Gen<byte[]> line, int maxLines) {
+        Gen<Line> ended = line.zip(pick("\n", "\r\n"), Line::new);
+        return lists(ended, 0, maxLines).zip(pick(true, false), File::new);
     }
 
     /** Lines of any text: JSON's characters, blanks, a lone \r inside, multi-byte characters, an escaped \n. */
-    static Arbitrary<byte[]> textLines() {
-        return Arbitraries.of("a", "b", "{", "\"", " ", "\t", "\r", "é", "日", "😀", "\\n")
-                .list().ofMaxSize(30)
+    static Gen<byte[]> textLines() {
+        return lists(pick("a", "b", "{", "\"", " ", "\t", "\r", "é", "日", "😀", "\\n"), 0, 30)
                 .map(parts -> String.join("", parts))
                 .map(s -> s.endsWith("\r") ? s + "x" : s)
                 .map(s -> s.getBytes(StandardCharsets.UTF_8));
@@ -67,16 +80,16 @@ final class GeneratedFiles {
      * Request lines for {@code endpoint}, of a few kinds each with a few variants, so that ids
      * repeat, models differ, urls and lines go wrong, and a body holds bytes that are not UTF-8.
      */
-    static Arbitrary<byte[]> requestLines(String endpoint) {
-        Arbitrary<String> id = Arbitraries.of("a", "b", "c", "d", "e", "f", "g", "h", "é", "\\u00e9");
-        Arbitrary<String> model = Arbitraries.of("m", "m", "m", "n");
-        Arbitrary<String> url = Arbitraries.of(endpoint, endpoint, endpoint, "/v1/embeddings");
-        Arbitrary<String> pad = Arbitraries.of("", "x", "日本", "😀", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "\\\"q\\\"")
-                .list().ofMaxSize(6).map(l -> String.join("", l));
-        Arbitrary<byte[]> valid = Combinators.combine(id, model, url, pad).as((i, m, u, p) -> ("{\"custom_id\":\"" + i
+    static Gen<byte[]> requestLines(String endpoint) {
+        Gen<String> id = pick("a", "b", "c", "d", "e", "f", "g", "h", "é", "\\u00e9");
+        Gen<String> model = pick("m", "m", "m", "n");
+        Gen<String> url = pick(endpoint, endpoint, endpoint, "/v1/embeddings");
+        Gen<String> pad = lists(pick("", "x", "日本", "😀", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "\\\"q\\\""), 0, 6)
+                .map(l -> String.join("", l));
+        Gen<byte[]> valid = id.zip(model, url, pad, (i, m, u, p) -> ("{\"custom_id\":\"" + i
                 + "\",\"method\":\"POST\",\"url\":\"" + u + "\",\"body\":{\"model\":\"" + m + "\",\"messages\":[{\"content\":\"" + p
                 + "\"}]}}").getBytes(StandardCharsets.UTF_8));
-        Arbitrary<byte[]> fixed = Arbitraries.of("", "   ", "\t", "not json", "{", "[1,2]", "{} {}",
+        Gen<byte[]> fixed = pick("", "   ", "\t", "not json", "{", "[1,2]", "{} {}",
                 "{\"custom_id\":5,\"method\":\"POST\",\"url\":\"" + endpoint + "\",\"body\":{\"model\":\"m\"}}",
                 "{\"custom_id\":\"z\",\"method\":\"GET\",\"url\":\"" + endpoint + "\",\"body\":{\"model\":\"m\"}}",
                 "{\"custom_id\":\"y\",\"method\":\"POST\",\"body\":{\"model\":\"m\"}}",
@@ -87,10 +100,10 @@ final class GeneratedFiles {
                 "{\"custom_id\":\"u\",\"method\":\"POST\",\"url\":\"/v1/\\u0000\",\"body\":{\"model\":\"m\"}}")
                 .map(s -> s.getBytes(StandardCharsets.UTF_8));
         // a body with an overlong encoding inside a string: the JSON parser lets it through, PostgreSQL would not
-        Arbitrary<byte[]> badUtf8 = id.map(i -> concat(("{\"custom_id\":\"" + i + "\",\"method\":\"POST\",\"url\":\"" + endpoint
+        Gen<byte[]> badUtf8 = id.map(i -> concat(("{\"custom_id\":\"" + i + "\",\"method\":\"POST\",\"url\":\"" + endpoint
                 + "\",\"body\":{\"model\":\"m\",\"t\":\"").getBytes(StandardCharsets.UTF_8), new byte[] { (byte) 0xc0, (byte) 0xaf },
                 "\"}}".getBytes(StandardCharsets.UTF_8)));
-        return Arbitraries.frequencyOf(Tuple.of(12, valid), Tuple.of(4, fixed), Tuple.of(1, badUtf8));
+        return Generate.frequency(Pair.of(12, valid), Pair.of(4, fixed), Pair.of(1, badUtf8));
     }
 
     /** Cuts {@code file} at the points given (taken modulo its length + 1; a point given twice makes an empty piece). */

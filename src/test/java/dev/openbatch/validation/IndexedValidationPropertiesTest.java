@@ -1,5 +1,7 @@
 package dev.openbatch.validation;
 
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.qt;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,17 +10,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+import org.junit.jupiter.api.Test;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
 
 import dev.openbatch.files.FileIngest;
 import dev.openbatch.validation.GeneratedFiles.File;
 import io.vertx.mutiny.core.buffer.Buffer;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.statistics.Statistics;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
 
 /**
  * A batch judged from the line index made at upload gets the verdict it gets from reading its
@@ -29,25 +31,54 @@ import net.jqwik.api.constraints.Size;
 class IndexedValidationPropertiesTest {
     private static final String CHAT = "/v1/chat/completions";
 
-    @Provide
-    Arbitrary<File> files() {
-        return GeneratedFiles.files(GeneratedFiles.requestLines(CHAT), 30);
+    /** The limits a batch is judged under. */
+    record Limits(int maxLineBytes, int maxLines, int maxErrors) {
     }
 
-    @Property(tries = 3000)
-    void theIndexGivesTheVerdictReadingTheFileGives(@ForAll("files") File file,
-            @ForAll @Size(max = 30) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
-            @ForAll @IntRange(min = 1, max = 400) int chunkSize, @ForAll @IntRange(min = 10, max = 400) int maxLineBytes,
-            @ForAll @IntRange(min = 1, max = 40) int maxLines, @ForAll @IntRange(min = 1, max = 8) int maxErrors) {
-        compare(file, cuts, chunkSize, maxLineBytes, maxLines, maxErrors);
+    /** A file, the points the upload is cut at, the chunk size it is stored in, and the limits. */
+    record Case(File file, List<Integer> cuts, int chunkSize, Limits limits) {
+    }
+
+    static Gen<List<Integer>> cuts() {
+        return lists(Generate.range(0, 100_000), 0, 30);
+    }
+
+    static Gen<Integer> chunkSizes() {
+        return Generate.range(1, 400);
+    }
+
+    /** What the examples reached, by label: how often each value came up, printed and checked. */
+    private final Map<String, Map<String, Integer>> reached = new TreeMap<>();
+
+    private void collect(String label, Object value) {
+        reached.computeIfAbsent(label, l -> new TreeMap<>()).merge(String.valueOf(value), 1, Integer::sum);
+    }
+
+    @Test
+    void theIndexGivesTheVerdictReadingTheFileGives() {
+        Gen<Limits> limits = Generate.range(10, 400).zip(Generate.range(1, 40), Generate.range(1, 8), Limits::new);
+        qt(3000).forAll(GeneratedFiles.files(GeneratedFiles.requestLines(CHAT), 30).zip(cuts(), chunkSizes(), limits, Case::new))
+                .checkAssert(c -> compare(c.file(), c.cuts(), c.chunkSize(), c.limits().maxLineBytes(), c.limits().maxLines(), c.limits().maxErrors()));
+        System.out.println("IndexedValidationPropertiesTest reached " + reached);
+        // the generators reach every kind of case, or the comparison proves little
+        assertEquals(Set.of("failed", "valid"), reached.get("verdict").keySet(), reached.toString());
+        assertEquals(Set.of("true", "false"), reached.get("a body spans chunks").keySet(), reached.toString());
+        assertTrue(reached.get("index").size() > 1, reached.toString());
     }
 
     /** Valid files (unique ids, one model, blank lines between), so that the request lines and their bodies are compared. */
-    @Property(tries = 1500)
-    void aValidFilesBodiesComeOutOfTheChunksExactly(@ForAll @Size(min = 1, max = 30) List<@IntRange(min = 0, max = 300) Integer> pads,
-            @ForAll @Size(min = 1, max = 5) List<Boolean> crlf, @ForAll boolean finalBreak,
-            @ForAll @Size(max = 30) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
-            @ForAll @IntRange(min = 1, max = 400) int chunkSize) {
+    @Test
+    void aValidFilesBodiesComeOutOfTheChunksExactly() {
+        Gen<File> files = lists(Generate.range(0, 300), 1, 30).zip(lists(Generate.booleans(), 1, 5), Generate.booleans(),
+                IndexedValidationPropertiesTest::validFile);
+        qt(1500).forAll(files, cuts(), chunkSizes()).checkAssert((file, cuts, chunkSize) -> compare(file, cuts, chunkSize, 4000, 40, 5));
+        System.out.println("IndexedValidationPropertiesTest reached " + reached);
+        assertTrue(reached.get("verdict").getOrDefault("valid", 0) > 1000, reached.toString());
+        assertEquals(Set.of("true", "false"), reached.get("a body spans chunks").keySet(), reached.toString());
+    }
+
+    /** Lines whose body is padded by {@code pads[i] / 4} multi-byte runs, a blank line where {@code pads[i]} is a multiple of 7. */
+    static File validFile(List<Integer> pads, List<Boolean> crlf, boolean finalBreak) {
         List<byte[]> lines = new ArrayList<>();
         for (int i = 0; i < pads.size(); i++) {
             int pad = pads.get(i);
@@ -55,10 +86,10 @@ class IndexedValidationPropertiesTest {
                     + "\",\"body\":{\"model\":\"m\",\"messages\":[{\"content\":\"" + "é日😀x".repeat(pad / 4) + "\"}]}}")
                     .getBytes(StandardCharsets.UTF_8));
         }
-        compare(File.of(lines, crlf, finalBreak), cuts, chunkSize, 4000, 40, 5);
+        return File.of(lines, crlf, finalBreak);
     }
 
-    private static void compare(File file, List<Integer> cuts, int chunkSize, int maxLineBytes, int maxLines, int maxErrors) {
+    private void compare(File file, List<Integer> cuts, int chunkSize, int maxLineBytes, int maxLines, int maxErrors) {
         byte[] bytes = file.bytes();
         List<byte[]> pieces = GeneratedFiles.cut(bytes, cuts);
 
@@ -109,9 +140,9 @@ class IndexedValidationPropertiesTest {
         }
         assertTrue(key.startsWith(Validation.indexKey(maxLineBytes, maxLines, maxErrors) + " "), key); // what a batch reads the index under
 
-        Statistics.label("verdict").collect(read.errors().isEmpty() ? "valid" : "failed");
-        Statistics.label("index").collect(key.substring(key.lastIndexOf(' ') + 1));
-        Statistics.label("a body spans chunks").collect(index.stream().anyMatch(l -> l.lastSeq() > l.seq()));
+        collect("verdict", read.errors().isEmpty() ? "valid" : "failed");
+        collect("index", key.substring(key.lastIndexOf(' ') + 1));
+        collect("a body spans chunks", index.stream().anyMatch(l -> l.lastSeq() > l.seq()));
         assertEquals(read.errors(), judged.errors());
         assertEquals(read.requests(), judged.requests());
         assertEquals(read.model(), judged.model());

@@ -1,26 +1,31 @@
 package dev.openbatch.validation;
 
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.qt;
+
 import java.util.ArrayList;
 import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
 
 import dev.openbatch.validation.GeneratedFiles.File;
 import dev.openbatch.validation.GeneratedFiles.Line;
 import dev.openbatch.validation.ScannedLines.Event;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
 
 /**
  * Whatever the chunk boundaries, the scanner finds exactly the file's lines: CRLF or LF endings,
  * empty lines, no final line break, multi-byte UTF-8 characters cut between chunks.
  */
 class LineScannerPropertiesTest {
-    @Provide
-    Arbitrary<File> files() {
+    static Gen<File> files() {
         return GeneratedFiles.files(GeneratedFiles.textLines(), 25);
+    }
+
+    /** Up to 40 points to cut a file at (modulo its length + 1, so anywhere). */
+    static Gen<List<Integer>> cuts() {
+        return lists(Generate.range(0, 100_000), 0, 40);
     }
 
     /** What the scanner must hand out for {@code file}, with a limit of {@code limit} bytes a line. */
@@ -49,25 +54,31 @@ class LineScannerPropertiesTest {
         return sink.events;
     }
 
-    @Property(tries = 2000)
-    boolean theLinesFoundAreExactlyTheFilesLines(@ForAll("files") File file, @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts) {
-        byte[] bytes = file.bytes();
-        LineScanner s = new LineScanner(1 << 20);
-        List<Event> found = scan(GeneratedFiles.cut(bytes, cuts), 1 << 20, new ScannedLines(), s);
-        return found.equals(expected(file, Integer.MAX_VALUE)) && s.copiedBytes() <= bytes.length && s.heldBytes() == 0;
+    @Test
+    void theLinesFoundAreExactlyTheFilesLines() {
+        qt(2000).forAll(files(), cuts()).check((file, cuts) -> {
+            byte[] bytes = file.bytes();
+            LineScanner s = new LineScanner(1 << 20);
+            List<Event> found = scan(GeneratedFiles.cut(bytes, cuts), 1 << 20, new ScannedLines(), s);
+            return found.equals(expected(file, Integer.MAX_VALUE)) && s.copiedBytes() <= bytes.length && s.heldBytes() == 0;
+        });
     }
 
-    @Property(tries = 2000)
-    boolean linesOverTheLimitAreReportedWithTheirNumberAndLengthAndNeverHeld(@ForAll("files") File file,
-            @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts, @ForAll @IntRange(min = 0, max = 40) int limit) {
-        LineScanner s = new LineScanner(limit);
-        return scan(GeneratedFiles.cut(file.bytes(), cuts), limit, new ScannedLines(), s).equals(expected(file, limit));
+    @Test
+    void linesOverTheLimitAreReportedWithTheirNumberAndLengthAndNeverHeld() {
+        qt(2000).forAll(files(), cuts(), Generate.range(0, 40)).check((file, cuts, limit) -> {
+            LineScanner s = new LineScanner(limit);
+            return scan(GeneratedFiles.cut(file.bytes(), cuts), limit, new ScannedLines(), s).equals(expected(file, limit));
+        });
     }
 
     /** Each line handed out knows where it starts in the file, whatever the chunks. */
-    @Property(tries = 2000)
-    boolean eachLineKnowsWhereItStarts(@ForAll("files") File file, @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
-            @ForAll @IntRange(min = 0, max = 40) int limit) {
+    @Test
+    void eachLineKnowsWhereItStarts() {
+        qt(2000).forAll(files(), cuts(), Generate.range(0, 40)).check(LineScannerPropertiesTest::eachLineKnowsWhereItStarts);
+    }
+
+    static boolean eachLineKnowsWhereItStarts(File file, List<Integer> cuts, int limit) {
         List<Long> expected = new ArrayList<>();
         long at = 0;
         for (Event e : expected(file, limit)) {
@@ -97,12 +108,13 @@ class LineScannerPropertiesTest {
         return found.equals(expected);
     }
 
-    @Property(tries = 500)
-    boolean nothingIsHandedOutAfterTheSinkSaysStop(@ForAll("files") File file, @ForAll @Size(max = 40) List<@IntRange(min = 0, max = 100_000) Integer> cuts,
-            @ForAll @IntRange(min = 1, max = 30) int stopAfter, @ForAll @IntRange(min = 0, max = 40) int limit) {
-        ScannedLines sink = new ScannedLines();
-        sink.stopAfter = stopAfter;
-        List<Event> all = expected(file, limit);
-        return scan(GeneratedFiles.cut(file.bytes(), cuts), limit, sink, new LineScanner(limit)).equals(all.subList(0, Math.min(stopAfter, all.size())));
+    @Test
+    void nothingIsHandedOutAfterTheSinkSaysStop() {
+        qt(500).forAll(files(), cuts(), Generate.range(1, 30), Generate.range(0, 40)).check((file, cuts, stopAfter, limit) -> {
+            ScannedLines sink = new ScannedLines();
+            sink.stopAfter = stopAfter;
+            List<Event> all = expected(file, limit);
+            return scan(GeneratedFiles.cut(file.bytes(), cuts), limit, sink, new LineScanner(limit)).equals(all.subList(0, Math.min(stopAfter, all.size())));
+        });
     }
 }

@@ -1,5 +1,10 @@
 package dev.openbatch.validation;
 
+import static dev.openbatch.testing.Theories.anyChar;
+import static dev.openbatch.testing.Theories.chars;
+import static dev.openbatch.testing.Theories.lists;
+import static dev.openbatch.testing.Theories.qt;
+import static dev.openbatch.testing.Theories.strings;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,12 +16,10 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
+import org.quicktheories.core.Gen;
+import org.quicktheories.generators.Generate;
+
+import dev.openbatch.testing.Theories;
 
 /** Well-formed UTF-8 as PostgreSQL's text wants it, checked against the JDK's strict decoder. */
 class Utf8Test {
@@ -58,22 +61,24 @@ class Utf8Test {
         assertFalse(Utf8.valid(cut, 0, cut.length - 1));
     }
 
-    @Provide
-    Arbitrary<byte[]> mixed() {
-        Arbitrary<byte[]> pieces = Arbitraries.oneOf(
-                Arbitraries.strings().ofMaxLength(12).map(s -> s.getBytes(StandardCharsets.UTF_8)),
-                Arbitraries.strings().ascii().ofMaxLength(20).map(s -> s.getBytes(StandardCharsets.UTF_8)),
-                Arbitraries.bytes().array(byte[].class).ofMaxSize(4));
-        return pieces.list().ofMaxSize(12).map(list -> {
+    /** Pieces of text (any chars, so also what a lone surrogate encodes to), of ASCII, and of any bytes, joined. */
+    static Gen<byte[]> mixed() {
+        Gen<byte[]> pieces = Generate.oneOf(
+                strings(anyChar(), 0, 12).map(s -> s.getBytes(StandardCharsets.UTF_8)),
+                strings(chars('\u0000', '\u007f'), 0, 20).map(s -> s.getBytes(StandardCharsets.UTF_8)),
+                Theories.bytes(4));
+        return lists(pieces, 0, 12).map(list -> {
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             list.forEach(out::writeBytes);
             return out.toByteArray();
-        });
+        }).describedAs(java.util.Arrays::toString);
     }
 
-    @Property(tries = 5000)
-    boolean agreesWithTheStrictDecoder(@ForAll("mixed") byte[] b, @ForAll @IntRange(max = 30) int skip) {
-        int from = Math.min(skip, b.length);
-        return Utf8.valid(b, from, b.length) == strict(b, from, b.length);
+    @Test
+    void agreesWithTheStrictDecoder() {
+        qt(5000).forAll(mixed(), Generate.range(0, 30)).check((b, skip) -> {
+            int from = Math.min(skip, b.length);
+            return Utf8.valid(b, from, b.length) == strict(b, from, b.length);
+        });
     }
 }

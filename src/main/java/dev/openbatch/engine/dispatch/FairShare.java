@@ -21,8 +21,8 @@ final class FairShare {
     private FairShare() {
     }
 
-    /** Within a project: job priority, then deadline, then age. */
-    static final Comparator<Eligible> WITHIN_PROJECT = Comparator.comparingInt((Eligible e) -> -e.priority())
+    /** Within a project: job priority (highest first, over the whole int range: reversed, not negated), then deadline, then age. */
+    static final Comparator<Eligible> WITHIN_PROJECT = Comparator.comparingInt(Eligible::priority).reversed()
             .thenComparing(Eligible::expiresAt, Comparator.nullsLast(Comparator.naturalOrder()))
             .thenComparingLong(Eligible::createdUs)
             .thenComparing(Eligible::id);

@@ -32,7 +32,8 @@ import io.smallrye.mutiny.Uni;
  *                      └─fail───▶ failed           │
  *                                                  ├─expire──────────▶ expired
  *                                                  └─endPastDeadline─▶ expired, or completed
- * cancelling ─cancel─▶ cancelled      (one cancelled while validating is validated first)
+ * cancelling ─cancel─┬─▶ cancelled   (one cancelled while validating is validated first)
+ *                    └─▶ finalizing ─complete─▶ completed, or expired   (every line had settled: it cancelled none)
  * </pre>
  * Each runs under the batch's claim and ends with a write that checks the claim's fence, in one
  * transaction, so a step cut short by a crash is simply done again by whoever claims next. Lines
@@ -77,7 +78,7 @@ public final class Lifecycle {
     public enum Step {
         /** validating (or cancelling before its lines exist) → in_progress, or failed. */
         VALIDATE,
-        /** cancelling → cancelled, once its queued lines are cancelled and nothing runs. */
+        /** cancelling → cancelled, once its queued lines are cancelled and nothing runs (→ completed if it cancelled none). */
         CANCEL,
         /** in_progress with every line settled in time, or finalizing after a crash there → completed. */
         FINALIZE,
@@ -220,7 +221,7 @@ public final class Lifecycle {
 
     /** in_progress → finalizing, every line settled; null when the batch moved on. */
     private Uni<BatchStatus> finalize(String batchId, long fence) {
-        return batches.startFinalizing(batchId, fence, time.seconds()).map(ok -> ok ? BatchStatus.FINALIZING : null);
+        return batches.startFinalizing(batchId, fence, time.seconds(), BatchStatus.IN_PROGRESS).map(ok -> ok ? BatchStatus.FINALIZING : null);
     }
 
     /** finalizing → completed: the output and error files written. */
@@ -273,7 +274,20 @@ public final class Lifecycle {
                     metrics.projectUsage(c.project(), c.model(), 0, c.failed(), 0, 0);
                 })
                 .chain(() -> batches.settled(batchId))
-                .chain(settled -> settled ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.CANCELLED) : Uni.createFrom().nullItem());
+                .chain(settled -> settled ? endCancelling(batchId, fence) : Uni.createFrom().nullItem());
+    }
+
+    /**
+     * A cancelling batch whose lines have all settled: cancelled when the cancel cancelled a line.
+     * One that came after every line had settled cancelled nothing, and the batch ends as it would
+     * have without it (as OpenAI's does): expired when a line expired at its deadline (as
+     * {@link #endPastDeadline}), else cancelling → finalizing → completed.
+     */
+    private Uni<BatchStatus> endCancelling(String batchId, long fence) {
+        return lines.anyCancelled(batchId).chain(cancelled -> cancelled ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.CANCELLED)
+                : lines.anyExpired(batchId).chain(expired -> expired ? end(batchId, fence, BatchStatus.CANCELLING, BatchStatus.EXPIRED)
+                        : batches.startFinalizing(batchId, fence, time.seconds(), BatchStatus.CANCELLING)
+                                .chain(ok -> ok ? complete(batchId, fence) : Uni.createFrom().<BatchStatus>nullItem())));
     }
 
     /**

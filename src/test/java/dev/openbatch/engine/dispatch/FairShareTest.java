@@ -43,6 +43,21 @@ class FairShareTest {
     }
 
     @Test
+    void priorityOrdersOverTheWholeIntRange() {
+        // -Integer.MIN_VALUE is Integer.MIN_VALUE: negated, the lowest priority would sort first
+        List<Eligible> batches = List.of(
+                batch("lowest", "a", "j1", Integer.MIN_VALUE, null, 1, null),
+                batch("low", "a", "j2", Integer.MIN_VALUE + 1, null, 2, null),
+                batch("zero", "a", "j3", 0, null, 3, null),
+                batch("highest", "a", "j4", Integer.MAX_VALUE, null, 4, null));
+        List<Eligible> sorted = new ArrayList<>(batches);
+        sorted.sort(FairShare.WITHIN_PROJECT);
+        assertEquals(List.of("highest", "zero", "low", "lowest"), sorted.stream().map(Eligible::id).toList());
+        Map<String, Integer> plan = FairShare.plan(List.of(batches.get(0), batches.get(2)), 100, 100, Map.of(), Map.of());
+        assertEquals(List.of("zero"), new ArrayList<>(plan.keySet()), "the share goes to priority 0 before Integer.MIN_VALUE");
+    }
+
+    @Test
     void whatAProjectAlreadyHoldsCountsAgainstItsShare() {
         List<Eligible> batches = List.of(batch("a1", "a", "ja", 0, null, 1, null), batch("b1", "b", "jb", 0, null, 2, null));
         Map<String, Integer> plan = FairShare.plan(batches, 400, 150, Map.of("a", 200, "b", 50), Map.of());
