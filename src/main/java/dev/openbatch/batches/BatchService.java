@@ -3,6 +3,7 @@ package dev.openbatch.batches;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +19,7 @@ import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobService;
 import dev.openbatch.quotas.Quota;
 import dev.openbatch.quotas.Quotas;
+import dev.openbatch.quotas.SpendCaps;
 import dev.openbatch.status.BatchStatus;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
@@ -40,9 +42,12 @@ public class BatchService {
     private final Time time;
     private final Event<BatchChanged> changed;
     private final Quotas quotas;
+    private final SpendCaps caps;
 
-    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas) {
+    public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas,
+            SpendCaps caps) {
         this.quotas = quotas;
+        this.caps = caps;
         this.batches = batches;
         this.owned = owned;
         this.jobService = jobService;
@@ -76,15 +81,15 @@ public class BatchService {
     }
 
     private Uni<BatchView> existing(String project, String key, String hash) {
-        return Panache.withSession(() -> batches.findByIdempotencyKey(project, key)).map(b -> {
+        return Panache.withSession(() -> batches.findByIdempotencyKey(project, key)).chain(b -> {
             if (b == null) {
-                return null;
+                return Uni.createFrom().<BatchView>nullItem();
             }
             if (!hash.equals(b.requestHash)) {
                 throw ApiException.conflict("This Idempotency-Key was already used with different parameters (batch "
                         + b.id + "). Use a new key for a new batch.", "idempotency_key_reused");
             }
-            return BatchView.of(b);
+            return view(project, List.of(b)).map(l -> l.get(0));
         });
     }
 
@@ -134,7 +139,15 @@ public class BatchService {
     }
 
     public Uni<BatchView> get(String project, String id) {
-        return Panache.withSession(() -> owned.batch(project, id)).map(BatchView::of);
+        return Panache.withSession(() -> owned.batch(project, id)).chain(b -> view(project, List.of(b))).map(l -> l.get(0));
+    }
+
+    /** The batches of the project as the API shows them: an in_progress one with its project's pause, if it is paused. */
+    Uni<List<BatchView>> view(String project, List<BatchEntity> rows) {
+        if (rows.stream().noneMatch(b -> BatchStatus.IN_PROGRESS.wire().equals(b.status))) {
+            return Uni.createFrom().item(rows.stream().map(BatchView::of).toList());
+        }
+        return caps.pause(project).map(pause -> rows.stream().map(b -> BatchView.of(b, pause)).toList());
     }
 
     public Uni<ListPage<BatchView>> list(String project, Integer limit, String after) {
@@ -147,7 +160,7 @@ public class BatchService {
                     : batches.findOwned(project, after).onItem().ifNull().failWith(() -> ApiException.invalid(
                             "Invalid 'after': '" + ApiException.clip(after) + "' is not one of your batches.", "after", "invalid_value"));
             return cursor.chain(c -> batches.page(project, c, n + 1));
-        }).map(rows -> ListPage.of(rows.stream().map(BatchView::of).toList(), n, BatchView::id));
+        }).chain(rows -> view(project, rows)).map(views -> ListPage.of(views, n, BatchView::id));
     }
 
     /**

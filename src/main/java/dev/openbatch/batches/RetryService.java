@@ -15,6 +15,7 @@ import dev.openbatch.engine.lifecycle.BatchLog;
 import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobEntity;
 import dev.openbatch.jobs.JobRepository;
+import dev.openbatch.quotas.SpendCaps;
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
@@ -43,9 +44,10 @@ public class RetryService {
     private final Upstreams upstreams;
     private final Time time;
     private final Event<BatchChanged> changed;
+    private final SpendCaps caps;
 
     public RetryService(BatchRepository batches, Owned owned, JobRepository jobs, BatchLines lines, Upstreams upstreams, Time time,
-            Event<BatchChanged> changed) {
+            Event<BatchChanged> changed, SpendCaps caps) {
         this.batches = batches;
         this.owned = owned;
         this.jobs = jobs;
@@ -53,6 +55,7 @@ public class RetryService {
         this.upstreams = upstreams;
         this.time = time;
         this.changed = changed;
+        this.caps = caps;
     }
 
     /** The body of POST /v1/batches/{id}/retry (every field optional). */
@@ -99,7 +102,7 @@ public class RetryService {
             return (req.job_id() == null ? jobs.findById(b.jobId) : owned.job(project, req.job_id())).map(j -> retryOf(b, j, req, given, codes));
         })).chain(r -> lines.retry(r).replaceWith(r.id()))
                 .chain(newId -> Panache.withSession(() -> batches.findById(newId)))
-                .map(BatchView::of)
+                .chain(b -> caps.pause(project).map(pause -> BatchView.of(b, pause))) // it starts paused when its project is
                 .invoke(v -> {
                     BatchLog.log(v.id(), project, v.status(), v.request_counts().total(), 0, 0, v.model());
                     changed.fire(new BatchChanged(v.id(), true));

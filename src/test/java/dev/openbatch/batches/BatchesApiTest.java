@@ -31,10 +31,10 @@ import io.restassured.response.Response;
 @QuarkusTest
 @WithTestResource(FakeUpstreamResource.class)
 class BatchesApiTest {
-    /** Every field of seed-get-batch.txt, plus model and usage. */
+    /** Every field of seed-get-batch.txt, plus model, usage and openbatch's paused. */
     static final Set<String> BATCH_KEYS = Set.of("id", "object", "endpoint", "errors", "input_file_id", "completion_window", "status",
             "output_file_id", "error_file_id", "created_at", "in_progress_at", "expires_at", "finalizing_at", "completed_at",
-            "failed_at", "expired_at", "cancelling_at", "cancelled_at", "request_counts", "metadata", "job_id", "model", "usage");
+            "failed_at", "expired_at", "cancelling_at", "cancelled_at", "request_counts", "metadata", "job_id", "model", "usage", "paused");
     static final String CHAT = "/v1/chat/completions";
 
     static String run() {
