@@ -11,6 +11,7 @@ import dev.openbatch.jobs.CompletionWindow;
 import dev.openbatch.jobs.JobService;
 import dev.openbatch.quotas.Quota;
 import dev.openbatch.quotas.Quotas;
+import dev.openbatch.quotas.SpendCaps;
 import dev.openbatch.status.BatchStatus;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
@@ -33,10 +34,12 @@ public class BatchService {
     private final Event<BatchChanged> changed;
     private final Quotas quotas;
     private final Idempotency idempotency;
+    private final SpendCaps caps;
 
     public BatchService(BatchRepository batches, Owned owned, JobService jobService, Time time, Event<BatchChanged> changed, Quotas quotas,
-            Idempotency idempotency) {
+            Idempotency idempotency, SpendCaps caps) {
         this.quotas = quotas;
+        this.caps = caps;
         this.idempotency = idempotency;
         this.batches = batches;
         this.owned = owned;
@@ -88,6 +91,21 @@ public class BatchService {
 
     public Uni<BatchView> get(String project, String id) {
         return Panache.withSession(() -> owned.batch(project, id)).map(BatchView::of);
+    }
+
+    /**
+     * Why an in_progress batch sends no lines now, for the {@code openbatch-paused} header of its
+     * GET (the Batch object keeps exactly its fields): its project reached a spend cap. A JSON
+     * object, {@code {"reason":"spend_cap","quota","message","since","resumes_at"}}; null when the
+     * batch is not paused.
+     */
+    public Uni<String> paused(String project, BatchView b) {
+        if (!BatchStatus.IN_PROGRESS.wire().equals(b.status())) {
+            return Uni.createFrom().nullItem();
+        }
+        return caps.pause(project).map(p -> p == null ? null
+                : new io.vertx.core.json.JsonObject().put("reason", "spend_cap").put("quota", p.quota()).put("message", p.message())
+                        .put("since", p.since()).put("resumes_at", p.resumesAt()).encode());
     }
 
     public Uni<ListPage<BatchView>> list(String project, Integer limit, String after) {

@@ -6,6 +6,7 @@ import java.util.Map;
 import org.jboss.resteasy.reactive.RestHeader;
 import org.jboss.resteasy.reactive.RestMulti;
 import org.jboss.resteasy.reactive.RestQuery;
+import org.jboss.resteasy.reactive.RestResponse;
 
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
@@ -61,9 +62,14 @@ public class BatchesResource {
     @GET
     @Path("{id}")
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<BatchView> get(@PathParam("id") String id) {
-        return batches.get(project.id(), id);
+    public Uni<RestResponse<BatchView>> get(@PathParam("id") String id) {
+        String p = project.id();
+        return batches.get(p, id).chain(b -> batches.paused(p, b).map(why -> why == null ? RestResponse.ok(b)
+                : RestResponse.ResponseBuilder.ok(b).header(PAUSED, why).build()));
     }
+
+    /** The header of a batch's GET that says why it sends no lines now (see {@link BatchService#paused}). */
+    public static final String PAUSED = "openbatch-paused";
 
     @POST
     @Path("{id}/cancel")

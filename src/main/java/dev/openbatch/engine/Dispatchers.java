@@ -110,6 +110,11 @@ final class Dispatchers implements Fleet {
         }
     }
 
+    /** The projects paused at their spend cap now: no dispatcher sends their lines (see {@link Dispatcher#paused}). */
+    void paused(Set<String> projects) {
+        byUpstream.values().forEach(d -> d.paused(projects));
+    }
+
     /** Lines in flight, all upstreams. */
     int inFlight() {
         return byUpstream.values().stream().mapToInt(Dispatcher::inFlight).sum();

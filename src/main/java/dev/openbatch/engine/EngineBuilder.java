@@ -1,5 +1,7 @@
 package dev.openbatch.engine;
 import dev.openbatch.quotas.Quotas;
+import dev.openbatch.quotas.QuotasConfig;
+import dev.openbatch.quotas.SpendCaps;
 import dev.openbatch.engine.config.EngineConfig;
 
 import java.util.List;
@@ -15,6 +17,7 @@ import dev.openbatch.engine.housekeeping.Housekeeping;
 import dev.openbatch.engine.housekeeping.LeaseSweep;
 import dev.openbatch.engine.housekeeping.OrphanSweep;
 import dev.openbatch.engine.housekeeping.RequestTimeouts;
+import dev.openbatch.engine.housekeeping.SpendCheck;
 import dev.openbatch.engine.housekeeping.UpstreamShares;
 import dev.openbatch.engine.housekeeping.WebhookBacklog;
 import dev.openbatch.engine.housekeeping.WebhookDeliveries;
@@ -55,6 +58,8 @@ final class EngineBuilder {
     private final BatchLog batchLog;
     private final WebhookMetrics webhookMetrics;
     private final String node;
+    private final SpendCaps spendCaps;
+    private final QuotasConfig quotasConfig;
     private Quotas quotas;
     private EngineConfig config;
     private WebhooksConfig webhooks;
@@ -65,8 +70,10 @@ final class EngineBuilder {
     /** An engine named {@code node}, with every part as this process's engine has it. */
     EngineBuilder(String node, DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, SpendCaps spendCaps, QuotasConfig quotasConfig) {
         this.node = node;
+        this.spendCaps = spendCaps;
+        this.quotasConfig = quotasConfig;
         this.quotas = quotas;
         this.deliveries = deliveries;
         this.transactions = transactions;
@@ -166,6 +173,7 @@ final class EngineBuilder {
                 new FileRetention(files, time),
                 new Gauges(batches, metrics),
                 new RequestTimeouts(dispatchers::expireSlowRequests),
+                new SpendCheck(spendCaps, metrics, r -> context.runOnContext(r), dispatchers::paused, quotasConfig.spendCheck().toMillis()),
                 new WebhookDeliveries(deliverer),
                 new WebhookBacklog(deliverer)));
     }

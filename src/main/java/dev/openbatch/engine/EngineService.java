@@ -1,5 +1,7 @@
 package dev.openbatch.engine;
 import dev.openbatch.quotas.Quotas;
+import dev.openbatch.quotas.QuotasConfig;
+import dev.openbatch.quotas.SpendCaps;
 import dev.openbatch.engine.config.EngineConfig;
 
 import java.net.InetAddress;
@@ -48,12 +50,17 @@ public class EngineService {
     private final WebhooksConfig webhooks;
     private final WebhookMetrics webhookMetrics;
     private final Quotas quotas;
+    private final SpendCaps spendCaps;
+    private final QuotasConfig quotasConfig;
     private volatile Engine engine;
 
     public EngineService(DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, Migrations migrations) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, SpendCaps spendCaps, QuotasConfig quotasConfig,
+            Migrations migrations) {
         this.quotas = quotas;
+        this.spendCaps = spendCaps;
+        this.quotasConfig = quotasConfig;
         this.deliveries = deliveries;
         this.transactions = transactions;
         this.vertx = vertx;
@@ -82,7 +89,7 @@ public class EngineService {
     /** An engine named {@code node} with this process's parts, database and upstreams, to build (tests build several, as several processes). */
     EngineBuilder builder(String node) {
         return new EngineBuilder(node, deliveries, transactions, vertx, time, config, metrics, limits, upstreams, batches, lines, files, batchLog,
-                webhooks, webhookMetrics, quotas);
+                webhooks, webhookMetrics, quotas, spendCaps, quotasConfig);
     }
 
     /** The running engine, or null when disabled. */

@@ -1,5 +1,6 @@
 package dev.openbatch.quotas;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
@@ -61,29 +62,43 @@ public class Quotas {
 
     /**
      * Sets the project's overrides, {@code quota -> value}; a null value removes one (the default
-     * applies again). 400 for an unknown quota or a negative value; nothing is set then.
+     * applies again). 400 for an unknown quota, a negative value, a fraction of a count (or of a
+     * millionth of a dollar); nothing is set then.
      */
-    public Uni<Void> override(String project, Map<String, Long> values) {
+    public Uni<Void> override(String project, Map<String, ? extends Number> values) {
         if (values == null || values.isEmpty()) {
             throw ApiException.invalid("The body must be a JSON object of quota names to limits (null removes an override).", null,
                     "invalid_value");
         }
-        for (Map.Entry<String, Long> e : values.entrySet()) {
-            if (Quota.of(e.getKey()) == null) {
+        Map<String, Long> stored = new LinkedHashMap<>();
+        for (Map.Entry<String, ? extends Number> e : values.entrySet()) {
+            Quota q = Quota.of(e.getKey());
+            if (q == null) {
                 throw ApiException.invalid("Unknown quota '" + ApiException.clip(e.getKey()) + "'.", e.getKey(), "invalid_value");
             }
-            if (e.getValue() != null && e.getValue() < 0) {
-                throw ApiException.invalid("A quota's limit must be 0 or more.", e.getKey(), "invalid_value");
-            }
+            stored.put(e.getKey(), e.getValue() == null ? null : stored(q, e.getValue()));
         }
-        Map<String, Long> ordered = new LinkedHashMap<>(values);
         return transactions.run(tx -> {
             Uni<Void> chain = Uni.createFrom().voidItem();
-            for (Map.Entry<String, Long> e : ordered.entrySet()) {
+            for (Map.Entry<String, Long> e : stored.entrySet()) {
                 chain = chain.chain(() -> store.override(tx, project, e.getKey(), e.getValue()));
             }
             return chain;
         });
+    }
+
+    /** A limit as given, as kept: 400 unless it is 0 or more and a whole count (or dollars to a millionth). */
+    private static long stored(Quota q, Number value) {
+        BigDecimal v = value instanceof BigDecimal d ? d : new BigDecimal(value.toString());
+        if (v.signum() < 0) {
+            throw ApiException.invalid("A quota's limit must be 0 or more.", q.wire(), "invalid_value");
+        }
+        try {
+            return q.unit().stored(v);
+        } catch (ArithmeticException e) {
+            throw ApiException.invalid(q.unit() == Quota.Unit.USD ? "A quota in US dollars is given to a millionth of a dollar at most."
+                    : "A quota's limit must be a whole number.", q.wire(), "invalid_value");
+        }
     }
 
     // ---- creations through Hibernate (batches, webhook endpoints) ----
@@ -224,16 +239,35 @@ public class Quotas {
 
     // ---- headroom ----
 
-    /** One quota's headroom: its limit (null: unlimited), what is used, and what remains (null: unlimited); per model for the enqueued ones. */
-    public record Headroom(String quota, String model, Long limit, long used, Long remaining) {
+    /**
+     * One quota's headroom: its limit (null: unlimited), what is used, and what remains (null:
+     * unlimited); per model for the enqueued ones. Whole numbers, but dollars (exact) for the spend
+     * caps in US dollars.
+     */
+    public record Headroom(String quota, String model, Number limit, Number used, Number remaining) {
         static Headroom of(Quota q, String model, Long limit, long used) {
             return new Headroom(q.wire(), model, limit, used, limit == null ? null : Math.max(0, limit - used));
+        }
+
+        /** A spend cap's: its limit (as kept) and what the project spent in the cap's current period. */
+        static Headroom spend(Quota q, Long limit, Spend.Spent spent) {
+            Number used = spent.wire(q);
+            if (limit == null) {
+                return new Headroom(q.wire(), null, null, used, null);
+            }
+            if (q.unit() != Quota.Unit.USD) {
+                return of(q, null, limit, used.longValue());
+            }
+            BigDecimal max = (BigDecimal) q.unit().wire(limit);
+            BigDecimal left = max.subtract((BigDecimal) used);
+            return new Headroom(q.wire(), null, max, used, left.signum() <= 0 ? BigDecimal.ZERO : Spend.plain(left));
         }
     }
 
     /**
-     * Every quota of the project with its limit, use and remainder; the enqueued quotas once per
-     * model the project has live batches of (once, with model null and nothing used, when it has none).
+     * Every quota of the project with its limit, use and remainder, but the spend caps (see
+     * {@link SpendCaps#headroom}); the enqueued quotas once per model the project has live batches
+     * of (once, with model null and nothing used, when it has none).
      */
     public Uni<List<Headroom>> headroom(String project) {
         long now = time.millis();

@@ -1,6 +1,8 @@
 package dev.openbatch.quotas;
 
+import java.math.BigDecimal;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 import io.smallrye.config.ConfigMapping;
@@ -39,6 +41,32 @@ public interface QuotasConfig {
     /** Webhook endpoints a project may have; more get 429. */
     @WithDefault("100")
     OptionalLong webhookEndpoints();
+
+    /**
+     * Input plus output tokens a project's lines may use in a UTC day; once its settled lines of the
+     * day reach it, its batches pause until the next day (or until the cap is raised).
+     */
+    OptionalLong spendTokensPerDay();
+
+    /** As {@link #spendTokensPerDay}, over a UTC calendar month. */
+    OptionalLong spendTokensPerMonth();
+
+    /**
+     * US dollars (to a millionth) a project's lines may cost in a UTC day, priced with the price
+     * table ({@code openbatch.prices.*}); once reached, its batches pause until the next day.
+     */
+    Optional<BigDecimal> spendUsdPerDay();
+
+    /** As {@link #spendUsdPerDay}, over a UTC calendar month. */
+    Optional<BigDecimal> spendUsdPerMonth();
+
+    /**
+     * How often each engine sums the spend of the projects with running batches, pauses those at a
+     * cap and resumes those under every cap again: a pause or a resume takes effect on every replica
+     * within about this long.
+     */
+    @WithDefault("1s")
+    Duration spendCheck();
 
     /**
      * How long an upload's or dry run's slot counts when its process dies without giving it back

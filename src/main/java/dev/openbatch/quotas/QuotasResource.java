@@ -1,5 +1,7 @@
 package dev.openbatch.quotas;
 
+import java.math.BigDecimal;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -21,10 +23,12 @@ import jakarta.ws.rs.core.MediaType;
 @Path("/v1/organization/projects/{id}/quotas")
 public class QuotasResource {
     private final Quotas quotas;
+    private final SpendCaps caps;
     private final CurrentProject current;
 
-    public QuotasResource(Quotas quotas, CurrentProject current) {
+    public QuotasResource(Quotas quotas, SpendCaps caps, CurrentProject current) {
         this.quotas = quotas;
+        this.caps = caps;
         this.current = current;
     }
 
@@ -38,15 +42,27 @@ public class QuotasResource {
         if (!current.admin() && !id.equals(current.id())) {
             throw ApiException.forbidden("A project key may read its own project's quotas only.");
         }
-        return quotas.headroom(id).map(list -> new HeadroomList("list", id, list));
+        return all(id);
     }
 
-    /** Sets overrides, {@code {"quota": value}} ({@code null} removes one), and answers the headroom after. Admin only. */
+    /**
+     * Sets overrides, {@code {"quota": value}} ({@code null} removes one), and answers the headroom
+     * after. Admin only. A change of a spend cap pauses or resumes the project at once.
+     */
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
-    public Uni<HeadroomList> override(@PathParam("id") String id, Map<String, Long> body) {
+    public Uni<HeadroomList> override(@PathParam("id") String id, Map<String, BigDecimal> body) {
         current.requireAdmin("Only the admin key may set a project's quotas.");
-        return quotas.override(id, body).chain(() -> quotas.headroom(id)).map(list -> new HeadroomList("list", id, list));
+        return quotas.override(id, body).chain(() -> caps.check(id)).chain(() -> all(id));
+    }
+
+    /** Every quota's headroom: the spend caps after the others. */
+    private Uni<HeadroomList> all(String id) {
+        return quotas.headroom(id).chain(list -> caps.headroom(id).map(spend -> {
+            List<Quotas.Headroom> all = new ArrayList<>(list);
+            all.addAll(spend);
+            return new HeadroomList("list", id, all);
+        }));
     }
 }

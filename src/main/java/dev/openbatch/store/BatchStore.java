@@ -49,7 +49,8 @@ public class BatchStore {
      * choosing between them needs: those of the models it names ($1), and with {@code *} ($2) those
      * of any model no upstream names ($3). One index probe per live batch of those models (a lateral
      * probe with {@code limit 1}, which the planner cannot turn into a merge join over every batch in
-     * key order): a batch whose lines all wait for a retry costs one probe and hides nobody.
+     * key order): a batch whose lines all wait for a retry costs one probe and hides nobody. The
+     * batches of a project paused at its spend cap ({@code spend_pauses}, a handful of rows) are left out.
      */
     static final String ELIGIBLE = LineStore.compact("""
             select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority, b.created_us,
@@ -57,12 +58,14 @@ public class BatchStore {
               from batches b join jobs j on j.id = b.job_id
              cross join lateral (select 1 from requests r where r.batch_id = b.id and r.state = %s and r.not_before <= $4 limit 1) ready
              where b.status = %s and (b.model = any($1) or ($2 and b.model <> all($3)))
+               and not exists (select 1 from spend_pauses p where p.project = b.project)
             """.formatted(LineState.QUEUED.sql(), IN_PROGRESS));
 
-    /** One batch that has just started (its lines are all ready), with its model. */
+    /** One batch that has just started (its lines are all ready), with its model; none when its project is paused. */
     static final String STARTED = "select b.id, b.project, b.job_id, b.endpoint, b.expires_at, j.max_concurrency, j.priority,"
             + " b.created_us, b.model, b.total, b.completed + b.failed, b.in_progress_at"
-            + " from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = " + IN_PROGRESS;
+            + " from batches b join jobs j on j.id = b.job_id where b.id = $1 and b.status = " + IN_PROGRESS
+            + " and not exists (select 1 from spend_pauses p where p.project = b.project)";
 
     static final String CLAIM_STEP = "update batches set claimed_by = $2, lease_until = $3, fence = fence + 1"
             + " where id = $1 and (claimed_by is null or lease_until < $4 or claimed_by = $2) returning fence";

@@ -131,7 +131,7 @@ class QuotasEngineTest extends EngineTesting {
     /** The project's enqueued {@code quota} of the model. */
     private long enqueued(Quota q) {
         return quotas.headroom(PROJECT).await().atMost(WAIT).stream()
-                .filter(h -> h.quota().equals(q.wire()) && MODEL.equals(h.model())).mapToLong(Quotas.Headroom::used).sum();
+                .filter(h -> h.quota().equals(q.wire()) && MODEL.equals(h.model())).mapToLong(h -> h.used().longValue()).sum();
     }
 
     private String create(String file) {

@@ -247,6 +247,26 @@ public class Dispatcher {
         }
     }
 
+    /**
+     * The projects paused at their spend cap now (every one, each time): none of their lines is
+     * claimed or sent from now on, and those in stock go back to the queue (never sent: their
+     * attempts are given back); those in flight finish. A project that is no longer paused is taken
+     * from again at once.
+     */
+    public void paused(Set<String> projects) {
+        boolean resumed = eligible.paused(projects);
+        for (Iterator<Claimed> it = stock.iterator(); it.hasNext();) {
+            Claimed c = it.next();
+            if (projects.contains(c.project())) {
+                it.remove();
+                writer.add(Result.released(c, false));
+            }
+        }
+        if (resumed && !stopped && !drain.drained()) {
+            wake();
+        }
+    }
+
     /** Starts lines while slots are free, and claims more when the stock runs low. */
     private void pump() {
         if (stopped || drain.drained()) {
@@ -327,7 +347,11 @@ public class Dispatcher {
         }
         for (Claimed x : claimed) {
             hold(x, 1);
-            stock.add(x);
+            if (eligible.paused(x.project())) {
+                writer.add(Result.released(x, false)); // its project was paused while the claim ran
+            } else {
+                stock.add(x);
+            }
         }
         // nothing to take even from a fresh list: wait for a wake-up (new batch, retry due) or the nudge
         idle = claimed.isEmpty() && fresh;

@@ -22,7 +22,8 @@ import io.smallrye.mutiny.Uni;
  * fewer lines than it asked for is set aside until the next read (nothing more is ready there for
  * now, or another process holds the rest); once every batch is set aside, the next claim waits
  * for a new read. A batch that starts joins the list at once, and anything else that may have made
- * lines ready (a retry due, lines given back) makes the list stale. The decisions are plain
+ * lines ready (a retry due, lines given back) makes the list stale. The batches of a paused project
+ * (at its spend cap) are passed over as long as it is paused, whatever the list says. The decisions are plain
  * methods; the one piece of I/O, the read, is given to it. Confined to the engine's event-loop
  * context: no locks.
  */
@@ -45,6 +46,8 @@ final class EligibleBatches {
     private final Executor context;
     private List<Eligible> list = List.of();
     private final Set<String> setAside = new HashSet<>();
+    /** The projects paused at their spend cap: none of their batches is taken from. */
+    private Set<String> paused = Set.of();
     private long readAt = NEVER;
     private boolean reading;
 
@@ -84,11 +87,26 @@ final class EligibleBatches {
     /** Every batch on the list is set aside (or the list is empty): nothing left to take from until the next read. */
     boolean exhausted() {
         for (Eligible e : list) {
-            if (!setAside.contains(e.id())) {
+            if (takes(e)) {
                 return false;
             }
         }
         return true;
+    }
+
+    /**
+     * The projects paused now: their batches are passed over from now on; true when one that was
+     * paused is not any more (its batches may be taken from again: the caller looks for work).
+     */
+    boolean paused(Set<String> projects) {
+        boolean resumed = !projects.containsAll(paused);
+        paused = Set.copyOf(projects);
+        return resumed;
+    }
+
+    /** Whether the project is paused now. */
+    boolean paused(String project) {
+        return paused.contains(project);
     }
 
     /** Something may have become ready that the list does not show: the next claim reads it again. */
@@ -126,15 +144,19 @@ final class EligibleBatches {
         setAside.clear();
     }
 
-    /** The batches of {@code from} not set aside, in its order. */
+    /** The batches of {@code from} neither set aside nor of a paused project, in its order. */
     List<Eligible> open(List<Eligible> from) {
         List<Eligible> open = new ArrayList<>(from.size());
         for (Eligible e : from) {
-            if (!setAside.contains(e.id())) {
+            if (takes(e)) {
                 open.add(e);
             }
         }
         return open;
+    }
+
+    private boolean takes(Eligible e) {
+        return !setAside.contains(e.id()) && !paused.contains(e.project());
     }
 
     private Uni<List<Eligible>> read(long now) {

@@ -2,6 +2,7 @@ package dev.openbatch.engine.metrics;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -35,6 +36,7 @@ public class EngineMetrics {
     private final Map<String, AtomicLong> drained = new ConcurrentHashMap<>();
     private final Map<String, Counter> drains = new ConcurrentHashMap<>();
     private final Map<String, ProjectCounters> projects = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> paused = new ConcurrentHashMap<>();
 
     public EngineMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -139,6 +141,24 @@ public class EngineMetrics {
             return Counter.builder("openbatch_project_tokens").description("Tokens of settled lines, by project, model and kind")
                     .tag("project", project).tag("model", model).tag("kind", kind).register(registry);
         }
+    }
+
+    /**
+     * The projects paused at their spend cap now: {@code openbatch_project_paused{project}} is 1
+     * for each, and 0 for every project paused before that is not any more (a project never
+     * paused has no series).
+     */
+    public void projectsPaused(Set<String> projects) {
+        for (String p : projects) {
+            paused.computeIfAbsent(p, k -> {
+                AtomicLong v = new AtomicLong();
+                Gauge.builder("openbatch_project_paused", v, AtomicLong::get)
+                        .description("1 while the project is paused at its spend cap: its lines stay queued")
+                        .tag("project", k).register(registry);
+                return v;
+            });
+        }
+        paused.forEach((p, v) -> v.set(projects.contains(p) ? 1 : 0));
     }
 
     /** A housekeeping job failed (it is tried again at its next period). */
