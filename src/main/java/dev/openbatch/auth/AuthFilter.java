@@ -1,24 +1,33 @@
 package dev.openbatch.auth;
 
+import java.util.Set;
+
 import org.jboss.resteasy.reactive.RestResponse;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
+import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 
 import dev.openbatch.api.ApiError;
 import dev.openbatch.api.ApiException;
 import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 
 /**
  * Every /v1 request carries {@code Authorization: Bearer <key>}; the key names the caller.
  * <ul>
- * <li>A project key reaches its project's data, and of {@code /v1/organization/…} only
- * {@code GET /v1/organization/projects/<its own id>/quotas}: anything else there is 403.</li>
+ * <li>A project key reaches its project's data, and of {@code /v1/organization/…} only the reads
+ * of what concerns its own project: {@code GET /v1/organization/projects/<its own id>/quotas}, and
+ * {@code GET /v1/organization/usage/batches} and {@code /costs} (which answer only its own project's
+ * figures, see {@code usage.UsageResource}): anything else there is 403.</li>
  * <li>The admin key reaches {@code /v1/organization/…}, and reads (GET only) a project's data on
  * the other routes when the request names the project in {@code OpenAI-Project}, archived
  * projects included.</li>
  * <li>In open mode every caller is project {@code default}, and the admin API is closed (403).</li>
  * </ul>
+ * An answer to a request of a project's data carries that project's id in {@code OpenAI-Project}
+ * (the header that names it on the admin key's requests), so that a key's holder, the console
+ * among them, learns which project it is.
  */
 public class AuthFilter {
     static final String ORGANIZATION = "/v1/organization";
@@ -71,13 +80,26 @@ public class AuthFilter {
             return null;
         }
         String project = caller.get().project();
-        if (organization && !(read && path.replaceAll("/$", "").equals(ORGANIZATION + "/projects/" + project + "/quotas"))) {
+        if (organization && !(read && ownReads(project).contains(path.replaceAll("/$", "")))) {
             return refuse(ApiException.forbidden(keys.hasAdmin()
                     ? "The organization API needs the admin key; a project's key does not reach it."
                     : "The organization API is closed: no admin key is configured (openbatch.auth.admin-key)."));
         }
         current.set(project, false);
         return null;
+    }
+
+    /** The paths under {@code /v1/organization} a project key may read. */
+    private static Set<String> ownReads(String project) {
+        return Set.of(ORGANIZATION + "/projects/" + project + "/quotas", ORGANIZATION + "/usage/batches", ORGANIZATION + "/costs");
+    }
+
+    @ServerResponseFilter
+    public void projectHeader(ContainerResponseContext response) {
+        String project = current.known();
+        if (project != null) {
+            response.getHeaders().putSingle(PROJECT_HEADER, project);
+        }
     }
 
     private static RestResponse<ApiError> refuse(ApiException e) {

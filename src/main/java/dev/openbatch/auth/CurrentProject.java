@@ -20,6 +20,9 @@ public class CurrentProject {
         return id;
     }
 
+    /** The project, or null when the request has none (the admin key on the organization routes, or no key). */
+    String known() { return id; }
+
     /** True for a request made with the admin key. */
     public boolean admin() { return admin; }
 

@@ -5,6 +5,7 @@ import java.util.List;
 
 import org.jboss.resteasy.reactive.RestQuery;
 
+import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Time;
 import dev.openbatch.auth.CurrentProject;
 import dev.openbatch.usage.UsageViews.BatchUsage;
@@ -18,8 +19,9 @@ import jakarta.ws.rs.core.MediaType;
 
 /**
  * {@code GET /v1/organization/usage/batches} and {@code GET /v1/organization/costs}: usage and
- * costs across projects, in the shape of OpenAI's usage and costs API. For the operator (the
- * admin key) only. List parameters may repeat ({@code models=a&models=b}), be comma-separated,
+ * costs across projects, in the shape of OpenAI's usage and costs API. The operator's admin key
+ * reads every project's; a project's key reads its own only (as if it had asked for
+ * {@code project_ids=<its id>}; naming another project is a 403). List parameters may repeat ({@code models=a&models=b}), be comma-separated,
  * or carry {@code []} after their name.
  */
 @Path("/v1/organization")
@@ -42,8 +44,7 @@ public class UsageResource {
             @RestQuery("group_by[]") List<String> groupByBrackets, @RestQuery("project_ids") List<String> projectIds,
             @RestQuery("project_ids[]") List<String> projectIdsBrackets, @RestQuery("models") List<String> models,
             @RestQuery("models[]") List<String> modelsBrackets, @RestQuery String limit, @RestQuery String page) {
-        requireAdmin();
-        return usage.usage(UsageQuery.parse(startTime, endTime, bucketWidth, both(groupBy, groupByBrackets), both(projectIds, projectIdsBrackets),
+        return usage.usage(UsageQuery.parse(startTime, endTime, bucketWidth, both(groupBy, groupByBrackets), visible(both(projectIds, projectIdsBrackets)),
                 both(models, modelsBrackets), limit, page, time.seconds(), UsageService.USAGE_GROUPS));
     }
 
@@ -53,14 +54,27 @@ public class UsageResource {
             @RestQuery("bucket_width") String bucketWidth, @RestQuery("group_by") List<String> groupBy,
             @RestQuery("group_by[]") List<String> groupByBrackets, @RestQuery("project_ids") List<String> projectIds,
             @RestQuery("project_ids[]") List<String> projectIdsBrackets, @RestQuery String limit, @RestQuery String page) {
-        requireAdmin();
-        return usage.costs(UsageQuery.parse(startTime, endTime, bucketWidth, both(groupBy, groupByBrackets), both(projectIds, projectIdsBrackets),
+        return usage.costs(UsageQuery.parse(startTime, endTime, bucketWidth, both(groupBy, groupByBrackets), visible(both(projectIds, projectIdsBrackets)),
                 List.of(), limit, page, time.seconds(), UsageService.COST_GROUPS));
     }
 
-    /** Only the operator (the admin key) reads usage and costs across projects; a project key gets 403. */
-    private void requireAdmin() {
-        project.requireAdmin("Usage and costs are for the operator's admin key; this key is a project's.");
+    /**
+     * The projects the query may read: those asked for, for the admin key; for a project's key its
+     * own project only (403 when {@code project_ids} names another).
+     */
+    private List<String> visible(List<String> asked) {
+        if (project.admin()) {
+            return asked;
+        }
+        String own = project.id();
+        for (String raw : asked) {
+            for (String id : raw.split(",")) {
+                if (!id.isBlank() && !id.trim().equals(own)) {
+                    throw ApiException.forbidden("A project key reads its own project's usage and costs only.");
+                }
+            }
+        }
+        return List.of(own);
     }
 
     private static List<String> both(List<String> a, List<String> b) {

@@ -3,6 +3,7 @@
 // The key lives in sessionStorage only: it is gone when the tab closes and never part of a URL.
 
 const KEY = 'openbatch.key';
+const WHO = 'openbatch.identity';
 
 export const session = {
   key() {
@@ -10,11 +11,46 @@ export const session = {
   },
   set(key) {
     sessionStorage.setItem(KEY, key);
+    sessionStorage.removeItem(WHO);
+  },
+  /** Who the key is, `{ admin, project }`, once `identify` has found out (null before). */
+  identity() {
+    try {
+      return JSON.parse(sessionStorage.getItem(WHO));
+    } catch (e) {
+      return null;
+    }
+  },
+  setIdentity(identity) {
+    sessionStorage.setItem(WHO, JSON.stringify(identity));
   },
   clear() {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(WHO);
   },
 };
+
+/**
+ * Finds out what the session's key is, with one request (two for the admin key): a project's key
+ * lists its batches, and the answer names its project (`OpenAI-Project`); the operator's admin key
+ * is told that it needs a project to read batches (400 `missing_project`) and lists projects.
+ * Throws the API's refusal of any other key (401).
+ */
+export async function identify() {
+  let identity;
+  try {
+    const res = await request('v1/batches?limit=1', { raw: true });
+    identity = { admin: false, project: res.headers.get('OpenAI-Project') };
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== 'missing_project') {
+      throw e;
+    }
+    await request('v1/organization/projects?limit=1');
+    identity = { admin: true, project: null };
+  }
+  session.setIdentity(identity);
+  return identity;
+}
 
 /** An answer other than 2xx: the API's error envelope, or a network failure (status 0). */
 export class ApiError extends Error {
@@ -128,4 +164,29 @@ export const api = {
   fileContent: (id, signal) => request(`v1/files/${encodeURIComponent(id)}/content`, { raw: true, signal }),
   listJobs: () => request('v1/jobs?limit=100'),
   getJob: (id) => request(`v1/jobs/${encodeURIComponent(id)}`),
+
+  // ---- usage, costs and quotas (a project key: its own project's; the admin key: any) ----
+  /** Usage buckets; `projectIds` (admin key) only these projects; `groupBy` an array. */
+  usage: ({ start, limit, width = '1d', groupBy = [], projectIds = [] }) => request(`v1/organization/usage/batches${query({
+    start_time: start, bucket_width: width, limit, group_by: groupBy.join(',') || null, project_ids: projectIds.join(',') || null,
+  })}`),
+  costs: ({ start, limit, width = '1d', groupBy = [], projectIds = [] }) => request(`v1/organization/costs${query({
+    start_time: start, bucket_width: width, limit, group_by: groupBy.join(',') || null, project_ids: projectIds.join(',') || null,
+  })}`),
+  quotas: (projectId) => request(`v1/organization/projects/${encodeURIComponent(projectId)}/quotas`),
+
+  // ---- the admin key only ----
+  listProjects: ({ after = null, limit = 100, includeArchived = false } = {}) => request(
+    `v1/organization/projects${query({ after, limit, include_archived: includeArchived ? 'true' : null })}`),
+  getProject: (id) => request(`v1/organization/projects/${encodeURIComponent(id)}`),
+  createProject: (name) => request('v1/organization/projects', { method: 'POST', json: { name } }),
+  renameProject: (id, name) => request(`v1/organization/projects/${encodeURIComponent(id)}`, { method: 'POST', json: { name } }),
+  archiveProject: (id) => request(`v1/organization/projects/${encodeURIComponent(id)}/archive`, { method: 'POST' }),
+  listKeys: (id, { after = null, limit = 100 } = {}) => request(
+    `v1/organization/projects/${encodeURIComponent(id)}/api_keys${query({ after, limit })}`),
+  createKey: (id, name) => request(`v1/organization/projects/${encodeURIComponent(id)}/api_keys`, { method: 'POST', json: { name } }),
+  revokeKey: (id, keyId) => request(`v1/organization/projects/${encodeURIComponent(id)}/api_keys/${encodeURIComponent(keyId)}`,
+    { method: 'DELETE' }),
+  /** `{ quota: limit }`, null removing an override; answers the headroom after. */
+  setQuotas: (id, values) => request(`v1/organization/projects/${encodeURIComponent(id)}/quotas`, { method: 'POST', json: values }),
 };

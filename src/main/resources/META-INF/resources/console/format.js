@@ -75,3 +75,28 @@ export function bytes(n) {
 export function status(s) {
   return (s || '').replace('_', ' ');
 }
+
+/** US dollars: cents from a dollar up, and up to six decimals below (batch work is cheap per day). */
+export function money(value) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) {
+    return '—';
+  }
+  const v = Number(value);
+  const small = v !== 0 && Math.abs(v) < 1;
+  return new Intl.NumberFormat('en', {
+    style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: small ? 6 : 2,
+  }).format(v);
+}
+
+/** A number as it comes: whole numbers with separators, fractions with up to four decimals. */
+export function number(value) {
+  if (value === null || value === undefined) {
+    return '—';
+  }
+  return Number.isInteger(value) ? integer.format(value) : new Intl.NumberFormat('en', { maximumFractionDigits: 4 }).format(value);
+}
+
+/** Unix seconds as the UTC day they fall in, "2026-11-29" (usage is counted in UTC days). */
+export function utcDay(unixSeconds) {
+  return new Date(unixSeconds * 1000).toISOString().slice(0, 10);
+}

@@ -1,7 +1,8 @@
 // The key form: the only way a key gets into the console. It is kept in sessionStorage (this tab,
-// until it closes) and checked with one request before the console opens.
+// until it closes) and checked before the console opens: a project's key opens its batches, the
+// operator's admin key the projects.
 
-import { api, session } from './api.js';
+import { identify, session } from './api.js';
 import { h, setText } from './dom.js';
 
 export function keyView(ctx, reason) {
@@ -21,7 +22,7 @@ export function keyView(ctx, reason) {
       h('label', { for: 'api-key' }, 'API key'),
       input,
       h('span', { id: 'api-key-hint', class: 'hint' },
-        'The key of your project, as you send it to the API. It stays in this browser tab (session storage) until the tab closes, '
+        'The key of your project, as you send it to the API, or the operator\'s admin key. It stays in this browser tab (session storage) until the tab closes, '
         + 'and goes only to this service, in the Authorization header.')),
     error,
     h('div', { class: 'actions' }, submit));
@@ -39,7 +40,7 @@ export function keyView(ctx, reason) {
     setText(error, '');
     session.set(key);
     try {
-      await api.listBatches({ limit: 1 });
+      await identify();
       input.value = '';
       ctx.signedIn();
     } catch (e) {

@@ -2,6 +2,7 @@ package dev.openbatch.usage;
 
 import static dev.openbatch.testing.Api.KEY_A;
 import static dev.openbatch.testing.Api.as;
+import static org.hamcrest.Matchers.containsInAnyOrder;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -28,7 +29,7 @@ import jakarta.inject.Inject;
 
 /**
  * The usage and costs queries over rows of {@code usage_hourly} (what the engine writes is
- * UsageAccountingTest's): buckets, grouping, filters, prices; and the routes refuse a project's key.
+ * UsageAccountingTest's): buckets, grouping, filters, prices; and a project's key reads its own project's only.
  */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
@@ -122,14 +123,46 @@ class UsageServiceTest {
     }
 
     @Test
-    void theRoutesRefuseAProjectsKey() {
-        as(KEY_A).get("/v1/organization/usage/batches?start_time=0").then().statusCode(403)
-                .body("error.code", equalTo("insufficient_permissions"));
-        as(KEY_A).get("/v1/organization/costs?start_time=0").then().statusCode(403)
-                .body("error.code", equalTo("insufficient_permissions"));
-        as("sk-test-admin").get("/v1/organization/usage/batches?start_time=0&bucket_width=1d&limit=1").then().statusCode(200)
-                .body("object", equalTo("page")).body("data[0].object", equalTo("bucket"));
-        as("sk-test-admin").get("/v1/organization/costs?start_time=0&limit=1").then().statusCode(200)
-                .body("object", equalTo("page"));
+    void aProjectsKeyReadsItsOwnUsageAndCostsOnly() {
+        String admin = "sk-test-admin";
+        String own = as(admin).contentType("application/json").body("{\"name\":\"usage boundary\"}").post("/v1/organization/projects")
+                .then().statusCode(200).extract().path("id");
+        String key = as(admin).contentType("application/json").body("{\"name\":\"reader\"}")
+                .post("/v1/organization/projects/" + own + "/api_keys").then().statusCode(200).extract().path("value");
+        insert(own, "org/model-1.5", T + 3 * HOUR, 4, 1, 1_000_000, 1_000_000);
+        String window = "start_time=" + T + "&end_time=" + (T + 2 * DAY);
+
+        // its own rows, and none of p1's or p2's, grouped or not; the answer names its project
+        as(key).get("/v1/organization/usage/batches?" + window + "&group_by=project_id").then().statusCode(200)
+                .header("OpenAI-Project", own)
+                .body("data[0].results.project_id", equalTo(List.of(own)))
+                .body("data[0].results[0].num_model_requests", equalTo(5))
+                .body("data[1].results", equalTo(List.of()));
+        as(key).get("/v1/organization/usage/batches?" + window).then().statusCode(200)
+                .body("data[0].results[0].input_tokens", equalTo(1_000_000)).body("data[1].results", equalTo(List.of()));
+        as(key).get("/v1/organization/usage/batches?" + window + "&project_ids=" + own).then().statusCode(200)
+                .body("data[0].results[0].lines_succeeded", equalTo(4));
+        // (1e6 x 0.2 + 1e6 x 0.6) / 1e6 x 0.5 = 0.4
+        as(key).get("/v1/organization/costs?" + window + "&group_by=project_id").then().statusCode(200)
+                .body("data[0].results.project_id", equalTo(List.of(own)))
+                .body("data[0].results[0].amount.value", equalTo(0.4f)).body("data[1].results", equalTo(List.of()));
+
+        // another project's, named or among others: refused
+        for (String other : List.of("project_ids=" + p1, "project_ids=" + own + "," + p2, "project_ids[]=" + own + "&project_ids[]=" + p1)) {
+            as(key).get("/v1/organization/usage/batches?" + window + "&" + other).then().statusCode(403)
+                    .body("error.code", equalTo("insufficient_permissions"));
+            as(key).get("/v1/organization/costs?" + window + "&" + other).then().statusCode(403)
+                    .body("error.code", equalTo("insufficient_permissions"));
+        }
+        // reads only: the rest of the organization API stays closed to it
+        as(key).get("/v1/organization/projects").then().statusCode(403);
+        as(key).get("/v1/organization/projects/" + p1 + "/quotas").then().statusCode(403);
+        as(key).contentType("application/json").body("{}").post("/v1/organization/costs").then().statusCode(403);
+
+        // the admin key reads every project's, and its answers name none
+        as(admin).get("/v1/organization/usage/batches?" + window + "&group_by=project_id&project_ids=" + own + "," + p1).then().statusCode(200)
+                .header("OpenAI-Project", (String) null)
+                .body("data[0].results.project_id", containsInAnyOrder(p1, own));
+        as(admin).get("/v1/organization/costs?start_time=0&limit=1").then().statusCode(200).body("object", equalTo("page"));
     }
 }
