@@ -15,6 +15,10 @@ const NAMES = {
   dry_runs_at_once: 'Dry runs at once',
   webhook_endpoints: 'Webhook endpoints',
   results_reads_per_second: 'Results reads per second',
+  spend_tokens_per_day: 'Spend cap: tokens per day',
+  spend_tokens_per_month: 'Spend cap: tokens per month',
+  spend_usd_per_day: 'Spend cap: dollars per day',
+  spend_usd_per_month: 'Spend cap: dollars per month',
 };
 
 /** A quota's name in words: known ones by name, others from their code ("spend_tokens" reads "Spend tokens"). */
@@ -32,7 +36,10 @@ function amount(code, v) {
   if (v === null || v === undefined) {
     return null;
   }
-  return code === 'file_bytes' ? bytes(v) : number(v);
+  if (code === 'file_bytes') {
+    return bytes(v);
+  }
+  return String(code).startsWith('spend_usd') ? `$${Number(v).toFixed(2)}` : number(v);
 }
 
 /** The headroom table: `update(rows)` with the `data` of `GET …/quotas`. */
@@ -92,7 +99,7 @@ export function quotaTable({ id = 'quotas-table' } = {}) {
 export function quotaEditor({ save, saved }) {
   const select = h('select', { id: 'quota-name', name: 'quota' });
   const value = h('input', {
-    id: 'quota-limit', name: 'limit', type: 'number', min: '0', step: '1', inputmode: 'numeric', required: true, 'aria-describedby': 'quota-limit-hint',
+    id: 'quota-limit', name: 'limit', type: 'number', min: '0', step: 'any', inputmode: 'decimal', required: true, 'aria-describedby': 'quota-limit-hint',
   });
   const set = h('button', { type: 'submit', id: 'quota-set' }, 'Set limit');
   const reset = h('button', { type: 'button', class: 'secondary', id: 'quota-reset' }, 'Use the default');
@@ -103,7 +110,7 @@ export function quotaEditor({ save, saved }) {
     h('div', { class: 'row' },
       h('div', { class: 'field' }, h('label', { for: 'quota-name' }, 'Quota'), select),
       h('div', { class: 'field' }, h('label', { for: 'quota-limit' }, 'New limit'), value,
-        h('span', { class: 'hint', id: 'quota-limit-hint' }, 'A whole number, 0 or more. For this project only.')),
+        h('span', { class: 'hint', id: 'quota-limit-hint' }, 'A whole number, 0 or more (dollars, with cents, for a spend cap in dollars). For this project only.')),
       h('div', { class: 'actions' }, set, reset)),
     error, message);
 
@@ -131,8 +138,10 @@ export function quotaEditor({ save, saved }) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = value.value.trim();
-    if (!/^\d+$/.test(text)) {
-      setText(error, 'Enter a whole number, 0 or more.');
+    // the spend caps in dollars take cents (and finer); every other quota counts whole things
+    const dollars = select.value.startsWith('spend_usd');
+    if (!(dollars ? /^\d+(\.\d{1,6})?$/ : /^\d+$/).test(text)) {
+      setText(error, dollars ? 'Enter an amount in dollars, 0 or more (such as 250 or 12.50).' : 'Enter a whole number, 0 or more.');
       value.setAttribute('aria-invalid', 'true');
       value.focus();
       return;

@@ -433,6 +433,20 @@ class ConsoleAdminBrowserTest {
         limit.sendKeys("7", Keys.ENTER);
         browser.await("the new limit", d -> "7".equals(text("#quotas-table tr[data-quota=webhook_endpoints] .limit")));
         assertEquals(7, quotaLimit(id, "webhook_endpoints"));
+        // a spend cap in dollars takes cents; a fraction anywhere else is refused before sending
+        limit.clear();
+        limit.sendKeys("7.5", Keys.ENTER);
+        browser.await("refused before sending", d -> browser.find("#quota-error").getText().contains("whole number"));
+        quota.selectByValue("spend_usd_per_day");
+        limit.clear();
+        limit.sendKeys("12.50", Keys.ENTER);
+        browser.await("the cap set", d -> browser.find("#quota-message").getText().startsWith("Spend"));
+        List<Map<String, Object>> rows = as(ADMIN).get("/v1/organization/projects/" + id + "/quotas").then().statusCode(200)
+                .extract().jsonPath().getList("data");
+        assertEquals(12.5, ((Number) rows.stream().filter(r -> "spend_usd_per_day".equals(r.get("quota"))).findFirst().orElseThrow()
+                .get("limit")).doubleValue());
+        browser.find("#quota-reset").click();
+        browser.await("the default again", d -> quotaLimitOrNull(id, "spend_usd_per_day") == null);
 
         // the usage of the batch the key ran, on the project's page
         browser.await("its usage", d -> browser.find("[data-fact=lines]").getText().equals("4"));
