@@ -146,43 +146,44 @@ public class LineStore {
      * (hour $6).
      */
     static final String SETTLE_UNFINISHED = compact("""
-            with h as materialized (
-              select ctid as rid, line from requests where batch_id = $1 and state in (%s, %s) for update
-            ), lk as materialized (
-              select settled_seq as base from batches where id = $1 and fence = $5 for update
-            ), x as (
-              update requests r set state = $2, fence = r.fence + 1, claimed_by = null, error_code = $3, error_message = $4,
-                     settled_seq = lk.base + s.n
-                from (select rid, row_number() over (order by line) as n from h) s, lk
-               where r.ctid = s.rid
-              returning 1
+            with x as (
+              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4
+               where batch_id = $1 and state in (%s, %s)
+              returning line
             ), b as (
-              update batches set failed = failed + (select count(*) from x), settled_seq = settled_seq + (select count(*) from x)
+              update batches set failed = failed + (select count(*) from x),
+                     settled_seq = settled_seq + coalesce((select max(line) from x), 0)
                where id = $1 and fence = $5
-              returning project p, coalesce(model, '') m, (select count(*) from x) n
+              returning project p, coalesce(model, '') m, (select count(*) from x) n, settled_seq - coalesce((select max(line) from x), 0) base
             ), %s
-            select n, p, m from b
+            select n, p, m, base from b
             """.formatted(QUEUED, RUNNING, countFailed("$6")));
 
     /** A cancelling batch's queued lines settle as cancelled, counted as {@link #SETTLE_UNFINISHED} does (hour $4). */
     static final String CANCEL_QUEUED = compact("""
-            with h as materialized (
-              select ctid as rid, line from requests where batch_id = $1 and state = %s for update
-            ), lk as materialized (
-              select settled_seq as base from batches where id = $1 for update
-            ), x as (
-              update requests r set state = %s, fence = r.fence + 1, error_code = $2, error_message = $3,
-                     settled_seq = lk.base + s.n
-                from (select rid, row_number() over (order by line) as n from h) s, lk
-               where r.ctid = s.rid
-              returning 1
+            with x as (
+              update requests set state = %s, fence = fence + 1, error_code = $2, error_message = $3
+               where batch_id = $1 and state = %s
+              returning line
             ), b as (
-              update batches set failed = failed + (select count(*) from x), settled_seq = settled_seq + (select count(*) from x)
+              update batches set failed = failed + (select count(*) from x),
+                     settled_seq = settled_seq + coalesce((select max(line) from x), 0)
                where id = $1
-              returning project p, coalesce(model, '') m, (select count(*) from x) n
+              returning project p, coalesce(model, '') m, (select count(*) from x) n, settled_seq - coalesce((select max(line) from x), 0) base
             ), %s
-            select n, p, m from b
-            """.formatted(QUEUED, CANCELLED, countFailed("$4")));
+            select n, p, m, base from b
+            """.formatted(CANCELLED, QUEUED, countFailed("$4")));
+
+    /**
+     * The second statement of {@link #SETTLE_UNFINISHED} and {@link #CANCEL_QUEUED}, in their
+     * transaction: the lines they settled as $2 (the only lines of that state without a number)
+     * take numbers $3 + line, above every number the batch had. The first statement locked the
+     * lines and then the batch's row, in the order every writer locks them, and moved the batch's
+     * sequence past these numbers; the row stays locked until the commit, so the numbers keep the
+     * order of commits as {@link #WRITE}'s do (gaps are harmless).
+     */
+    static final String NUMBER_SETTLED = "update requests set settled_seq = $3 + line"
+            + " where batch_id = $1 and state = $2 and settled_seq is null";
 
     /** The CTE that adds the n failed lines of b (project p, model m) to {@code usage_hourly} in the hour {@code hour}. */
     private static String countFailed(String hour) {
@@ -523,7 +524,17 @@ public class LineStore {
     public Uni<Counted> cancelQueued(String batchId, long nowSeconds) {
         return Transactions.run(pool, tx -> tx.client().preparedQuery(CANCEL_QUEUED)
                 .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran.", hourOf(nowSeconds)))
-                .map(rs -> rs.size() == 0 ? new Counted("", "", 0, 0, 0, 0) : failed(rs.iterator().next())));
+                .chain(rs -> rs.size() == 0 ? Uni.createFrom().item(new Counted("", "", 0, 0, 0, 0))
+                        : numbered(tx, batchId, LineState.CANCELLED, rs.iterator().next())));
+    }
+
+    /** The lines the first statement settled as {@code state} take their numbers ({@link #NUMBER_SETTLED}); what it counted. */
+    private static Uni<Counted> numbered(Tx tx, String batchId, LineState state, Row row) {
+        Counted counted = failed(row);
+        if (row.getLong(0) == 0) {
+            return Uni.createFrom().item(counted);
+        }
+        return tx.client().preparedQuery(NUMBER_SETTLED).execute(Tuple.of(batchId, state.wire(), row.getLong(3))).replaceWith(counted);
     }
 
     private static Counted failed(Row row) {
@@ -538,11 +549,11 @@ public class LineStore {
     public Uni<Counted> settleUnfinished(String batchId, long fence, LineState state, String code, String message, long nowSeconds) {
         return Transactions.run(pool, tx -> tx.client().preparedQuery(SETTLE_UNFINISHED)
                 .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence).addLong(hourOf(nowSeconds)))
-                .map(rs -> {
+                .chain(rs -> {
                     if (rs.size() == 0) {
                         throw new FenceMoved(); // rolls back the lines' update with it
                     }
-                    return failed(rs.iterator().next());
+                    return numbered(tx, batchId, state, rs.iterator().next());
                 }))
                 .onFailure(FenceMoved.class).recoverWithNull();
     }
