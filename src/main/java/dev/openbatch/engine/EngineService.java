@@ -9,6 +9,7 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.db.Migrations;
 import dev.openbatch.engine.lifecycle.BatchLog;
@@ -48,12 +49,14 @@ public class EngineService {
     private final WebhooksConfig webhooks;
     private final WebhookMetrics webhookMetrics;
     private final Quotas quotas;
+    private final RetentionConfig retention;
     private volatile Engine engine;
 
     public EngineService(DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, Migrations migrations) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, RetentionConfig retention, Migrations migrations) {
         this.quotas = quotas;
+        this.retention = retention;
         this.deliveries = deliveries;
         this.transactions = transactions;
         this.vertx = vertx;
@@ -82,7 +85,7 @@ public class EngineService {
     /** An engine named {@code node} with this process's parts, database and upstreams, to build (tests build several, as several processes). */
     EngineBuilder builder(String node) {
         return new EngineBuilder(node, deliveries, transactions, vertx, time, config, metrics, limits, upstreams, batches, lines, files, batchLog,
-                webhooks, webhookMetrics, quotas);
+                webhooks, webhookMetrics, quotas, retention);
     }
 
     /** The running engine, or null when disabled. */
