@@ -300,15 +300,19 @@ public class LineStore {
     static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
 
     /**
-     * Retention: deletes up to $3 lines of batch $1 after line $2, in line order (a range of the
-     * primary key); how many, the last line deleted ($2 when none) and the bytes their bodies and
-     * answers took as stored.
+     * Retention: deletes the lines of batch $1 numbered after $2 up to $2 + $3 (after $2 = 0: from
+     * its first line left), by their keys (an array of numbers, probed in the primary key whatever
+     * the statistics say, as a page of the files is read); how many, the end of the range, the
+     * bytes their bodies and answers took as stored, and whether the batch has lines past it.
      */
     static final String PURGE = compact("""
-            with d as (delete from requests where batch_id = $1 and line in
-                         (select line from requests where batch_id = $1 and line > $2 order by line limit $3)
-                       returning line, pg_column_size(body) + coalesce(pg_column_size(response), 0) as size)
-            select count(*), coalesce(max(line), $2), coalesce(sum(size), 0)::bigint from d
+            with f as (select case when $2::int > 0 then $2::int
+                                   else (select coalesce(min(line), 1) - 1 from requests where batch_id = $1) end as after),
+                 d as (delete from requests where batch_id = $1
+                          and line = any(array(select generate_series(f.after + 1, f.after + $3::int) from f))
+                       returning pg_column_size(body) + coalesce(pg_column_size(response), 0) as size)
+            select (select count(*) from d), (select after + $3::int from f), (select coalesce(sum(size), 0) from d)::bigint,
+                   (select max(line) from requests where batch_id = $1) > (select after + $3::int from f)
             """);
 
     /** Whether a line of the batch expired. */
@@ -689,15 +693,21 @@ public class LineStore {
                 });
     }
 
-    /** What one purge step deleted: lines, the last line deleted, and the bytes of their bodies and answers as stored. */
-    public record Purged(int lines, int lastLine, long bytes) {
+    /**
+     * What one purge step deleted: lines, the end of the range of line numbers it covered, the
+     * bytes of their bodies and answers as stored, and whether the batch has lines past that range.
+     */
+    public record Purged(int lines, int rangeEnd, long bytes, boolean more) {
     }
 
-    /** Retention: deletes up to {@code limit} lines of the batch after line {@code afterLine}, in {@code tx} (see {@link #PURGE}). */
-    public Uni<Purged> purge(Tx tx, String batchId, int afterLine, int limit) {
-        return tx.client().preparedQuery(PURGE).execute(Tuple.of(batchId, afterLine, limit)).map(rs -> {
+    /**
+     * Retention: deletes the batch's lines numbered after {@code afterLine} (0: from its first line
+     * left) up to {@code afterLine + count}, in {@code tx} (see {@link #PURGE}).
+     */
+    public Uni<Purged> purge(Tx tx, String batchId, int afterLine, int count) {
+        return tx.client().preparedQuery(PURGE).execute(Tuple.of(batchId, afterLine, count)).map(rs -> {
             Row r = rs.iterator().next();
-            return new Purged((int) r.getLong(0).longValue(), r.getInteger(1), r.getLong(2));
+            return new Purged((int) r.getLong(0).longValue(), r.getInteger(1), r.getLong(2), Boolean.TRUE.equals(r.getBoolean(3)));
         });
     }
 

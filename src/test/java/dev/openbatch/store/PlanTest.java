@@ -139,7 +139,8 @@ class PlanTest {
                 + "', '24h', 'u', null, 0, 0, null", "batches" });
         // retention: a purge step's pick and its deletion of one range of lines
         s.put("batch to purge next", new String[] { BatchStore.NEXT_TO_PURGE, "1000", "batches", "batches_data_due" });
-        s.put("purge a range of lines", new String[] { LineStore.PURGE, "'" + big() + "', 0, 5000", "", "requests_pkey" });
+        s.put("purge the first lines left", new String[] { LineStore.PURGE, "'" + big() + "', 0, 5000", "", "requests_pkey" });
+        s.put("purge a range of lines", new String[] { LineStore.PURGE, "'" + big() + "', 100, 5000", "", "requests_pkey" });
         return s;
     }
 

@@ -19,8 +19,8 @@ import io.smallrye.mutiny.Uni;
  * process holds ({@code for update skip locked}, so replicas purge different batches and never
  * wait on one another), marks it purged if it is not yet (from that commit the API answers 410 for
  * its results and lines and 409 for a retry: the mark commits with or before the first deletion,
- * so no reader ever sees part of the lines), deletes up to {@code rows-per-transaction} of its
- * lines in line order, and marks it done once none is left. The engine's statements touch only live
+ * so no reader ever sees part of the lines), deletes its lines numbered in the next range of
+ * {@code rows-per-transaction} line numbers, and marks it done once no line is left past it. The engine's statements touch only live
  * batches' rows, so they never wait on a step.
  */
 public final class BatchDataRetention implements Job {
@@ -32,7 +32,7 @@ public final class BatchDataRetention implements Job {
     private final Time time;
     private final EngineMetrics metrics;
     private final RetentionConfig config;
-    /** Where this process's purge of a batch is (the last line it deleted), so the next step starts after it. */
+    /** Where this process's purge of a batch is (the end of the range it last deleted), so the next step starts after it. */
     private String lastBatch;
     private int lastLine;
 
@@ -81,7 +81,7 @@ public final class BatchDataRetention implements Job {
             int after = b.id().equals(lastBatch) ? lastLine : 0;
             Uni<Void> mark = b.marked() ? Uni.createFrom().voidItem() : batches.markPurged(tx, b.id(), now);
             return mark.chain(() -> lines.purge(tx, b.id(), after, n)).chain(p -> {
-                boolean done = p.lines() < n;
+                boolean done = !p.more();
                 return (done ? batches.purgeDone(tx, b.id()) : Uni.createFrom().voidItem()).map(x -> new Step(b.id(), p, done));
             });
         })).invoke(s -> { // committed
@@ -90,7 +90,7 @@ public final class BatchDataRetention implements Job {
             }
             metrics.purged(EngineMetrics.PURGED_LINES, s.purged().lines(), s.purged().bytes());
             lastBatch = s.done() ? null : s.batchId();
-            lastLine = s.done() ? 0 : s.purged().lastLine();
+            lastLine = s.done() ? 0 : s.purged().rangeEnd();
             if (s.done()) {
                 LOG.infof("batch %s: its data expired, every line of it is deleted", s.batchId());
             }
