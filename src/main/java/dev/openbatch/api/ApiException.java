@@ -47,6 +47,11 @@ public class ApiException extends RuntimeException {
         return new ApiException(409, "invalid_request_error", message, null, code);
     }
 
+    /** 410: the object is there but what was asked of it is gone for good (its data expired). */
+    public static ApiException gone(String message, String code) {
+        return new ApiException(410, "invalid_request_error", message, null, code);
+    }
+
     /** 413: a body or file over the configured limit. */
     public static ApiException tooLarge(String message, String param) {
         return new ApiException(413, "invalid_request_error", message, param, "file_too_large");

@@ -71,4 +71,7 @@ public class BatchEntity extends PanacheEntityBase {
     /** The secret of its lines' ids ({@code Ids.LineIds}); made by the database, never shown. */
     @Column(name = "line_key", insertable = false, updatable = false)
     public byte[] lineKey;
+    /** When the purge of its lines began (its data expired; retention sets it, never the API), or null. */
+    @Column(name = "data_purged_at", insertable = false, updatable = false)
+    public Long dataPurgedAt;
 }

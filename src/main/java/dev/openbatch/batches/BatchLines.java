@@ -133,6 +133,9 @@ public class BatchLines {
     public Uni<Results> results(String batchId, byte[] lineKey, Position after, Outcome outcome, int limit) {
         Boolean succeeded = outcome == Outcome.ALL ? null : outcome == Outcome.SUCCEEDED;
         return lines.settled(batchId, after.xid(), after.line(), limit + 1, succeeded, RESULTS_BYTES).map(page -> {
+            if (page.purged()) {
+                throw resultsExpired(batchId);
+            }
             List<LineStore.SettledLine> rows = page.lines();
             List<LineStore.SettledLine> read = rows.size() > limit ? rows.subList(0, limit) : rows;
             boolean more = page.scanned() > read.size(); // cut by the limit, or by the bytes
@@ -188,6 +191,26 @@ public class BatchLines {
         });
     }
 
+    // ---- after retention ----
+
+    /** 410 {@code results_expired}: the batch's lines were purged (its data expired), so it has no results stream any more. */
+    public static ApiException resultsExpired(String batchId) {
+        return ApiException.gone("The results of batch " + batchId + " have expired and were deleted (its output expired, or it ended"
+                + " longer ago than the retention allows); the batch itself, its counts and usage remain.", "results_expired");
+    }
+
+    /** 410 {@code data_expired}: the batch's lines were purged, so none can be listed. */
+    public static ApiException linesExpired(String batchId) {
+        return ApiException.gone("The lines of batch " + batchId + " have expired and were deleted (its output expired, or it ended"
+                + " longer ago than the retention allows); the batch itself, its counts and usage remain.", "data_expired");
+    }
+
+    /** 409 {@code data_expired}: the batch's lines (their bodies) were purged, so there is nothing to copy into a retry. */
+    public static ApiException dataExpired(String batchId) {
+        return ApiException.conflict("Batch " + batchId + " cannot be retried: its lines and their bodies have expired and were deleted."
+                + " Create a new batch from an input file instead.", "data_expired");
+    }
+
     // ---- the lines' states ----
 
     /**
@@ -199,6 +222,9 @@ public class BatchLines {
         String[] c = codes.isEmpty() ? null : codes.toArray(String[]::new);
         boolean unsuccessful = !states.isEmpty() && LineState.UNSUCCESSFUL.containsAll(states);
         return lines.lines(batchId, afterLine, s, c, limit, unsuccessful).map(rows -> {
+            if (rows == null) {
+                throw linesExpired(batchId);
+            }
             Ids.LineIds ids = new Ids.LineIds(lineKey);
             List<LineView> out = new ArrayList<>(rows.size());
             for (LineStore.StateLine r : rows) {
@@ -235,6 +261,11 @@ public class BatchLines {
                 r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.idempotencyKey(), r.requestHash());
         return transactions.run(tx -> quotas.admitLiveBatch(tx, r.project())
                 .chain(() -> batches.insertRetry(tx, row))
+                .invoke(inserted -> {
+                    if (!inserted) {
+                        throw dataExpired(r.retriedId());
+                    }
+                })
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
                 .call(n -> {
                     if (n == 0) {

@@ -102,6 +102,9 @@ public class RetryService {
                 throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a batch that has ended (completed, expired,"
                         + " cancelled) can be retried.", "batch_not_terminal");
             }
+            if (b.dataPurgedAt != null) {
+                throw BatchLines.dataExpired(b.id);
+            }
             if (status == BatchStatus.FAILED) {
                 throw ApiException.conflict("Batch " + b.id + " failed validation and has no lines to retry; fix its input file and create"
                         + " a new batch.", "nothing_to_retry");

@@ -8,8 +8,10 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.engine.dispatch.Dispatcher;
+import dev.openbatch.engine.housekeeping.BatchDataRetention;
 import dev.openbatch.engine.housekeeping.FileRetention;
 import dev.openbatch.engine.housekeeping.Gauges;
 import dev.openbatch.engine.housekeeping.Heartbeat;
@@ -21,6 +23,7 @@ import dev.openbatch.engine.housekeeping.SpendCheck;
 import dev.openbatch.engine.housekeeping.UpstreamShares;
 import dev.openbatch.engine.housekeeping.WebhookBacklog;
 import dev.openbatch.engine.housekeeping.WebhookDeliveries;
+import dev.openbatch.engine.housekeeping.WebhookRetention;
 import dev.openbatch.engine.lifecycle.BatchLog;
 import dev.openbatch.engine.lifecycle.Lifecycle;
 import dev.openbatch.engine.metrics.EngineMetrics;
@@ -66,14 +69,17 @@ final class EngineBuilder {
     private BatchStore batches;
     private LineStore lines;
     private List<Upstream> upstreams;
+    private RetentionConfig retention;
 
     /** An engine named {@code node}, with every part as this process's engine has it. */
     EngineBuilder(String node, DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
-            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, SpendCaps spendCaps, QuotasConfig quotasConfig) {
+            WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, SpendCaps spendCaps, QuotasConfig quotasConfig,
+            RetentionConfig retention) {
         this.node = node;
         this.spendCaps = spendCaps;
         this.quotasConfig = quotasConfig;
+        this.retention = retention;
         this.quotas = quotas;
         this.deliveries = deliveries;
         this.transactions = transactions;
@@ -99,6 +105,12 @@ final class EngineBuilder {
 
     EngineBuilder webhooks(WebhooksConfig webhooks) {
         this.webhooks = webhooks;
+        return this;
+    }
+
+    /** How long it keeps what batches, files and webhooks leave behind (its retention jobs, its batches' data expiry). */
+    EngineBuilder retention(RetentionConfig retention) {
+        this.retention = retention;
         return this;
     }
 
@@ -149,7 +161,7 @@ final class EngineBuilder {
     }
 
     Lifecycle lifecycle() {
-        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas);
+        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas, retention);
     }
 
     WebhookDeliverer webhookDeliverer() {
@@ -170,7 +182,9 @@ final class EngineBuilder {
                 new UpstreamShares(node, time, new ShareStore(transactions), dispatchers.shared(), r -> context.runOnContext(r), lease),
                 new LeaseSweep(node, time, nodes, metrics, lease, config.tick().toMillis()),
                 new OrphanSweep(nodes),
-                new FileRetention(files, time),
+                new FileRetention(files, time, metrics, retention),
+                new BatchDataRetention(transactions, batches, lines, time, metrics, retention),
+                new WebhookRetention(transactions, time, metrics, retention),
                 new Gauges(batches, metrics),
                 new RequestTimeouts(dispatchers::expireSlowRequests),
                 new SpendCheck(spendCaps, metrics, r -> context.runOnContext(r), dispatchers::paused, quotasConfig.spendCheck().toMillis()),

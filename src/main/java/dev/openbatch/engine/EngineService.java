@@ -11,6 +11,7 @@ import org.jboss.logging.Logger;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.db.Migrations;
 import dev.openbatch.engine.lifecycle.BatchLog;
@@ -52,15 +53,17 @@ public class EngineService {
     private final Quotas quotas;
     private final SpendCaps spendCaps;
     private final QuotasConfig quotasConfig;
+    private final RetentionConfig retention;
     private volatile Engine engine;
 
     public EngineService(DeliveryStore deliveries, Transactions transactions, Vertx vertx, Time time, EngineConfig config, EngineMetrics metrics,
             LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines, FileStore files, BatchLog batchLog,
             WebhooksConfig webhooks, WebhookMetrics webhookMetrics, Quotas quotas, SpendCaps spendCaps, QuotasConfig quotasConfig,
-            Migrations migrations) {
+            RetentionConfig retention, Migrations migrations) {
         this.quotas = quotas;
         this.spendCaps = spendCaps;
         this.quotasConfig = quotasConfig;
+        this.retention = retention;
         this.deliveries = deliveries;
         this.transactions = transactions;
         this.vertx = vertx;
@@ -89,7 +92,7 @@ public class EngineService {
     /** An engine named {@code node} with this process's parts, database and upstreams, to build (tests build several, as several processes). */
     EngineBuilder builder(String node) {
         return new EngineBuilder(node, deliveries, transactions, vertx, time, config, metrics, limits, upstreams, batches, lines, files, batchLog,
-                webhooks, webhookMetrics, quotas, spendCaps, quotasConfig);
+                webhooks, webhookMetrics, quotas, spendCaps, quotasConfig, retention);
     }
 
     /** The running engine, or null when disabled. */

@@ -9,6 +9,7 @@ import dev.openbatch.api.Ids;
 import dev.openbatch.api.LimitsConfig;
 import dev.openbatch.api.ListPage;
 import dev.openbatch.api.Params;
+import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.quotas.Quota;
 import dev.openbatch.quotas.Quotas;
@@ -47,10 +48,12 @@ public class FileService {
     private final UploadSlots slots;
     private final Vertx vertx;
     private final Quotas quotas;
+    private final RetentionConfig retention;
 
     public FileService(FileRepository files, FileStore store, LimitsConfig limits, Time time, BatchStore batches, Transactions transactions,
-            UploadSlots slots, Vertx vertx, Quotas quotas) {
+            UploadSlots slots, Vertx vertx, Quotas quotas, RetentionConfig retention) {
         this.quotas = quotas;
+        this.retention = retention;
         this.files = files;
         this.store = store;
         this.limits = limits;
@@ -119,7 +122,7 @@ public class FileService {
             throw ApiException.tooLarge("File is " + size + " bytes; the limit is " + limits.maxUploadBytes() + " bytes.", "file");
         }
         long now = time.seconds();
-        Long expiresAt = null;
+        long expiresAt = now + retention.files().toSeconds(); // as OpenAI's batch files: none is kept forever
         if (anchor != null || expiresAfterSeconds != null) {
             if (!"created_at".equals(anchor)) {
                 throw ApiException.invalid("Invalid value for 'expires_after[anchor]': only 'created_at' is supported.", "expires_after[anchor]", "invalid_value");

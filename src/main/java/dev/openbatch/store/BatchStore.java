@@ -253,13 +253,13 @@ public class BatchStore {
     }
 
     static final String INVALID = "update batches set status = " + BatchStatus.FAILED.sql() + ", failed_at = $3, errors = $4,"
-            + " model = coalesce($5, model), validated = true, claimed_by = null, lease_until = null"
+            + " model = coalesce($5, model), validated = true, claimed_by = null, lease_until = null, data_expires_at = $6"
             + " where id = $1 and fence = $2 and status in (" + VALIDATING + ", " + CANCELLING + ") returning status";
 
-    /** Validation found errors: the batch fails with them; null when the claim was lost. */
-    public Uni<BatchStatus> invalid(Tx tx, String batchId, long fence, String errorsJson, String model, long nowSeconds) {
+    /** Validation found errors: the batch fails with them (its data, none, expiring at {@code dataExpiresAt}); null when the claim was lost. */
+    public Uni<BatchStatus> invalid(Tx tx, String batchId, long fence, String errorsJson, String model, long nowSeconds, long dataExpiresAt) {
         return tx.client().preparedQuery(INVALID)
-                .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model))
+                .execute(Tuple.of(batchId, fence, nowSeconds, errorsJson, model, dataExpiresAt))
                 .map(rs -> rs.size() == 0 ? null : BatchStatus.FAILED);
     }
 
@@ -293,8 +293,9 @@ public class BatchStore {
                 });
     }
 
-    /** The terminal transition, with the files written. */
-    public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
+    /** The terminal transition, with the files written; its lines are purged from {@code dataExpiresAt} (Unix seconds). */
+    public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId,
+            long dataExpiresAt) {
         String at = switch (to) {
             case COMPLETED -> "completed_at";
             case EXPIRED -> "expired_at";
@@ -302,8 +303,8 @@ public class BatchStore {
             default -> throw new IllegalArgumentException(to.wire());
         };
         return tx.client().preparedQuery("update batches set status = $3, " + at + " = $4, output_file_id = $5,"
-                + " error_file_id = $6, claimed_by = null, lease_until = null where id = $1 and fence = $2")
-                .execute(Tuple.of(batchId, fence, to.wire(), nowSeconds, outputFileId, errorFileId))
+                + " error_file_id = $6, claimed_by = null, lease_until = null, data_expires_at = $7 where id = $1 and fence = $2")
+                .execute(Tuple.from(new Object[] { batchId, fence, to.wire(), nowSeconds, outputFileId, errorFileId, dataExpiresAt }))
                 .map(u -> u.rowCount() == 1);
     }
 
@@ -318,7 +319,7 @@ public class BatchStore {
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
                                  output_expires_after, created_at, created_us, expires_at, validated, total, idempotency_key, request_hash)
             select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, true, 0, $10, $11
-              from batches where id = $2
+              from batches where id = $2 and data_purged_at is null for share
             """.formatted(VALIDATING));
 
     /**
@@ -330,9 +331,57 @@ public class BatchStore {
             String metadataJson, long now, long createdUs, String idempotencyKey, String requestHash) {
     }
 
-    public Uni<Void> insertRetry(Tx tx, NewRetry r) {
+    /**
+     * Inserts the retry batch; false when the retried batch's lines were purged (its data expired).
+     * The retried batch's row is share-locked until the transaction ends: a purge marks it only
+     * after, and one that marked it first is seen here, so the lines copied next are all there.
+     */
+    public Uni<Boolean> insertRetry(Tx tx, NewRetry r) {
         return tx.client().preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
-                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt(), r.idempotencyKey(), r.requestHash() })).replaceWithVoid();
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt(), r.idempotencyKey(), r.requestHash() })).map(rs -> rs.rowCount() == 1);
+    }
+
+    // ---- retention (engine/housekeeping) ----
+
+    /**
+     * The ended batch whose data is due first (at $1, Unix seconds) and whose lines are not all
+     * deleted yet, that no other process holds: locked until the transaction ends, so that each
+     * process purges a batch of its own. A range of {@code batches_data_due}.
+     */
+    static final String NEXT_TO_PURGE = "select id, data_purged_at is not null from batches where data_expires_at <= $1 and not data_purge_done"
+            + " order by data_expires_at limit 1 for update skip locked";
+
+    /** A batch whose lines are due, locked by this transaction, and whether their purge has begun. */
+    public record Purging(String id, boolean marked) {
+    }
+
+    /** The batch to purge next (see {@link #NEXT_TO_PURGE}), or null when none is due. */
+    public Uni<Purging> nextToPurge(Tx tx, long nowSeconds) {
+        return tx.client().preparedQuery(NEXT_TO_PURGE).execute(Tuple.of(nowSeconds))
+                .map(rs -> rs.size() == 0 ? null : new Purging(rs.iterator().next().getString(0), rs.iterator().next().getBoolean(1)));
+    }
+
+    /** The purge of the batch's lines begins: from this commit on the API answers that its data expired. */
+    public Uni<Void> markPurged(Tx tx, String batchId, long nowSeconds) {
+        return tx.client().preparedQuery("update batches set data_purged_at = $2 where id = $1 and data_purged_at is null")
+                .execute(Tuple.of(batchId, nowSeconds)).replaceWithVoid();
+    }
+
+    /** Every line of the batch is deleted: the purge is done with it. */
+    public Uni<Void> purgeDone(Tx tx, String batchId) {
+        return tx.client().preparedQuery("update batches set data_purge_done = true where id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
+    }
+
+    /** The due time of the oldest batch whose lines are due and not all deleted at {@code nowSeconds}, and how many such batches. */
+    public record Overdue(Long oldest, long count) {
+    }
+
+    public Uni<Overdue> purgeBacklog(long nowSeconds) {
+        return pool.preparedQuery("select min(data_expires_at), count(*) from batches where data_expires_at <= $1 and not data_purge_done")
+                .execute(Tuple.of(nowSeconds)).map(rs -> {
+                    Row r = rs.iterator().next();
+                    return new Overdue(r.getLong(0), r.getLong(1));
+                });
     }
 
     static final String START = "update batches set status = " + IN_PROGRESS + ", in_progress_at = $3, total = $2"

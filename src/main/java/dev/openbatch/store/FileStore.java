@@ -181,12 +181,35 @@ public class FileStore {
                 .onItem().transformToUniAndConcatenate(seq -> chunk(fileId, seq));
     }
 
-    /** Files past their {@code expires_at} are deleted, except the input of a batch still live; how many. */
-    public Uni<Integer> deleteExpired(long nowSeconds) {
-        return pool.preparedQuery("delete from files f where f.expires_at is not null and f.expires_at < $1"
-                + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + Wire.sqlList(BatchStatus.LIVE) + ")")
-                .execute(Tuple.of(nowSeconds))
-                .map(rs -> rs.rowCount());
+    /** The files past their {@code expires_at} ($1), except the input of a batch still live, oldest first (a range of {@code files_expiry}). */
+    private static final String EXPIRED = "select f.id from files f where f.expires_at < $1"
+            + " and not exists (select 1 from batches b where b.input_file_id = f.id and b.status in " + Wire.sqlList(BatchStatus.LIVE) + ")"
+            + " order by f.expires_at";
+
+    /**
+     * Up to $2 expired files (see {@link #EXPIRED}) that no other process is deleting are deleted,
+     * with their chunks and line index (cascade); how many and their bytes.
+     */
+    static final String DELETE_EXPIRED = "with d as (delete from files where id in (" + EXPIRED + " limit $2 for update of f skip locked)"
+            + " returning bytes) select count(*), coalesce(sum(bytes), 0)::bigint from d";
+
+    /** What a deletion of expired files removed. */
+    public record Deleted(int files, long bytes) {
+    }
+
+    /** Deletes up to {@code limit} expired files in one transaction (see {@link #DELETE_EXPIRED}). */
+    public Uni<Deleted> deleteExpired(long nowSeconds, int limit) {
+        return pool.preparedQuery(DELETE_EXPIRED).execute(Tuple.of(nowSeconds, limit))
+                .map(rs -> {
+                    Row r = rs.iterator().next();
+                    return new Deleted((int) r.getLong(0).longValue(), r.getLong(1));
+                });
+    }
+
+    /** The {@code expires_at} of the oldest file that is expired and may be deleted at {@code nowSeconds}, or null. */
+    public Uni<Long> oldestExpired(long nowSeconds) {
+        return pool.preparedQuery("select f.expires_at from (" + EXPIRED + " limit 1) x join files f on f.id = x.id")
+                .execute(Tuple.of(nowSeconds)).map(rs -> rs.size() == 0 ? null : rs.iterator().next().getLong(0));
     }
 
     /** Deletes the files an earlier, interrupted finalization of the batch left behind. */

@@ -271,8 +271,9 @@ public class LineStore {
      * {@code requests_settled}, each line read once.
      */
     static final String RESULTS = compact("""
-            with b as (select status not in %s as ended from batches where id = $1)
-            select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n
+            with b as (select status not in %s as ended, data_purged_at is not null as purged from batches where id = $1)
+            select b.ended, p.xid, p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.n,
+                   b.purged
               from b left join lateral (
                 select r.*, sum(r.size) over (order by r.sx rows unbounded preceding) as upto, count(*) over () as n
                   from (select q.settled_seq as sx, q.settled_seq::text as xid, q.line, q.state, w.want,
@@ -288,14 +289,18 @@ public class LineStore {
 
     /**
      * A page of a batch's lines in line order after line $2, up to $5, of the states in $3 and the
-     * error codes in $4 (null: any): a range of the primary key.
+     * error codes in $4 (null: any): a range of the primary key. The first column says, in the same
+     * snapshot, whether the batch's lines were purged (then the page is not whole: the API answers 410).
      */
     static final String LINES = compact("""
-            select r.line, r.custom_id, r.state, r.attempts, r.status_code, r.error_code, r.error_message, r.not_before
-              from requests r
-             where r.batch_id = $1 and r.line > $2 and ($3::text[] is null or r.state = any($3))
-               and ($4::text[] is null or r.error_code = any($4))
-             order by r.line limit $5
+            with b as (select data_purged_at is not null as purged from batches where id = $1)
+            select b.purged, p.line, p.custom_id, p.state, p.attempts, p.status_code, p.error_code, p.error_message, p.not_before
+              from b left join lateral (
+                select r.line, r.custom_id, r.state, r.attempts, r.status_code, r.error_code, r.error_message, r.not_before
+                  from requests r
+                 where r.batch_id = $1 and r.line > $2 and ($3::text[] is null or r.state = any($3))
+                   and ($4::text[] is null or r.error_code = any($4))
+                 order by r.line limit $5) p on true
             """);
 
     /** The same, when every state asked for is one of the error file's: a range of {@code requests_unsuccessful}. */
@@ -316,6 +321,22 @@ public class LineStore {
 
     /** The highest line number of a batch (the primary key's last entry). */
     static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
+
+    /**
+     * Retention: deletes the lines of batch $1 numbered after $2 up to $2 + $3 (after $2 = 0: from
+     * its first line left), by their keys (an array of numbers, probed in the primary key whatever
+     * the statistics say, as a page of the files is read); how many, the end of the range, the
+     * bytes their bodies and answers took as stored, and whether the batch has lines past it.
+     */
+    static final String PURGE = compact("""
+            with f as (select case when $2::int > 0 then $2::int
+                                   else (select coalesce(min(line), 1) - 1 from requests where batch_id = $1) end as after),
+                 d as (delete from requests where batch_id = $1
+                          and line = any(array(select generate_series(f.after + 1, f.after + $3::int) from f))
+                       returning pg_column_size(body) + coalesce(pg_column_size(response), 0) as size)
+            select (select count(*) from d), (select after + $3::int from f), (select coalesce(sum(size), 0) from d)::bigint,
+                   (select max(line) from requests where batch_id = $1) > (select after + $3::int from f)
+            """);
 
     /** Whether a line of the batch expired. */
     static final String ANY_EXPIRED = "select exists (select 1 from requests where batch_id = $1 and state = " + EXPIRED + ")";
@@ -649,9 +670,10 @@ public class LineStore {
 
     /**
      * What a results read found: whether the batch has ended (null: no such batch), the lines in
-     * stream order, and how many lines the range held.
+     * stream order, how many lines the range held, and whether the batch's lines were purged (its
+     * data expired: the page is not whole).
      */
-    public record SettledPage(Boolean ended, List<SettledLine> lines, long scanned) {
+    public record SettledPage(Boolean ended, List<SettledLine> lines, long scanned, boolean purged) {
     }
 
     /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
@@ -659,12 +681,14 @@ public class LineStore {
         return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
                 .map(rows -> {
                     Boolean ended = null;
+                    boolean purged = false;
                     long scanned = 0;
                     long lastXid = afterXid;
                     int lastLine = afterLine;
                     List<SettledLine> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
                         ended = r.getBoolean(0);
+                        purged = r.getBoolean(11);
                         if (r.getValue(1) == null) {
                             continue; // the batch, without a line
                         }
@@ -679,7 +703,7 @@ public class LineStore {
                         out.add(new SettledLine(xid, line, r.getString(3), r.getInteger(4), r.getString(5), r.getBuffer(6),
                                 r.getString(7), r.getString(8)));
                     }
-                    return new SettledPage(ended, out, scanned);
+                    return new SettledPage(ended, out, scanned, purged);
                 });
     }
 
@@ -688,18 +712,42 @@ public class LineStore {
             String errorMessage, long notBefore) {
     }
 
-    /** A page of lines for GET /v1/batches/{id}/requests (see {@link #LINES}). */
+    /** A page of lines for GET /v1/batches/{id}/requests, or null when the batch's lines were purged (see {@link #LINES}). */
     public Uni<List<StateLine>> lines(String batchId, int afterLine, String[] states, String[] codes, int limit, boolean unsuccessfulOnly) {
         return pool.preparedQuery(unsuccessfulOnly ? UNSUCCESSFUL_LINES : LINES)
                 .execute(Tuple.of(batchId, afterLine, states, codes).addInteger(limit))
                 .map(rows -> {
                     List<StateLine> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
-                        out.add(new StateLine(r.getInteger(0), r.getString(1), LineState.of(r.getString(2)), r.getInteger(3),
-                                r.getInteger(4), r.getString(5), r.getString(6), r.getLong(7)));
+                        if (Boolean.TRUE.equals(r.getBoolean(0))) {
+                            return null;
+                        }
+                        if (r.getValue(1) == null) {
+                            continue; // the batch, without a line
+                        }
+                        out.add(new StateLine(r.getInteger(1), r.getString(2), LineState.of(r.getString(3)), r.getInteger(4),
+                                r.getInteger(5), r.getString(6), r.getString(7), r.getLong(8)));
                     }
                     return out;
                 });
+    }
+
+    /**
+     * What one purge step deleted: lines, the end of the range of line numbers it covered, the
+     * bytes of their bodies and answers as stored, and whether the batch has lines past that range.
+     */
+    public record Purged(int lines, int rangeEnd, long bytes, boolean more) {
+    }
+
+    /**
+     * Retention: deletes the batch's lines numbered after {@code afterLine} (0: from its first line
+     * left) up to {@code afterLine + count}, in {@code tx} (see {@link #PURGE}).
+     */
+    public Uni<Purged> purge(Tx tx, String batchId, int afterLine, int count) {
+        return tx.client().preparedQuery(PURGE).execute(Tuple.of(batchId, afterLine, count)).map(rs -> {
+            Row r = rs.iterator().next();
+            return new Purged((int) r.getLong(0).longValue(), r.getInteger(1), r.getLong(2), Boolean.TRUE.equals(r.getBoolean(3)));
+        });
     }
 
     /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */

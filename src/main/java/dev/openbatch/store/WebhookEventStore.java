@@ -25,7 +25,46 @@ public final class WebhookEventStore {
              where e.type = any(string_to_array(w.event_types, ','))
             """.formatted(DeliveryState.PENDING.sql());
 
+    /**
+     * Retention: up to $2 events made before $1 (Unix seconds) none of whose deliveries is still
+     * pending, oldest first (a range of {@code webhook_events_age}), that no other process is
+     * deleting, are deleted with their deliveries; how many of each.
+     */
+    static final String PURGE = """
+            with ev as (select e.id from webhook_events e where e.created_at < $1
+                           and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.state = %s)
+                         order by e.created_at limit $2 for update skip locked),
+                 dd as (delete from webhook_deliveries d using ev where d.event_id = ev.id returning 1),
+                 de as (delete from webhook_events e using ev where e.id = ev.id returning 1)
+            select (select count(*) from de), (select count(*) from dd)
+            """.formatted(DeliveryState.PENDING.sql());
+
+    /** The oldest event made before $1 that {@link #PURGE} would delete: its {@code created_at}. */
+    static final String OLDEST = """
+            select e.created_at from webhook_events e where e.created_at < $1
+               and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.state = %s)
+             order by e.created_at limit 1
+            """.formatted(DeliveryState.PENDING.sql());
+
     private WebhookEventStore() {
+    }
+
+    /** What one purge of events deleted. */
+    public record Purged(int events, int deliveries) {
+    }
+
+    /** Deletes up to {@code limit} events made before {@code beforeSeconds}, with their deliveries (see {@link #PURGE}). */
+    public static Uni<Purged> purge(Tx tx, long beforeSeconds, int limit) {
+        return tx.client().preparedQuery(PURGE).execute(Tuple.of(beforeSeconds, limit)).map(rs -> {
+            var r = rs.iterator().next();
+            return new Purged((int) r.getLong(0).longValue(), (int) r.getLong(1).longValue());
+        });
+    }
+
+    /** The {@code created_at} of the oldest event made before {@code beforeSeconds} that may be deleted, or null. */
+    public static Uni<Long> oldest(Tx tx, long beforeSeconds) {
+        return tx.client().preparedQuery(OLDEST).execute(Tuple.of(beforeSeconds))
+                .map(rs -> rs.size() == 0 ? null : rs.iterator().next().getLong(0));
     }
 
     /**

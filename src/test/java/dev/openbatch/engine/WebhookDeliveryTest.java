@@ -484,8 +484,9 @@ class WebhookDeliveryTest extends EngineTesting {
         }
 
         @Override
-        public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId) {
-            return super.end(tx, batchId, fence, to, nowSeconds, outputFileId, errorFileId).chain(ok -> {
+        public Uni<Boolean> end(Tx tx, String batchId, long fence, BatchStatus to, long nowSeconds, String outputFileId, String errorFileId,
+                long dataExpiresAt) {
+            return super.end(tx, batchId, fence, to, nowSeconds, outputFileId, errorFileId, dataExpiresAt).chain(ok -> {
                 tries.incrementAndGet();
                 return failing.get() ? Uni.createFrom().failure(new IllegalStateException("the database went away (made by the test)"))
                         : Uni.createFrom().item(ok);

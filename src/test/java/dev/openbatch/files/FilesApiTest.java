@@ -67,7 +67,8 @@ class FilesApiTest {
         assertEquals("file", f.getString("object"));
         assertEquals(content.length, f.getLong("bytes"));
         assertTrue(f.getLong("created_at") >= before && f.getLong("created_at") <= before + 5);
-        assertNull(f.get("expires_at"));
+        // no expires_after: the default retention of files (openbatch.retention.files, 30 days), as OpenAI's batch files
+        assertEquals(f.getLong("created_at") + 30 * 86400, f.getLong("expires_at"));
         assertEquals("input.jsonl", f.getString("filename"));
         assertEquals("batch", f.getString("purpose"));
         assertEquals("processed", f.getString("status"));

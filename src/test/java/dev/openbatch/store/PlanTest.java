@@ -137,6 +137,10 @@ class PlanTest {
                 "requests_unsuccessful" });
         s.put("insert a retry batch", new String[] { BatchStore.INSERT_RETRY, "'pb-" + run + "-retry', '" + b(13) + "', 'job-" + run
                 + "', '24h', 'u', null, 0, 0, null, null, null", "batches" });
+        // retention: a purge step's pick and its deletion of one range of lines
+        s.put("batch to purge next", new String[] { BatchStore.NEXT_TO_PURGE, "1000", "batches", "batches_data_due" });
+        s.put("purge the first lines left", new String[] { LineStore.PURGE, "'" + big() + "', 0, 5000", "", "requests_pkey" });
+        s.put("purge a range of lines", new String[] { LineStore.PURGE, "'" + big() + "', 100, 5000", "", "requests_pkey" });
         return s;
     }
 

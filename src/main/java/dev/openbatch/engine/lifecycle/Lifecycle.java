@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.openbatch.api.LimitsConfig;
+import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.quotas.QuotaExceeded;
 import dev.openbatch.quotas.Quotas;
@@ -52,10 +53,12 @@ public final class Lifecycle {
     private final FileValidation input;
     private final EngineMetrics metrics;
     private final Quotas quotas;
+    private final RetentionConfig retention;
 
     public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines,
-            FileStore store, EngineMetrics metrics, Quotas quotas) {
+            FileStore store, EngineMetrics metrics, Quotas quotas, RetentionConfig retention) {
         this.quotas = quotas;
+        this.retention = retention;
         this.transactions = transactions;
         this.time = time;
         this.batches = batches;
@@ -208,7 +211,8 @@ public final class Lifecycle {
     private Uni<BatchStatus> fail(String batchId, long fence, FileValidation.Invalid invalid) {
         long now = time.millis();
         return transactions.run(tx -> WebhookOutbox.record(tx, batchId, BatchStatus.FAILED, now, time.orderingMicros())
-                .chain(() -> batches.invalid(tx, batchId, fence, BatchErrors.toJson(invalid.errors()), invalid.model(), now / 1000))
+                .chain(() -> batches.invalid(tx, batchId, fence, BatchErrors.toJson(invalid.errors()), invalid.model(), now / 1000,
+                        now / 1000 + retention.batchData().toSeconds()))
                 .map(s -> {
                     if (s == null) {
                         throw new Fenced(); // rolls the event back with it
@@ -302,10 +306,13 @@ public final class Lifecycle {
             if (b == null) {
                 return Uni.createFrom().<BatchStatus>nullItem();
             }
+            // its files expire after output_expires_after, or as any file; its lines with its output, or after batch-data
             Long oea = b.outputExpiresAfter();
-            return outputs.write(tx, batchId, b.lineKey(), b.project(), now, oea == null ? null : now + oea, time.orderingMicros())
+            long filesExpire = now + (oea != null ? oea : retention.files().toSeconds());
+            long dataExpires = now + (oea != null ? oea : retention.batchData().toSeconds());
+            return outputs.write(tx, batchId, b.lineKey(), b.project(), now, filesExpire, time.orderingMicros())
                     .call(() -> WebhookOutbox.record(tx, batchId, to, nowMillis, time.orderingMicros()))
-                    .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId()))
+                    .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId(), dataExpires))
                     .map(done -> {
                         if (!done) {
                             throw new Fenced(); // rolls the files and the event back with it

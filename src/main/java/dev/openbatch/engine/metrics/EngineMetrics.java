@@ -37,6 +37,19 @@ public class EngineMetrics {
     private final Map<String, Counter> drains = new ConcurrentHashMap<>();
     private final Map<String, ProjectCounters> projects = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> paused = new ConcurrentHashMap<>();
+    private final Map<String, Counter> purgedRows = new ConcurrentHashMap<>();
+    private final Map<String, Counter> purgedBytes = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> overdue = new ConcurrentHashMap<>();
+
+    /** What retention deletes, as the {@code kind} label of its counters. */
+    public static final String PURGED_LINES = "lines";
+    public static final String PURGED_FILES = "files";
+    public static final String PURGED_WEBHOOK_EVENTS = "webhook_events";
+    public static final String PURGED_WEBHOOK_DELIVERIES = "webhook_deliveries";
+    /** What retention waits for, as the {@code kind} label of its overdue gauge. */
+    public static final String DUE_BATCH_DATA = "batch_data";
+    public static final String DUE_FILES = "files";
+    public static final String DUE_WEBHOOKS = "webhooks";
 
     public EngineMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -55,6 +68,35 @@ public class EngineMetrics {
         }
         Gauge.builder("openbatch_lines_waiting", waiting, AtomicLong::get).description("Lines of in_progress batches not yet settled (queued or running), across all batches")
                 .register(registry);
+        for (String kind : new String[] { PURGED_LINES, PURGED_FILES, PURGED_WEBHOOK_EVENTS, PURGED_WEBHOOK_DELIVERIES }) {
+            purgedRows.put(kind, Counter.builder("openbatch_retention_purged_rows").description("Rows deleted by retention, by kind")
+                    .tag("kind", kind).register(registry));
+        }
+        for (String kind : new String[] { PURGED_LINES, PURGED_FILES }) {
+            purgedBytes.put(kind, Counter.builder("openbatch_retention_purged_bytes")
+                    .description("Bytes deleted by retention: lines' bodies and answers as stored, files' sizes").tag("kind", kind).register(registry));
+        }
+        for (String kind : new String[] { DUE_BATCH_DATA, DUE_FILES, DUE_WEBHOOKS }) {
+            AtomicLong v = new AtomicLong();
+            overdue.put(kind, v);
+            Gauge.builder("openbatch_retention_overdue_seconds", v, AtomicLong::get)
+                    .description("How long the oldest thing retention should have deleted has been due (0: nothing waits), by kind")
+                    .tag("kind", kind).register(registry);
+        }
+    }
+
+    /** Retention deleted {@code rows} rows of {@code kind} (one of the {@code PURGED_} kinds), taking {@code bytes} bytes. */
+    public void purged(String kind, long rows, long bytes) {
+        add(purgedRows.get(kind), rows);
+        Counter b = purgedBytes.get(kind);
+        if (b != null) {
+            add(b, bytes);
+        }
+    }
+
+    /** The oldest thing of {@code kind} (one of the {@code DUE_} kinds) that retention has not deleted has been due this long. */
+    public void overdue(String kind, long seconds) {
+        overdue.get(kind).set(Math.max(0, seconds));
     }
 
     public void claimLatency(long nanos) { claim.record(Duration.ofNanos(nanos)); }

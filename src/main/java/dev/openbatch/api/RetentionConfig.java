@@ -1,0 +1,43 @@
+package dev.openbatch.api;
+
+import java.time.Duration;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/**
+ * {@code openbatch.retention.*}: how long what clients leave behind is kept. Each expiry is fixed
+ * when the thing is made or ends (a file's {@code expires_at} at upload, a batch's data expiry at
+ * its terminal transition), from the settings of that moment; the housekeeping jobs then delete
+ * what is due, in small transactions. Usage and cost history ({@code usage_hourly}) is never deleted.
+ */
+@ConfigMapping(prefix = "openbatch.retention")
+public interface RetentionConfig {
+    /**
+     * How long a batch's lines (request bodies, answers, states) are kept after it ended when it
+     * has no {@code output_expires_after} (with one, they go when its output file expires). The
+     * batch object stays; its results and lines answer 410 and a retry 409 afterwards.
+     */
+    @WithDefault("30d")
+    Duration batchData();
+
+    /**
+     * The expiry of a file uploaded without {@code expires_after}, and of the output and error
+     * files of a batch without {@code output_expires_after}: its {@code expires_at} is its
+     * creation plus this (OpenAI's batch files expire after 30 days).
+     */
+    @WithDefault("30d")
+    Duration files();
+
+    /** How long webhook events and their deliveries are kept after the event (a delivery still pending is kept). */
+    @WithDefault("7d")
+    Duration webhooks();
+
+    /** How often each engine process looks for what is due. */
+    @WithDefault("1m")
+    Duration interval();
+
+    /** Rows deleted per transaction: each is short, and the engine's statements never wait long behind one. */
+    @WithDefault("5000")
+    int rowsPerTransaction();
+}
