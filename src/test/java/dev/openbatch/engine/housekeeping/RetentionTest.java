@@ -182,8 +182,8 @@ class RetentionTest {
                         + " upstream, model, created_at, created_us, completed_at, total, completed, validated, data_expires_at)"
                         + " values ($1, 'project-a', $2, '/v1/chat/completions', 'none', '24h', 'completed', 'fake', 'fake-model', 0, 0, 0, $3, $3,"
                         + " true, $4)").execute(Tuple.of(id, job, n, dueAt)))
-                .chain(() -> tx.preparedQuery("insert into requests (batch_id, line, custom_id, body, state, response, settled_xid)"
-                        + " select $1, l, 'c' || l, repeat('b', 300), 'succeeded', repeat('a', 300), pg_current_xact_id()"
+                .chain(() -> tx.preparedQuery("insert into requests (batch_id, line, custom_id, body, state, response, settled_seq)"
+                        + " select $1, l, 'c' || l, repeat('b', 300), 'succeeded', repeat('a', 300), l"
                         + " from generate_series(1, $2) l where l % 7 <> 3").execute(Tuple.of(id, n))))
                 .await().atMost(Duration.ofSeconds(30));
         return id;
