@@ -135,6 +135,11 @@ public class ErrorMappers {
             }
             root = root.getCause();
         }
+        if (clientGone(e)) {
+            // the client's own connection closed while its request was read: nobody is left to answer
+            LOG.debugf("request abandoned, the client closed its connection: %s", LogText.of(String.valueOf(root.getMessage())));
+            return respond(400, ApiError.of("The connection closed before the request was read.", "invalid_request_error", null, null));
+        }
         if (databaseUnreachable(e)) {
             return unavailable(root);
         }
@@ -146,6 +151,19 @@ public class ErrorMappers {
         LOG.warnf("request failed, the database is unreachable: %s", LogText.of(e.getMessage()));
         return respond(503, ApiError.of("The service cannot reach its database right now. Retry in a few seconds.",
                 "server_error", null, "service_unavailable"));
+    }
+
+    /** Whether the failure is the HTTP connection of the request itself closing (not the database's). */
+    private static boolean clientGone(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof io.vertx.core.http.HttpClosedException) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
     }
 
     private static boolean databaseUnreachable(Throwable e) {
