@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -38,7 +37,6 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
-import org.openqa.selenium.logging.LogEntry;
 import org.openqa.selenium.support.ui.Select;
 
 import dev.openbatch.testing.Api;
@@ -106,17 +104,7 @@ class ConsoleAdminBrowserTest {
 
     @AfterEach
     void screenshotAndConsole(TestInfo test) {
-        browser.screenshot(test.getTestMethod().orElseThrow().getName());
-        List<String> bad = new ArrayList<>();
-        for (LogEntry e : browser.consoleMessages()) {
-            String m = e.getMessage();
-            if (m.contains("Content Security Policy") || m.contains("Uncaught") || m.contains("TypeError") || m.contains("SyntaxError")
-                    || m.contains("ReferenceError")) {
-                bad.add(m);
-            }
-        }
-        assertTrue(bad.isEmpty(), "the browser's console: " + bad);
-        assertEquals(List.of(), browser.accessibilityProblems(), "the page the test ended on");
+        browser.assertCleanEnd(test.getTestMethod().orElseThrow().getName());
     }
 
     private void enterKey(String key) {

@@ -37,7 +37,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
-import org.openqa.selenium.logging.LogEntry;
 import org.openqa.selenium.support.ui.Select;
 
 import dev.openbatch.testing.Api;
@@ -95,17 +94,7 @@ class ConsoleBrowserTest {
 
     @AfterEach
     void screenshotAndConsole(TestInfo test) {
-        browser.screenshot(test.getTestMethod().orElseThrow().getName());
-        List<String> bad = new ArrayList<>();
-        for (LogEntry e : browser.consoleMessages()) {
-            String m = e.getMessage();
-            if (m.contains("Content Security Policy") || m.contains("Uncaught") || m.contains("TypeError") || m.contains("SyntaxError")
-                    || m.contains("ReferenceError")) {
-                bad.add(m);
-            }
-        }
-        assertTrue(bad.isEmpty(), "the browser's console: " + bad);
-        assertEquals(List.of(), browser.accessibilityProblems(), "the page the test ended on");
+        browser.assertCleanEnd(test.getTestMethod().orElseThrow().getName());
     }
 
     private void signIn(String key) {

@@ -177,6 +177,25 @@ public final class Browser implements AutoCloseable {
     }
 
     /** The browser's console messages since the last call. */
+    /**
+     * The end of a console test: a screenshot named after it, then no script error in the browser's
+     * console (a blocked script, an uncaught exception) and no accessibility problem on the page it
+     * ended on.
+     */
+    public void assertCleanEnd(String name) {
+        screenshot(name);
+        List<String> bad = new java.util.ArrayList<>();
+        for (LogEntry e : consoleMessages()) {
+            String m = e.getMessage();
+            if (m.contains("Content Security Policy") || m.contains("Uncaught") || m.contains("TypeError") || m.contains("SyntaxError")
+                    || m.contains("ReferenceError")) {
+                bad.add(m);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(bad.isEmpty(), "the browser's console: " + bad);
+        org.junit.jupiter.api.Assertions.assertEquals(List.of(), accessibilityProblems(), "the page the test ended on");
+    }
+
     public List<LogEntry> consoleMessages() {
         return driver.manage().logs().get(LogType.BROWSER).getAll();
     }
