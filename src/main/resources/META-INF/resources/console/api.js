@@ -147,7 +147,19 @@ function query(params) {
 
 export const api = {
   listBatches: ({ after = null, limit = 25 } = {}) => request(`v1/batches${query({ after, limit })}`),
-  getBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}`),
+  /** The batch; `paused` (not a field of the Batch object) from its `openbatch-paused` header, or null. */
+  async getBatch(id) {
+    const res = await request(`v1/batches/${encodeURIComponent(id)}`, { raw: true });
+    const batch = await res.json();
+    const header = res.headers.get('openbatch-paused');
+    let paused = null;
+    try {
+      paused = header ? JSON.parse(header) : null;
+    } catch (e) {
+      paused = null; // not ours: a proxy's header
+    }
+    return { batch, paused };
+  },
   cancelBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
   retryBatch: (id) => request(`v1/batches/${encodeURIComponent(id)}/retry`, { method: 'POST' }),
   /** The lines settled after `after` (JSONL); the Response, for its Openbatch-* headers. */

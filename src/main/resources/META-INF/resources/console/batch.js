@@ -26,11 +26,14 @@ export const SECTIONS = [summary, actions, timeline, results, errors, files];
 export function batchView(ctx, id) {
   const badge = statusBadge();
   const problem = h('p', { class: 'alert', id: 'batch-problem' });
+  // why an in_progress batch sends nothing now (its project's spend cap), from the batch's openbatch-paused header
+  const paused = h('p', { class: 'alert', id: 'batch-paused', role: 'status', hidden: true });
   const body = h('div', {});
   const el = h('div', { class: 'batch-page', 'data-batch-id': id },
     h('p', {}, h('a', { href: '#/' }, '← All batches')),
     h('h1', { tabindex: '-1' }, 'Batch ', h('span', { class: 'mono' }, id), ' ', badge.el),
     problem,
+    paused,
     body);
 
   let parts = null;
@@ -72,7 +75,9 @@ export function batchView(ctx, id) {
 
   async function refresh() {
     try {
-      page.show(await ctx.api.getBatch(id));
+      const got = await ctx.api.getBatch(id);
+      showPause(got.paused);
+      page.show(got.batch);
       setText(problem, '');
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
@@ -85,6 +90,12 @@ export function batchView(ctx, id) {
       }
       throw e;
     }
+  }
+
+  function showPause(p) {
+    paused.hidden = !p;
+    setText(paused, p ? `Paused: ${p.message} It goes on by itself at ${new Date(p.resumes_at * 1000).toISOString().replace('.000Z', 'Z')}, `
+      + 'or at once when the cap is raised.' : '');
   }
 
   const poller = poll(refresh, () => (!latest || isLive(latest) ? FAST_MS : SLOW_MS));

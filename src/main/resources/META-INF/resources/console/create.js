@@ -159,7 +159,7 @@ export function createForm(ctx, { created }) {
       let batch = batches.find((b) => b.id === pending);
       if (!batch) {
         try {
-          batch = await ctx.api.getBatch(pending);
+          batch = (await ctx.api.getBatch(pending)).batch;
         } catch (e) {
           return;
         }

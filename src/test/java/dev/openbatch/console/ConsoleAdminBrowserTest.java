@@ -480,6 +480,36 @@ class ConsoleAdminBrowserTest {
     }
 
     @Test
+    @Order(4)
+    void aBatchPausedAtItsProjectsSpendCapSaysSoOnItsPage() {
+        // a spend cap of 0 tokens a day: the project is paused at once, its batch waits in_progress with its lines queued
+        String project = post(ADMIN, "/v1/organization/projects", "{\"name\":\"" + unique("capped") + "\"}").getString("id");
+        String key = post(ADMIN, "/v1/organization/projects/" + project + "/api_keys", "{\"name\":\"capped\"}").getString("value");
+        post(ADMIN, "/v1/organization/projects/" + project + "/quotas", "{\"spend_tokens_per_day\":0}");
+        String prefix = unique("capped");
+        String id = createBatch(key, upload(key, chatLine(prefix + "-1", PRICED, null) + "\n" + chatLine(prefix + "-2", PRICED, null) + "\n"),
+                "/v1/chat/completions", "24h").getString("id");
+        try {
+            Api.awaitStatus(key, id, "in_progress", PATIENCE);
+            enterKey(key);
+            browser.shown("#batches");
+            browser.driver.get(root + "#/batches/" + id);
+            WebElement paused = browser.await("the pause shown", d -> {
+                WebElement p = browser.find("#batch-paused");
+                return p.isDisplayed() && p.getText().startsWith("Paused:") ? p : null;
+            });
+            assertTrue(paused.getText().contains("spend_tokens_per_day"), paused.getText());
+            assertTrue(paused.getText().contains("goes on by itself at"), paused.getText());
+            // raised: it goes on, and the page says nothing of a pause any more
+            post(ADMIN, "/v1/organization/projects/" + project + "/quotas", "{\"spend_tokens_per_day\":null}");
+            Api.awaitStatus(key, id, "completed", PATIENCE);
+            browser.await("the pause gone", d -> !browser.find("#batch-paused").isDisplayed());
+        } finally {
+            as(key).post("/v1/batches/" + id + "/cancel");
+        }
+    }
+
+    @Test
     @Order(3)
     void aProjectKeyIsToldApartFromTheAdminKeyAndAnOldTabAsksWhoItIs() {
         enterKey(Api.KEY_A);
