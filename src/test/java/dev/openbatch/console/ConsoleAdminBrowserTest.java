@@ -95,11 +95,7 @@ class ConsoleAdminBrowserTest {
 
     @BeforeEach
     void freshTab() {
-        browser.driver.get(root.toString());
-        browser.script("sessionStorage.clear()");
-        browser.driver.navigate().refresh();
-        browser.shown("#api-key");
-        browser.consoleMessages();
+        browser.freshTab(root.toString());
     }
 
     @AfterEach

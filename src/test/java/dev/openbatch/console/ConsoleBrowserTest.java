@@ -85,11 +85,7 @@ class ConsoleBrowserTest {
     /** Every test starts in a tab that has no key yet. */
     @BeforeEach
     void freshTab() {
-        browser.driver.get(root.toString());
-        browser.script("sessionStorage.clear()");
-        browser.driver.navigate().refresh();
-        browser.shown("#api-key");
-        browser.consoleMessages(); // forget the earlier tests' messages
+        browser.freshTab(root.toString());
     }
 
     @AfterEach

@@ -177,6 +177,15 @@ public final class Browser implements AutoCloseable {
     }
 
     /** The browser's console messages since the last call. */
+    /** The start of a console test: the console at {@code root} in a tab with no key yet, earlier messages forgotten. */
+    public void freshTab(String root) {
+        driver.get(root);
+        script("sessionStorage.clear()");
+        driver.navigate().refresh();
+        shown("#api-key");
+        consoleMessages(); // forget the earlier tests' messages
+    }
+
     /**
      * The end of a console test: a screenshot named after it, then no script error in the browser's
      * console (a blocked script, an uncaught exception) and no accessibility problem on the page it

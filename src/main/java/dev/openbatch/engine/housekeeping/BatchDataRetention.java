@@ -8,7 +8,6 @@ import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.Transactions;
-import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -64,10 +63,8 @@ public final class BatchDataRetention implements Job {
     @Override
     public Uni<Long> run() {
         return backlog()
-                .chain(() -> Multi.createBy().repeating().uni(this::step).until(s -> s.batchId() == null)
-                        .collect().in(() -> new long[1], (sum, s) -> sum[0] += s.purged() == null ? 0 : s.purged().lines()))
-                .call(this::backlog)
-                .map(sum -> sum[0]);
+                .chain(() -> Steps.untilDone(this::step, s -> s.batchId() == null, s -> s.purged() == null ? 0 : s.purged().lines()))
+                .call(this::backlog);
     }
 
     /** One transaction: the next due batch's mark, up to rows-per-transaction of its lines, and its end when none is left. */

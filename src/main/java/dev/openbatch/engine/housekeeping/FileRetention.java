@@ -6,7 +6,6 @@ import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.api.Time;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.FileStore;
-import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -42,11 +41,8 @@ public final class FileRetention implements Job {
     @Override
     public Uni<Long> run() {
         long now = time.seconds();
-        return Multi.createBy().repeating().uni(() -> files.deleteExpired(now, FILES_PER_TRANSACTION)
-                        .invoke(d -> metrics.purged(EngineMetrics.PURGED_FILES, d.files(), d.bytes())))
-                .until(d -> d.files() == 0)
-                .collect().in(() -> new long[1], (sum, d) -> sum[0] += d.files())
-                .map(sum -> sum[0])
+        return Steps.untilDone(() -> files.deleteExpired(now, FILES_PER_TRANSACTION)
+                        .invoke(d -> metrics.purged(EngineMetrics.PURGED_FILES, d.files(), d.bytes())), d -> d.files() == 0, d -> d.files())
                 .invoke(n -> {
                     if (n > 0) {
                         LOG.infof("deleted %d expired file(s)", n);

@@ -5,7 +5,6 @@ import dev.openbatch.api.Time;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.store.WebhookEventStore;
-import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -38,13 +37,10 @@ public final class WebhookRetention implements Job {
     public Uni<Long> run() {
         long before = time.seconds() - config.webhooks().toSeconds();
         int n = Math.max(1, config.rowsPerTransaction());
-        return Multi.createBy().repeating().uni(() -> WebhookEventStore.purge(transactions.autoCommit(), before, n).invoke(p -> {
+        return Steps.untilDone(() -> WebhookEventStore.purge(transactions.autoCommit(), before, n).invoke(p -> {
                     metrics.purged(EngineMetrics.PURGED_WEBHOOK_EVENTS, p.events(), 0);
                     metrics.purged(EngineMetrics.PURGED_WEBHOOK_DELIVERIES, p.deliveries(), 0);
-                }))
-                .until(p -> p.events() == 0)
-                .collect().in(() -> new long[1], (sum, p) -> sum[0] += p.events())
-                .map(sum -> sum[0])
+                }), p -> p.events() == 0, p -> p.events())
                 .call(() -> {
                     long due = time.seconds() - config.webhooks().toSeconds();
                     return WebhookEventStore.oldest(transactions.autoCommit(), due)
