@@ -40,4 +40,19 @@ public interface RetentionConfig {
     /** Rows deleted per transaction: each is short, and the engine's statements never wait long behind one. */
     @WithDefault("5000")
     int rowsPerTransaction();
+
+    /**
+     * When an index of a table that retention empties is rebuilt ({@code REINDEX INDEX
+     * CONCURRENTLY}, one at a time in the cluster): when it is this many times the size its
+     * entries need. Plain {@code VACUUM} leaves an emptied index at its peak size; a rebuild gives
+     * the space back. High enough that the churn of a running batch (each line is updated as it
+     * goes, and vacuum frees the old entries for reuse) does not set it off: an index that
+     * retention emptied is hundreds of times what it needs. 0 turns rebuilds off.
+     */
+    @WithDefault("4")
+    double reindexBloat();
+
+    /** Indexes smaller than this are never rebuilt, whatever their bloat. */
+    @WithDefault("1M")
+    io.quarkus.runtime.configuration.MemorySize reindexMinSize();
 }

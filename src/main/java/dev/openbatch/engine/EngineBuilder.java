@@ -16,6 +16,7 @@ import dev.openbatch.engine.housekeeping.FileRetention;
 import dev.openbatch.engine.housekeeping.Gauges;
 import dev.openbatch.engine.housekeeping.Heartbeat;
 import dev.openbatch.engine.housekeeping.Housekeeping;
+import dev.openbatch.engine.housekeeping.IndexUpkeep;
 import dev.openbatch.engine.housekeeping.LeaseSweep;
 import dev.openbatch.engine.housekeeping.OrphanSweep;
 import dev.openbatch.engine.housekeeping.RequestTimeouts;
@@ -29,6 +30,7 @@ import dev.openbatch.engine.lifecycle.Lifecycle;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.FileStore;
+import dev.openbatch.store.IndexStore;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.NodeStore;
 import dev.openbatch.store.ShareStore;
@@ -185,6 +187,7 @@ final class EngineBuilder {
                 new FileRetention(files, time, metrics, retention),
                 new BatchDataRetention(transactions, batches, lines, time, metrics, retention),
                 new WebhookRetention(transactions, time, metrics, retention),
+                new IndexUpkeep(new IndexStore(transactions), metrics, retention),
                 new Gauges(batches, metrics),
                 new RequestTimeouts(dispatchers::expireSlowRequests),
                 new SpendCheck(spendCaps, metrics, r -> context.runOnContext(r), dispatchers::paused, quotasConfig.spendCheck().toMillis()),

@@ -29,6 +29,15 @@ public class Transactions {
         return pool.withTransaction(c -> work.apply(new Tx(c)));
     }
 
+    /**
+     * Runs {@code work} on one connection of the pool without a transaction: each statement
+     * commits on its own, and what is tied to the session (an advisory lock) lasts until the
+     * work ends and the connection goes back.
+     */
+    public <T> Uni<T> session(Function<Tx, Uni<T>> work) {
+        return pool.withConnection(c -> work.apply(new Tx(c)));
+    }
+
     /** Statements that need no transaction of their own: each runs on the pool and commits alone. */
     public Tx autoCommit() {
         return new Tx(pool);

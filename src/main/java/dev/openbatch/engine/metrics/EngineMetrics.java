@@ -94,6 +94,14 @@ public class EngineMetrics {
         }
     }
 
+    /** Index upkeep rebuilt an index of {@code table}, giving back {@code freed} bytes. */
+    public void indexRebuilt(String table, long freed) {
+        Counter.builder("openbatch_index_rebuilds").description("Indexes rebuilt by index upkeep after retention emptied them, by table")
+                .tag("table", table).register(registry).increment();
+        Counter.builder("openbatch_index_rebuild_freed_bytes").description("Bytes given back to the file system by index rebuilds, by table")
+                .tag("table", table).register(registry).increment(freed);
+    }
+
     /** The oldest thing of {@code kind} (one of the {@code DUE_} kinds) that retention has not deleted has been due this long. */
     public void overdue(String kind, long seconds) {
         overdue.get(kind).set(Math.max(0, seconds));

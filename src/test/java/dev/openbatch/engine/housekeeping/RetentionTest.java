@@ -28,6 +28,7 @@ import dev.openbatch.testing.Envelope;
 import dev.openbatch.testing.FakeUpstreamResource;
 import dev.openbatch.testing.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -260,5 +261,11 @@ class RetentionTest {
 
         @Override
         public int rowsPerTransaction() { return rows; }
+
+        @Override
+        public double reindexBloat() { return c.reindexBloat(); }
+
+        @Override
+        public MemorySize reindexMinSize() { return c.reindexMinSize(); }
     }
 }
