@@ -32,10 +32,20 @@ public interface QuotasConfig {
     /** Uploads of a project in progress at once, on every replica together; more get 429. */
     OptionalLong uploadsAtOnce();
 
-    /** Dry runs ({@code POST /v1/batches/validate}) of a project in progress at once, on every replica together; more get 429. */
+    /**
+     * Dry runs ({@code POST /v1/batches/validate}) of a project in progress at once, on every
+     * replica together; more get 429. One by default: a process runs two at once
+     * ({@code openbatch.limits.dry-runs}), so one project never holds them all.
+     */
+    @WithDefault("1")
     OptionalLong dryRunsAtOnce();
 
-    /** Reads of {@code GET /v1/batches/{id}/results} a project may make in one second, on every replica together; more get 429. */
+    /**
+     * Reads of {@code GET /v1/batches/{id}/results} a project may make in one second, on every
+     * replica together; more get 429. Each read streams from the database: 20 by default keeps a
+     * client polling in a loop from taking the database from everyone else.
+     */
+    @WithDefault("20")
     OptionalLong resultsReadsPerSecond();
 
     /** Webhook endpoints a project may have; more get 429. */

@@ -229,6 +229,29 @@ class QuotasApiTest {
     }
 
     @Test
+    void byDefaultOneProjectHoldsOneDryRunAndTwentyResultsReadsASecond() throws Exception {
+        // the defaults (issue 21): one project cannot hold both of a process's dry-run slots, nor read results without bound
+        Quotas.Slot held = quotas.acquire(PROJECT, Quota.DRY_RUNS_AT_ONCE).await().atMost(WAIT);
+        try {
+            QuotaExceeded refused = assertThrows(QuotaExceeded.class, () -> quotas.acquire(PROJECT, Quota.DRY_RUNS_AT_ONCE).await().atMost(WAIT));
+            assertTrue(refused.getMessage().contains("its quota is 1 (quota: dry_runs_at_once)"), refused.getMessage());
+            quotas.release(quotas.acquire("project-b", Quota.DRY_RUNS_AT_ONCE).await().atMost(WAIT)).await().atMost(WAIT);
+        } finally {
+            quotas.release(held).await().atMost(WAIT);
+        }
+
+        String file = upload(KEY_A, chatLine("r-1", "fake-model", null));
+        Response created = createBatch(file);
+        assertEquals(200, created.statusCode());
+        String results = "/v1/batches/" + created.jsonPath().getString("id") + "/results";
+        clock.set(Clock.fixed(Instant.now(), ZoneOffset.UTC)); // every read falls in one second
+        List<Response> answers = parallel(24, () -> as(KEY_A).get(results));
+        assertEquals(20, count(answers, 200));
+        assertEquals(4, count(answers, 429));
+        as(KEY_B).get("/v1/batches").then().statusCode(200);
+    }
+
+    @Test
     void slotsTakenInParallelStopExactlyAtTheLimit() throws Exception {
         limit(Quota.UPLOADS_AT_ONCE, 3);
         ExecutorService threads = Executors.newFixedThreadPool(10);
@@ -288,6 +311,8 @@ class QuotasApiTest {
         }
         Map<String, Object> live = row("live_batches");
         assertNull(live.get("limit"));
+        assertEquals(1L, ((Number) row("dry_runs_at_once").get("limit")).longValue());
+        assertEquals(20L, ((Number) row("results_reads_per_second").get("limit")).longValue());
         assertNull(live.get("remaining"));
         assertEquals(100L, ((Number) row("webhook_endpoints").get("limit")).longValue(), "the configured default");
     }
