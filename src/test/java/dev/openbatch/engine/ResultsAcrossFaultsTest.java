@@ -13,6 +13,7 @@ import static dev.openbatch.testing.ResultsReader.fileLines;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.sql.DriverManager;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 
 import dev.openbatch.testing.EngineOffProfile;
@@ -114,10 +116,17 @@ class ResultsAcrossFaultsTest extends EngineTesting {
                 + " where batch_id = $1 and line = $2";
         SqlConnection idle = pool.getConnection().await().atMost(WAIT);
         SqlConnection a = pool.getConnection().await().atMost(WAIT);
+        // and one in another database of the server, as any program's: the old xmin bound was the cluster's
+        String url = ConfigProvider.getConfig().getValue("quarkus.datasource.jdbc.url", String.class);
+        java.sql.Connection foreign = DriverManager.getConnection(url.substring(0, url.lastIndexOf('/') + 1) + "postgres", "postgres", "");
         try {
             // a transaction that took an id and stays open, as a slow upload's did
             idle.query("begin").execute().await().atMost(WAIT);
             idle.query("select pg_current_xact_id()").execute().await().atMost(WAIT);
+            foreign.setAutoCommit(false);
+            try (var st = foreign.createStatement()) {
+                st.execute("select pg_current_xact_id()");
+            }
             ResultsReader reader = new ResultsReader(KEY_A, batch, "");
             exec(settle, Tuple.of(batch, 4));
             assertEquals(1, reader.poll().lines(), "a settled line comes at once, whatever else is open");
@@ -142,6 +151,8 @@ class ResultsAcrossFaultsTest extends EngineTesting {
         } finally {
             idle.query("rollback").execute().await().atMost(WAIT);
             idle.close().await().atMost(WAIT);
+            foreign.rollback();
+            foreign.close();
             a.close().await().atMost(WAIT);
             exec("delete from batches where id = $1", Tuple.of(batch));
             exec("delete from jobs where id = $1", Tuple.of(job));
