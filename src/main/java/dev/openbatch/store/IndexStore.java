@@ -19,43 +19,61 @@ public final class IndexStore {
     static final long LOCK = 0x6f62_6978_7570_6b70L;
 
     /**
-     * Per valid index of the tables $1 in this schema: its name, its table, its size, its entries
-     * (the smaller of what the last vacuum counted in the index and the table's live rows now: the
-     * latter drops as soon as rows are deleted; a reset or never-filled counter is not taken) and
-     * the average width of its key columns from the planner's statistics (0 when none).
+     * The tables $1 of this schema and their TOAST tables (where bodies and answers over 2 kB go):
+     * oid, the table named (its own name for a TOAST table's owner), schema and name.
      */
-    static final String SIZES = LineStore.compact("""
-            select ic.relname, t.relname, pg_relation_size(i.indexrelid),
+    static final String RELATIONS = """
+            with rel as (
+              select t.oid, t.relname as owner, n.nspname, t.relname from pg_class t join pg_namespace n on n.oid = t.relnamespace
+               where n.nspname = current_schema() and t.relname = any($1)
+              union all
+              select tt.oid, t.relname, tn.nspname, tt.relname from pg_class t join pg_namespace n on n.oid = t.relnamespace
+                join pg_class tt on tt.oid = t.reltoastrelid join pg_namespace tn on tn.oid = tt.relnamespace
+               where n.nspname = current_schema() and t.relname = any($1))
+            """;
+
+    /**
+     * Per valid index of those relations: its schema and name, the table named, the relation's
+     * schema and name, its size, its entries (the smaller of what the last vacuum counted in the
+     * index and the relation's live rows now: the latter drops as soon as rows are deleted; a
+     * reset or never-filled counter is not taken) and the average width of its key columns from
+     * the planner's statistics (0 when none, as for a TOAST table).
+     */
+    static final String SIZES = LineStore.compact(RELATIONS + """
+            select n.nspname, ic.relname, r.owner, r.nspname, r.relname, pg_relation_size(i.indexrelid),
                    case when ic.reltuples < 0 then st.n_live_tup
                         when st.n_tup_ins + st.n_tup_upd + st.n_tup_del = 0 then ic.reltuples::bigint
                         else least(ic.reltuples::bigint, st.n_live_tup) end,
                    coalesce((select sum(s.avg_width) from pg_attribute a
-                               join pg_stats s on s.schemaname = n.nspname and s.tablename = t.relname and s.attname = a.attname
+                               join pg_stats s on s.schemaname = r.nspname and s.tablename = r.relname and s.attname = a.attname
                               where a.attrelid = i.indrelid and a.attnum = any(i.indkey)), 0)::int
-              from pg_index i
+              from rel r
+              join pg_index i on i.indrelid = r.oid
               join pg_class ic on ic.oid = i.indexrelid
-              join pg_class t on t.oid = i.indrelid
-              join pg_namespace n on n.oid = t.relnamespace
-              join pg_stat_user_tables st on st.relid = t.oid
-             where n.nspname = current_schema() and t.relname = any($1) and i.indisvalid
+              join pg_namespace n on n.oid = ic.relnamespace
+              join pg_stat_all_tables st on st.relid = r.oid
+             where i.indisvalid
             """);
 
     /**
-     * The invalid indexes of the tables $1 that an interrupted {@code REINDEX CONCURRENTLY} leaves
-     * behind ({@code _ccnew}: the half-built copy; {@code _ccold}: the old one, swapped out but not
-     * yet dropped). They take writes and space until dropped.
+     * The invalid indexes of those relations that an interrupted {@code REINDEX CONCURRENTLY}
+     * leaves behind ({@code _ccnew}: the half-built copy; {@code _ccold}: the old one, swapped out
+     * but not yet dropped), schema and name. They take writes and space until dropped.
      */
-    static final String LEFT_BEHIND = LineStore.compact("""
-            select ic.relname from pg_index i
+    static final String LEFT_BEHIND = LineStore.compact(RELATIONS + """
+            select n.nspname, ic.relname from rel r
+              join pg_index i on i.indrelid = r.oid
               join pg_class ic on ic.oid = i.indexrelid
-              join pg_class t on t.oid = i.indrelid
-              join pg_namespace n on n.oid = t.relnamespace
-             where n.nspname = current_schema() and t.relname = any($1) and not i.indisvalid
-               and ic.relname ~ '_cc(new|old)[0-9]*$'
+              join pg_namespace n on n.oid = ic.relnamespace
+             where not i.indisvalid and ic.relname ~ '_cc(new|old)[0-9]*$'
             """);
 
-    /** An index's entry, as the statistics give it. */
-    public record IndexSize(String index, String table, long bytes, long entries, int keyWidth) {
+    /**
+     * An index as the statistics give it: its qualified, quoted name; the table it serves (for a
+     * TOAST table's index, the table the TOAST table belongs to); the relation it indexes
+     * (qualified, quoted); its size; its entries; its key's average width.
+     */
+    public record IndexSize(String index, String table, String relation, long bytes, long entries, int keyWidth) {
     }
 
     private final Transactions transactions;
@@ -69,7 +87,8 @@ public final class IndexStore {
         return transactions.autoCommit().client().preparedQuery(SIZES).execute(Tuple.of((Object) tables.toArray(String[]::new)))
                 .map(rows -> {
                     List<IndexSize> out = new ArrayList<>(rows.size());
-                    rows.forEach(r -> out.add(new IndexSize(r.getString(0), r.getString(1), r.getLong(2), r.getLong(3), r.getInteger(4))));
+                    rows.forEach(r -> out.add(new IndexSize(qualified(r.getString(0), r.getString(1)), r.getString(2),
+                            qualified(r.getString(3), r.getString(4)), r.getLong(5), r.getLong(6), r.getInteger(7))));
                     return out;
                 });
     }
@@ -95,31 +114,35 @@ public final class IndexStore {
      * Whether {@code table} has at least {@code rows} rows: a count that stops there, so it reads
      * at most that many rows (and the dead space on the way), to confirm what the statistics say.
      */
-    public Uni<Boolean> atLeast(Tx tx, String table, long rows) {
-        return tx.client().preparedQuery("select count(*) from (select 1 from " + quoted(table) + " limit $1) x").execute(Tuple.of(rows))
+    public Uni<Boolean> atLeast(Tx tx, String relation, long rows) {
+        return tx.client().preparedQuery("select count(*) from (select 1 from " + relation + " limit $1) x").execute(Tuple.of(rows))
                 .map(rs -> rs.iterator().next().getLong(0) >= rows);
     }
 
-    /** Rebuilds the index without blocking the table's readers and writers (it must run outside a transaction). */
+    /** Rebuilds the index ({@link IndexSize#index}) without blocking the table's readers and writers (it must run outside a transaction). */
     public Uni<Void> rebuild(Tx tx, String index) {
-        return tx.client().query("reindex index concurrently " + quoted(index)).execute().replaceWithVoid();
+        return tx.client().query("reindex index concurrently " + index).execute().replaceWithVoid();
     }
 
     /** Drops what interrupted rebuilds of the tables' indexes left; their names. */
     public Uni<List<String>> dropLeftBehind(Tx tx, List<String> tables) {
         return tx.client().preparedQuery(LEFT_BEHIND).execute(Tuple.of((Object) tables.toArray(String[]::new))).chain(rows -> {
             List<String> names = new ArrayList<>();
-            rows.forEach(r -> names.add(r.getString(0)));
+            rows.forEach(r -> names.add(qualified(r.getString(0), r.getString(1))));
             Uni<Void> all = Uni.createFrom().voidItem();
             for (String name : names) {
-                all = all.chain(() -> tx.client().query("drop index concurrently if exists " + quoted(name)).execute().replaceWithVoid());
+                all = all.chain(() -> tx.client().query("drop index concurrently if exists " + name).execute().replaceWithVoid());
             }
             return all.replaceWith(names);
         });
     }
 
-    /** A name from the catalog as an identifier: our tables' and indexes' names are plain, but quote it anyway. */
-    static String quoted(String name) {
+    /** A schema and a name from the catalog as a qualified identifier: our names are plain, but quote them anyway. */
+    static String qualified(String schema, String name) {
+        return quoted(schema) + '.' + quoted(name);
+    }
+
+    private static String quoted(String name) {
         return '"' + name.replace("\"", "\"\"") + '"';
     }
 }

@@ -22,7 +22,8 @@ import io.smallrye.mutiny.Uni;
  * {@code reindex-min-size} with {@code REINDEX INDEX CONCURRENTLY}: the engine's reads and writes
  * go on meanwhile. Before a rebuild, a count that stops at the number of rows that would justify
  * the index's size confirms the statistics (they lag, and are reset by a crash); a partial index
- * is judged by its whole table, which can only spare it. One process of the cluster rebuilds at a
+ * is judged by its whole table, which can only spare it. The TOAST tables' indexes (bodies and
+ * answers over 2 kB are kept there) are judged the same way. One process of the cluster rebuilds at a
  * time (an advisory lock); what a rebuild interrupted by a crash left behind is dropped first.
  */
 public final class IndexUpkeep implements Job {
@@ -90,7 +91,7 @@ public final class IndexUpkeep implements Job {
     private Uni<Boolean> rebuildIfConfirmed(Tx tx, IndexSize s) {
         // as many rows as would make this index's size right: if the table has them, the statistics were behind
         long justifying = Math.max(1, (long) (s.bytes() / config.reindexBloat() / entryBytes(s.keyWidth()) * (LEAF_ROOM / PAGE)));
-        return indexes.atLeast(tx, s.table(), justifying).chain(enough -> {
+        return indexes.atLeast(tx, s.relation(), justifying).chain(enough -> {
             if (enough) {
                 return Uni.createFrom().item(false);
             }
