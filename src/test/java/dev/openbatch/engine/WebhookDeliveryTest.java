@@ -33,18 +33,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.Headers;
-import com.openai.models.webhooks.UnwrapWebhookEvent;
 import com.openai.models.webhooks.WebhookVerificationParams;
 
 import dev.openbatch.status.BatchStatus;
@@ -86,18 +81,15 @@ class WebhookDeliveryTest extends EngineTesting {
     URL management;
 
     private final List<String[]> endpoints = new ArrayList<>();
-    private static OpenAIClient sdk;
 
     @BeforeAll
     static void startReceiver() throws Exception {
         RECEIVER.start();
-        sdk = OpenAIOkHttpClient.builder().apiKey("unused").baseUrl("http://127.0.0.1:1/v1").build();
     }
 
     @AfterAll
     static void stopReceiver() {
         RECEIVER.stop();
-        sdk.close();
     }
 
     @AfterEach
@@ -158,25 +150,6 @@ class WebhookDeliveryTest extends EngineTesting {
         return all.stream().filter(d -> batchId.equals(d.get("batch_id"))).findFirst().orElse(Map.of());
     }
 
-    /** The receiver's request, verified by the official SDK and by a hand-computed HMAC; its parsed body. */
-    private static JsonObject verified(Received r, String secret) throws Exception {
-        Headers headers = Headers.builder().put("webhook-id", r.webhookId()).put("webhook-timestamp", r.timestamp())
-                .put("webhook-signature", r.signature()).build();
-        UnwrapWebhookEvent event = sdk.webhooks().unwrap(WebhookVerificationParams.builder().payload(r.body()).headers(headers)
-                .secret(secret).build());
-        assertNotNull(event);
-        Mac mac = Mac.getInstance("HmacSHA256");
-        mac.init(new SecretKeySpec(Base64.getDecoder().decode(secret.substring("whsec_".length())), "HmacSHA256"));
-        byte[] signed = (r.webhookId() + "." + r.timestamp() + "." + new String(r.body(), StandardCharsets.UTF_8))
-                .getBytes(StandardCharsets.UTF_8);
-        String mine = "v1," + Base64.getEncoder().encodeToString(mac.doFinal(signed));
-        assertTrue(List.of(r.signature().split(" ")).contains(mine), "hand-computed " + mine + " in " + r.signature());
-        JsonObject body = new JsonObject(new String(r.body(), StandardCharsets.UTF_8));
-        assertEquals(r.webhookId(), body.getString("id"), "webhook-id is the event's id");
-        assertEquals("application/json", r.headers().get("content-type"));
-        return body;
-    }
-
     private int events(String batchId) {
         return pool.preparedQuery("select count(*) from webhook_events where batch_id = $1").execute(Tuple.of(batchId))
                 .await().atMost(Duration.ofSeconds(10)).iterator().next().getInteger(0);
@@ -213,7 +186,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> got = awaitReceived("/all/" + r, expected.keySet(), 4, Duration.ofSeconds(30));
         Set<String> seen = new HashSet<>();
         for (Received x : got) {
-            JsonObject e = verified(x, all[1]);
+            JsonObject e = RECEIVER.verified(x, all[1]);
             assertEquals("event", e.getString("object"));
             assertTrue(e.getString("id").startsWith("evt_"));
             String batchId = e.getJsonObject("data").getString("id");
@@ -222,7 +195,7 @@ class WebhookDeliveryTest extends EngineTesting {
             assertTrue(seen.add(batchId), "one event per batch: " + batchId);
             if (batchId.equals(completed)) {
                 assertEquals(done.getLong("completed_at"), e.getLong("created_at"));
-                assertTrue(sdk.webhooks().unwrap(WebhookVerificationParams.builder().payload(x.body())
+                assertTrue(RECEIVER.sdk().webhooks().unwrap(WebhookVerificationParams.builder().payload(x.body())
                         .headers(Headers.builder().put("webhook-id", x.webhookId()).put("webhook-timestamp", x.timestamp())
                                 .put("webhook-signature", x.signature()).build())
                         .secret(all[1]).build()).batchCompleted().isPresent());
@@ -236,7 +209,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> onlyFailed = awaitReceived("/failed-only/" + r, failed, 1, Duration.ofSeconds(10));
         sleep(500);
         assertEquals(1, RECEIVER.at("/failed-only/" + r, expected.keySet()).size());
-        assertEquals(failed, verified(onlyFailed.get(0), failedOnly[1]).getJsonObject("data").getString("id"));
+        assertEquals(failed, RECEIVER.verified(onlyFailed.get(0), failedOnly[1]).getJsonObject("data").getString("id"));
         assertEquals(0, RECEIVER.at("/other-project/" + r, expected.keySet()).size());
 
         JsonPath list = deliveries(KEY_A, all[0]);
@@ -277,7 +250,7 @@ class WebhookDeliveryTest extends EngineTesting {
         for (Received x : got) {
             assertEquals(got.get(0).webhookId(), x.webhookId(), "the same webhook-id on every attempt");
             assertArrayEquals(got.get(0).body(), x.body(), "the same event on every attempt");
-            assertEquals(id, verified(x, ep[1]).getJsonObject("data").getString("id"));
+            assertEquals(id, RECEIVER.verified(x, ep[1]).getJsonObject("data").getString("id"));
         }
         Map<String, Object> d = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "succeeded".equals(x.get("status")), Duration.ofSeconds(10));
         assertEquals(4, d.get("attempts"));
@@ -364,7 +337,7 @@ class WebhookDeliveryTest extends EngineTesting {
 
         engine("wh-survivor");
         Received x = awaitReceived("/orphan/" + r, id, 1, Duration.ofSeconds(20)).get(0);
-        assertEquals(id, verified(x, ep[1]).getJsonObject("data").getString("id"));
+        assertEquals(id, RECEIVER.verified(x, ep[1]).getJsonObject("data").getString("id"));
         sleep(500);
         assertEquals(1, RECEIVER.at("/orphan/" + r, Set.of(id)).size());
     }
@@ -390,7 +363,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> got = awaitReceived(path, id, 2, Duration.ofSeconds(20));
         assertEquals("200", got.get(1).answer());
         assertEquals(got.get(0).webhookId(), got.get(1).webhookId(), "receivers can deduplicate by webhook-id");
-        assertEquals(id, verified(got.get(1), ep[1]).getJsonObject("data").getString("id"));
+        assertEquals(id, RECEIVER.verified(got.get(1), ep[1]).getJsonObject("data").getString("id"));
         Map<String, Object> d = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "succeeded".equals(x.get("status")), Duration.ofSeconds(10));
         assertEquals(200, d.get("last_status_code"));
     }
