@@ -214,8 +214,14 @@ public final class SecretBox {
         }
     }
 
-    /** {@code stored} opened and sealed again under the current key (unchanged when it already is). */
+    /**
+     * {@code stored} opened, and sealed again under the current key unless it already is (then it
+     * is returned as it is): a value that does not open fails here, whatever key it names.
+     *
+     * @throws Unreadable when it does not open
+     */
     public String reseal(String endpointId, String stored) {
-        return isCurrent(stored) ? stored : seal(endpointId, open(endpointId, stored));
+        String secret = open(endpointId, stored);
+        return isCurrent(stored) ? stored : seal(endpointId, secret);
     }
 }

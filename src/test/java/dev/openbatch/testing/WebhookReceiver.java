@@ -117,6 +117,22 @@ public class WebhookReceiver {
         return at(prefix).stream().filter(r -> batchIds.contains(r.batchId())).toList();
     }
 
+    /** Waits up to {@code timeout} for {@code n} requests at {@code prefix} about these batches; them (fails when fewer came). */
+    public List<Received> await(String prefix, java.util.Collection<String> batchIds, int n, java.time.Duration timeout) {
+        long end = System.currentTimeMillis() + timeout.toMillis();
+        while (at(prefix, batchIds).size() < n && System.currentTimeMillis() < end) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        List<Received> got = at(prefix, batchIds);
+        assertTrue(got.size() >= n, "expected " + n + " request(s) at " + prefix + ", got " + got.size());
+        return got;
+    }
+
     /** Requests at {@code prefix} that hang and are still open: attempts still in flight at their sender. */
     public int hanging(String prefix) {
         return (int) hanging.stream().filter(r -> r.path().startsWith(prefix)).count();

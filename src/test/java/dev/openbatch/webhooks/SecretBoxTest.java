@@ -102,6 +102,8 @@ class SecretBoxTest {
         assertTrue(rotated.isCurrent(resealed));
         assertSame(resealed, rotated.reseal(ENDPOINT, resealed), "a value under the current key stays as it is");
         assertEquals(secret, box(K2).open(ENDPOINT, resealed), "the old key is no longer needed");
+        assertThrows(SecretBox.Unreadable.class, () -> rotated.reseal("webhook-other", resealed),
+                "under the current key, but another endpoint's: refused, not kept");
     }
 
     @Test
