@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.URL;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -47,11 +48,15 @@ import jakarta.inject.Inject;
 class WebhooksWithoutKeyTest extends EngineTesting {
     private static final WebhookReceiver RECEIVER = new WebhookReceiver();
 
-    /** The test profile without its webhook secret key, and without the process's own engine (the test starts one). */
+    /**
+     * The test profile without its webhook secret key (both keys empty, as {@code k8s/secret.yaml}
+     * ships them), and without the process's own engine (the test starts one).
+     */
     public static class NoKey implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("openbatch.engine.enabled", "false", "openbatch.webhooks.secret-key", "");
+            return Map.of("openbatch.engine.enabled", "false", "openbatch.webhooks.secret-key", "",
+                    "openbatch.webhooks.previous-secret-keys", "");
         }
     }
 
@@ -82,6 +87,7 @@ class WebhooksWithoutKeyTest extends EngineTesting {
     @Test
     void noEndpointIsMadeNorRotatedAndOnesKeptInClearStillSign() throws Exception {
         assertTrue(webhooks.secretKey().isEmpty());
+        assertTrue(webhooks.previousSecretKeys().orElse(List.of()).isEmpty());
         String why = assertEnvelope(as(KEY_A).contentType("application/json").body("{\"url\":\"" + RECEIVER.url("/never") + "\"}")
                 .post("/v1/webhooks"), 503, null, "webhook_secret_key_missing");
         assertTrue(why.contains("openbatch.webhooks.secret-key") && why.contains("openssl rand -base64 32"), why);
