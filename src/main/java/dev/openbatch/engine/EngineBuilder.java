@@ -25,6 +25,7 @@ import dev.openbatch.engine.housekeeping.UpstreamShares;
 import dev.openbatch.engine.housekeeping.WebhookBacklog;
 import dev.openbatch.engine.housekeeping.WebhookDeliveries;
 import dev.openbatch.engine.housekeeping.WebhookRetention;
+import dev.openbatch.engine.housekeeping.WebhookSecretSealing;
 import dev.openbatch.engine.lifecycle.BatchLog;
 import dev.openbatch.engine.lifecycle.Lifecycle;
 import dev.openbatch.engine.metrics.EngineMetrics;
@@ -37,6 +38,7 @@ import dev.openbatch.store.ShareStore;
 import dev.openbatch.store.Transactions;
 import dev.openbatch.upstream.Upstream;
 import dev.openbatch.upstream.Upstreams;
+import dev.openbatch.webhooks.SecretBox;
 import dev.openbatch.webhooks.WebhookDeliverer;
 import dev.openbatch.webhooks.WebhookMetrics;
 import dev.openbatch.webhooks.WebhooksConfig;
@@ -192,6 +194,12 @@ final class EngineBuilder {
                 new RequestTimeouts(dispatchers::expireSlowRequests),
                 new SpendCheck(spendCaps, metrics, r -> context.runOnContext(r), dispatchers::paused, quotasConfig.spendCheck().toMillis()),
                 new WebhookDeliveries(deliverer),
-                new WebhookBacklog(deliverer)));
+                new WebhookBacklog(deliverer),
+                webhookSecretSealing()));
+    }
+
+    /** The job that seals the webhook endpoints' secrets again under the current key (with its keys, as {@link #webhooks} has them). */
+    WebhookSecretSealing webhookSecretSealing() {
+        return new WebhookSecretSealing(transactions, SecretBox.of(webhooks), webhookMetrics);
     }
 }

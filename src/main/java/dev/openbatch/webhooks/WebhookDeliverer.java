@@ -33,7 +33,11 @@ import io.vertx.mutiny.core.Vertx;
  * lease (the attempt's timeout plus the engine's lease) and a fence; each attempt's outcome is
  * written against that fence, so an attempt whose claim lapsed and was taken over changes nothing.
  * A process that dies mid-attempt simply leaves its claims to lapse; another process sends again,
- * with the same {@code webhook-id}.
+ * with the same {@code webhook-id}. The secrets that sign are opened from their sealed form
+ * ({@link SecretBox}) for each attempt; one that cannot be opened (a key missing from this
+ * process's configuration, a value altered or copied from another endpoint) sends nothing: the
+ * attempt fails with that reason and is retried like any other, so that a fixed configuration
+ * delivers what waited.
  */
 public final class WebhookDeliverer {
     private static final Logger LOG = Logger.getLogger(WebhookDeliverer.class);
@@ -46,6 +50,7 @@ public final class WebhookDeliverer {
     private final DeliveryStore store;
     private final DeliverySchedule schedule;
     private final WebhookSender sender;
+    private final SecretBox secrets;
     private final long leaseMillis;
 
     private final Map<String, Attempt> inFlight = new LinkedHashMap<>();
@@ -80,6 +85,7 @@ public final class WebhookDeliverer {
         this.metrics = metrics;
         this.store = store;
         this.schedule = DeliverySchedule.of(config);
+        this.secrets = SecretBox.of(config);
         this.sender = new WebhookSender(vertx.getDelegate(), Targets.of(config), config.timeout(), config.maxConcurrency());
         this.leaseMillis = config.timeout().toMillis() + engineLeaseMillis;
     }
@@ -183,20 +189,37 @@ public final class WebhookDeliverer {
         long now = time.millis();
         long timestamp = now / 1000;
         byte[] body = body(c);
-        List<String> secrets = new ArrayList<>(2);
-        secrets.add(c.secret());
-        if (c.previousSecret() != null && c.previousSecretUntil() != null && c.previousSecretUntil() > timestamp) {
-            secrets.add(c.previousSecret());
+        List<String> signing;
+        try {
+            signing = signingSecrets(c, timestamp);
+        } catch (SecretBox.Unreadable e) {
+            LOG.warnf("webhook delivery of %s to %s: nothing sent, %s", c.eventId(), c.endpointId(), e.getMessage());
+            finish(a, new WebhookSender.Outcome(null, UNREADABLE));
+            return;
         }
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("Content-Type", "application/json");
         headers.put("User-Agent", "openbatch-webhooks");
         headers.put("webhook-id", c.eventId());
         headers.put("webhook-timestamp", Long.toString(timestamp));
-        headers.put("webhook-signature", Signatures.header(secrets, c.eventId(), timestamp, body));
+        headers.put("webhook-signature", Signatures.header(signing, c.eventId(), timestamp, body));
         a.request = sender.post(c.url(), headers, body)
                 .emitOn(context::runOnContext)
                 .subscribe().with(o -> finish(a, o), e -> finish(a, WebhookSender.failure(e)));
+    }
+
+    /** What a delivery shows when its endpoint's secret cannot be opened (the log says why). */
+    static final String UNREADABLE = "Nothing was sent: this endpoint's signing secret cannot be decrypted with the server's keys"
+            + " (openbatch.webhooks.secret-key, previous-secret-keys); the operator's log says why.";
+
+    /** The secrets that sign an attempt at {@code timestamp}, in clear: the current one, and the previous one while it signs. */
+    private List<String> signingSecrets(DeliveryStore.Claimed c, long timestamp) {
+        List<String> out = new ArrayList<>(2);
+        out.add(secrets.open(c.endpointId(), c.secret()));
+        if (c.previousSecret() != null && c.previousSecretUntil() != null && c.previousSecretUntil() > timestamp) {
+            out.add(secrets.open(c.endpointId(), c.previousSecret()));
+        }
+        return out;
     }
 
     /** The event exactly as OpenAI shapes it. */

@@ -9,7 +9,10 @@ import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
 import jakarta.persistence.Table;
 
-/** A project's webhook endpoint: where its batches' events go, and the secrets that sign them. */
+/**
+ * A project's webhook endpoint: where its batches' events go, and the secrets that sign them, as
+ * {@link SecretBox} keeps them (sealed; in clear in rows of earlier versions not sealed yet).
+ */
 @Entity
 @Table(name = "webhook_endpoints")
 public class WebhookEndpointEntity extends PanacheEntityBase {
@@ -21,7 +24,12 @@ public class WebhookEndpointEntity extends PanacheEntityBase {
     /** Comma list of event types. */
     @Column(name = "event_types")
     public String eventTypes;
+    /** The stored form of the signing secret: sealed for this endpoint's id. */
     public String secret;
+    /** {@code whsec_...} and the secret's last four characters: what the API shows of it. */
+    @Column(name = "secret_hint")
+    public String secretHint;
+    /** The stored form of the secret before the last rotation, while it still signs. */
     @Column(name = "previous_secret")
     public String previousSecret;
     @Column(name = "previous_secret_until")
@@ -39,11 +47,11 @@ public class WebhookEndpointEntity extends PanacheEntityBase {
 
     /** The object every answer but create and rotate_secret shows: the secret only as a hint. */
     public WebhookEndpointView view() {
-        return new WebhookEndpointView(id, "webhook_endpoint", url, name, types(), Signatures.hint(secret), null, createdAt, updatedAt);
+        return new WebhookEndpointView(id, "webhook_endpoint", url, name, types(), secretHint, null, createdAt, updatedAt);
     }
 
-    /** The object of the answers that made the secret: the secret in full, the one time it is shown. */
-    public WebhookEndpointView viewWithSecret() {
-        return new WebhookEndpointView(id, "webhook_endpoint", url, name, types(), Signatures.hint(secret), secret, createdAt, updatedAt);
+    /** The object of the answers that made the secret: {@code secret} in full (in clear), the one time it is shown. */
+    public WebhookEndpointView viewWithSecret(String secret) {
+        return new WebhookEndpointView(id, "webhook_endpoint", url, name, types(), secretHint, secret, createdAt, updatedAt);
     }
 }

@@ -15,7 +15,11 @@ import jakarta.enterprise.context.ApplicationScoped;
  * The webhooks' Prometheus metrics: {@code openbatch_webhook_deliveries_total{outcome}} (each
  * attempt: succeeded, retried, failed = given up), {@code openbatch_webhook_delivery_seconds}
  * (one attempt, from the name lookup to the answer's status) and {@code openbatch_webhook_backlog}
- * (deliveries not finished, every project, as the database says).
+ * (deliveries not finished, every project, as the database says), and
+ * {@code openbatch_webhook_secrets_not_current{state}}: endpoints whose signing secrets are not
+ * sealed under the current key after this process's last pass over them ({@code old_key}: under
+ * a previous key, {@code in_clear}: kept in clear, {@code unreadable}: no key of this process opens
+ * them, and their deliveries fail), by the worst of the endpoint's two secrets.
  */
 @ApplicationScoped
 public class WebhookMetrics {
@@ -23,6 +27,22 @@ public class WebhookMetrics {
     private final Timer latency;
     private final AtomicLong backlog = new AtomicLong();
     private final Map<DeliveryOutcome, Counter> outcomes = new ConcurrentHashMap<>();
+    private final Map<SecretState, AtomicLong> secrets = new ConcurrentHashMap<>();
+
+    /** Why an endpoint's secrets are not sealed under the current key; the worst comes last. */
+    public enum SecretState {
+        OLD_KEY("old_key"), IN_CLEAR("in_clear"), UNREADABLE("unreadable");
+
+        private final String label;
+
+        SecretState(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
 
     public WebhookMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -32,6 +52,21 @@ public class WebhookMetrics {
                 .description("Webhook deliveries not finished yet (waiting for an attempt or a retry), every project").register(registry);
         for (DeliveryOutcome o : DeliveryOutcome.values()) {
             outcome(o);
+        }
+        for (SecretState s : SecretState.values()) {
+            AtomicLong n = new AtomicLong();
+            secrets.put(s, n);
+            Gauge.builder("openbatch_webhook_secrets_not_current", n, AtomicLong::get)
+                    .description("Webhook endpoints whose signing secrets are not sealed under openbatch.webhooks.secret-key, by why"
+                            + " (old_key, in_clear, unreadable), as this process's last pass over them found")
+                    .tag("state", s.label()).register(registry);
+        }
+    }
+
+    /** What a pass over the endpoints' secrets left: endpoints in each state. */
+    public void secrets(Map<SecretState, Long> counts) {
+        for (SecretState s : SecretState.values()) {
+            secrets.get(s).set(counts.getOrDefault(s, 0L));
         }
     }
 

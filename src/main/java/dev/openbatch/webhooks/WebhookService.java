@@ -6,6 +6,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
+import org.jboss.logging.Logger;
+
 import dev.openbatch.api.ApiException;
 import dev.openbatch.api.Ids;
 import dev.openbatch.api.ListPage;
@@ -15,19 +17,24 @@ import dev.openbatch.quotas.Quota;
 import dev.openbatch.quotas.Quotas;
 import dev.openbatch.store.DeliveryStore;
 import io.quarkus.hibernate.reactive.panache.Panache;
+import io.quarkus.runtime.StartupEvent;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.WorkerExecutor;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 
 /**
  * A project's webhook endpoints: made, read, changed, deleted, their secret rotated, and their
  * deliveries listed. A URL is checked when it is set (its host resolved, every address allowed by
- * {@link Targets}), and again at every delivery.
+ * {@link Targets}), and again at every delivery. A secret is made here and kept sealed
+ * ({@link SecretBox}): without {@code openbatch.webhooks.secret-key} no endpoint is made and no
+ * secret rotated, rather than keeping a new one in clear.
  */
 @ApplicationScoped
 public class WebhookService {
+    private static final Logger LOG = Logger.getLogger(WebhookService.class);
     /** How long the previous secret still signs after a rotation. */
     public static final long ROTATION_OVERLAP_SECONDS = 24 * 3600;
     private static final int MAX_NAME = 256;
@@ -41,6 +48,7 @@ public class WebhookService {
     private final WorkerExecutor lookups;
     private final java.time.Duration lookupTimeout;
     private final PerMinute urlChecks;
+    private final SecretBox secrets;
 
     public WebhookService(WebhookEndpointRepository endpoints, DeliveryStore deliveries, WebhooksConfig config, Time time, Vertx vertx,
             Quotas quotas) {
@@ -52,6 +60,17 @@ public class WebhookService {
         this.lookups = vertx.createSharedWorkerExecutor(WebhookSender.LOOKUP_POOL, WebhookSender.lookupThreads(config.maxConcurrency()));
         this.lookupTimeout = config.lookupTimeout();
         this.urlChecks = new PerMinute(Math.max(1, config.urlChecksPerMinute()));
+        this.secrets = SecretBox.of(config);
+    }
+
+    /** Made at start, so that a malformed key stops the start; says so when there is no key. */
+    void checkKeys(@Observes StartupEvent ev) {
+        if (!secrets.canSeal()) {
+            LOG.warn("openbatch.webhooks.secret-key is not set: webhook endpoints cannot be created nor their secrets rotated"
+                    + " (503 webhook_secret_key_missing), since their signing secrets are kept encrypted with it. Set it"
+                    + " (OPENBATCH_WEBHOOKS_SECRET_KEY) to the output of `openssl rand -base64 32`, the same on every replica,"
+                    + " and keep it: the secrets cannot be read without it.");
+        }
     }
 
     /**
@@ -69,8 +88,10 @@ public class WebhookService {
         if (req.url() == null) {
             throw ApiException.invalid("Missing required parameter: 'url'.", "url", "missing_required_parameter");
         }
+        requireKey();
         List<String> types = types(req);
         String name = name(req);
+        String secret = Signatures.newSecret();
         // each event is one delivery per endpoint: a project has at most its quota of them (counted under its quota lock)
         return checkedUrl(project, req.url()).chain(url -> quotas.prepare(project, Quota.WEBHOOK_ENDPOINTS).chain(limit -> Panache.withTransaction(
                 () -> quotas.admit(project, Quota.WEBHOOK_ENDPOINTS, limit, () -> endpoints.countOwned(project)).chain(() -> {
@@ -81,11 +102,12 @@ public class WebhookService {
             e.url = url;
             e.name = name == null ? e.id : name;
             e.eventTypes = String.join(",", types == null ? EventType.ALL : types);
-            e.secret = Signatures.newSecret();
+            e.secret = secrets.seal(e.id, secret);
+            e.secretHint = Signatures.hint(secret);
             e.createdAt = now;
             e.createdUs = time.orderingMicros();
             e.updatedAt = now;
-            return endpoints.persist(e).map(WebhookEndpointEntity::viewWithSecret);
+            return endpoints.persist(e).map(made -> made.viewWithSecret(secret));
         }))));
     }
 
@@ -138,16 +160,42 @@ public class WebhookService {
 
     /**
      * A new secret, shown in full in this answer only. The previous one goes on signing beside it
-     * for 24 hours (each delivery then carries both signatures), so receivers can switch over.
+     * for 24 hours (each delivery then carries both signatures), so receivers can switch over;
+     * it is sealed under the current key too, if it was not yet.
      */
     public Uni<WebhookEndpointView> rotateSecret(String project, String id) {
+        requireKey();
+        String secret = Signatures.newSecret();
         return Panache.withTransaction(() -> owned(project, id).invoke(e -> {
             long now = time.seconds();
-            e.previousSecret = e.secret;
+            e.previousSecret = resealed(e);
             e.previousSecretUntil = now + ROTATION_OVERLAP_SECONDS;
-            e.secret = Signatures.newSecret();
+            e.secret = secrets.seal(e.id, secret);
+            e.secretHint = Signatures.hint(secret);
             e.updatedAt = now;
-        })).map(WebhookEndpointEntity::viewWithSecret);
+        })).map(e -> e.viewWithSecret(secret));
+    }
+
+    /** 503 when this process has no key to seal a new secret with. */
+    private void requireKey() {
+        if (!secrets.canSeal()) {
+            throw new ApiException(503, "server_error", "Webhook signing secrets are kept encrypted, and this server has no key"
+                    + " for them: its operator must set openbatch.webhooks.secret-key (OPENBATCH_WEBHOOKS_SECRET_KEY) to the base64"
+                    + " of 32 random bytes, e.g. the output of `openssl rand -base64 32`.", null, "webhook_secret_key_missing");
+        }
+    }
+
+    /** The endpoint's current secret sealed under the current key, to sign beside the new one; a 500 when no key opens it. */
+    private String resealed(WebhookEndpointEntity e) {
+        try {
+            return secrets.reseal(e.id, e.secret);
+        } catch (SecretBox.Unreadable u) {
+            LOG.warnf("webhook endpoint %s: its secret cannot be rotated: %s", e.id, u.getMessage());
+            throw new ApiException(500, "server_error", "This endpoint's signing secret cannot be decrypted with the server's keys,"
+                    + " so it cannot go on signing beside a new one. The operator must add the key it was encrypted with to"
+                    + " openbatch.webhooks.previous-secret-keys; or delete the endpoint and create it again.", null,
+                    "webhook_secret_unreadable");
+        }
     }
 
     /** The endpoint's deliveries, newest first; {@code after} is the {@code event_id} of one of them. */

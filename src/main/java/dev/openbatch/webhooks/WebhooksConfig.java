@@ -1,6 +1,8 @@
 package dev.openbatch.webhooks;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
@@ -65,4 +67,21 @@ public interface WebhooksConfig {
      */
     @WithDefault("30")
     int urlChecksPerMinute();
+
+    /**
+     * The key that encrypts the endpoints' signing secrets in the database (AES-256-GCM): the base64
+     * of 32 random bytes ({@code openssl rand -base64 32}). Without it, endpoints cannot be created
+     * nor their secrets rotated (the API answers 503), since a new secret would be kept in clear;
+     * the dev and test profiles set a fixed one. Losing it loses every sealed secret: endpoints
+     * must then be made again.
+     */
+    Optional<String> secretKey();
+
+    /**
+     * Keys that decrypt, but no longer encrypt, signing secrets: the keys {@code secret-key} had
+     * before. The engines re-encrypt what they find under one of them, or in clear, under
+     * {@code secret-key}, at start and every minute; once
+     * {@code openbatch_webhook_secrets_not_current} is 0 (every state), an old key can go.
+     */
+    Optional<List<String>> previousSecretKeys();
 }

@@ -11,9 +11,11 @@ import static dev.openbatch.testing.Api.await;
 import static dev.openbatch.testing.Api.awaitStatus;
 import static dev.openbatch.testing.Api.createBatch;
 import static dev.openbatch.testing.Api.upload;
+import static dev.openbatch.testing.Envelope.assertEnvelope;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,18 +35,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.Headers;
-import com.openai.models.webhooks.UnwrapWebhookEvent;
 import com.openai.models.webhooks.WebhookVerificationParams;
 
 import dev.openbatch.status.BatchStatus;
@@ -53,6 +50,8 @@ import dev.openbatch.testing.FakeUpstreamResource;
 import dev.openbatch.testing.WebhookConfigs;
 import dev.openbatch.testing.WebhookReceiver;
 import dev.openbatch.testing.WebhookReceiver.Received;
+import dev.openbatch.webhooks.SecretBox;
+import dev.openbatch.webhooks.Signatures;
 import dev.openbatch.webhooks.WebhooksConfig;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -70,7 +69,9 @@ import jakarta.inject.Inject;
  * Webhooks end to end: engines started by hand (as separate processes would be) end real batches,
  * and a real HTTP receiver checks what arrives with the official OpenAI SDK's verification and a
  * hand-computed HMAC: every terminal status, retries, two engines, a process killed before it
- * delivered, untrusted receivers, and the outbox's transaction.
+ * delivered, untrusted receivers, the outbox's transaction, and the signing secrets as the
+ * database keeps them (sealed, after a rotation too; a copied value that signs nothing; values in
+ * clear or under a previous key sealed again under a new one).
  */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
@@ -86,18 +87,15 @@ class WebhookDeliveryTest extends EngineTesting {
     URL management;
 
     private final List<String[]> endpoints = new ArrayList<>();
-    private static OpenAIClient sdk;
 
     @BeforeAll
     static void startReceiver() throws Exception {
         RECEIVER.start();
-        sdk = OpenAIOkHttpClient.builder().apiKey("unused").baseUrl("http://127.0.0.1:1/v1").build();
     }
 
     @AfterAll
     static void stopReceiver() {
         RECEIVER.stop();
-        sdk.close();
     }
 
     @AfterEach
@@ -123,13 +121,7 @@ class WebhookDeliveryTest extends EngineTesting {
 
     /** Waits for {@code n} requests at {@code prefix} about these batches (other tests' batches may end meanwhile). */
     private static List<Received> awaitReceived(String prefix, Collection<String> batches, int n, Duration timeout) {
-        long end = System.currentTimeMillis() + timeout.toMillis();
-        while (RECEIVER.at(prefix, batches).size() < n && System.currentTimeMillis() < end) {
-            sleep(20);
-        }
-        List<Received> got = RECEIVER.at(prefix, batches);
-        assertTrue(got.size() >= n, "expected " + n + " request(s) at " + prefix + ", got " + got.size());
-        return got;
+        return RECEIVER.await(prefix, batches, n, timeout);
     }
 
     private static List<Received> awaitReceived(String prefix, String batch, int n, Duration timeout) {
@@ -156,25 +148,6 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Map<String, Object>> all = as(key).get("/v1/webhooks/" + endpointId + "/deliveries?limit=100").then().statusCode(200)
                 .extract().jsonPath().getList("data");
         return all.stream().filter(d -> batchId.equals(d.get("batch_id"))).findFirst().orElse(Map.of());
-    }
-
-    /** The receiver's request, verified by the official SDK and by a hand-computed HMAC; its parsed body. */
-    private static JsonObject verified(Received r, String secret) throws Exception {
-        Headers headers = Headers.builder().put("webhook-id", r.webhookId()).put("webhook-timestamp", r.timestamp())
-                .put("webhook-signature", r.signature()).build();
-        UnwrapWebhookEvent event = sdk.webhooks().unwrap(WebhookVerificationParams.builder().payload(r.body()).headers(headers)
-                .secret(secret).build());
-        assertNotNull(event);
-        Mac mac = Mac.getInstance("HmacSHA256");
-        mac.init(new SecretKeySpec(Base64.getDecoder().decode(secret.substring("whsec_".length())), "HmacSHA256"));
-        byte[] signed = (r.webhookId() + "." + r.timestamp() + "." + new String(r.body(), StandardCharsets.UTF_8))
-                .getBytes(StandardCharsets.UTF_8);
-        String mine = "v1," + Base64.getEncoder().encodeToString(mac.doFinal(signed));
-        assertTrue(List.of(r.signature().split(" ")).contains(mine), "hand-computed " + mine + " in " + r.signature());
-        JsonObject body = new JsonObject(new String(r.body(), StandardCharsets.UTF_8));
-        assertEquals(r.webhookId(), body.getString("id"), "webhook-id is the event's id");
-        assertEquals("application/json", r.headers().get("content-type"));
-        return body;
     }
 
     private int events(String batchId) {
@@ -213,7 +186,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> got = awaitReceived("/all/" + r, expected.keySet(), 4, Duration.ofSeconds(30));
         Set<String> seen = new HashSet<>();
         for (Received x : got) {
-            JsonObject e = verified(x, all[1]);
+            JsonObject e = RECEIVER.verified(x, all[1]);
             assertEquals("event", e.getString("object"));
             assertTrue(e.getString("id").startsWith("evt_"));
             String batchId = e.getJsonObject("data").getString("id");
@@ -222,7 +195,7 @@ class WebhookDeliveryTest extends EngineTesting {
             assertTrue(seen.add(batchId), "one event per batch: " + batchId);
             if (batchId.equals(completed)) {
                 assertEquals(done.getLong("completed_at"), e.getLong("created_at"));
-                assertTrue(sdk.webhooks().unwrap(WebhookVerificationParams.builder().payload(x.body())
+                assertTrue(RECEIVER.sdk().webhooks().unwrap(WebhookVerificationParams.builder().payload(x.body())
                         .headers(Headers.builder().put("webhook-id", x.webhookId()).put("webhook-timestamp", x.timestamp())
                                 .put("webhook-signature", x.signature()).build())
                         .secret(all[1]).build()).batchCompleted().isPresent());
@@ -236,7 +209,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> onlyFailed = awaitReceived("/failed-only/" + r, failed, 1, Duration.ofSeconds(10));
         sleep(500);
         assertEquals(1, RECEIVER.at("/failed-only/" + r, expected.keySet()).size());
-        assertEquals(failed, verified(onlyFailed.get(0), failedOnly[1]).getJsonObject("data").getString("id"));
+        assertEquals(failed, RECEIVER.verified(onlyFailed.get(0), failedOnly[1]).getJsonObject("data").getString("id"));
         assertEquals(0, RECEIVER.at("/other-project/" + r, expected.keySet()).size());
 
         JsonPath list = deliveries(KEY_A, all[0]);
@@ -277,7 +250,7 @@ class WebhookDeliveryTest extends EngineTesting {
         for (Received x : got) {
             assertEquals(got.get(0).webhookId(), x.webhookId(), "the same webhook-id on every attempt");
             assertArrayEquals(got.get(0).body(), x.body(), "the same event on every attempt");
-            assertEquals(id, verified(x, ep[1]).getJsonObject("data").getString("id"));
+            assertEquals(id, RECEIVER.verified(x, ep[1]).getJsonObject("data").getString("id"));
         }
         Map<String, Object> d = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "succeeded".equals(x.get("status")), Duration.ofSeconds(10));
         assertEquals(4, d.get("attempts"));
@@ -364,7 +337,7 @@ class WebhookDeliveryTest extends EngineTesting {
 
         engine("wh-survivor");
         Received x = awaitReceived("/orphan/" + r, id, 1, Duration.ofSeconds(20)).get(0);
-        assertEquals(id, verified(x, ep[1]).getJsonObject("data").getString("id"));
+        assertEquals(id, RECEIVER.verified(x, ep[1]).getJsonObject("data").getString("id"));
         sleep(500);
         assertEquals(1, RECEIVER.at("/orphan/" + r, Set.of(id)).size());
     }
@@ -390,7 +363,7 @@ class WebhookDeliveryTest extends EngineTesting {
         List<Received> got = awaitReceived(path, id, 2, Duration.ofSeconds(20));
         assertEquals("200", got.get(1).answer());
         assertEquals(got.get(0).webhookId(), got.get(1).webhookId(), "receivers can deduplicate by webhook-id");
-        assertEquals(id, verified(got.get(1), ep[1]).getJsonObject("data").getString("id"));
+        assertEquals(id, RECEIVER.verified(got.get(1), ep[1]).getJsonObject("data").getString("id"));
         Map<String, Object> d = awaitValue(() -> delivery(KEY_A, ep[0], id), x -> "succeeded".equals(x.get("status")), Duration.ofSeconds(10));
         assertEquals(200, d.get("last_status_code"));
     }
@@ -513,5 +486,140 @@ class WebhookDeliveryTest extends EngineTesting {
         awaitReceived("/rollback/" + r, id, 1, Duration.ofSeconds(20));
         sleep(500);
         assertEquals(1, RECEIVER.at("/rollback/" + r, Set.of(id)).size());
+    }
+
+    // ---- the secrets as the database keeps them ----
+
+    /** Another key than the test profile's, to move to. */
+    private static final String NEW_KEY = "EdaE1lYe4UqsFlaWGJxLqEqbZI0hyymrEpIdw0FF/CM=";
+
+    /** An endpoint's row as stored: {secret, previous_secret, secret_hint}. */
+    private String[] stored(String endpointId) {
+        var row = pool.preparedQuery("select secret, previous_secret, secret_hint from webhook_endpoints where id = $1")
+                .execute(Tuple.of(endpointId)).await().atMost(Duration.ofSeconds(10)).iterator().next();
+        return new String[] { row.getString(0), row.getString(1), row.getString(2) };
+    }
+
+    private void sql(String statement, Object... args) {
+        pool.preparedQuery(statement).execute(Tuple.from(args)).await().atMost(Duration.ofSeconds(10));
+    }
+
+    /** A stored value that is sealed by {@code box}'s key and holds neither these secrets nor their base64 payloads. */
+    private static void assertSealed(SecretBox box, String stored, String... secrets) {
+        assertTrue(stored.startsWith("enc:v1:" + box.currentKeyId() + ":"), stored);
+        for (String s : secrets) {
+            assertFalse(stored.contains(s), "the secret in the database");
+            assertFalse(stored.contains(s.substring("whsec_".length())), "the secret's base64 payload in the database");
+        }
+    }
+
+    @Test
+    void theDatabaseKeepsTheSecretEncryptedAndDeliveriesAreSignedWithIt() throws Exception {
+        String r = EngineTest.run();
+        String[] ep = endpoint(KEY_A, "/sealed/" + r);
+        String[] row = stored(ep[0]);
+        SecretBox box = SecretBox.of(webhooks);
+        assertSealed(box, row[0], ep[1]);
+        assertNull(row[1]);
+        assertEquals(Signatures.hint(ep[1]), row[2]);
+        assertEquals(Signatures.hint(ep[1]), as(KEY_A).get("/v1/webhooks/" + ep[0]).then().statusCode(200).extract()
+                .path("signing_secret_hint"));
+        assertEquals(ep[1], box.open(ep[0], row[0]));
+
+        engine("wh-sealed");
+        String id = batch(KEY_A, lines(r, 1, null), "24h");
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        Received x = awaitReceived("/sealed/" + r, id, 1, Duration.ofSeconds(20)).get(0);
+        assertEquals(id, RECEIVER.verified(x, ep[1]).getJsonObject("data").getString("id"));
+        assertEquals(1, x.signature().split(" ").length);
+    }
+
+    @Test
+    void aRotationKeepsBothSecretsEncryptedAndBothSign() throws Exception {
+        String r = EngineTest.run();
+        String[] sealed = endpoint(KEY_A, "/rotated-sealed/" + r);
+        String[] clear = endpoint(KEY_A, "/rotated-clear/" + r);
+        sql("update webhook_endpoints set secret = $2 where id = $1", clear[0], clear[1]); // as an earlier version kept it
+        SecretBox box = SecretBox.of(webhooks);
+        List<String> fresh = new ArrayList<>();
+        for (String[] ep : List.of(sealed, clear)) {
+            String now = as(KEY_A).post("/v1/webhooks/" + ep[0] + "/rotate_secret").then().statusCode(200).extract().path("signing_secret");
+            fresh.add(now);
+            String[] row = stored(ep[0]);
+            assertSealed(box, row[0], ep[1], now);
+            assertSealed(box, row[1], ep[1], now);
+            assertEquals(now, box.open(ep[0], row[0]));
+            assertEquals(ep[1], box.open(ep[0], row[1]), "the previous secret, sealed");
+            assertEquals(Signatures.hint(now), row[2]);
+        }
+
+        engine("wh-rotated");
+        String id = batch(KEY_A, lines(r, 1, null), "24h");
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        for (int i = 0; i < 2; i++) {
+            String[] ep = i == 0 ? sealed : clear;
+            Received x = awaitReceived("/rotated-" + (i == 0 ? "sealed/" : "clear/") + r, id, 1, Duration.ofSeconds(20)).get(0);
+            assertEquals(2, x.signature().split(" ").length, "signed with the new secret and the previous one");
+            RECEIVER.verified(x, fresh.get(i));
+            RECEIVER.verified(x, ep[1]);
+        }
+    }
+
+    @Test
+    void aSecretCopiedOntoAnotherEndpointSignsNothingThere() throws Exception {
+        String r = EngineTest.run();
+        String[] from = endpoint(KEY_A, "/copied-from/" + r);
+        String[] to = endpoint(KEY_A, "/copied-to/" + r);
+        sql("update webhook_endpoints set secret = (select secret from webhook_endpoints where id = $2) where id = $1", to[0], from[0]);
+        engine("wh-copied");
+        String id = batch(KEY_A, lines(r, 1, null), "24h");
+        awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+        RECEIVER.verified(awaitReceived("/copied-from/" + r, id, 1, Duration.ofSeconds(20)).get(0), from[1]);
+
+        Map<String, Object> d = awaitValue(() -> delivery(KEY_A, to[0], id), x -> x.get("last_error") != null, Duration.ofSeconds(20));
+        assertTrue(((String) d.get("last_error")).contains("cannot be decrypted"), (String) d.get("last_error"));
+        assertNull(d.get("last_status_code"));
+        assertEquals("pending", d.get("status"), "retried: a configuration put right delivers it");
+        assertEquals(0, RECEIVER.at("/copied-to/" + r).size(), "nothing sent without its own secret");
+
+        // nor can it go on signing beside a new secret: the rotation is refused, and changes nothing
+        String copied = stored(to[0])[0];
+        assertEnvelope(as(KEY_A).post("/v1/webhooks/" + to[0] + "/rotate_secret"), 500, null, "webhook_secret_unreadable");
+        assertEquals(copied, stored(to[0])[0]);
+        assertNull(stored(to[0])[1]);
+    }
+
+    @Test
+    void secretsInClearAndUnderAPreviousKeyAreSealedUnderANewKeyAndStillSign() throws Exception {
+        String r = EngineTest.run();
+        String[] clear = endpoint(KEY_A, "/was-clear/" + r);
+        String[] old = endpoint(KEY_A, "/was-old-key/" + r);
+        sql("update webhook_endpoints set secret = $2 where id = $1", clear[0], clear[1]);
+        String key = webhooks.secretKey().orElseThrow();
+        WebhookConfigs moved = WebhookConfigs.of(webhooks).withKeys(NEW_KEY, key);
+        SecretBox box = SecretBox.of(moved);
+        try {
+            long sealed = builder("wh-reseal").webhooks(moved).webhookSecretSealing().run().await().atMost(Duration.ofSeconds(30));
+            assertTrue(sealed >= 2, "sealed " + sealed);
+            for (String[] ep : List.of(clear, old)) {
+                String[] row = stored(ep[0]);
+                assertSealed(box, row[0], ep[1]);
+                assertEquals(ep[1], box.open(ep[0], row[0]));
+            }
+            assertEquals(0, builder("wh-reseal").webhooks(moved).webhookSecretSealing().run().await().atMost(Duration.ofSeconds(30)),
+                    "nothing left to seal");
+
+            // the old key is no longer needed to sign
+            engine("wh-new-key", WebhookConfigs.of(webhooks).withKeys(NEW_KEY));
+            String id = batch(KEY_A, lines(r, 1, null), "24h");
+            awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(30));
+            RECEIVER.verified(awaitReceived("/was-clear/" + r, id, 1, Duration.ofSeconds(20)).get(0), clear[1]);
+            RECEIVER.verified(awaitReceived("/was-old-key/" + r, id, 1, Duration.ofSeconds(20)).get(0), old[1]);
+        } finally {
+            // every endpoint of the database back under the test profile's key, for the tests after this one
+            haltEngines();
+            builder("wh-reseal-back").webhooks(WebhookConfigs.of(webhooks).withKeys(key, NEW_KEY)).webhookSecretSealing().run()
+                    .await().atMost(Duration.ofSeconds(30));
+        }
     }
 }

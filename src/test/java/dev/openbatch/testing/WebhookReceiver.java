@@ -1,5 +1,11 @@
 package dev.openbatch.testing;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -8,11 +14,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.Headers;
+import com.openai.models.webhooks.UnwrapWebhookEvent;
+import com.openai.models.webhooks.WebhookVerificationParams;
+
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
 
 /**
  * A real HTTP server on 127.0.0.1 that receives webhooks and records every request. What it
@@ -20,7 +36,7 @@ import io.vertx.core.http.HttpServerResponse;
  * {@code webhook-id} with the n-th entry (the last repeats): a status code, {@code hang} (never
  * answers), {@code redirect} (302 to {@code /redirected}) or {@code huge} (200 with a body that never
  * ends, written as fast as the client reads it; {@link #hugeBytes} counts what got out). Any other
- * path answers 200.
+ * path answers 200. {@link #verified} checks a request's signature as a receiver would.
  */
 public class WebhookReceiver {
     /** One request as it arrived. */
@@ -45,8 +61,11 @@ public class WebhookReceiver {
     public final Map<String, AtomicLong> hugeBytes = new ConcurrentHashMap<>();
     /** Requests answered {@code hang} whose connection the sender still holds open. */
     private final List<Received> hanging = new CopyOnWriteArrayList<>();
+    /** The official SDK, for its webhook verification (it sends nothing). */
+    private OpenAIClient sdk;
 
     public int start() throws Exception {
+        sdk = OpenAIOkHttpClient.builder().apiKey("unused").baseUrl("http://127.0.0.1:1/v1").build();
         server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         return server.actualPort();
@@ -58,6 +77,31 @@ public class WebhookReceiver {
 
     public void stop() {
         vertx.close();
+        sdk.close();
+    }
+
+    /** The official SDK (its {@code webhooks()} verify and parse events). */
+    public OpenAIClient sdk() {
+        return sdk;
+    }
+
+    /** The request, verified by the official SDK and by a hand-computed HMAC with {@code secret} ({@code whsec_…}); its parsed body. */
+    public JsonObject verified(Received r, String secret) throws Exception {
+        Headers headers = Headers.builder().put("webhook-id", r.webhookId()).put("webhook-timestamp", r.timestamp())
+                .put("webhook-signature", r.signature()).build();
+        UnwrapWebhookEvent event = sdk.webhooks().unwrap(WebhookVerificationParams.builder().payload(r.body()).headers(headers)
+                .secret(secret).build());
+        assertNotNull(event);
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(Base64.getDecoder().decode(secret.substring("whsec_".length())), "HmacSHA256"));
+        byte[] signed = (r.webhookId() + "." + r.timestamp() + "." + new String(r.body(), StandardCharsets.UTF_8))
+                .getBytes(StandardCharsets.UTF_8);
+        String mine = "v1," + Base64.getEncoder().encodeToString(mac.doFinal(signed));
+        assertTrue(List.of(r.signature().split(" ")).contains(mine), "hand-computed " + mine + " in " + r.signature());
+        JsonObject body = new JsonObject(new String(r.body(), StandardCharsets.UTF_8));
+        assertEquals(r.webhookId(), body.getString("id"), "webhook-id is the event's id");
+        assertEquals("application/json", r.headers().get("content-type"));
+        return body;
     }
 
     /** The requests whose path starts with {@code prefix}. */
@@ -71,6 +115,22 @@ public class WebhookReceiver {
      */
     public List<Received> at(String prefix, java.util.Collection<String> batchIds) {
         return at(prefix).stream().filter(r -> batchIds.contains(r.batchId())).toList();
+    }
+
+    /** Waits up to {@code timeout} for {@code n} requests at {@code prefix} about these batches; them (fails when fewer came). */
+    public List<Received> await(String prefix, java.util.Collection<String> batchIds, int n, java.time.Duration timeout) {
+        long end = System.currentTimeMillis() + timeout.toMillis();
+        while (at(prefix, batchIds).size() < n && System.currentTimeMillis() < end) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        List<Received> got = at(prefix, batchIds);
+        assertTrue(got.size() >= n, "expected " + n + " request(s) at " + prefix + ", got " + got.size());
+        return got;
     }
 
     /** Requests at {@code prefix} that hang and are still open: attempts still in flight at their sender. */

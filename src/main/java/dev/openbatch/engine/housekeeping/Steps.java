@@ -7,14 +7,15 @@ import java.util.function.ToLongFunction;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
-/** The retention jobs' loop: one small transaction after another until a step finds nothing left. */
+/** The housekeeping jobs' loop (retention, secret sealing): one small transaction after another until a step finds nothing left. */
 final class Steps {
     private Steps() {
     }
 
     /**
      * Runs {@code step} again and again, each after the one before has ended, until one is
-     * {@code done}; the sum of what each {@code counted}.
+     * {@code done}; the sum of what each {@code counted}, the one that is done left out (so a step
+     * is done when it found nothing, not when it found less than it could take).
      */
     static <T> Uni<Long> untilDone(Supplier<Uni<T>> step, Predicate<T> done, ToLongFunction<T> counted) {
         return Multi.createBy().repeating().<T>uni(() -> step.get()).until(done)

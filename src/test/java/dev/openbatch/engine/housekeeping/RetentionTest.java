@@ -216,8 +216,9 @@ class RetentionTest {
         String r = run();
         long now = time.seconds();
         String endpoint = "webhook-ret-" + r;
-        pool.withTransaction(tx -> tx.preparedQuery("insert into webhook_endpoints (id, project, url, name, event_types, secret, created_at,"
-                + " created_us, updated_at) values ($1, 'project-a', 'https://example.com/h', 'n', 'batch.completed', 'whsec_x', 0, 0, 0)")
+        pool.withTransaction(tx -> tx.preparedQuery("insert into webhook_endpoints (id, project, url, name, event_types, secret, secret_hint,"
+                + " created_at, created_us, updated_at) values ($1, 'project-a', 'https://example.com/h', 'n', 'batch.completed', 'whsec_x',"
+                + " 'whsec_...ec_x', 0, 0, 0)")
                 .execute(Tuple.of(endpoint))
                 .chain(() -> tx.preparedQuery("insert into webhook_events (id, project, type, batch_id, created_at, created_us)"
                         + " values ($1 || '-old', 'project-a', 'batch.completed', $1 || '-b1', $2, 0),"
