@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.function.Function;
 
 import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.pgclient.PgException;
 import io.vertx.mutiny.sqlclient.Tuple;
 
 /**
@@ -17,6 +19,8 @@ import io.vertx.mutiny.sqlclient.Tuple;
 public final class IndexStore {
     /** The lock that lets one process of the cluster rebuild at a time (a constant of this class, no other use). */
     static final long LOCK = 0x6f62_6978_7570_6b70L;
+    /** PostgreSQL's SQLSTATE for a lock that did not come within {@code lock_timeout}. */
+    static final String LOCK_NOT_AVAILABLE = "55P03";
 
     /**
      * The tables $1 of this schema and their TOAST tables (where bodies and answers over 2 kB go):
@@ -122,6 +126,45 @@ public final class IndexStore {
     /** Rebuilds the index ({@link IndexSize#index}) without blocking the table's readers and writers (it must run outside a transaction). */
     public Uni<Void> rebuild(Tx tx, String index) {
         return tx.client().query("reindex index concurrently " + index).execute().replaceWithVoid();
+    }
+
+    /**
+     * The batches table's size and what its rows need at its fill factor, when no batch is live
+     * (nothing updates its rows then); null while one is. Its rows stay for good and are updated as
+     * their lines settle, thousands of times a second: versions that find no room in their page
+     * go to the table's end, so a million lines leave megabytes for a few rows that no plain
+     * VACUUM can give back while a live row sits in the last page.
+     */
+    static final String BATCHES_SIZE = LineStore.compact("""
+            select pg_relation_size('batches'),
+                   (select coalesce(sum(pg_column_size(b.*)), 0) from batches b)::bigint
+                   * 100 / coalesce((select substring(o from 'fillfactor=([0-9]+)')::int from pg_class c, unnest(c.reloptions) o
+                                      where c.oid = 'batches'::regclass and o like 'fillfactor=%%'), 100)
+             where not exists (select 1 from batches where status in %s)
+            """.formatted(BatchStore.LIVE));
+
+    /** The batches table's size and what its rows need, or null while a batch is live. */
+    public Uni<long[]> batchesSize(Tx tx) {
+        return tx.client().query(BATCHES_SIZE).execute().map(rows -> {
+            if (rows.size() == 0) {
+                return null;
+            }
+            Row r = rows.iterator().next();
+            return new long[] { r.getLong(0), r.getLong(1) };
+        });
+    }
+
+    /**
+     * Rewrites the batches table compact ({@code VACUUM FULL}) if its lock comes within
+     * {@code lockTimeoutMillis}: it takes the table for itself for the few milliseconds the rewrite
+     * of a small table lasts, and statements that arrive meanwhile wait that long at most. False
+     * when the lock did not come (it is tried again at the next run).
+     */
+    public Uni<Boolean> compactBatches(Tx tx, long lockTimeoutMillis) {
+        return tx.client().query("set lock_timeout = " + Math.max(1, lockTimeoutMillis)).execute()
+                .chain(() -> tx.client().query("vacuum full batches").execute().replaceWith(true)
+                        .onFailure(e -> e instanceof PgException p && LOCK_NOT_AVAILABLE.equals(p.getSqlState())).recoverWithItem(false))
+                .call(() -> tx.client().query("reset lock_timeout").execute());
     }
 
     /** Drops what interrupted rebuilds of the tables' indexes left; their names. */

@@ -25,28 +25,39 @@ import io.smallrye.mutiny.Uni;
  * is judged by its whole table, which can only spare it. The TOAST tables' indexes (bodies and
  * answers over 2 kB are kept there) are judged the same way. One process of the cluster rebuilds at a
  * time (an advisory lock); what a rebuild interrupted by a crash left behind is dropped first.
+ * <p>
+ * The {@code batches} table is the one whose rows stay: updated as their lines settle, its rows'
+ * versions wander to the table's end, and VACUUM cannot cut a tail with a live row in it. When no
+ * batch is live and it is bloated alike, it is rewritten with {@code VACUUM FULL} (a small table:
+ * milliseconds), if its lock comes within 100 ms.
  */
 public final class IndexUpkeep implements Job {
     private static final Logger LOG = Logger.getLogger(IndexUpkeep.class);
     /** The tables whose rows retention deletes in bulk. */
     static final List<String> TABLES = List.of("requests", "file_lines", "file_chunks", "files", "webhook_events", "webhook_deliveries");
     static final int PAGE = 8192;
+    /** The most the batches table may weigh to be rewritten under an exclusive lock: a rewrite of this much lasts milliseconds. */
+    static final long COMPACT_MAX_BYTES = 64L << 20;
+    /** How long a rewrite of the batches table waits for its lock before giving up until the next run (statements arriving meanwhile wait behind it). */
+    static final long COMPACT_LOCK_TIMEOUT_MS = 100;
     /** A B-tree leaf's room for entries: the page less its header and special space, at the default fill factor (90 %). */
     static final double LEAF_ROOM = (PAGE - 24 - 16) * 0.9;
 
     private final IndexStore indexes;
     private final List<String> tables;
+    private final boolean batchesToo;
     private final EngineMetrics metrics;
     private final RetentionConfig config;
 
     public IndexUpkeep(IndexStore indexes, EngineMetrics metrics, RetentionConfig config) {
-        this(indexes, TABLES, metrics, config);
+        this(indexes, TABLES, true, metrics, config);
     }
 
-    /** Upkeep of these tables' indexes (a test's own table). */
-    IndexUpkeep(IndexStore indexes, List<String> tables, EngineMetrics metrics, RetentionConfig config) {
+    /** Upkeep of these tables' indexes (a test's own table), and of the batches table or not. */
+    IndexUpkeep(IndexStore indexes, List<String> tables, boolean batchesToo, EngineMetrics metrics, RetentionConfig config) {
         this.indexes = indexes;
         this.tables = tables;
+        this.batchesToo = batchesToo;
         this.metrics = metrics;
         this.config = config;
     }
@@ -73,7 +84,9 @@ public final class IndexUpkeep implements Job {
                         all = all.chain(() -> rebuildIfConfirmed(tx, s).invoke(done -> rebuilt[0] += done ? 1 : 0)).replaceWithVoid();
                     }
                     return all;
-                })).map(ran -> rebuilt[0]);
+                })
+                .chain(() -> batchesToo ? compactBatchesIfIdle(tx) : Uni.createFrom().voidItem()))
+                .map(ran -> rebuilt[0]);
     }
 
     /** The indexes over the bloat factor and the minimum size, largest first. */
@@ -103,6 +116,26 @@ public final class IndexUpkeep implements Job {
                         (System.nanoTime() - start) / 1_000_000);
                 return true;
             });
+        });
+    }
+
+    /**
+     * The batches table, when no batch is live and it is over {@code reindex-bloat} times what its
+     * rows need (and over {@code reindex-min-size}, under {@link #COMPACT_MAX_BYTES}): rewritten
+     * compact with {@code VACUUM FULL}, if its lock comes within {@link #COMPACT_LOCK_TIMEOUT_MS}.
+     */
+    Uni<Void> compactBatchesIfIdle(Tx tx) {
+        return indexes.batchesSize(tx).chain(size -> {
+            if (size == null || size[0] > COMPACT_MAX_BYTES || size[0] < config.reindexMinSize().asLongValue()
+                    || size[0] <= config.reindexBloat() * (size[1] + PAGE)) {
+                return Uni.createFrom().voidItem();
+            }
+            return indexes.compactBatches(tx, COMPACT_LOCK_TIMEOUT_MS).invoke(done -> {
+                if (done) {
+                    metrics.indexRebuilt("batches", 0);
+                    LOG.infof("rewrote the batches table compact: %d KiB for %d KiB of rows", size[0] >> 10, size[1] >> 10);
+                }
+            }).replaceWithVoid();
         });
     }
 

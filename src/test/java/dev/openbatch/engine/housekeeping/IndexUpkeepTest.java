@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -52,7 +53,7 @@ class IndexUpkeepTest {
     }
 
     private IndexUpkeep upkeep(double bloat) {
-        return new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), metrics, new Settings(config, bloat, new MemorySize(java.math.BigInteger.valueOf(256 * 1024))));
+        return new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), false, metrics, new Settings(config, bloat, new MemorySize(java.math.BigInteger.valueOf(256 * 1024))));
     }
 
     private int run(IndexUpkeep job) {
@@ -139,6 +140,37 @@ class IndexUpkeepTest {
         long pkey = size(TABLE + "_pkey");
         assertEquals(0, run(upkeep(2)));
         assertEquals(pkey, size(TABLE + "_pkey"));
+    }
+
+    @Test
+    void aBloatedBatchesTableIsRewrittenWhenNoBatchIsLive() {
+        String live = "select count(*) from batches where status in ('validating', 'in_progress', 'finalizing', 'cancelling')";
+        Assumptions.assumeTrue(count(live) == 0, "another test class left a live batch");
+        String job = "job-upkeep";
+        String insert = "insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
+                + " created_us, total, validated) select 'batch-upkeep-' || i, 'project-a', '" + job + "', '/v1/chat/completions', 'none', '24h',"
+                + " 'completed', 'fake', 'fake-model', 0, 0, 1, true from generate_series(%d, %d) i";
+        sql("insert into jobs (id, project, name, completion_window, created_at, created_us) values ('" + job + "', 'project-a', 'u', '24h', 0, 0)"
+                + " on conflict do nothing");
+        try {
+            sql(insert.formatted(1, 20000));
+            sql(insert.formatted(20001, 20001)); // a row that stays, at the table's end
+            sql("delete from batches where id like 'batch-upkeep-%' and id <> 'batch-upkeep-20001'");
+            sql("vacuum batches");
+            long bloated = size("batches");
+            IndexUpkeep job0 = new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), true, metrics,
+                    new Settings(config, 4, new MemorySize(java.math.BigInteger.valueOf(256 * 1024))));
+            job0.compactBatchesIfIdle(transactions.autoCommit()).await().atMost(Duration.ofSeconds(60));
+            assertTrue(size("batches") < bloated / 4, "batches went from " + bloated + " to " + size("batches") + " bytes");
+            assertEquals(1, count("select count(*) from batches where id = 'batch-upkeep-20001'"));
+        } finally {
+            sql("delete from batches where id like 'batch-upkeep-%'");
+            sql("delete from jobs where id = '" + job + "'");
+        }
+    }
+
+    private long count(String sql) {
+        return pool.query(sql).execute().await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0);
     }
 
     @Test
