@@ -8,7 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.DuplexChannel;
 import io.quarkus.runtime.StartupEvent;
@@ -196,14 +198,37 @@ public class HttpLayer {
             channel.eventLoop().schedule(() -> channel.close(), DRAIN_MILLIS, TimeUnit.MILLISECONDS);
         };
         // the answer goes out, then the end of the stream; the client reads both before the connection goes
-        Runnable done = () -> answered.future().onComplete(a -> {
-            if (channel instanceof DuplexChannel duplex) {
-                duplex.shutdownOutput();
-            }
-            channel.eventLoop().schedule(() -> channel.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
-        });
+        Runnable done = () -> answered.future().onComplete(a -> halfClose(channel));
         pipeline.addBefore(VERTX_HANDLER, BodyCounter.NAME, new BodyCounter(limit, upload, DRAIN_BYTES, over, done));
         ctx.next();
+    }
+
+    /** Ends the stream (the client reads what was sent, then its end) and closes the connection {@link #LINGER_MILLIS} later. */
+    private static void halfClose(Channel channel) {
+        if (channel instanceof DuplexChannel duplex) {
+            duplex.shutdownOutput();
+        }
+        channel.eventLoop().schedule(() -> channel.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The connection of a request answered before its body has ended (an upload cut for its pace or
+     * deadline, or that found no slot) ends with the answer, whoever writes it: {@code Connection:
+     * close}, and once the answer is on the wire the stream ends, the connection closing a moment
+     * later (what arrives meanwhile is read and dropped by the caller). Over HTTP/2 the connection
+     * is shared: there the answer ends the request's stream only.
+     */
+    public static void closeAfterAnswer(RoutingContext ctx) {
+        HttpServerRequest request = ctx.request();
+        if (request.version() == HttpVersion.HTTP_2 || !(request.connection() instanceof ConnectionBase connection)) {
+            return;
+        }
+        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+        ctx.addEndHandler(ended -> {
+            // as Vert.x closes a connection: an empty write after the answer's, flushed, says when the answer is out
+            ChannelHandlerContext chctx = connection.channelHandlerContext();
+            chctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> halfClose(chctx.channel()));
+        });
     }
 
     /**

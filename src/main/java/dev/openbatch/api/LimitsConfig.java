@@ -1,5 +1,7 @@
 package dev.openbatch.api;
 
+import java.time.Duration;
+
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -10,11 +12,43 @@ public interface LimitsConfig {
     long maxUploadBytes();
 
     /**
-     * Uploads this process stores at once. Each holds one database connection (its bytes go in
-     * one transaction, as they arrive); the next waits, reading nothing, until one ends.
+     * Uploads this process stores at once (each holds a few MiB of memory while it is read and
+     * written; a database connection only while one of its short writes runs); the next waits,
+     * reading nothing, until one ends or {@link #uploadSlotWait()} has passed.
      */
     @WithDefault("8")
     int concurrentUploads();
+
+    /**
+     * Longest wait of an upload for one of the {@link #concurrentUploads()} slots; then it gets
+     * 503 {@code upload_slots_busy} (its body unread) and the connection is closed.
+     */
+    @WithDefault("60s")
+    Duration uploadSlotWait();
+
+    /**
+     * Longest time an upload's body may take, from the moment it has its slot to its last byte;
+     * a longer one is cut with 408 {@code upload_deadline_exceeded} and nothing of it is kept.
+     * 30 minutes let a 200 MB file through a link of 1 Mbit/s.
+     */
+    @WithDefault("30m")
+    Duration uploadDeadline();
+
+    /**
+     * Fewest bytes per second an upload's body must arrive at, over each {@link #uploadRateWindow()}
+     * (the time the server is not itself holding the body back counts; 0: no minimum); a slower one
+     * is cut with 408 {@code upload_too_slow} and nothing of it is kept. 16 KiB/s is a trickle no
+     * working link falls to for that long.
+     */
+    @WithDefault("16384")
+    long uploadMinBytesPerSecond();
+
+    /**
+     * The time over which an upload's rate is measured: the first check is one window after the
+     * body starts to flow (a grace for a slow start), then the rate of the last window counts.
+     */
+    @WithDefault("30s")
+    Duration uploadRateWindow();
 
     /** Largest request body other than a file upload, in bytes; larger bodies get 413. */
     @WithDefault("1048576")

@@ -21,6 +21,7 @@ import dev.openbatch.engine.housekeeping.LeaseSweep;
 import dev.openbatch.engine.housekeeping.OrphanSweep;
 import dev.openbatch.engine.housekeeping.RequestTimeouts;
 import dev.openbatch.engine.housekeeping.SpendCheck;
+import dev.openbatch.engine.housekeeping.UploadSweep;
 import dev.openbatch.engine.housekeeping.UpstreamShares;
 import dev.openbatch.engine.housekeeping.WebhookBacklog;
 import dev.openbatch.engine.housekeeping.WebhookDeliveries;
@@ -187,6 +188,7 @@ final class EngineBuilder {
                 new LeaseSweep(node, time, nodes, metrics, lease, config.tick().toMillis()),
                 new OrphanSweep(nodes),
                 new FileRetention(files, time, metrics, retention),
+                new UploadSweep(files, time),
                 new BatchDataRetention(transactions, batches, lines, time, metrics, retention),
                 new WebhookRetention(transactions, time, metrics, retention),
                 new IndexUpkeep(new IndexStore(transactions), metrics, retention),

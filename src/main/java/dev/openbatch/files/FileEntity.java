@@ -27,6 +27,9 @@ public class FileEntity extends PanacheEntityBase {
     public long createdUs;
     @Column(name = "producer_batch_id")
     public String producerBatchId;
+    /** Not null while the file is an upload in progress, which no read of the API sees (see {@code FileStore.beginUpload}). */
+    @Column(name = "upload_until")
+    public Long uploadUntil;
 
     /** The row as the store writes it. */
     public FileStore.NewFile row() {

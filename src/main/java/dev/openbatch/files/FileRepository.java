@@ -9,20 +9,23 @@ import io.quarkus.panache.common.Parameters;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
-/** Files' metadata rows through Hibernate: one of a project's files, and a page of them in creation order. */
+/**
+ * Files' metadata rows through Hibernate: one of a project's files, and a page of them in creation
+ * order. An upload in progress is not a file yet: neither finds it.
+ */
 @WithSession
 @ApplicationScoped
 public class FileRepository implements PanacheRepositoryBase<FileEntity, String> {
 
     /** The project's file, or null: another project's file does not exist for the caller. */
     public Uni<FileEntity> findOwned(String project, String id) {
-        return find("id = :id and project = :project", Parameters.with("id", id).and("project", project)).firstResult();
+        return find("id = :id and project = :project and uploadUntil is null", Parameters.with("id", id).and("project", project)).firstResult();
     }
 
     /** Up to {@code limit} files after the cursor, in the requested order. */
     public Uni<List<FileEntity>> page(String project, String purpose, boolean ascending, FileEntity after, int limit) {
         Parameters p = Parameters.with("project", project);
-        String where = "project = :project";
+        String where = "project = :project and uploadUntil is null";
         if (purpose != null) {
             where += " and purpose = :purpose";
             p.and("purpose", purpose);

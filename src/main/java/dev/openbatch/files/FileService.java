@@ -66,7 +66,7 @@ public class FileService {
 
     /**
      * Stores the file of a multipart upload as its body arrives (see {@link Upload}); the
-     * form's fields are checked once the body has ended, and only then is anything kept.
+     * form's fields are checked once the body has ended, and only then does the file become visible.
      */
     public Uni<FileView> upload(String project, RoutingContext routing) {
         String boundary = MultipartReader.boundary(routing.request().getHeader(HttpHeaders.CONTENT_TYPE));
@@ -93,7 +93,7 @@ public class FileService {
                 routing.request().resume();
             }
         })).chain(slot -> Uni.createFrom().deferred(() -> new Upload(context, routing,
-                boundary, transactions, store, slots, limits, placeholder,
+                boundary, transactions, store, slots, limits, time, placeholder,
                 (id, purpose, filename, size, anchor, seconds) -> describe(id, project, purpose, filename, size, anchor, seconds), quotas)
                 .run()).onTermination().call(() -> quotas.release(slot)))
                 .map(FileEntity::view);

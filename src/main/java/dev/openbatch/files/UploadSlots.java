@@ -14,8 +14,9 @@ import jakarta.inject.Inject;
 
 /**
  * How many uploads this process stores at once ({@code openbatch.limits.concurrent-uploads}):
- * each holds a database connection for as long as its body takes to arrive, so they are counted,
- * and the next waits its turn instead of taking the engine's. No project holds more than half of
+ * each holds memory and a worker's time for as long as its body takes to arrive, so they are
+ * counted, and the next waits its turn (at most {@code openbatch.limits.upload-slot-wait}, then it
+ * {@link #withdraw}s). No project holds more than half of
  * them (at least one) while another project's upload waits: the first waiting upload whose
  * project is under that share goes next, so one tenant's slow uploads cannot take every slot.
  * A project alone may use them all, and no slot idles while an upload waits.
@@ -52,6 +53,15 @@ public class UploadSlots {
             go = grant();
         }
         go.forEach(Runnable::run);
+    }
+
+    /**
+     * Takes {@code granted} out of the queue, if it still waits there (true); false when it has its
+     * slot already (or is about to run): then it must be given back with {@link #release(String)}.
+     * No slot is free while an upload waits, so none is granted by this.
+     */
+    synchronized boolean withdraw(String project, Runnable granted) {
+        return waiting.removeIf(w -> w.granted() == granted && w.project().equals(project));
     }
 
     /** Gives {@code project}'s slot back: to the first uploads waiting that may take one. */

@@ -18,7 +18,9 @@ import jakarta.enterprise.context.ApplicationScoped;
  * File bytes in PostgreSQL, as chunks of at most {@link #CHUNK} bytes (an uploaded batch file's
  * end at line breaks, with its line index beside them in {@code file_lines}; see {@code files.FileIngest}):
  * written and read one chunk at a time, so no file is ever whole in memory and every replica sees
- * the same bytes.
+ * the same bytes. An upload's row is there from its start, as an upload in progress
+ * ({@code upload_until} set), which no read of the API sees; its chunks are committed a few at a
+ * time as they arrive ({@link #append}), and {@link #publish} makes it a file.
  */
 @ApplicationScoped
 public class FileStore {
@@ -60,6 +62,32 @@ public class FileStore {
     public record NewChunk(int seq, byte[] data, List<IndexLine> lines) {
     }
 
+    /**
+     * Inserts the row of an upload in progress (committed at once, on its own): no read of the API
+     * sees it until {@link #publish}; past {@code untilMillis} it is abandoned for sure, and
+     * {@link #deleteAbandonedUploads} deletes it.
+     */
+    public Uni<Void> beginUpload(NewFile f, long untilMillis) {
+        return pool.preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us,"
+                + " upload_until) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .execute(Tuple.from(new Object[] { f.id(), f.project(), f.purpose(), f.filename(), f.bytes(), f.status(),
+                        f.createdAt(), f.expiresAt(), f.createdUs(), untilMillis }))
+                .replaceWithVoid();
+    }
+
+    /**
+     * Writes the next chunks of an upload in progress and their index lines in one short
+     * transaction of their own, which takes a connection from the pool for its length only. Its
+     * commit does not wait for the WAL to reach the disk ({@code synchronous_commit} off): nothing
+     * reads these rows before {@link #publish} commits, and that commit, which waits, flushes the
+     * WAL up to its own record, past every chunk before it. A crash before it loses an upload that
+     * had not ended anyway.
+     */
+    public Uni<Void> append(String fileId, List<NewChunk> chunks) {
+        return Transactions.run(pool, tx -> tx.client().query("set local synchronous_commit to off").execute()
+                .chain(() -> write(tx, fileId, chunks)));
+    }
+
     /** Writes chunks and their index lines, in order. */
     public Uni<Void> write(Tx tx, String fileId, List<NewChunk> chunks) {
         Uni<Void> done = Uni.createFrom().voidItem();
@@ -72,15 +100,34 @@ public class FileStore {
     }
 
     /**
-     * The row of a streamed upload, once its bytes are in and its form was read (it was inserted
-     * first, as a placeholder), with what its line index holds ({@code lineIndex}, null: none).
+     * An upload in progress becomes a file, with its real row (it was inserted as a placeholder)
+     * and what its line index holds ({@code lineIndex}, null: none): from the commit of {@code tx}
+     * every read sees it. False when the upload is no longer there (deleted as abandoned).
      */
-    public Uni<Void> setDescribed(Tx tx, NewFile f, String lineIndex) {
-        return tx.client().preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6, created_us = $7,"
-                + " line_index = $8 where id = $1")
+    public Uni<Boolean> publish(Tx tx, NewFile f, String lineIndex) {
+        return tx.client().preparedQuery("update files set purpose = $2, filename = $3, bytes = $4, created_at = $5, expires_at = $6,"
+                + " created_us = $7, line_index = $8, upload_until = null where id = $1 and upload_until is not null")
                 .execute(Tuple.from(new Object[] { f.id(), f.purpose(), f.filename(), f.bytes(), f.createdAt(), f.expiresAt(), f.createdUs(),
                         lineIndex }))
-                .replaceWithVoid();
+                .map(rs -> rs.rowCount() == 1);
+    }
+
+    /** Deletes an upload in progress with what it has written (a failed upload); nothing when it is a file already. */
+    public Uni<Void> deleteUpload(String fileId) {
+        return pool.preparedQuery("delete from files where id = $1 and upload_until is not null").execute(Tuple.of(fileId)).replaceWithVoid();
+    }
+
+    /**
+     * Up to $2 uploads in progress abandoned before $1 (epoch milliseconds) that no other process
+     * is deleting are deleted, with their chunks and line index (cascade); how many.
+     */
+    static final String DELETE_ABANDONED_UPLOADS = "with d as (delete from files where id in (select id from files where upload_until < $1"
+            + " order by upload_until limit $2 for update skip locked) returning 1) select count(*) from d";
+
+    /** Deletes up to {@code limit} uploads abandoned before {@code nowMillis} in one transaction (see {@link #DELETE_ABANDONED_UPLOADS}). */
+    public Uni<Integer> deleteAbandonedUploads(long nowMillis, int limit) {
+        return pool.preparedQuery(DELETE_ABANDONED_UPLOADS).execute(Tuple.of(nowMillis, limit))
+                .map(rs -> (int) rs.iterator().next().getLong(0).longValue());
     }
 
     /** Drops a file's line index (an upload that turned out not to be a batch file). */

@@ -120,9 +120,9 @@ public class QuotaStore {
                 .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));
     }
 
-    /** The bytes of the project's stored files (those written in {@code tx} included). */
+    /** The bytes of the project's stored files (those written in {@code tx} included; not the uploads in progress). */
     public Uni<Long> fileBytes(Tx tx, String project) {
-        return count(tx, "select coalesce(sum(bytes), 0) from files where project = $1", Tuple.of(project));
+        return count(tx, "select coalesce(sum(bytes), 0) from files where project = $1 and upload_until is null", Tuple.of(project));
     }
 
     public Uni<Long> webhookEndpoints(Tx tx, String project) {

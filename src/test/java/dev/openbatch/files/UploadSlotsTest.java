@@ -1,6 +1,7 @@
 package dev.openbatch.files;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -50,6 +51,25 @@ class UploadSlotsTest {
         assertEquals("c", granted.get(4), "c is under its share: the freed slot is its");
         slots.release("a");
         assertEquals(6, granted.size(), "a holds 2 of 4 with no other project waiting: it may take one more");
+    }
+
+    @Test
+    void anUploadThatGaveUpWaitingLeavesTheQueueAndOneThatHasItsSlotCannot() {
+        UploadSlots slots = new UploadSlots(1);
+        List<String> granted = new ArrayList<>();
+        Runnable first = () -> granted.add("first");
+        Runnable second = () -> granted.add("second");
+        Runnable third = () -> granted.add("third");
+        slots.acquire("a", first);
+        slots.acquire("b", second);
+        slots.acquire("c", third);
+        assertFalse(slots.withdraw("a", first), "it has its slot: it gives it back with release");
+        assertTrue(slots.withdraw("b", second));
+        assertFalse(slots.withdraw("b", second), "once");
+        assertEquals(1, slots.waiting());
+        slots.release("a");
+        assertEquals(List.of("first", "third"), granted, "the slot goes to the one still waiting");
+        assertEquals(0, slots.waiting());
     }
 
     @Test

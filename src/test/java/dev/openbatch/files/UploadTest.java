@@ -45,19 +45,19 @@ import jakarta.inject.Inject;
 @WithTestResource(FakeUpstreamResource.class)
 class UploadTest {
     private static final String CHAT = "/v1/chat/completions";
-    private static final String BOUNDARY = "t3st-b0undary";
+    static final String BOUNDARY = "t3st-b0undary";
 
     @Inject
     Pool pool;
     @Inject
     UploadSlots slots;
 
-    private static String run() {
+    static String run() {
         return UUID.randomUUID().toString().substring(0, 8);
     }
 
     /** A multipart body: the parts in the order given, each "name" then its bytes (a part named file gets a filename). */
-    private static byte[] multipart(Object... nameAndContent) {
+    static byte[] multipart(Object... nameAndContent) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i < nameAndContent.length; i += 2) {
             String name = (String) nameAndContent[i];
@@ -79,7 +79,7 @@ class UploadTest {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(request, HttpResponse.BodyHandlers.ofString());
     }
 
-    private static HttpResponse<String> post(byte[] body) throws Exception {
+    static HttpResponse<String> post(byte[] body) throws Exception {
         return post(body, "multipart/form-data; boundary=" + BOUNDARY);
     }
 
@@ -87,7 +87,7 @@ class UploadTest {
         return pool.preparedQuery(sql).execute(Tuple.from(args)).await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0);
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long end = System.currentTimeMillis() + 30_000;
         while (!condition.getAsBoolean()) {
             if (System.currentTimeMillis() > end) {
@@ -98,7 +98,7 @@ class UploadTest {
     }
 
     /** A batch file of {@code n} chat lines of about {@code bytes} bytes each, with non-ASCII text and CRLF endings. */
-    private static String batchFile(String run, int n, int bytes) {
+    static String batchFile(String run, int n, int bytes) {
         StringBuilder sb = new StringBuilder();
         for (int i = 1; i <= n; i++) {
             String head = "{\"custom_id\":\"" + run + "-" + i + "\",\"method\":\"POST\",\"url\":\"" + CHAT
