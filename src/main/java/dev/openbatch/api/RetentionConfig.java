@@ -52,7 +52,10 @@ public interface RetentionConfig {
     @WithDefault("4")
     double reindexBloat();
 
-    /** Indexes smaller than this are never rebuilt, whatever their bloat. */
-    @WithDefault("1M")
+    /**
+     * Indexes (and a batches table) smaller than this are never rebuilt, whatever their bloat. A
+     * rebuild of this much takes milliseconds.
+     */
+    @WithDefault("256K")
     io.quarkus.runtime.configuration.MemorySize reindexMinSize();
 }

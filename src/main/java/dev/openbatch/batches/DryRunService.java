@@ -31,8 +31,10 @@ public class DryRunService {
         return Panache.withSession(() -> owned.input(project, req.input_file_id())
                 .chain(f -> owned.jobOrDefault(project, req.job_id())
                         .map(j -> new DryRunInput(f.id, f.bytes, j == null ? null : j.model))))
-                .chain(in -> quotas.acquire(project, Quota.DRY_RUNS_AT_ONCE).chain(slot -> dryRun.run(req.endpoint(), in.fileId(),
-                        in.bytes(), in.jobModel()).onTermination().call(() -> quotas.release(slot))));
+                // deferred: a refusal that run() throws (the process's slots are taken) gives the project's slot back too
+                .chain(in -> quotas.acquire(project, Quota.DRY_RUNS_AT_ONCE).chain(slot -> Uni.createFrom()
+                        .deferred(() -> dryRun.run(req.endpoint(), in.fileId(), in.bytes(), in.jobModel()))
+                        .onTermination().call(() -> quotas.release(slot))));
     }
 
     /** What a dry run reads: the file, its size, and the model of the batch's job (null: any). */
