@@ -16,7 +16,6 @@ import dev.openbatch.api.RetentionConfig;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.IndexStore;
 import dev.openbatch.store.Transactions;
-import io.quarkus.runtime.configuration.MemorySize;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -53,7 +52,7 @@ class IndexUpkeepTest {
     }
 
     private IndexUpkeep upkeep(double bloat) {
-        return new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), false, metrics, new Settings(config, bloat, new MemorySize(java.math.BigInteger.valueOf(256 * 1024))));
+        return new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), false, metrics, RetentionSettings.upkeep(config, bloat, 256));
     }
 
     private int run(IndexUpkeep job) {
@@ -159,7 +158,7 @@ class IndexUpkeepTest {
             sql("vacuum batches");
             long bloated = size("batches");
             IndexUpkeep job0 = new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), true, metrics,
-                    new Settings(config, 4, new MemorySize(java.math.BigInteger.valueOf(256 * 1024))));
+                    RetentionSettings.upkeep(config, 4, 256));
             job0.compactBatchesIfIdle(transactions.autoCommit()).await().atMost(Duration.ofSeconds(60));
             assertTrue(size("batches") < bloated / 4, "batches went from " + bloated + " to " + size("batches") + " bytes");
             assertEquals(1, count("select count(*) from batches where id = 'batch-upkeep-20001'"));
@@ -195,29 +194,5 @@ class IndexUpkeepTest {
 
     private double rebuilds() {
         return registry.find("openbatch_index_rebuilds").tag("table", TABLE).counters().stream().mapToDouble(c -> c.count()).sum();
-    }
-
-    /** The configured retention with another bloat factor and minimum size. */
-    private record Settings(RetentionConfig c, double bloat, MemorySize min) implements RetentionConfig {
-        @Override
-        public Duration batchData() { return c.batchData(); }
-
-        @Override
-        public Duration files() { return c.files(); }
-
-        @Override
-        public Duration webhooks() { return c.webhooks(); }
-
-        @Override
-        public Duration interval() { return c.interval(); }
-
-        @Override
-        public int rowsPerTransaction() { return c.rowsPerTransaction(); }
-
-        @Override
-        public double reindexBloat() { return bloat; }
-
-        @Override
-        public MemorySize reindexMinSize() { return min; }
     }
 }

@@ -28,7 +28,6 @@ import dev.openbatch.testing.Envelope;
 import dev.openbatch.testing.FakeUpstreamResource;
 import dev.openbatch.testing.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -197,7 +196,7 @@ class RetentionTest {
         String id = endedBatch(r, n, time.seconds() - 10);
         long rows = count("select count(*) from requests where batch_id = $1", id); // lines with gaps, as blank lines leave
         double before = purgedRows(EngineMetrics.PURGED_LINES);
-        RetentionConfig small = new SmallSteps(config, 100);
+        RetentionConfig small = RetentionSettings.rows(config, 100);
         BatchDataRetention a = batchData(small);
         BatchDataRetention b = batchData(small);
         Uni.join().all(a.run(), b.run()).andFailFast().await().atMost(Duration.ofSeconds(60));
@@ -244,29 +243,5 @@ class RetentionTest {
             pool.preparedQuery("delete from webhook_events where id like $1").execute(Tuple.of("evt_ret_" + r + "%")).await()
                     .atMost(Duration.ofSeconds(10));
         }
-    }
-
-    /** The configured retention with fewer rows per transaction. */
-    private record SmallSteps(RetentionConfig c, int rows) implements RetentionConfig {
-        @Override
-        public Duration batchData() { return c.batchData(); }
-
-        @Override
-        public Duration files() { return c.files(); }
-
-        @Override
-        public Duration webhooks() { return c.webhooks(); }
-
-        @Override
-        public Duration interval() { return c.interval(); }
-
-        @Override
-        public int rowsPerTransaction() { return rows; }
-
-        @Override
-        public double reindexBloat() { return c.reindexBloat(); }
-
-        @Override
-        public MemorySize reindexMinSize() { return c.reindexMinSize(); }
     }
 }
