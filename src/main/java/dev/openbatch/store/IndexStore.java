@@ -164,7 +164,8 @@ public final class IndexStore {
         return tx.client().query("set lock_timeout = " + Math.max(1, lockTimeoutMillis)).execute()
                 .chain(() -> tx.client().query("vacuum full batches").execute().replaceWith(true)
                         .onFailure(e -> e instanceof PgException p && LOCK_NOT_AVAILABLE.equals(p.getSqlState())).recoverWithItem(false))
-                .call(() -> tx.client().query("reset lock_timeout").execute());
+                // however it ended: the connection goes back to the pool, and the engine's statements must not inherit the timeout
+                .onTermination().call(() -> tx.client().query("reset lock_timeout").execute().onFailure().recoverWithNull());
     }
 
     /** Drops what interrupted rebuilds of the tables' indexes left; their names. */

@@ -123,6 +123,7 @@ public final class IndexUpkeep implements Job {
      * The batches table, when no batch is live and it is over {@code reindex-bloat} times what its
      * rows need (and over {@code reindex-min-size}, under {@link #COMPACT_MAX_BYTES}): rewritten
      * compact with {@code VACUUM FULL}, if its lock comes within {@link #COMPACT_LOCK_TIMEOUT_MS}.
+     * {@code tx} must be one session ({@code Transactions.session}): the lock timeout is set on it.
      */
     Uni<Void> compactBatchesIfIdle(Tx tx) {
         return indexes.batchesSize(tx).chain(size -> {

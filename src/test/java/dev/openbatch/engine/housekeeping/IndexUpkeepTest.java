@@ -159,7 +159,7 @@ class IndexUpkeepTest {
             long bloated = size("batches");
             IndexUpkeep job0 = new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), true, metrics,
                     RetentionSettings.upkeep(config, 4, 256));
-            job0.compactBatchesIfIdle(transactions.autoCommit()).await().atMost(Duration.ofSeconds(60));
+            transactions.session(job0::compactBatchesIfIdle).await().atMost(Duration.ofSeconds(60));
             assertTrue(size("batches") < bloated / 4, "batches went from " + bloated + " to " + size("batches") + " bytes");
             assertEquals(1, count("select count(*) from batches where id = 'batch-upkeep-20001'"));
         } finally {
