@@ -103,12 +103,6 @@ class ConsoleAdminBrowserTest {
         browser.assertCleanEnd(test.getTestMethod().orElseThrow().getName());
     }
 
-    private void enterKey(String key) {
-        WebElement input = browser.shown("#api-key");
-        input.clear();
-        input.sendKeys(key, Keys.ENTER);
-    }
-
     private static String unique(String prefix) {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
@@ -191,7 +185,7 @@ class ConsoleAdminBrowserTest {
         }
 
         try {
-            enterKey(key);
+            browser.enterKey(key);
             browser.shown("#batches");
             assertEquals("Project " + project, browser.find("#session-who").getText());
             assertEquals("page", browser.find("#nav-list").getAttribute("aria-current"));
@@ -329,7 +323,7 @@ class ConsoleAdminBrowserTest {
     @Test
     @Order(2)
     void theAdminCreatesAProjectAndAKeyThatWorksUntilRevokedAndChangesAQuota() {
-        enterKey(ADMIN);
+        browser.enterKey(ADMIN);
         browser.shown("#projects");
         assertEquals("Admin", browser.find("#session-who").getText());
         assertEquals("page", browser.find("#nav-projects").getAttribute("aria-current"));
@@ -487,7 +481,7 @@ class ConsoleAdminBrowserTest {
                 "/v1/chat/completions", "24h").getString("id");
         try {
             Api.awaitStatus(key, id, "in_progress", PATIENCE);
-            enterKey(key);
+            browser.enterKey(key);
             browser.shown("#batches");
             browser.driver.get(root + "#/batches/" + id);
             WebElement paused = browser.await("the pause shown", d -> {
@@ -508,7 +502,7 @@ class ConsoleAdminBrowserTest {
     @Test
     @Order(3)
     void aProjectKeyIsToldApartFromTheAdminKeyAndAnOldTabAsksWhoItIs() {
-        enterKey(Api.KEY_A);
+        browser.enterKey(Api.KEY_A);
         browser.shown("#batches");
         assertEquals("Project project-a", browser.find("#session-who").getText());
         // a tab whose key the console has not yet told apart (kept from before): it asks once, then routes

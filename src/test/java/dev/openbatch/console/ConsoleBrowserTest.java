@@ -94,9 +94,7 @@ class ConsoleBrowserTest {
     }
 
     private void signIn(String key) {
-        WebElement input = browser.shown("#api-key");
-        input.clear();
-        input.sendKeys(key, Keys.ENTER); // the form is sent from the keyboard
+        browser.enterKey(key);
         browser.shown("#batches");
         browser.await("the list's first answer", d -> !browser.find("#list-updated").getText().isBlank());
     }

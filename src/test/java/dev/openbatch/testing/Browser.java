@@ -13,6 +13,7 @@ import java.util.logging.Level;
 
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
@@ -176,7 +177,6 @@ public final class Browser implements AutoCloseable {
                 return problems;""");
     }
 
-    /** The browser's console messages since the last call. */
     /** The start of a console test: the console at {@code root} in a tab with no key yet, earlier messages forgotten. */
     public void freshTab(String root) {
         driver.get(root);
@@ -184,6 +184,13 @@ public final class Browser implements AutoCloseable {
         driver.navigate().refresh();
         shown("#api-key");
         consoleMessages(); // forget the earlier tests' messages
+    }
+
+    /** Types {@code key} into the console's key field and sends the form from the keyboard. */
+    public void enterKey(String key) {
+        WebElement input = shown("#api-key");
+        input.clear();
+        input.sendKeys(key, Keys.ENTER);
     }
 
     /**
