@@ -81,18 +81,21 @@ class EngineFaultsTest extends EngineTesting {
     @Test
     void aCrashBetweenTheUpstreamAnswerAndTheWriteLosesNothing() throws Exception {
         String r = EngineTest.run();
-        int n = 20;
+        int n = 30;
         int slots = 16; // the fake upstream's max-concurrency
+        int unwritten = 4; // answers that may wait for their write beyond the slots
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, n, null)), CHAT, "24h").getString("id");
         // this engine keeps its results in memory for an hour: they are never written
-        Engine first = engine("answered-but-not-written", Configs.of(config).holdingResults(Duration.ofHours(1)));
+        Engine first = engine("answered-but-not-written", Configs.of(config).holdingResults(Duration.ofHours(1)).unwritten(unwritten));
         long deadline = System.currentTimeMillis() + 20_000;
-        while (sent(first) < slots && System.currentTimeMillis() < deadline) {
+        while (sent(first) < slots + unwritten && System.currentTimeMillis() < deadline) {
             sleep(20);
         }
         sleep(500);
-        // an answer waiting to be written keeps its slot: no more lines go out than the upstream's capacity
-        assertEquals(slots, sent(first), "unwritten answers must hold their slots");
+        // an answer frees its slot, but answers waiting to be written have their own bound: no more
+        // lines go out than the upstream's slots plus that bound
+        assertEquals(slots + unwritten, sent(first), "unwritten answers beyond their bound must stop sends");
+        assertEquals(0, first.inFlight(), "every line sent was answered");
         first.halt();
         assertEquals(0, EngineTest.file(KEY_A, null).size());
         JsonPath mid = dev.openbatch.testing.Api.batch(KEY_A, id);
@@ -109,7 +112,7 @@ class EngineFaultsTest extends EngineTesting {
             assertTrue(a == 1 || a == 2, "line " + i + " sent " + a + " times");
             twice += a == 2 ? 1 : 0;
         }
-        assertEquals(slots, twice, "only the lines answered before the crash are sent again");
+        assertEquals(slots + unwritten, twice, "only the lines answered before the crash are sent again");
     }
 
     @Test

@@ -58,15 +58,28 @@ public interface EngineConfig {
 
     /**
      * Longest a result waits in memory before it is written, so that results go to PostgreSQL in
-     * sets (each write costs it about half a millisecond of CPU whatever its size). 0: written as
-     * soon as a writer is free (results that come in while one write runs go together in the next).
+     * sets (each write costs it about half a millisecond of CPU whatever its size, and takes the
+     * batch row's lock to number what it settles). An answer gives its upstream slot back when it
+     * comes, so this wait costs the upstream nothing; it only delays when a result can be read.
+     * 0: written as soon as a writer is free (results that come in while one write runs go
+     * together in the next).
      */
-    @WithDefault("2ms")
+    @WithDefault("10ms")
     Duration writeDelay();
 
     /** Result writes in flight at once per upstream (each of up to write-batch results). */
     @WithDefault("1")
     int writers();
+
+    /**
+     * Answers per upstream that may wait to be written beyond the upstream's slots: an answer
+     * frees its slot at once, and no line is sent while lines in flight plus answers not yet
+     * written reach the slots plus this many, so answers held in memory stay bounded when writes
+     * fall behind. After a kill -9, at most the slots plus this many lines per upstream (those in
+     * flight and those answered but unwritten) are sent again by the survivors.
+     */
+    @WithDefault("128")
+    int unwrittenMax();
 
     /** Validations at once in this process (they parse on worker threads); shared fairly between projects. */
     @WithDefault("2")

@@ -46,6 +46,9 @@ package dev.openbatch.engine.dispatch;
  * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
  * {@link #BASELINE_NANOS} (a server that became slower for good is learned again), and all of them
  * when the upstream sat idle ({@link #forgetLatency}: the next batch may ask for longer answers).
+ * While this host's CPUs are all busy ({@link #hostBusy}), latency reads as no queue: a saturated
+ * host answers late by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server,
+ * cuts to half the limit came from CPU waits alone and cost 10–40% of a batch's throughput).
  * A latency cut after which latency does not fall (the server became slower, not queued) is not
  * told apart from a queue: the limit stays low while the server is slow, which is what a busier
  * server wants, and regrows once its answers are fast again.
@@ -139,6 +142,8 @@ public final class AdaptiveLimit {
     private int calmReads;
     /** What answers added since the last queue read. */
     private double grownSinceRead;
+    /** Whether this host's CPUs are all busy now: then latency says nothing of the server's queue. */
+    private boolean hostBusy;
 
     /**
      * @param ceiling the most this process may have in flight to the upstream (its share of the cap)
@@ -238,7 +243,8 @@ public final class AdaptiveLimit {
             return; // the queue read decides; the windows only keep the baseline current
         }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
-        double queued = estimate * (1 - base / average);
+        // a host whose CPUs are all busy answers late by itself: no queue can be told from that
+        double queued = hostBusy ? 0 : estimate * (1 - base / average);
         double alpha = Math.max(2, 0.05 * estimate);
         double beta = Math.max(2 * alpha, NOISE_SIGMAS * noise * estimate);
         boolean inUse = busiest >= estimate / 2;
@@ -249,6 +255,17 @@ public final class AdaptiveLimit {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
         }
+    }
+
+    /**
+     * Whether this host's CPUs are all busy ({@link HostCpu}). While they are, a window's latency
+     * reads as no queue: answers come late because the host (this process's event loops, or a
+     * server sharing the host) waits for a CPU, not because the server queues our lines, and a cut
+     * (or the slow growth of a window that seems to queue a little) would only slow a batch that
+     * already takes what the host can give. Overload answers, Retry-After and queue reads still cut.
+     */
+    public void hostBusy(boolean busy) {
+        hostBusy = busy;
     }
 
     /**

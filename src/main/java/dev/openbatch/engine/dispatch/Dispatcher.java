@@ -29,9 +29,11 @@ import io.vertx.mutiny.core.Context;
 
 /**
  * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
- * next one the moment a slot frees, and claims more before the stock runs out. A line holds its
- * slot until its result is written, so results waiting for PostgreSQL stop new sends and the
- * memory they take is bounded by the upstream's {@code max-concurrency}. Which batches may give
+ * next one the moment a slot frees, and claims more before the stock runs out. A line gives its
+ * slot back when its answer comes, so the upstream never waits for PostgreSQL, and the writer
+ * gathers answers for a few milliseconds whatever the limit; answers waiting for their write have
+ * their own bound ({@code unwritten-max} beyond the slots): when writes fall behind, sends stop,
+ * so the memory answers take and the lines a crash makes others send again stay bounded. Which batches may give
  * lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
  * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
@@ -131,7 +133,7 @@ public class Dispatcher {
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics, time);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
-        this.flow = new UpstreamFlow(upstream, capacity, context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
+        this.flow = new UpstreamFlow(upstream, capacity, config.unwrittenMax(), context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
         metrics.upstreamFlow(upstream.name(), flow::limit, () -> {
             Double q = flow.queue();
             return q == null ? Double.NaN : q;
@@ -167,8 +169,8 @@ public class Dispatcher {
     /** This process's share of the cap, as last set (the whole cap when not shared). */
     public int share() { return flow.share(); }
 
-    /** Slots taken: lines in flight and answers not yet written, which keep their slot. What a share round publishes at least. */
-    public int occupied() { return inFlight.size() + writer.unwritten(); }
+    /** Slots taken: lines in flight (an answer frees its slot). What a share round publishes at least. */
+    public int occupied() { return inFlight.size(); }
 
     /**
      * The share round's answer: from now on at most {@code share} slots taken. Lines in flight
@@ -272,7 +274,7 @@ public class Dispatcher {
         if (stopped || drain.drained()) {
             return;
         }
-        while (!stock.isEmpty() && flow.mayStart(occupied(), inFlight.size())) {
+        while (!stock.isEmpty() && flow.mayStart(inFlight.size(), writer.unwritten())) {
             start(stock.poll());
         }
         flow.holding();
@@ -455,7 +457,7 @@ public class Dispatcher {
         }
     }
 
-    /** A set of results is written: their slots free up, and what they changed is acted on. */
+    /** A set of results is written: room for more answers, and what they changed is acted on. */
     private void written(List<Result> results, LineStore.Applied applied) {
         long now = time.millis();
         for (Result r : results) {

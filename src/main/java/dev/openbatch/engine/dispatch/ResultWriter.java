@@ -23,8 +23,8 @@ import io.vertx.mutiny.core.Vertx;
  * the fence makes a repeat harmless. A write PostgreSQL refuses for a value in it (a data
  * exception, which no retry cures) is split until the refused results are alone; those settle
  * as failed lines ({@link Result#NOT_STORABLE}) and the others are written as usual. Every
- * result is reported back once it is written, applied or refused by its fence, so the
- * dispatcher frees its slot only then.
+ * result is reported back once it is written, applied or refused by its fence: only then does it
+ * stop counting against the dispatcher's bound on unwritten answers.
  * Confined to the engine's event-loop context.
  */
 class ResultWriter {

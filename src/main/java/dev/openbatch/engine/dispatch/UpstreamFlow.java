@@ -27,7 +27,8 @@ import io.vertx.mutiny.core.Context;
  * a busy or starved event loop (a saturated CPU, a collection, the JIT of a cold JVM) would read
  * as a queue at the server, and cut the limit for what no server did. So while lines are held a
  * timer measures how late this context runs what is due ({@link #LAG_TICK_MILLIS}), and each
- * answer's round trip is told less that lag, smoothed.
+ * answer's round trip is told less that lag, smoothed; and while the host's CPUs are all busy
+ * ({@link HostCpu}, read on the same timer) latency cuts nothing.
  */
 final class UpstreamFlow {
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
@@ -42,6 +43,8 @@ final class UpstreamFlow {
 
     private final String upstream;
     private final int capacity;
+    /** Answers that may wait for their write beyond the slots. */
+    private final int unwrittenMax;
     /** This process's share of {@code capacity}: the whole of it unless the upstream is shared, 0 until the first share round. */
     private int share;
     private final Context context;
@@ -71,9 +74,11 @@ final class UpstreamFlow {
     private boolean queueReadable = true;
 
     /** {@code pump} is called (on the context) when a queue read may have made room. */
-    UpstreamFlow(Upstream upstream, int capacity, Context context, Time time, Runnable pump, IntSupplier inFlight, IntSupplier held) {
+    UpstreamFlow(Upstream upstream, int capacity, int unwrittenMax, Context context, Time time, Runnable pump, IntSupplier inFlight,
+            IntSupplier held) {
         this.upstream = upstream.name();
         this.capacity = capacity;
+        this.unwrittenMax = Math.max(0, unwrittenMax);
         this.share = upstream.shared() ? 0 : capacity;
         this.context = context;
         this.time = time;
@@ -124,11 +129,13 @@ final class UpstreamFlow {
     }
 
     /**
-     * Whether one more line may start with {@code occupied} slots taken (lines in flight and
-     * answers not yet written) and {@code inFlight} lines in flight.
+     * Whether one more line may start with {@code inFlight} lines in flight and {@code unwritten}
+     * answers not yet written: fewer in flight than the {@link #ceiling} (and the adaptive limit),
+     * and fewer held in all than the ceiling plus {@code unwrittenMax}, the answers that may wait
+     * for a write beyond the slots (an answer frees its slot when it comes).
      */
-    boolean mayStart(int occupied, int inFlight) {
-        return occupied < ceiling() && (limit == null || limit.mayStart(inFlight));
+    boolean mayStart(int inFlight, int unwritten) {
+        return inFlight < ceiling() && inFlight + unwritten < ceiling() + unwrittenMax && (limit == null || limit.mayStart(inFlight));
     }
 
     /** A line is about to be sent with {@code inFlight} others in flight: after a pause of {@link #IDLE_NANOS}, latency is learned anew. */
@@ -190,8 +197,10 @@ final class UpstreamFlow {
         if (closed) {
             return;
         }
-        long late = Math.max(0, System.nanoTime() - lagDueNanos);
+        long now = System.nanoTime();
+        long late = Math.max(0, now - lagDueNanos);
         lagNanos += LAG_WEIGHT * (late - lagNanos);
+        limit.hostBusy(HostCpu.system().busy(now));
         if (held.getAsInt() > 0) {
             scheduleLag();
         } else {

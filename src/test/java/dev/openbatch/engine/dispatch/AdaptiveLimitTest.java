@@ -257,6 +257,40 @@ class AdaptiveLimitTest {
     }
 
     @Test
+    void lateAnswersOnAHostWhoseCpusAreAllBusyCutNothingAndOnAnIdleHostTheyDo() {
+        int[] after = new int[2];
+        for (int busy = 0; busy < 2; busy++) {
+            AdaptiveLimit limit = new AdaptiveLimit(200, 4);
+            long now = 0;
+            for (int i = 0; i < 2000; i++) { // 50 ms answers: slow start to about 100
+                now += MS / 2;
+                limit.onAnswer(now, 50 * MS, limit.limit());
+                if (limit.limit() >= 100) {
+                    break;
+                }
+            }
+            int grown = limit.limit();
+            limit.hostBusy(busy == 1);
+            for (int i = 0; i < 400; i++) { // the same server's answers, 100 ms late
+                now += MS;
+                limit.onAnswer(now, 150 * MS, limit.limit());
+            }
+            after[busy] = limit.limit();
+            assertTrue(grown >= 100, "grew first: " + grown);
+            if (busy == 1) {
+                assertTrue(after[busy] >= grown, "a saturated host's late answers are no queue: " + after[busy] + " of " + grown);
+            } else {
+                assertTrue(after[busy] <= grown / 2 + 1, "answers three times slower on an idle host are a queue: " + after[busy] + " of " + grown);
+            }
+        }
+        // overload still cuts on a busy host
+        AdaptiveLimit limit = new AdaptiveLimit(200, 100);
+        limit.hostBusy(true);
+        limit.onOverload(S, 50 * MS, 100);
+        assertEquals(70, limit.limit());
+    }
+
+    @Test
     void aCeilingBelowTheStartIsObeyedAndTheLimitIsNeverBelowOne() {
         assertEquals(3, new AdaptiveLimit(3, 10).limit());
         AdaptiveLimit limit = new AdaptiveLimit(10, 1);

@@ -39,7 +39,7 @@ class UpstreamFlowLagTest {
 
     @Test
     void aBusyLoopReadsAsLagAnIdleOneDoesNotAndNothingHeldForgetsIt() throws Exception {
-        UpstreamFlow flow = on(() -> new UpstreamFlow(adaptive(), 64, context, new Time(Clock.systemUTC()), () -> { }, () -> 0, held::get));
+        UpstreamFlow flow = on(() -> new UpstreamFlow(adaptive(), 64, 0, context, new Time(Clock.systemUTC()), () -> { }, () -> 0, held::get));
         held.set(10);
         on(() -> {
             flow.holding();
@@ -81,7 +81,13 @@ class UpstreamFlowLagTest {
         return done.get(5, TimeUnit.SECONDS);
     }
 
-    private static Upstream adaptive() {
+    static Upstream adaptive() {
+        return upstream(new Upstream.FlowControl(true, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty(), QueueGauge.VLLM_RUNNING,
+                Duration.ofMillis(100), 16, 1));
+    }
+
+    /** An upstream of 64 slots, not shared, that sends nothing, with this flow control. */
+    static Upstream upstream(Upstream.FlowControl flow) {
         return new Upstream() {
             @Override
             public String name() { return "u"; }
@@ -100,8 +106,7 @@ class UpstreamFlowLagTest {
 
             @Override
             public FlowControl flowControl() {
-                return new FlowControl(true, Optional.empty(), QueueGauge.VLLM_WAITING, Optional.empty(), QueueGauge.VLLM_RUNNING,
-                        Duration.ofMillis(100), 16, 1);
+                return flow;
             }
         };
     }
