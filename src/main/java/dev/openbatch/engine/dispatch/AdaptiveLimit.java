@@ -46,8 +46,8 @@ package dev.openbatch.engine.dispatch;
  * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
  * {@link #BASELINE_NANOS} (a server that became slower for good is learned again), and all of them
  * when the upstream sat idle ({@link #forgetLatency}: the next batch may ask for longer answers).
- * While this host's CPUs are all busy ({@link #hostBusy}), latency reads as no queue: a saturated
- * host answers late by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server,
+ * While this host's CPUs are all busy ({@link #hostBusy}), latency up to {@link #HOST_BUSY_TOLERANCE}
+ * times the baseline reads as no queue: a saturated host answers late by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server,
  * cuts to half the limit came from CPU waits alone and cost 10–40% of a batch's throughput).
  * A latency cut after which latency does not fall (the server became slower, not queued) is not
  * told apart from a queue: the limit stays low while the server is slow, which is what a busier
@@ -103,6 +103,13 @@ public final class AdaptiveLimit {
     static final int MIN_WINDOW = 16;
     /** Standard errors of a window average allowed for service times that vary. */
     static final double NOISE_SIGMAS = 2.5;
+    /**
+     * While the host's CPUs are all busy, how much slower than the baseline a window may be and still
+     * read as no queue: Gradient2's {@code rttTolerance} default (Netflix concurrency-limits), which
+     * tolerates that much for every window. Here only while the host is saturated, where late answers
+     * of 10–30% (and up to double while a cold JVM compiles) were measured on a two-core box.
+     */
+    static final double HOST_BUSY_TOLERANCE = 1.5;
     /** Slots left free for others when the limit follows the server's free slots, unless told otherwise. */
     static final int FREE_SLOTS_KEPT = 1;
     /** Reads in a row without a queue after which the server's slots are taken to be one more (probing for a larger server). */
@@ -243,14 +250,15 @@ public final class AdaptiveLimit {
             return; // the queue read decides; the windows only keep the baseline current
         }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
-        // a host whose CPUs are all busy answers late by itself: no queue can be told from that
-        double queued = hostBusy ? 0 : estimate * (1 - base / average);
+        // a host whose CPUs are all busy answers late by itself: up to HOST_BUSY_TOLERANCE, no queue can be told from that
+        double tolerated = hostBusy ? Math.min(average, base * HOST_BUSY_TOLERANCE) : base;
+        double queued = estimate * (1 - tolerated / average);
         double alpha = Math.max(2, 0.05 * estimate);
         double beta = Math.max(2 * alpha, NOISE_SIGMAS * noise * estimate);
         boolean inUse = busiest >= estimate / 2;
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
         if (queued > beta) {
-            cut(nowNanos, Math.max(estimate / 2, estimate * base / average));
+            cut(nowNanos, Math.max(estimate / 2, estimate * tolerated / average));
         } else if (mayGrow(nowNanos) && inUse) {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
@@ -259,10 +267,12 @@ public final class AdaptiveLimit {
 
     /**
      * Whether this host's CPUs are all busy ({@link HostCpu}). While they are, a window's latency
-     * reads as no queue: answers come late because the host (this process's event loops, or a
-     * server sharing the host) waits for a CPU, not because the server queues our lines, and a cut
-     * (or the slow growth of a window that seems to queue a little) would only slow a batch that
-     * already takes what the host can give. Overload answers, Retry-After and queue reads still cut.
+     * up to {@link #HOST_BUSY_TOLERANCE} times the baseline reads as no queue: answers come late
+     * because the host (this process's event loops, or a server sharing the host) waits for a CPU,
+     * not because the server queues our lines, and a cut (or the slow growth of a window that seems
+     * to queue a little) would only slow a batch that already takes what the host can give. A
+     * server that slows down more than that (or queues our lines more) is still cut for, as are
+     * overload answers, Retry-After and queue reads.
      */
     public void hostBusy(boolean busy) {
         hostBusy = busy;
