@@ -601,7 +601,8 @@ public class LineStore {
     /**
      * A settled line as the results stream reads it: where it is in the stream (the transaction
      * that settled it, its number) and, when the read wants it ({@link #carried}), its values as
-     * in the files, the answer as its UTF-8 bytes (they go into the response as they are).
+     * in the files, the answer as its UTF-8 bytes (they go into the response as they are), and
+     * whether it succeeded (it belongs in the output file, else in the error file).
      */
     public record SettledLine(long xid, int line, String customId, Integer statusCode, String requestId, Buffer response,
             String errorCode, String errorMessage, boolean succeeded) {
