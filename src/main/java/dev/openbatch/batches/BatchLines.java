@@ -171,20 +171,7 @@ public class BatchLines {
             public Buffer next() {
                 Buffer out = Buffer.buffer(WRITE_BYTES + 4096);
                 while (next < wanted.size() && out.length() < WRITE_BYTES) {
-                    LineStore.SettledLine r = wanted.get(next++);
-                    Buffer answer = r.response();
-                    // the file's line, with the answer's bytes put in as they came (never decoded into a string and back)
-                    String[] p = OutputFiles.pieces(ids.of(r.line()), r.customId(), r.statusCode(), r.requestId(), "", r.errorCode(),
-                            r.errorMessage());
-                    out.appendString(p[0]);
-                    if (p.length == 3) {
-                        if (answer == null) {
-                            out.appendString("null");
-                        } else {
-                            out.appendBuffer(answer);
-                        }
-                        out.appendString(p[2]);
-                    }
+                    OutputFiles.appendLine(out, ids, wanted.get(next++)); // the files' bytes
                 }
                 return out;
             }

@@ -19,6 +19,7 @@ import dev.openbatch.engine.housekeeping.Housekeeping;
 import dev.openbatch.engine.housekeeping.IndexUpkeep;
 import dev.openbatch.engine.housekeeping.LeaseSweep;
 import dev.openbatch.engine.housekeeping.OrphanSweep;
+import dev.openbatch.engine.housekeeping.OutputAppender;
 import dev.openbatch.engine.housekeeping.RequestTimeouts;
 import dev.openbatch.engine.housekeeping.SpendCheck;
 import dev.openbatch.engine.housekeeping.UploadSweep;
@@ -29,6 +30,7 @@ import dev.openbatch.engine.housekeeping.WebhookRetention;
 import dev.openbatch.engine.housekeeping.WebhookSecretSealing;
 import dev.openbatch.engine.lifecycle.BatchLog;
 import dev.openbatch.engine.lifecycle.Lifecycle;
+import dev.openbatch.engine.lifecycle.OutputFiles;
 import dev.openbatch.engine.metrics.EngineMetrics;
 import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.FileStore;
@@ -190,6 +192,7 @@ final class EngineBuilder {
                 new FileRetention(files, time, metrics, retention),
                 new UploadSweep(files, time),
                 new BatchDataRetention(transactions, batches, lines, time, metrics, retention),
+                new OutputAppender(batches, new OutputFiles(transactions, files, lines, batches)),
                 new WebhookRetention(transactions, time, metrics, retention),
                 new IndexUpkeep(new IndexStore(transactions), metrics, retention),
                 new Gauges(batches, metrics),

@@ -308,6 +308,63 @@ public class BatchStore {
                 .map(u -> u.rowCount() == 1);
     }
 
+    // ---- the output and error files, written while the batch runs (engine/lifecycle/OutputFiles) ----
+
+    /** The first key of the advisory locks that keep two writers off one batch's files (the second is a hash of its id). */
+    static final int OUTPUT_LOCK = 22;
+
+    /**
+     * The live batches (a read of the live index) with lines settled after their files' mark
+     * ({@code output_seq}), up to $1.
+     */
+    static final String OUTPUT_DUE = "select id from batches where status in " + Wire.sqlList(List.of(BatchStatus.IN_PROGRESS,
+            BatchStatus.CANCELLING, BatchStatus.FINALIZING)) + " and settled_seq > output_seq limit $1";
+
+    /** Up to {@code limit} live batches whose files lack lines that settled (see {@link #OUTPUT_DUE}). */
+    public Uni<List<String>> outputDue(int limit) {
+        return pool.preparedQuery(OUTPUT_DUE).execute(Tuple.of(limit)).map(rows -> {
+            List<String> out = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                out.add(r.getString(0));
+            }
+            return out;
+        });
+    }
+
+    /** Where a batch's files stand: every line numbered up to {@code seq} is in them; and what their lines need. */
+    public record OutputMark(long seq, String project, byte[] lineKey, boolean live) {
+    }
+
+    /**
+     * Takes the batch's files for the rest of {@code tx} (an advisory lock: waiting for it when
+     * {@code wait}, else null at once when another transaction has it) and reads their mark; null
+     * too when there is no such batch. Whoever ends a batch takes it before the batch's row, as a
+     * step of the job does, so neither waits for the other in a circle.
+     */
+    public Uni<OutputMark> lockOutput(Tx tx, String batchId, boolean wait) {
+        String lock = wait ? "select pg_advisory_xact_lock($1, hashtext($2)), true" : "select pg_try_advisory_xact_lock($1, hashtext($2))";
+        return tx.client().preparedQuery(lock).execute(Tuple.of(OUTPUT_LOCK, batchId)).chain(rs -> {
+            if (!Boolean.TRUE.equals(rs.iterator().next().getBoolean(wait ? 1 : 0))) {
+                return Uni.createFrom().nullItem();
+            }
+            return tx.client().preparedQuery("select output_seq, project, line_key, status in " + LIVE + " from batches where id = $1")
+                    .execute(Tuple.of(batchId))
+                    .map(b -> {
+                        if (b.size() == 0) {
+                            return null;
+                        }
+                        Row r = b.iterator().next();
+                        return new OutputMark(r.getLong(0), r.getString(1), r.getBuffer(2).getBytes(), r.getBoolean(3));
+                    });
+        });
+    }
+
+    /** Moves the files' mark from {@code from} to {@code to}; false (nothing changed) when it was not at {@code from}. */
+    public Uni<Boolean> advanceOutput(Tx tx, String batchId, long from, long to) {
+        return tx.client().preparedQuery("update batches set output_seq = $3 where id = $1 and output_seq = $2")
+                .execute(Tuple.of(batchId, from, to)).map(rs -> rs.rowCount() == 1);
+    }
+
     // ---- retries (BatchLines, for the API) ----
 
     /**

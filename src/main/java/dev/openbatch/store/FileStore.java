@@ -20,12 +20,20 @@ import jakarta.enterprise.context.ApplicationScoped;
  * written and read one chunk at a time, so no file is ever whole in memory and every replica sees
  * the same bytes. An upload's row is there from its start, as an upload in progress
  * ({@code upload_until} set), which no read of the API sees; its chunks are committed a few at a
- * time as they arrive ({@link #append}), and {@link #publish} makes it a file.
+ * time as they arrive ({@link #append}), and {@link #publish} makes it a file. A batch's output and
+ * error files are hidden the same way while the batch runs ({@link #BEING_WRITTEN}): they grow as
+ * its lines settle ({@link #putChunk} rewrites the last, partial chunk) and its end
+ * {@link #publishOutput}s them.
  */
 @ApplicationScoped
 public class FileStore {
     /** Bytes per chunk row. */
     public static final int CHUNK = 1 << 20;
+    /**
+     * The {@code upload_until} of a batch's output or error file while the batch runs: hidden as an
+     * upload in progress, and never abandoned by time (the sweep of dead uploads leaves it).
+     */
+    public static final long BEING_WRITTEN = Long.MAX_VALUE;
 
     private final Pool pool;
 
@@ -259,9 +267,52 @@ public class FileStore {
                 .execute(Tuple.of(nowSeconds)).map(rs -> rs.size() == 0 ? null : rs.iterator().next().getLong(0));
     }
 
-    /** Deletes the files an earlier, interrupted finalization of the batch left behind. */
-    public Uni<Void> deleteProducedBy(Tx client, String batchId) {
-        return client.client().preparedQuery("delete from files where producer_batch_id = $1").execute(Tuple.of(batchId)).replaceWithVoid();
+    /** A file a batch has written so far: its id, name and bytes. */
+    public record Produced(String id, String filename, long bytes) {
+    }
+
+    /** The files the batch has written so far (a range of {@code files_producer}). */
+    public Uni<List<Produced>> producedBy(Tx tx, String batchId) {
+        return tx.client().preparedQuery("select id, filename, bytes from files where producer_batch_id = $1").execute(Tuple.of(batchId))
+                .map(rows -> {
+                    List<Produced> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new Produced(r.getString(0), r.getString(1), r.getLong(2)));
+                    }
+                    return out;
+                });
+    }
+
+    /** Inserts the row of a batch's output or error file, hidden while the batch runs ({@link #BEING_WRITTEN}). */
+    public Uni<Void> beginOutput(Tx tx, NewFile f) {
+        return tx.client().preparedQuery("insert into files (id, project, purpose, filename, bytes, status, created_at, expires_at, created_us,"
+                + " producer_batch_id, upload_until) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                .execute(Tuple.from(new Object[] { f.id(), f.project(), f.purpose(), f.filename(), f.bytes(), f.status(),
+                        f.createdAt(), f.expiresAt(), f.createdUs(), f.producerBatchId(), BEING_WRITTEN }))
+                .replaceWithVoid();
+    }
+
+    /** The file's chunk {@code seq} as {@code tx} sees it, or null. */
+    public Uni<Buffer> chunk(Tx tx, String fileId, int seq) {
+        return tx.client().preparedQuery("select data from file_chunks where file_id = $1 and seq = $2").execute(Tuple.of(fileId, seq))
+                .map(rs -> rs.size() == 0 ? null : rs.iterator().next().getBuffer(0));
+    }
+
+    /** Stores chunk {@code seq}, in place of the one there (the last, partial chunk of a file that grows). */
+    public Uni<Void> putChunk(Tx tx, String fileId, int seq, Buffer data) {
+        return tx.client().preparedQuery("insert into file_chunks (file_id, seq, data) values ($1, $2, $3)"
+                + " on conflict (file_id, seq) do update set data = excluded.data")
+                .execute(Tuple.of(fileId, seq, data.getDelegate())).replaceWithVoid();
+    }
+
+    /**
+     * A batch's output or error file becomes visible, as a file created at {@code createdAt} that
+     * expires at {@code expiresAt} (null: never); false when it was not a file being written.
+     */
+    public Uni<Boolean> publishOutput(Tx tx, String fileId, long createdAt, Long expiresAt, long createdUs) {
+        return tx.client().preparedQuery("update files set upload_until = null, created_at = $2, expires_at = $3, created_us = $4"
+                + " where id = $1 and upload_until = $5")
+                .execute(Tuple.of(fileId, createdAt, expiresAt, createdUs, BEING_WRITTEN)).map(rs -> rs.rowCount() == 1);
     }
 
     /** Sets a file's size once its chunks are written. */

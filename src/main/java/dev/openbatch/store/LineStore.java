@@ -39,6 +39,7 @@ public class LineStore {
     private static final String QUEUED = LineState.QUEUED.sql();
     private static final String RUNNING = LineState.RUNNING.sql();
     private static final String SUCCEEDED = LineState.SUCCEEDED.sql();
+    private static final String SUCCEEDED_WIRE = LineState.SUCCEEDED.wire();
     private static final String CANCELLED = LineState.CANCELLED.sql();
     private static final String EXPIRED = LineState.EXPIRED.sql();
     /** The settled states that are not a success: {@code ('failed', 'expired', 'cancelled')}. */
@@ -229,28 +230,9 @@ public class LineStore {
     static final int LINE_OVERHEAD = 128;
 
     /**
-     * One page of a batch's lines for its output and error files: the lines numbered after $2, up
-     * to $3 numbers, each looked up by primary key (a fenced lateral, so the plan cannot become a
-     * read and sort of the rest of the batch, whatever the statistics), and only as many of them
-     * as fit $4 bytes (the first always): each line's size is read from its values' headers
-     * ({@code octet_length} does not fetch or decompress a stored value), summed in line order
-     * (the lateral's outer order; the caller checks it), and the lines past the budget are never
-     * sent. Each row ends with the bytes up to and including it.
+     * The bytes a line takes in a file beyond {@link #LINE_OVERHEAD}, read from its values' headers
+     * ({@code octet_length} does not fetch or decompress a stored value; row alias {@code q}).
      */
-    static final String PAGE = compact("""
-            select p.line, p.custom_id, p.status_code, p.request_id, p.response, p.error_code, p.error_message, p.state, p.upto
-              from (select r.*, sum(r.size) over (rows unbounded preceding) as upto
-                      from generate_series($2::int + 1, $2::int + $3::int) as l(n)
-                      cross join lateral (select q.line, q.custom_id, q.status_code, q.request_id, q.response, q.error_code,
-                                                 q.error_message, q.state,
-                                                 %d + octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)
-                                                 + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)
-                                                 + coalesce(octet_length(q.error_message), 0) as size
-                                            from requests q where q.batch_id = $1 and q.line = l.n offset 0) r) p
-             where p.upto - p.size < $4::int
-            """.formatted(LINE_OVERHEAD));
-
-    /** The bytes a line takes in a file beyond {@link #LINE_OVERHEAD}, read from its values' headers (row alias {@code q}). */
     private static final String SIZE = "octet_length(q.custom_id) + coalesce(octet_length(q.request_id), 0)"
             + " + coalesce(octet_length(q.response), 0) + coalesce(octet_length(q.error_code), 0)"
             + " + coalesce(octet_length(q.error_message), 0)";
@@ -259,7 +241,7 @@ public class LineStore {
      * A read of a batch's results stream: whether the batch has ended, and the settled lines after
      * the position ($2 settled_seq; $3, the line, is not needed to order them and is ignored) in
      * settlement order, up to $4 of them and to $6 bytes in a file (at least one), summed from the
-     * values' headers as {@link #PAGE} does, so that the lines past the budget are never sent. Every
+     * values' headers ({@link #SIZE}), so that the lines past the budget are never sent. Every
      * settled line this snapshot sees is returned, and no line can later appear before the last one
      * returned: a line's number is taken with its batch's row locked, so the transaction that took
      * a smaller one committed before the one that took a larger one could take it, and a snapshot
@@ -318,9 +300,6 @@ public class LineStore {
               from requests r
              where r.batch_id = $2 and r.state in %s and ($3::text[] is null or r.error_code = any($3))
             """.formatted(UNSUCCESSFUL));
-
-    /** The highest line number of a batch (the primary key's last entry). */
-    static final String LAST_LINE = "select coalesce(max(line), 0) from requests where batch_id = $1";
 
     /**
      * Retention: deletes the lines of batch $1 numbered after $2 up to $2 + $3 (after $2 = 0: from
@@ -619,49 +598,14 @@ public class LineStore {
                 .replaceWithVoid();
     }
 
-    /** A line as the output and error files take it: its place, its last answer or error, and its state. */
-    public record FileLine(int line, String customId, Integer statusCode, String requestId, String response, String errorCode,
-            String errorMessage, LineState state) {
-    }
-
-    /** A page of a batch's lines, in line order, and the bytes they take (about: as PostgreSQL reckons them). */
-    public record Page(List<FileLine> lines, long bytes) {
-    }
-
-    /**
-     * The lines of the batch numbered after {@code afterLine}, {@code count} numbers at most, and
-     * of those only as many as fit {@code budget} bytes (at least one), in line order.
-     */
-    public Uni<Page> page(Tx tx, String batchId, int afterLine, int count, int budget) {
-        return tx.client().preparedQuery(PAGE).execute(Tuple.of(batchId, afterLine, count, budget)).map(rows -> {
-            List<FileLine> out = new ArrayList<>(rows.size());
-            long bytes = 0;
-            int last = afterLine;
-            for (Row r : rows) {
-                int line = r.getInteger(0);
-                if (line <= last) { // the sizes were summed in another order: the cut would not be a prefix of the page
-                    throw new IllegalStateException("a page of batch " + batchId + " came out of line order");
-                }
-                last = line;
-                bytes = r.getLong(8);
-                out.add(new FileLine(line, r.getString(1), r.getInteger(2), r.getString(3), r.getString(4), r.getString(5),
-                        r.getString(6), LineState.of(r.getString(7))));
-            }
-            return new Page(out, bytes);
-        });
-    }
-
-    public Uni<Integer> lastLine(Tx tx, String batchId) {
-        return tx.client().preparedQuery(LAST_LINE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getInteger(0));
-    }
-
     /**
      * A settled line as the results stream reads it: where it is in the stream (the transaction
      * that settled it, its number) and, when the read wants it ({@link #carried}), its values as
-     * in the files, the answer as its UTF-8 bytes (they go into the response as they are).
+     * in the files, the answer as its UTF-8 bytes (they go into the response as they are), and
+     * whether it succeeded (it belongs in the output file, else in the error file).
      */
     public record SettledLine(long xid, int line, String customId, Integer statusCode, String requestId, Buffer response,
-            String errorCode, String errorMessage) {
+            String errorCode, String errorMessage, boolean succeeded) {
         /** Whether the read carries this line's values (else only its place, so that a reader moves past it). */
         public boolean carried() {
             return customId != null;
@@ -678,7 +622,12 @@ public class LineStore {
 
     /** {@code succeeded}: null for every line, else only the lines whose success is this carry their values. */
     public Uni<SettledPage> settled(String batchId, long afterXid, int afterLine, int limit, Boolean succeeded, int budget) {
-        return pool.preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
+        return settled(new Tx(pool), batchId, afterXid, afterLine, limit, succeeded, budget);
+    }
+
+    /** The same in {@code tx} (the lines appended to a batch's files while it runs, in settlement order). */
+    public Uni<SettledPage> settled(Tx tx, String batchId, long afterXid, int afterLine, int limit, Boolean succeeded, int budget) {
+        return tx.client().preparedQuery(RESULTS).execute(Tuple.of(batchId, Long.toString(afterXid), afterLine, limit, succeeded).addInteger(budget))
                 .map(rows -> {
                     Boolean ended = null;
                     boolean purged = false;
@@ -701,7 +650,7 @@ public class LineStore {
                         lastLine = line;
                         scanned = r.getLong(10);
                         out.add(new SettledLine(xid, line, r.getString(3), r.getInteger(4), r.getString(5), r.getBuffer(6),
-                                r.getString(7), r.getString(8)));
+                                r.getString(7), r.getString(8), SUCCEEDED_WIRE.equals(r.getString(9))));
                     }
                     return new SettledPage(ended, out, scanned, purged);
                 });

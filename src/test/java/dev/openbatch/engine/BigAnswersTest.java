@@ -39,7 +39,7 @@ import jakarta.inject.Inject;
 /**
  * Answers of any size: the output file is written in chunks of {@link FileStore#CHUNK} bytes
  * whatever the answers weigh (an answer larger than a chunk runs over several), each page of lines
- * holds about {@link OutputFiles#PAGE_BYTES}, and every line comes once, byte for byte.
+ * the files read holds about {@link OutputFiles#PAGE_BYTES}, and every line comes once, byte for byte.
  */
 @QuarkusTest
 @WithTestResource(FakeUpstreamResource.class)
@@ -100,20 +100,24 @@ class BigAnswersTest {
             assertEquals("echo " + key + FakeUpstream.padding(key, i == 50 || i == 51 ? huge : pad), answer(line), "line " + i);
         }
 
-        // a page of these lines holds about a page's bytes, not a page of line numbers
-        LineStore.Page page = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 0, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
-                .await().atMost(Duration.ofSeconds(30));
-        int rows = page.lines().size();
-        assertTrue(rows >= OutputFiles.PAGE_BYTES / (pad + 1000) && rows <= OutputFiles.PAGE_BYTES / pad + 1, rows + " lines in a page");
+        // a page of these lines, as the files read them (in settlement order), holds about a page's bytes, not a page of lines
+        LineStore store = new LineStore(pool);
+        LineStore.SettledPage page = store.settled(new Transactions(pool).autoCommit(), id, 0, 0, OutputFiles.PAGE, null,
+                OutputFiles.PAGE_BYTES).await().atMost(Duration.ofSeconds(30));
+        List<LineStore.SettledLine> rows = page.lines();
         long before = 0;
-        for (int i = 0; i < rows - 1; i++) {
-            before += page.lines().get(i).response().length();
+        for (int i = 0; i < rows.size() - 1; i++) {
+            before += rows.get(i).response().length();
         }
         assertTrue(before < OutputFiles.PAGE_BYTES, "only the last line of a page may go past its budget");
-        assertEquals(1, page.lines().get(0).line());
-        // a page from line 49 on: line 49 and line 50 (bigger than the budget alone), nothing after
-        LineStore.Page big = new LineStore(pool).page(new Transactions(pool).autoCommit(), id, 48, OutputFiles.PAGE, OutputFiles.PAGE_BYTES)
-                .await().atMost(Duration.ofSeconds(30));
-        assertEquals(List.of(49, 50), big.lines().stream().map(LineStore.FileLine::line).toList());
+        assertTrue(rows.size() <= OutputFiles.PAGE_BYTES / pad + 1, rows.size() + " lines in a page");
+        assertTrue(before + rows.get(rows.size() - 1).response().length() >= OutputFiles.PAGE_BYTES - pad - 1000,
+                "a page is cut by its bytes, near its budget: " + rows.size() + " lines");
+        // a line larger than the budget makes a page of its own
+        long seq50 = pool.preparedQuery("select settled_seq from requests where batch_id = $1 and line = 50").execute(Tuple.of(id))
+                .await().atMost(Duration.ofSeconds(10)).iterator().next().getLong(0);
+        LineStore.SettledPage big = store.settled(new Transactions(pool).autoCommit(), id, seq50 - 1, 0, OutputFiles.PAGE, null,
+                OutputFiles.PAGE_BYTES).await().atMost(Duration.ofSeconds(30));
+        assertEquals(List.of(50), big.lines().stream().map(LineStore.SettledLine::line).toList());
     }
 }

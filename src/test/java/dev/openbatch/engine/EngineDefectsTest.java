@@ -146,13 +146,13 @@ class EngineDefectsTest extends EngineTesting {
         String id = createBatch(KEY_A, upload(KEY_A, lines(r, 2, null)), CHAT, "24h").getString("id");
         long now = System.currentTimeMillis() / 1000;
         // every line has its result, but the process that would have finalized the batch went away; by the time
-        // another one looks, the deadline has passed
+        // another one looks, the deadline has passed (the lines numbered in the batch's settlement sequence, as a write numbers them)
         pool.withTransaction(tx -> tx.preparedQuery("update batches set status = 'in_progress', validated = true, total = 2, completed = 2,"
-                + " upstream = 'fake', model = 'fake-model', in_progress_at = $2, expires_at = $3 where id = $1")
+                + " upstream = 'fake', model = 'fake-model', in_progress_at = $2, expires_at = $3, settled_seq = 2 where id = $1")
                 .execute(Tuple.of(id, now - 100, now - 10))
                 .chain(() -> tx.preparedQuery("insert into requests (batch_id, line, custom_id, body, state, attempts, fence, status_code,"
-                        + " request_id, response) select $1, l, $2 || '-' || l, '{}', 'succeeded', 1, 2, 200, 'req_' || l, '{\"ok\":true}'"
-                        + " from generate_series(1, 2) l").execute(Tuple.of(id, r))))
+                        + " request_id, response, settled_seq) select $1, l, $2 || '-' || l, '{}', 'succeeded', 1, 2, 200, 'req_' || l,"
+                        + " '{\"ok\":true}', l from generate_series(1, 2) l").execute(Tuple.of(id, r))))
                 .await().atMost(Duration.ofSeconds(5));
         engine("finisher", config, null);
         JsonPath done = awaitStatus(KEY_A, id, "completed", Duration.ofSeconds(20));

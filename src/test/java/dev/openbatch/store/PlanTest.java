@@ -116,9 +116,9 @@ class PlanTest {
         s.put("running lines per capped job", new String[] { JobStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
         s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0, 0", "batches" });
         s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x', 0", "batches" });
-        s.put("page of the output and error files", new String[] { LineStore.PAGE, "'" + big() + "', 0, " + OutputFiles.PAGE + ", "
-                + OutputFiles.PAGE_BYTES, "ordered" });
-        s.put("last line of a batch", new String[] { LineStore.LAST_LINE, "'" + big() + "'", "" });
+        s.put("next page of a batch's files", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, " + OutputFiles.PAGE + ", null, "
+                + OutputFiles.PAGE_BYTES, "batches", "requests_settled" });
+        s.put("batches whose files lack lines", new String[] { BatchStore.OUTPUT_DUE, "200", "batches" });
         s.put("batches with a step to do", new String[] { BatchStore.NEEDING_WORK, "1000", "batches" });
         s.put("batches with ready lines", new String[] { BatchStore.ELIGIBLE, "'{m}', false, '{}', 1000", "batches" });
         s.put("batches with ready lines, any model", new String[] { BatchStore.ELIGIBLE, "'{}', true, '{x}', 1000", "batches" });

@@ -63,7 +63,7 @@ public final class Lifecycle {
         this.time = time;
         this.batches = batches;
         this.lines = lines;
-        this.outputs = new OutputFiles(store, lines);
+        this.outputs = new OutputFiles(transactions, store, lines, batches);
         this.input = new FileValidation(store, limits, upstreams);
         this.metrics = metrics;
     }
@@ -295,30 +295,35 @@ public final class Lifecycle {
     }
 
     /**
-     * Writes the output and error files, records the webhook event and moves the batch from
-     * {@code from} to its terminal {@code to}, all in one transaction that checks the fence; null
-     * when the batch moved on.
+     * Appends to the output and error files the lines settled since they were last written (in
+     * steps of their own: {@link OutputFiles#catchUp}, so that a batch whose many lines settled at
+     * once, as at a cancel or its deadline, does not end in one long transaction), then, in one
+     * transaction that checks the fence, appends what settled meanwhile, makes the files visible,
+     * records the webhook event and moves the batch from {@code from} to its terminal {@code to};
+     * null when the batch moved on.
      */
     private Uni<BatchStatus> end(String batchId, long fence, BatchStatus from, BatchStatus to) {
-        long nowMillis = time.millis();
-        long now = nowMillis / 1000;
-        return transactions.run(tx -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
-            if (b == null) {
-                return Uni.createFrom().<BatchStatus>nullItem();
-            }
-            // its files expire after output_expires_after, or as any file; its lines with its output, or after batch-data
-            Long oea = b.outputExpiresAfter();
-            long filesExpire = now + (oea != null ? oea : retention.files().toSeconds());
-            long dataExpires = now + (oea != null ? oea : retention.batchData().toSeconds());
-            return outputs.write(tx, batchId, b.lineKey(), b.project(), now, filesExpire, time.orderingMicros())
-                    .call(() -> WebhookOutbox.record(tx, batchId, to, nowMillis, time.orderingMicros()))
-                    .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId(), dataExpires))
-                    .map(done -> {
-                        if (!done) {
-                            throw new Fenced(); // rolls the files and the event back with it
-                        }
-                        return to;
-                    });
-        }));
+        return outputs.catchUp(batchId, true, Integer.MAX_VALUE).chain(() -> {
+            long nowMillis = time.millis();
+            long now = nowMillis / 1000;
+            return transactions.run(tx -> outputs.open(tx, batchId).chain(files -> batches.lockForEnding(tx, batchId, fence, from).chain(b -> {
+                if (b == null) {
+                    return Uni.createFrom().<BatchStatus>nullItem();
+                }
+                // its files expire after output_expires_after, or as any file; its lines with its output, or after batch-data
+                Long oea = b.outputExpiresAfter();
+                long filesExpire = now + (oea != null ? oea : retention.files().toSeconds());
+                long dataExpires = now + (oea != null ? oea : retention.batchData().toSeconds());
+                return files.finish(now, filesExpire, time.orderingMicros())
+                        .call(() -> WebhookOutbox.record(tx, batchId, to, nowMillis, time.orderingMicros()))
+                        .chain(w -> batches.end(tx, batchId, fence, to, now, w.outputFileId(), w.errorFileId(), dataExpires))
+                        .map(done -> {
+                            if (!done) {
+                                throw new Fenced(); // rolls the files' tail and the event back with it
+                            }
+                            return to;
+                        });
+            })));
+        });
     }
 }

@@ -1,172 +1,216 @@
 package dev.openbatch.engine.lifecycle;
 
 import java.util.List;
-import java.util.concurrent.CompletionStage;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 
 import dev.openbatch.api.Ids;
 import dev.openbatch.files.FileService;
-import dev.openbatch.status.LineState;
+import dev.openbatch.store.BatchStore;
 import dev.openbatch.store.FileStore;
 import dev.openbatch.store.LineStore;
+import dev.openbatch.store.Transactions;
 import dev.openbatch.store.Tx;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.subscription.UniEmitter;
 import io.vertx.mutiny.core.buffer.Buffer;
 
 /**
- * Writes a batch's output and error files from its request rows in one pass, in line order, each
- * row appended to the file it belongs in (a file is created when its first line comes). Memory
- * stays bounded by a few chunks whatever the answers' sizes: a page holds up to {@link #PAGE}
- * line numbers but only about {@link #PAGE_BYTES} of answers (PostgreSQL cuts it, reading sizes
- * from the values' headers), the next page is read ahead only while the current one is small,
- * files are stored in chunks of exactly {@link FileStore#CHUNK} bytes (an answer larger than a
- * chunk runs over several), and a chunk is stored before the next one fills.
+ * A batch's output and error files, written while the batch runs so that its end has only a short
+ * tail left to write, whatever its size. Lines go into the files in settlement order, the order of
+ * the results stream, and in its bytes ({@link #appendLine} makes both): the output file is the
+ * stream's {@code succeeded} lines, the error file the rest. A step appends, in one transaction,
+ * the lines settled after the batch's mark ({@code batches.output_seq}) and moves the mark past
+ * them: a crash at any moment leaves the files a prefix of the stream with the mark at its end, and
+ * the next step goes on from there, so no line is lost or written twice. The mark only moves
+ * forward over lines every later snapshot sees too: a line's number is taken with its batch's row
+ * locked, so a snapshot that sees a number sees every smaller one. One writer at a time per batch
+ * (an advisory lock, {@link BatchStore#lockOutput}): the engine job {@code OutputAppender} skips a
+ * batch another process is writing, the batch's end waits for it.
+ * <p>
+ * The files exist from their first line but are hidden from every read as an upload in progress is
+ * ({@link FileStore#BEING_WRITTEN}); the batch's end appends the lines settled since the last step
+ * and publishes them in the transaction that ends the batch. Memory stays bounded: a read takes
+ * about {@link #PAGE_BYTES} of lines (PostgreSQL cuts it, reading sizes from the values' headers),
+ * chunks are exactly {@link FileStore#CHUNK} bytes (the last one less, rewritten as it grows), and a
+ * full chunk is stored before the next line is appended.
  */
 public final class OutputFiles {
-    /** Most line numbers one page looks up. */
+    /** Most lines one read takes. */
     public static final int PAGE = 2000;
-    /** About how many bytes of lines one page holds (a single larger line makes a page of its own). */
+    /** About how many bytes of lines one read takes (a single larger line makes a page of its own). */
     public static final int PAGE_BYTES = 1 << 20;
-    /** Fewest line numbers a page looks up, however large the previous page's lines were. */
-    public static final int MIN_PAGE = 16;
-    /** Characters appended at once: a long answer is encoded slice by slice, so a chunk overruns by a slice at most. */
-    public static final int SLICE = 64 * 1024;
 
+    private final Transactions transactions;
     private final FileStore store;
     private final LineStore lines;
+    private final BatchStore batches;
 
-    public OutputFiles(FileStore store, LineStore lines) {
+    public OutputFiles(Transactions transactions, FileStore store, LineStore lines, BatchStore batches) {
+        this.transactions = transactions;
         this.store = store;
         this.lines = lines;
+        this.batches = batches;
     }
 
     /** The ids of the two files (null where no line belongs in it). */
     public record Written(String outputFileId, String errorFileId) {
     }
 
-    /** {@code lineKey}: the batch's key for its lines' ids ({@link Ids.LineIds}). */
-    public Uni<Written> write(Tx tx, String batchId, byte[] lineKey, String project, long now, Long expiresAt, long createdUs) {
-        Sink output = new Sink(tx, file(batchId, project, now, expiresAt, createdUs, batchId + "_output.jsonl"));
-        Sink errors = new Sink(tx, file(batchId, project, now, expiresAt, createdUs + 1, batchId + "_error.jsonl"));
-        return store.deleteProducedBy(tx, batchId)
-                .chain(() -> lines.lastLine(tx, batchId))
-                .chain(last -> Uni.createFrom().<Void>emitter(em -> new Pages(tx, batchId, new Ids.LineIds(lineKey), last, output, errors, em).run()))
-                .chain(output::close)
-                .chain(errors::close)
-                .map(v -> new Written(output.id(), errors.id()));
-    }
-
-    private static FileStore.NewFile file(String batchId, String project, long now, Long expiresAt, long createdUs, String filename) {
-        return new FileStore.NewFile(Ids.file(), project, FileService.OUTPUT_PURPOSE, filename, 0, "processed", now, expiresAt, createdUs,
-                batchId);
-    }
-
-    /** How many line numbers the next page looks up: about twice what fits its bytes, judging by this page's lines. */
-    public static int nextCount(int rows, long bytes) {
-        if (rows == 0 || bytes <= 0) {
-            return PAGE;
-        }
-        long perLine = Math.max(1, bytes / rows);
-        return (int) Math.max(MIN_PAGE, Math.min(PAGE, 2L * PAGE_BYTES / perLine));
+    /** What a step did: how many lines it appended, and whether settled lines remain after them (it stopped at its page). */
+    public record Appended(int lines, boolean more) {
+        static final Appended NONE = new Appended(0, false);
     }
 
     /**
-     * The pages of one batch, read and appended in turn: a loop of callbacks (not a chain of
-     * nested Unis), so that a page, a chunk, once written, is no longer referenced. Holds the page
-     * being appended and, while that page is of about {@link #PAGE_BYTES}, the next one, read
-     * meanwhile (one connection, pipelined); after a page made large by one big line, the next
-     * is read only once that page is written. A full chunk is stored before anything more is
-     * appended.
+     * One step, in its own transaction: the next page of the batch's settled lines after its mark
+     * go into its files. {@code wait}: wait for another writer of the batch, else a batch being
+     * written elsewhere is skipped (nothing appended). Nothing for a batch that is no longer live.
      */
-    private final class Pages {
+    public Uni<Appended> step(String batchId, boolean wait) {
+        return transactions.run(tx -> batches.lockOutput(tx, batchId, wait)
+                .chain(m -> m == null || !m.live() ? Uni.createFrom().item(Appended.NONE) : new Writing(tx, batchId, m).append(1)));
+    }
+
+    /**
+     * Steps until the batch's files hold every line settled when the last step began, or for
+     * {@code maxSteps} steps; how many lines they appended.
+     */
+    public Uni<Long> catchUp(String batchId, boolean wait, int maxSteps) {
+        return step(batchId, wait).chain(a -> a.more() && maxSteps > 1 ? catchUp(batchId, wait, maxSteps - 1).map(n -> n + a.lines())
+                : Uni.createFrom().item((long) a.lines()));
+    }
+
+    /**
+     * At the batch's end, in the transaction that ends it (first, before the batch's row is
+     * locked): the batch's files taken, to {@link Writing#finish} once the ending is decided.
+     */
+    public Uni<Writing> open(Tx tx, String batchId) {
+        return batches.lockOutput(tx, batchId, true).map(m -> {
+            if (m == null) {
+                throw new IllegalStateException("batch " + batchId + " is gone");
+            }
+            return new Writing(tx, batchId, m);
+        });
+    }
+
+    /** The two files of one batch being appended to in one transaction, from its mark on. */
+    public final class Writing {
         final Tx tx;
         final String batchId;
+        final BatchStore.OutputMark mark;
         final Ids.LineIds ids;
-        final int lastLine;
         final Sink output;
         final Sink errors;
-        final UniEmitter<? super Void> done;
-        /** The page being appended, and the next row of it. */
-        List<LineStore.FileLine> rows = List.of();
-        int row;
-        /** The sink whose line is being appended (it may take several chunks). */
-        Sink filling;
-        /** Where the next page starts, how many numbers it looks up, and its rows if they are being read already. */
-        int afterLine;
-        int count = PAGE;
-        CompletionStage<LineStore.Page> reading;
-        boolean more;
+        boolean found;
+        /** The number of the last line appended. */
+        long upTo;
+        int appended;
 
-        Pages(Tx tx, String batchId, Ids.LineIds ids, int lastLine, Sink output, Sink errors, UniEmitter<? super Void> done) {
+        Writing(Tx tx, String batchId, BatchStore.OutputMark mark) {
             this.tx = tx;
             this.batchId = batchId;
-            this.ids = ids;
-            this.lastLine = lastLine;
-            this.output = output;
-            this.errors = errors;
-            this.done = done;
-            this.more = lastLine > 0;
+            this.mark = mark;
+            this.ids = new Ids.LineIds(mark.lineKey());
+            this.output = new Sink(this, batchId + "_output.jsonl");
+            this.errors = new Sink(this, batchId + "_error.jsonl");
+            this.upTo = mark.seq();
         }
 
-        /** Appends until it must wait (a chunk being stored, a page being read), then returns; the wait's end calls it again. */
-        void run() {
-            try {
-                loop();
-            } catch (RuntimeException e) {
-                done.fail(e);
+        /**
+         * Appends every line settled after the mark (all of them when {@code pages} is 0, else that
+         * many pages at most), stores the chunks and moves the mark; what it did.
+         */
+        Uni<Appended> append(int pages) {
+            return files().chain(() -> pages(pages)).chain(more -> close().replaceWith(new Appended(appended, more)));
+        }
+
+        /**
+         * The batch ends: its remaining lines are appended, and its files, made visible, are created
+         * at {@code now} (the error file a microsecond after the output in the files' order) and
+         * expire at {@code expiresAt}.
+         */
+        public Uni<Written> finish(long now, Long expiresAt, long createdUs) {
+            return append(0)
+                    .chain(() -> output.publish(now, expiresAt, createdUs))
+                    .chain(() -> errors.publish(now, expiresAt, createdUs + 1))
+                    .map(v -> new Written(output.id(), errors.id()));
+        }
+
+        /** The files written in earlier steps, found by their names. */
+        private Uni<Void> files() {
+            if (found) {
+                return Uni.createFrom().voidItem();
             }
+            found = true;
+            return store.producedBy(tx, batchId).invoke(produced -> {
+                for (FileStore.Produced p : produced) {
+                    (p.filename().equals(output.filename) ? output : errors).existing(p);
+                }
+            }).replaceWithVoid();
         }
 
-        private void loop() {
-            while (true) {
-                if (filling != null && filling.fill()) {
-                    filling.storeChunk().subscribe().with(v -> run(), done::fail);
-                    return;
+        /** Reads and appends pages after {@link #upTo}; whether lines remain (only when it stopped at {@code pages}). */
+        private Uni<Boolean> pages(int pages) {
+            return lines.settled(tx, batchId, upTo, 0, PAGE, null, PAGE_BYTES).chain(page -> {
+                List<LineStore.SettledLine> rows = page.lines();
+                if (rows.isEmpty()) {
+                    return Uni.createFrom().item(false);
                 }
-                if (row < rows.size()) {
-                    LineStore.FileLine r = rows.get(row++);
-                    filling = r.state() == LineState.SUCCEEDED ? output : errors;
-                    filling.add(pieces(ids.of(r.line()), r.customId(), r.statusCode(), r.requestId(), r.response(), r.errorCode(),
-                            r.errorMessage()));
-                    continue;
+                boolean full = rows.size() == PAGE || page.scanned() > rows.size();
+                return add(rows, 0).chain(() -> !full ? Uni.createFrom().item(false)
+                        : pages == 1 ? Uni.createFrom().item(true) : pages(Math.max(0, pages - 1)));
+            });
+        }
+
+        /** Appends the rows from {@code from} on, each to its file, storing full chunks as they fill. */
+        private Uni<Void> add(List<LineStore.SettledLine> rows, int from) {
+            for (int i = from; i < rows.size(); i++) {
+                LineStore.SettledLine r = rows.get(i);
+                Sink s = r.succeeded() ? output : errors;
+                if (!s.open) {
+                    int at = i;
+                    return s.open().chain(() -> add(rows, at));
                 }
-                rows = List.of();
-                filling = null;
-                if (!more) {
-                    done.complete(null);
-                    return;
+                appendLine(s.buffer, ids, r);
+                upTo = r.xid();
+                appended++;
+                if (s.buffer.length() >= FileStore.CHUNK) {
+                    int next = i + 1;
+                    return s.storeFull().chain(() -> add(rows, next));
                 }
-                CompletionStage<LineStore.Page> next = reading != null ? reading : read();
-                reading = null;
-                next.whenComplete((page, failure) -> {
-                    if (failure != null) {
-                        done.fail(failure);
-                    } else {
-                        took(page);
-                        run();
-                    }
-                });
-                return;
             }
+            return Uni.createFrom().voidItem();
         }
 
-        private CompletionStage<LineStore.Page> read() {
-            return lines.page(tx, batchId, afterLine, count, PAGE_BYTES).subscribeAsCompletionStage();
-        }
-
-        /** A page came: it is the one to append; the next one's start and size follow from it. */
-        private void took(LineStore.Page page) {
-            rows = page.lines();
-            row = 0;
-            // cut short by its bytes: the next page starts after its last line; else after the numbers it looked up
-            afterLine = page.bytes() >= PAGE_BYTES && !rows.isEmpty() ? rows.get(rows.size() - 1).line() : afterLine + count;
-            count = nextCount(rows.size(), page.bytes());
-            more = afterLine < lastLine;
-            if (more && page.bytes() <= 2L * PAGE_BYTES) {
-                reading = read();
+        /** The files' last chunks and sizes stored, and the mark moved past the lines appended (the mark not where it was read: a bug, rolled back). */
+        private Uni<Void> close() {
+            if (appended == 0) {
+                return Uni.createFrom().voidItem();
             }
+            return output.close().chain(errors::close).chain(() -> batches.advanceOutput(tx, batchId, mark.seq(), upTo)).invoke(moved -> {
+                if (!moved) {
+                    throw new IllegalStateException("the mark of batch " + batchId + "'s files moved under its lock");
+                }
+            }).replaceWithVoid();
+        }
+    }
+
+    /**
+     * Appends one line of a file, in the contract's shape, to {@code out}: the answer's bytes go in
+     * as PostgreSQL gave them (never decoded into a string and back). The results stream and the
+     * files both make their lines here, so the two are the same bytes.
+     */
+    public static void appendLine(Buffer out, Ids.LineIds ids, LineStore.SettledLine r) {
+        String[] p = pieces(ids.of(r.line()), r.customId(), r.statusCode(), r.requestId(), "", r.errorCode(), r.errorMessage());
+        out.appendString(p[0]);
+        if (p.length == 3) {
+            Buffer answer = r.response();
+            if (answer == null) {
+                out.appendString("null");
+            } else {
+                out.appendBuffer(answer);
+            }
+            out.appendString(p[2]);
         }
     }
 
@@ -207,81 +251,100 @@ public final class OutputFiles {
     }
 
     /**
-     * One file being written: its row is inserted with its first chunk, its chunks are numbered and
-     * hold exactly {@link FileStore#CHUNK} bytes (the last one less). Holds less than a chunk plus
-     * a slice, and the text of the line being appended.
+     * One file being appended to: its row is inserted with its first line, hidden until the batch
+     * ends; its chunks are numbered and hold exactly {@link FileStore#CHUNK} bytes, the last one
+     * less. Appending starts from the last, partial chunk (read back into the buffer) and rewrites
+     * it. Holds less than a chunk plus the line being appended.
      */
     private final class Sink {
-        final Tx tx;
-        final FileStore.NewFile file;
-        Buffer buffer = Buffer.buffer(64 * 1024); // grows up to a chunk and a slice; many error files stay small
-        /** The line being appended: its pieces, the one being appended and how far. */
-        String[] pieces;
-        int piece;
-        int offset;
-        boolean created;
+        final Writing w;
+        final String filename;
+        String id;
+        /** Whether the file's last chunk is in {@link #buffer}, ready for lines (the row is there too). */
+        boolean open;
+        /** What the file held when this transaction found it. */
+        long bytesBefore;
+        /** The number of the chunk the buffer starts, and the bytes before it. */
         int seq;
-        long bytes;
+        long stored;
+        Buffer buffer = Buffer.buffer(0);
 
-        Sink(Tx tx, FileStore.NewFile file) {
-            this.tx = tx;
-            this.file = file;
+        Sink(Writing w, String filename) {
+            this.w = w;
+            this.filename = filename;
         }
 
-        /** The file's id, or null when no line belonged in it. */
+        /** The file's id, or null when no line belongs in it. */
         String id() {
-            return created ? file.id() : null;
+            return id;
         }
 
-        /** A line to append (the one before is appended completely). */
-        void add(String[] line) {
-            pieces = line;
-            piece = 0;
-            offset = 0;
+        void existing(FileStore.Produced p) {
+            id = p.id();
+            bytesBefore = p.bytes();
         }
 
-        /** Appends the line's text, slice by slice, until a chunk is full (true: store it first) or the line is done (false). */
-        boolean fill() {
-            while (pieces != null && piece < pieces.length) {
-                String p = pieces[piece];
-                int end = Math.min(p.length(), offset + SLICE);
-                if (end < p.length() && Character.isHighSurrogate(p.charAt(end - 1))) {
-                    end++; // never split a surrogate pair between two encodings
-                }
-                buffer.appendString(offset == 0 && end == p.length() ? p : p.substring(offset, end));
-                if (end == p.length()) {
-                    piece++;
-                    offset = 0;
-                } else {
-                    offset = end;
-                }
-                if (buffer.length() >= FileStore.CHUNK) {
-                    return true;
-                }
+        /** Makes the file ready for lines: its row inserted when it has none, its last partial chunk read back into the buffer. */
+        Uni<Void> open() {
+            open = true;
+            if (id == null) {
+                id = Ids.file();
+                buffer = Buffer.buffer(64 * 1024); // grows up to a chunk and a line; many error files stay small
+                return store.beginOutput(w.tx, new FileStore.NewFile(id, w.mark.project(), FileService.OUTPUT_PURPOSE, filename, 0,
+                        "processed", 0, null, 0, w.batchId));
             }
-            pieces = null;
-            return false;
+            seq = (int) (bytesBefore / FileStore.CHUNK);
+            stored = (long) seq * FileStore.CHUNK;
+            if (bytesBefore == stored) {
+                buffer = Buffer.buffer(64 * 1024);
+                return Uni.createFrom().voidItem();
+            }
+            return store.chunk(w.tx, id, seq).invoke(last -> {
+                if (last == null || stored + last.length() != bytesBefore) {
+                    throw new IllegalStateException("file " + id + " has not the " + bytesBefore + " bytes its row says");
+                }
+                buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024).appendBuffer(last);
+            }).replaceWithVoid();
         }
 
-        /** Stores the first full chunk; what is beyond it stays for the next. */
-        Uni<Void> storeChunk() {
+        /** Stores the buffer's full chunks; what is beyond them stays for the next. */
+        Uni<Void> storeFull() {
+            if (buffer.length() < FileStore.CHUNK) {
+                return Uni.createFrom().voidItem();
+            }
             Buffer data = buffer.getBuffer(0, FileStore.CHUNK);
             Buffer rest = buffer.getBuffer(FileStore.CHUNK, buffer.length());
-            buffer = Buffer.buffer(FileStore.CHUNK + 3 * SLICE).appendBuffer(rest);
-            return store(data);
+            buffer = Buffer.buffer(FileStore.CHUNK + 64 * 1024).appendBuffer(rest);
+            return put(data).chain(this::storeFull);
         }
 
-        private Uni<Void> store(Buffer data) {
-            bytes += data.length();
-            Uni<Void> row = created ? Uni.createFrom().voidItem() : store.insertRow(tx, file);
-            created = true;
-            return row.chain(() -> store.insertChunk(tx, file.id(), seq++, data));
+        private Uni<Void> put(Buffer data) {
+            stored += data.length();
+            return store.putChunk(w.tx, id, seq++, data);
         }
 
+        /** Stores the last, partial chunk and the file's size (nothing when no line came to this file). */
         Uni<Void> close() {
-            Uni<Void> last = buffer.length() == 0 ? Uni.createFrom().voidItem() : store(buffer);
-            buffer = Buffer.buffer(0);
-            return last.chain(() -> created ? store.setBytes(tx, file.id(), bytes) : Uni.createFrom().voidItem());
+            if (!open) {
+                return Uni.createFrom().voidItem();
+            }
+            int at = seq;
+            long before = stored;
+            Uni<Void> last = buffer.length() == 0 ? Uni.createFrom().voidItem() : store.putChunk(w.tx, id, at, buffer);
+            long bytes = before + buffer.length();
+            return last.chain(() -> store.setBytes(w.tx, id, bytes));
+        }
+
+        /** Makes the file visible (nothing when no line came to it). */
+        Uni<Void> publish(long now, Long expiresAt, long createdUs) {
+            if (id == null) {
+                return Uni.createFrom().voidItem();
+            }
+            return store.publishOutput(w.tx, id, now, expiresAt, createdUs).invoke(ok -> {
+                if (!ok) {
+                    throw new IllegalStateException("file " + id + " of batch " + w.batchId + " was not being written");
+                }
+            }).replaceWithVoid();
         }
     }
 }
