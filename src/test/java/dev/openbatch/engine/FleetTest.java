@@ -153,13 +153,20 @@ class FleetTest extends EngineTesting {
         assertEquals(1.0, metric("openbatch_upstream_drained", "fleet-b"), "b is drained");
         assertEquals(Double.isNaN(drainsBefore) ? 1.0 : drainsBefore + 1, metric("openbatch_upstream_drains", "fleet-b"));
         assertEquals(0.0, metric("openbatch_upstream_drained", "fleet-a"));
-        // a refused connection spends no attempt: each line counts exactly the attempts that reached a server
+        // a refused connection spends no attempt: each line counts the attempts that reached a server,
+        // but for lines in flight to b when it stopped (at most its 8 slots): their connection closed after
+        // the request went out, which may or may not have reached b's handler, so the attempt counts
         List<Map<String, Object>> rows = rows(id);
         assertEquals(n, rows.size());
+        int unseen = 0;
         for (Map<String, Object> row : rows) {
             String key = (String) row.get("custom_id");
-            assertEquals(a.attemptsOf(key) + b.attemptsOf(key), row.get("attempts"), key + ": attempts recorded = attempts that arrived");
+            int arrived = a.attemptsOf(key) + b.attemptsOf(key);
+            int recorded = ((Number) row.get("attempts")).intValue();
+            assertTrue(recorded == arrived || recorded == arrived + 1, key + ": attempts recorded " + recorded + ", arrived " + arrived);
+            unseen += recorded - arrived;
         }
+        assertTrue(unseen <= 8, "attempts spent that no server saw, at most b's lines in flight at its stop: " + unseen);
 
         // b is back on the same port: a probe finds it and it takes lines again
         FakeUpstream back = fake(portB);
