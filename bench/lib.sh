@@ -201,6 +201,15 @@ start_fake() {
   log "fake upstream pid $FAKE_PID at $FAKE_URL ($*)"
 }
 fake_stats() { curl -sS "$FAKE_URL/stats"; }
+# bare_client_rate CONCURRENCY SECONDS: what the box allows without openbatch, in the same run: a
+# bare Node client (bench/loadgen.mjs: no database, no validation, no files) keeps CONCURRENCY
+# requests in flight to the same fake upstream for SECONDS. Prints its rate (requests/s). Run it
+# once the batch is done (the service idle), so that both see the same box.
+bare_client_rate() {
+  local out
+  out="$(node "$BENCH_DIR/loadgen.mjs" --url "$FAKE_URL/v1/chat/completions" --concurrency "$1" --seconds "$2")" || return 1
+  jfields "$out" .rate_per_s
+}
 
 # ---------- service ----------
 # start_service TAG MODELS MAX_CONCURRENCY [extra -D options...]: starts the service against

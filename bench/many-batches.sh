@@ -5,7 +5,9 @@
 # projects (two API keys, batches alternating between them), created at once through the API,
 # against the fake upstream answering after LATENCY_MS with max-concurrency CONCURRENCY. The best
 # any engine can do is CONCURRENCY / LATENCY = 200 / 0.05 s = 4,000 lines/s; the script reports
-# first create -> last completed against that ceiling (goal >= 0.85), CPU time per line, and
+# first create -> last completed against that ceiling and against a bare client measured in the
+# same run (bench/loadgen.mjs, CONCURRENCY in flight to the same fake for BARE_S seconds once the
+# batches are done; goal ≥ 0.85 of the bare client, issue 22), CPU time per line, and
 # how far each project had got when the first one had all its batches completed.
 #
 #   bash bench/many-batches.sh
@@ -13,7 +15,7 @@
 #
 # Knobs: BATCHES (200), LINES_PER_BATCH (200), LATENCY_MS (50), CONCURRENCY (200), XMX (256m),
 #        CREATE_PARALLEL (16 creates in flight), UPLOAD_PARALLEL (4), POLL_S (0.2),
-#        PROGRESS_EVERY_S (3), BATCH_TIMEOUT_S (1800), FAIR_MIN (0.5), WARMUP_LINES (0: the
+#        PROGRESS_EVERY_S (3), BARE_S (10), BATCH_TIMEOUT_S (1800), FAIR_MIN (0.5), WARMUP_LINES (0: the
 #        measured batches run on a cold JVM; N: one batch of N lines first, not counted), plus those
 #        in bench/lib.sh (BENCH_DB defaults to openbatch_many here).
 # Output: figures on stdout, a summary in bench/out/many-batches-summary.txt, logs in bench/out/.
@@ -26,6 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BATCHES="${BATCHES:-200}"
 LINES_PER_BATCH="${LINES_PER_BATCH:-200}"
 LATENCY_MS="${LATENCY_MS:-50}"
+BARE_S="${BARE_S:-10}"
 CONCURRENCY="${CONCURRENCY:-200}"
 CREATE_PARALLEL="${CREATE_PARALLEL:-16}"
 UPLOAD_PARALLEL="${UPLOAD_PARALLEL:-4}"
@@ -230,6 +233,10 @@ expect "no deadlock in the service log (lines matching 'deadlock detected|40P01'
 taken_over="$(metric_sum "$(metrics_text)" openbatch_leases_taken_over_total)"
 expect "openbatch_leases_taken_over_total is 0 (is $taken_over)" [ "$taken_over" = 0 ]
 
+# the bare client, on the same fake and box, now that the batches are done
+log "bare client: $CONCURRENCY in flight to the same fake for ${BARE_S}s"
+bare="$(bare_client_rate "$CONCURRENCY" "$BARE_S")" || bare=0
+
 # (j) figures
 ceiling="$(calc "$CONCURRENCY * 1000 / $LATENCY_MS")"
 if [[ "$end_s" != none ]]; then
@@ -250,7 +257,9 @@ summary="$(
   row "first create -> last completed" "${end_s} s  (polled every ${POLL_S} s, $polls polls)"
   row "throughput" "${rate} lines/s"
   row "ceiling ($CONCURRENCY / ${LATENCY_MS} ms)" "${ceiling} lines/s"
-  row "ratio (create -> completed / ceiling)" "${ratio}  (goal ≥ 0.85)"
+  row "ratio (create -> completed / ceiling)" "${ratio}"
+  row "bare client, same run (${BARE_S} s)" "${bare} requests/s  (the same fake, $CONCURRENCY in flight, no openbatch)"
+  row "ratio to the bare client" "$([[ "$rate" == n/a ]] && echo n/a || calc "$rate / ($bare + 0.000001)")  (goal ≥ 0.85)"
   row "CPU per line" "openbatch ${cpu_svc_us} µs, PostgreSQL ${cpu_pg_us} µs  (${cpu_svc_s} s and ${cpu_pg_s} s, first create -> last completed)"
   row "fairness" "$fair_text"
   row "upstream requests" "${up_requests}  (expected $LINES_TOTAL)"
