@@ -46,9 +46,10 @@ package dev.openbatch.engine.dispatch;
  * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
  * {@link #BASELINE_NANOS} (a server that became slower for good is learned again), and all of them
  * when the upstream sat idle ({@link #forgetLatency}: the next batch may ask for longer answers).
- * While this host's CPUs are all busy ({@link #hostBusy}), latency up to {@link #HOST_BUSY_TOLERANCE}
- * times the baseline reads as no queue: a saturated host answers late by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server,
- * cuts to half the limit came from CPU waits alone and cost 10–40% of a batch's throughput).
+ * While this host's CPUs are all busy ({@link #hostBusy}), latency up to
+ * {@link #HOST_BUSY_TOLERANCE} times the baseline reads as no queue: a saturated host answers late
+ * by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server, each at work on
+ * all cores, cuts to half the limit came from CPU waits alone).
  * A latency cut after which latency does not fall (the server became slower, not queued) is not
  * told apart from a queue: the limit stays low while the server is slow, which is what a busier
  * server wants, and regrows once its answers are fast again.

@@ -33,8 +33,8 @@ import io.vertx.mutiny.core.Context;
  * slot back when its answer comes, so the upstream never waits for PostgreSQL, and the writer
  * gathers answers for a few milliseconds whatever the limit; answers waiting for their write have
  * their own bound ({@code unwritten-max} beyond the slots): when writes fall behind, sends stop,
- * so the memory answers take and the lines a crash makes others send again stay bounded. Which batches may give
- * lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
+ * so the memory answers take and the lines a crash makes others send again stay bounded. Which
+ * batches may give lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
  * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
  * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
@@ -133,7 +133,8 @@ public class Dispatcher {
         this.writer = new ResultWriter(lines, context.owner(), config.writeBatch(), config.writeDelay().toMillis(), config.writers(),
                 this::written, metrics, time);
         metrics.upstream(upstream.name(), inFlight::size, writer::unwritten, stock::size, capacity);
-        this.flow = new UpstreamFlow(upstream, capacity, config.unwrittenMax(), context, time, this::pump, inFlight::size, () -> inFlight.size() + stock.size());
+        this.flow = new UpstreamFlow(upstream, capacity, config.unwrittenMax(), context, time, this::pump, inFlight::size,
+                () -> inFlight.size() + stock.size());
         metrics.upstreamFlow(upstream.name(), flow::limit, () -> {
             Double q = flow.queue();
             return q == null ? Double.NaN : q;

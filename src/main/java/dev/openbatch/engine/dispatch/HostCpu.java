@@ -6,8 +6,8 @@ import java.util.function.DoubleSupplier;
 /**
  * Whether this host's CPUs are all busy: the share of CPU time the whole machine (or container,
  * as the JVM sees its cgroup) spent busy since the last reading, read at most every
- * {@link #EVERY_NANOS} so that any number of dispatchers may ask on every lag tick. The adaptive
- * limit does not read late answers as a queue at the server while it is ({@link AdaptiveLimit#hostBusy}).
+ * {@link #EVERY_NANOS} so that any number of dispatchers may ask on every lag tick. While it is,
+ * the adaptive limit reads answers somewhat late as no queue at the server ({@link AdaptiveLimit#hostBusy}).
  * A JVM that cannot tell (a negative reading) is never busy.
  */
 final class HostCpu {
