@@ -125,9 +125,9 @@ db_bytes() {
   psql_db -d "$BENCH_DB" -c "select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class c
     join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind in ('r', 'p', 'm')"
 }
-# db_tables: the largest tables, "name=MB ..."
+# db_tables: the largest tables, "name=MiB ..."
 db_tables() {
-  psql_db -d "$BENCH_DB" -c "select string_agg(relname || '=' || round(s / 1048576.0, 1) || 'MB', ' ' order by s desc) from (
+  psql_db -d "$BENCH_DB" -c "select string_agg(relname || '=' || round(s / 1048576.0, 1) || 'MiB', ' ' order by s desc) from (
     select c.relname, pg_total_relation_size(c.oid) s from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind = 'r' order by 2 desc limit 6) t"
 }
