@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/ingest.sh: the ingest benchmark.
 #
-# How long openbatch takes to take in a maximum-size batch file (~200 MB) and start it (upload +
+# How long openbatch takes to take in a 200 MB batch file (OpenAI's largest) and start it (upload +
 # validation, until the batch is `in_progress`), against the floor of just loading the same lines
 # into PostgreSQL with `psql \copy`, and the CPU each side spends per MiB. Goal: openbatch <= 2.0 x
 # copy. Two cases by default, each with a cold JVM: 50,000 lines of 4 KB and 2,000 lines of 100 KB.
@@ -11,7 +11,7 @@
 #   INGEST_LINES=10000 LINE_BYTES=2000 bash bench/ingest.sh
 #
 # Knobs: CASES ("50000x4190 2000x104857": LINESxBYTES, bytes per line including the newline; both
-#        files are just under the 200 MiB = 209,715,200 default limit), or INGEST_LINES and
+#        files are just under 200 MiB = 209,715,200 bytes, the default limit until issue 22), or INGEST_LINES and
 #        LINE_BYTES for one case; GOAL_RATIO (2.0), POLL_S (0.1), VALIDATE_TIMEOUT_S (900),
 #        CANCEL_WAIT_S (30), UPSTREAM_LATENCY_MS (60000: no line finishes while we measure),
 #        VERIFY_CONTENT (1: after the measurement, download the file and compare it with the

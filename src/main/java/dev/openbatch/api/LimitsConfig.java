@@ -7,8 +7,11 @@ import io.smallrye.config.WithDefault;
 
 @ConfigMapping(prefix = "openbatch.limits")
 public interface LimitsConfig {
-    /** Largest file accepted by POST /v1/files, in bytes; larger uploads get 413. */
-    @WithDefault("536870912")
+    /**
+     * Largest file accepted by POST /v1/files, in bytes (2 GiB); larger uploads get 413. An upload
+     * is stored as it arrives, in flat memory, whatever its size.
+     */
+    @WithDefault("2147483648")
     long maxUploadBytes();
 
     /**
@@ -29,7 +32,7 @@ public interface LimitsConfig {
     /**
      * Longest time an upload's body may take, from the moment it has its slot to its last byte;
      * a longer one is cut with 408 {@code upload_deadline_exceeded} and nothing of it is kept.
-     * 30 minutes let a 200 MB file through a link of 1 Mbit/s.
+     * 30 minutes let a 2 GB file through a link of about 10 Mbit/s (200 MB through 1 Mbit/s).
      */
     @WithDefault("30m")
     Duration uploadDeadline();
@@ -54,12 +57,15 @@ public interface LimitsConfig {
     @WithDefault("1048576")
     long maxRequestBytes();
 
-    /** Largest input file a batch may read, in bytes. */
-    @WithDefault("209715200")
+    /** Largest input file a batch may read, in bytes (2 GiB). */
+    @WithDefault("2147483648")
     long maxBatchFileBytes();
 
-    /** Most lines a batch input file may have. */
-    @WithDefault("50000")
+    /**
+     * Most lines a batch input file may have. Validation keeps eight bytes per line in memory (the
+     * custom_ids' fingerprints, for the duplicate check): 16 MiB at a million lines.
+     */
+    @WithDefault("1000000")
     int maxBatchLines();
 
     /**

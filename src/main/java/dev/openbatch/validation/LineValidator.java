@@ -3,8 +3,6 @@ import dev.openbatch.engine.dispatch.Result;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
-import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
@@ -23,7 +21,8 @@ public class LineValidator {
     private static final JsonFactory JSON = JsonFactory.builder().build();
 
     private final String endpoint;
-    private final Set<String> customIds = new HashSet<>();
+    /** The valid lines' custom_ids so far, as fingerprints: eight bytes a line whatever the id's length. */
+    private final CustomIds customIds = new CustomIds();
     private String model;
     private String lineModel;
 
