@@ -29,12 +29,11 @@ import io.vertx.mutiny.core.Context;
 
 /**
  * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
- * next one the moment a slot frees, and claims more before the stock runs out. A line gives its
- * slot back when its answer comes, so the upstream never waits for PostgreSQL, and the writer
- * gathers answers for a few milliseconds whatever the limit; answers waiting for their write have
- * their own bound ({@code unwritten-max} beyond the slots): when writes fall behind, sends stop,
- * so the memory answers take and the lines a crash makes others send again stay bounded. Which
- * batches may give lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
+ * next one the moment a slot frees, and claims more before the stock runs out. A line holds its
+ * slot until its result is written, unless {@code unwritten-max} gives unwritten answers room of
+ * their own beyond the slots: either way, when writes fall behind sends stop, so the memory
+ * answers take and the lines a crash makes others send again stay bounded (the slots plus
+ * {@code unwritten-max}). Which batches may give lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
  * writing results is {@link ResultWriter}'s; the SQL is {@link LineStore}'s and
  * {@link BatchStore}'s. Confined to the engine's event-loop context: no locks.
@@ -170,8 +169,11 @@ public class Dispatcher {
     /** This process's share of the cap, as last set (the whole cap when not shared). */
     public int share() { return flow.share(); }
 
-    /** Slots taken: lines in flight (an answer frees its slot). What a share round publishes at least. */
-    public int occupied() { return inFlight.size(); }
+    /**
+     * Slots taken: lines in flight, and answers not yet written beyond the room {@code unwritten-max}
+     * gives them (with 0, every unwritten answer keeps its slot). What a share round publishes at least.
+     */
+    public int occupied() { return inFlight.size() + Math.max(0, writer.unwritten() - config.unwrittenMax()); }
 
     /**
      * The share round's answer: from now on at most {@code share} slots taken. Lines in flight

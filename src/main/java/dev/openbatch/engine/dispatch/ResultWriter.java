@@ -24,7 +24,7 @@ import io.vertx.mutiny.core.Vertx;
  * exception, which no retry cures) is split until the refused results are alone; those settle
  * as failed lines ({@link Result#NOT_STORABLE}) and the others are written as usual. Every
  * result is reported back once it is written, applied or refused by its fence: only then does it
- * stop counting against the dispatcher's bound on unwritten answers.
+ * free its slot, or its room among the unwritten answers ({@code unwritten-max}).
  * Confined to the engine's event-loop context.
  */
 class ResultWriter {

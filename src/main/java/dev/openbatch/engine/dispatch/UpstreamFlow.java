@@ -132,7 +132,7 @@ final class UpstreamFlow {
      * Whether one more line may start with {@code inFlight} lines in flight and {@code unwritten}
      * answers not yet written: fewer in flight than the {@link #ceiling} (and the adaptive limit),
      * and fewer held in all than the ceiling plus {@code unwrittenMax}, the answers that may wait
-     * for a write beyond the slots (an answer frees its slot when it comes).
+     * for a write beyond the slots (with 0, an answer keeps its slot until written).
      */
     boolean mayStart(int inFlight, int unwritten) {
         return inFlight < ceiling() && inFlight + unwritten < ceiling() + unwrittenMax && (limit == null || limit.mayStart(inFlight));

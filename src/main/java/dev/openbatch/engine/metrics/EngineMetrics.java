@@ -229,7 +229,7 @@ public class EngineMetrics {
 
     /** Registers the in-flight and capacity gauges of one upstream. */
     public void upstream(String name, Supplier<Number> inFlight, Supplier<Number> unwritten, Supplier<Number> stock, int capacity) {
-        Gauge.builder("openbatch_upstream_unwritten", unwritten).description("Answered lines whose results are not written yet (at most max-concurrency + unwritten-max with those in flight)")
+        Gauge.builder("openbatch_upstream_unwritten", unwritten).description("Answered lines whose results are not written yet (with those in flight, at most max-concurrency + unwritten-max)")
                 .tag("upstream", name).register(registry);
         Gauge.builder("openbatch_upstream_stock", stock).description("Lines claimed for the upstream and not sent yet")
                 .tag("upstream", name).register(registry);
