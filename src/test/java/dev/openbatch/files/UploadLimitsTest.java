@@ -91,6 +91,35 @@ class UploadLimitsTest {
         return count("select (select count(*) from files) + (select count(*) from file_chunks) + (select count(*) from file_lines)");
     }
 
+    /** What a cut upload got: the server's answer, and how long after the trickle began. */
+    private record Cut(String answer, long took) {
+    }
+
+    /**
+     * Sends the first {@code first} bytes of {@code body} at once, then {@code n} bytes every
+     * {@code everyMs} until the server answers; the server must close the connection.
+     */
+    private Cut trickled(byte[] body, int first, int n, long everyMs) throws IOException {
+        try (Raw raw = new Raw(body, false)) {
+            if (first > 0) {
+                raw.send(first);
+            }
+            long start = System.nanoTime();
+            raw.trickle(n, everyMs);
+            String answer = raw.answer();
+            long took = since(start);
+            assertTrue(raw.closed, "the server closed the connection");
+            return new Cut(answer, took);
+        }
+    }
+
+    /** The raw answer has this status, the error code, and names the setting that decided it. */
+    private static void assertRefused(String answer, int status, String code, String setting) {
+        assertTrue(answer.startsWith("HTTP/1.1 " + status + " "), answer);
+        assertTrue(answer.contains("\"code\":\"" + code + "\""), answer);
+        assertTrue(answer.contains(setting), answer);
+    }
+
     private static long since(long startNanos) {
         return (System.nanoTime() - startNanos) / 1_000_000;
     }
@@ -182,19 +211,11 @@ class UploadLimitsTest {
     void aTrickleBelowTheMinimumRateIsCutWithinItsWindowAndTheNextUploadHasTheSlotRightAfter() throws Exception {
         long before = rows();
         byte[] body = multipart("purpose", "batch", "file", batchFile(run(), 200, 500));
-        String answer;
-        long took;
-        try (Raw raw = new Raw(body, false)) {
-            raw.send(300); // the form's first field and a few bytes of the file
-            long start = System.nanoTime();
-            raw.trickle(16, 250); // 64 bytes a second
-            answer = raw.answer();
-            took = since(start);
-            assertTrue(raw.closed, "the server closed the connection");
-        }
-        assertTrue(answer.startsWith("HTTP/1.1 408 "), answer);
-        assertTrue(answer.contains("\"code\":\"upload_too_slow\""), answer);
-        assertTrue(answer.contains("openbatch.limits.upload-min-bytes-per-second"), answer);
+        // the form's first field and a few bytes of the file, then 64 bytes a second
+        Cut cut = trickled(body, 300, 16, 250);
+        String answer = cut.answer();
+        long took = cut.took();
+        assertRefused(answer, 408, "upload_too_slow", "openbatch.limits.upload-min-bytes-per-second");
         assertTrue(took >= WINDOW_MS / 2, "not before its window: " + took + " ms");
         assertTrue(took < 2 * WINDOW_MS + 3_000, "cut within its window (and a check's period): " + took + " ms");
         // one slot in all: the next upload has it right after (else 503 after the 2 s wait)
@@ -209,18 +230,10 @@ class UploadLimitsTest {
     void anUploadPastItsDeadlineIsCutThoughItKeepsThePace() throws Exception {
         long before = rows();
         byte[] body = multipart("purpose", "batch", "file", batchFile(run(), 2000, 500));
-        String answer;
-        long took;
-        try (Raw raw = new Raw(body, false)) {
-            long start = System.nanoTime();
-            raw.trickle(2048, 100); // about 20 KiB a second, five times the minimum: the whole body would take 50 s
-            answer = raw.answer();
-            took = since(start);
-            assertTrue(raw.closed, "the server closed the connection");
-        }
-        assertTrue(answer.startsWith("HTTP/1.1 408 "), answer);
-        assertTrue(answer.contains("\"code\":\"upload_deadline_exceeded\""), answer);
-        assertTrue(answer.contains("openbatch.limits.upload-deadline"), answer);
+        // about 20 KiB a second, five times the minimum: the whole body would take 50 s
+        Cut cut = trickled(body, 0, 2048, 100);
+        assertRefused(cut.answer(), 408, "upload_deadline_exceeded", "openbatch.limits.upload-deadline");
+        long took = cut.took();
         assertTrue(took >= DEADLINE_MS - 500 && took < DEADLINE_MS + 6_000, "cut at its deadline: " + took + " ms");
         await(() -> slots.taken() == 0, "the slot given back");
         assertEquals(before, rows(), "nothing of it is left");
@@ -237,9 +250,7 @@ class UploadLimitsTest {
             long start = System.nanoTime();
             String answer = raw.answer();
             long took = since(start);
-            assertTrue(answer.startsWith("HTTP/1.1 503 "), answer);
-            assertTrue(answer.contains("\"code\":\"upload_slots_busy\""), answer);
-            assertTrue(answer.contains("openbatch.limits.upload-slot-wait"), answer);
+            assertRefused(answer, 503, "upload_slots_busy", "openbatch.limits.upload-slot-wait");
             assertTrue(took >= 1_500 && took < 8_000, "after the slot wait: " + took + " ms");
             assertTrue(raw.closed, "the server closed the connection");
         } finally {
