@@ -325,6 +325,10 @@ bytes_max="$(printf '%s\n' "${BYTES_SAMPLES[@]}" | awk -F': ' '{ split($2, a, " 
 goal "$(verdict "$bytes_max <= $GOAL_BYTES")" "database bytes per input byte while it runs: at most $bytes_max (goal <= $GOAL_BYTES)"
 goal "$(verdict "$WORST_MS <= $GOAL_CALL_MS")" "single API calls: slowest ${WORST_MS} ms (goal each <= $GOAL_CALL_MS ms)"
 
+# the bare client on the same fake and box, now that the batches are done (issue 22's ratios)
+log "bare client: $CONCURRENCY in flight to the same fake for 10s"
+BARE="$(bare_client_rate "$CONCURRENCY" 10)" || BARE=0
+
 summary="$(
   echo "openbatch million-line batch  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, -Xmx$XMX, $BUILD, cold, default limits)"
   row "lines" "$LINES  ($INPUT_BYTES bytes, $(calc "$INPUT_BYTES / 1048576") MiB)"
@@ -334,6 +338,7 @@ summary="$(
   row "create -> in_progress (validation)" "${VALIDATE_S} s"
   row "upload -> in_progress" "${INGEST_S} s  (${ratio_ingest} x \\copy)"
   row "in_progress -> completed" "${RUN_S} s = ${RATE} lines/s  (finalizing -> completed ${FIN_S} s)"
+  row "bare client, same run (10 s)" "${BARE} requests/s; the run's rate is $(calc "$RATE / ($BARE + 0.000001)") of it"
   [[ -z "$CMP_RATE" ]] || row "$COMPARE_LINES-line batch, same service" "${CMP_RATE} lines/s  (in_progress -> completed, ${CMP_S} s, right after)"
   row "heap (sampled every second)" "used at most $HEAP_MAX_MIB MiB, live after GC at most $LIVE_MAX_MIB MiB, $OOMS OutOfMemoryError"
   echo "  database bytes per input byte (all tables with indexes and TOAST, less before the upload):"
