@@ -254,6 +254,12 @@ public class BatchLines {
                     }
                 })
                 .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
+                .call(n -> n == 0 ? Uni.createFrom().voidItem() : lines.bodiesGone(tx, r.id()).invoke(gone -> {
+                    if (gone) {
+                        throw ApiException.conflict("The request bodies of batch " + r.retriedId() + "'s lines were kept in its input file, "
+                                + "which was deleted; upload them again in a new batch.", "input_file_deleted");
+                    }
+                }))
                 .call(n -> {
                     if (n == 0) {
                         return Uni.createFrom().failure(ApiException.conflict("Batch " + r.retriedId() + " has no "

@@ -47,7 +47,14 @@ public class LineStore {
     /** The batch statuses in which lines are written: {@code ('in_progress', 'cancelling')}. */
     private static final String WRITABLE = Wire.sqlList(List.of(BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING));
 
-    /** Up to n ready lines of each named batch, due first, skipping lines another claim holds. */
+    /**
+     * Up to n ready lines of each named batch, due first, skipping lines another claim holds, each
+     * with its request body. A body stored in its line ({@code body}) comes as it is; the others are
+     * cut out of the input file's chunk they lie in ({@code body_seq}, V18): each chunk the claimed
+     * lines need is read and decompressed once ({@code k}, materialized; the lines of a claim are
+     * mostly consecutive, so a claim reads one or two chunks), its key found through the batch. A
+     * body whose chunk is gone (the input file was deleted) comes as null.
+     */
     static final String CLAIM = compact("""
             with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
             picked as (
@@ -55,10 +62,19 @@ public class LineStore {
                 select r.ctid as rid from requests r
                  where r.batch_id = w.batch_id and r.state = %s and r.not_before <= $3
                  order by r.not_before, r.line limit w.n for update skip locked) p
+            ), t as (
+              update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
+                from picked p where r.ctid = p.rid
+              returning r.batch_id, r.line, r.fence, r.attempts, r.body, r.body_seq, r.body_at, r.body_length
+            ), k as materialized (
+              select q.batch_id, q.body_seq,
+                     (select f.data || ''::bytea from batches b join file_chunks f on f.file_id = b.input_file_id and f.seq = q.body_seq
+                       where b.id = q.batch_id) as d
+                from (select distinct batch_id, body_seq from t where body_seq is not null) q
             )
-            update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
-              from picked p where r.ctid = p.rid
-            returning r.batch_id, r.line, r.fence, r.attempts, r.body
+            select t.batch_id, t.line, t.fence, t.attempts,
+                   coalesce(t.body, convert_from(substring(k.d from t.body_at + 1 for t.body_length), 'UTF8'))
+              from t left join k on k.batch_id = t.batch_id and k.body_seq = t.body_seq
             """.formatted(QUEUED, RUNNING));
 
     /**
@@ -201,22 +217,21 @@ public class LineStore {
             + " select $1, l, c, b from unnest($2::int[], $3::text[], $4::text[]) as t(l, c, b)";
 
     /**
-     * A batch's lines from its input file's index, for every line whose body lies in one chunk:
-     * each chunk is read (and decompressed) once, in a nested loop over the file's chunks (never
-     * held all at once), and its lines' bodies are cut out of it (IngestPlanTest). The bodies were
-     * checked to be UTF-8 at upload, so the conversion to text cannot fail.
+     * A batch's lines from its input file's index, for every line whose body lies in one chunk: the
+     * row keeps where the body is (its chunk, offset and length), not the body, which stays stored
+     * once, in the file (V18); no chunk is read. A range of the index (IngestPlanTest). The bodies
+     * were checked to be UTF-8 at upload, so cutting them out later cannot fail.
      */
-    static final String INSERT_FROM_CHUNKS = compact("""
-            insert into requests (batch_id, line, custom_id, body)
-            select $1, l.line, l.custom_id, convert_from(substring(c.d from l.body_at + 1 for l.body_length), 'UTF8')
-              from file_chunks f
-              cross join lateral (select f.data || ''::bytea as d offset 0) c
-              cross join lateral (select l.line, l.custom_id, l.body_at, l.body_length from file_lines l
-                                   where l.file_id = f.file_id and l.seq = f.seq and l.last_seq = f.seq offset 0) l
-             where f.file_id = $2
+    static final String INSERT_FROM_INDEX = compact("""
+            insert into requests (batch_id, line, custom_id, body_seq, body_at, body_length)
+            select $1, l.line, l.custom_id, l.seq, l.body_at, l.body_length
+              from file_lines l where l.file_id = $2 and l.last_seq = l.seq
             """);
 
-    /** The same for the lines longer than a chunk: each body from the chunks it spans, joined. */
+    /**
+     * The lines longer than a chunk, which have no place in one chunk to point to: each body is
+     * copied into its row, from the chunks it spans, joined.
+     */
     static final String INSERT_SPANNING = compact("""
             insert into requests (batch_id, line, custom_id, body)
             select $1, l.line, l.custom_id,
@@ -291,12 +306,13 @@ public class LineStore {
 
     /**
      * A retry: the lines of batch $2 that went to its error file (those with an error code in $3
-     * only, when given) become the lines of batch $1, with their custom_ids and bodies, numbered
+     * only, when given) become the lines of batch $1, with their custom_ids and bodies (or where their bodies
+     * are in the input file, which the retry batch shares), numbered
      * from 1 in their old order. A range of {@code requests_unsuccessful}; no file is read.
      */
     static final String COPY_FOR_RETRY = compact("""
-            insert into requests (batch_id, line, custom_id, body)
-            select $1, row_number() over (order by r.line), r.custom_id, r.body
+            insert into requests (batch_id, line, custom_id, body, body_seq, body_at, body_length)
+            select $1, row_number() over (order by r.line), r.custom_id, r.body, r.body_seq, r.body_at, r.body_length
               from requests r
              where r.batch_id = $2 and r.state in %s and ($3::text[] is null or r.error_code = any($3))
             """.formatted(UNSUCCESSFUL));
@@ -312,7 +328,7 @@ public class LineStore {
                                    else (select coalesce(min(line), 1) - 1 from requests where batch_id = $1) end as after),
                  d as (delete from requests where batch_id = $1
                           and line = any(array(select generate_series(f.after + 1, f.after + $3::int) from f))
-                       returning pg_column_size(body) + coalesce(pg_column_size(response), 0) as size)
+                       returning coalesce(pg_column_size(body), 0) + coalesce(pg_column_size(response), 0) as size)
             select (select count(*) from d), (select after + $3::int from f), (select coalesce(sum(size), 0) from d)::bigint,
                    (select max(line) from requests where batch_id = $1) > (select after + $3::int from f)
             """);
@@ -593,7 +609,7 @@ public class LineStore {
 
     /** Every line of the input file's index becomes a request row of the batch (a valid file: every line of it is valid). */
     public Uni<Void> insertFromFile(Tx tx, String batchId, String fileId) {
-        return tx.client().preparedQuery(INSERT_FROM_CHUNKS).execute(Tuple.of(batchId, fileId))
+        return tx.client().preparedQuery(INSERT_FROM_INDEX).execute(Tuple.of(batchId, fileId))
                 .chain(() -> tx.client().preparedQuery(INSERT_SPANNING).execute(Tuple.of(batchId, fileId)))
                 .replaceWithVoid();
     }
@@ -702,5 +718,21 @@ public class LineStore {
     /** Copies the retried lines of {@code fromBatch} into {@code toBatch}; how many. */
     public Uni<Integer> copyForRetry(Tx tx, String toBatch, String fromBatch, String[] codes) {
         return tx.client().preparedQuery(COPY_FOR_RETRY).execute(Tuple.of(toBatch, fromBatch, codes)).map(RowSet::rowCount);
+    }
+
+    /** The batch's input file, locked against its deletion until {@code tx} ends; empty when it is gone. */
+    static final String LOCK_INPUT = "select f.id from batches b join files f on f.id = b.input_file_id where b.id = $1 for key share of f";
+    /** Whether a line of the batch keeps its body in the input file rather than in its row. */
+    static final String ANY_BODY_IN_FILE = "select exists (select 1 from requests where batch_id = $1 and body_seq is not null)";
+
+    /**
+     * Whether a line of batch {@code batchId} (inserted in {@code tx}) has lost its body: it was
+     * kept in the input file, and the file was deleted. Otherwise the file, when there is one, is
+     * locked until {@code tx} ends, so a deletion waits for it.
+     */
+    public Uni<Boolean> bodiesGone(Tx tx, String batchId) {
+        return tx.client().preparedQuery(LOCK_INPUT).execute(Tuple.of(batchId)).chain(rows -> rows.size() > 0
+                ? Uni.createFrom().item(false)
+                : tx.client().preparedQuery(ANY_BODY_IN_FILE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0)));
     }
 }

@@ -112,10 +112,11 @@ public class QuotaStore {
 
     /**
      * Records the bytes of the batch's request bodies (its rows inserted in {@code tx}) and returns
-     * them. PostgreSQL reads a stored body's length from its TOAST pointer, not its bytes.
+     * them: the length stored with a body kept in the input file, or (PostgreSQL reads it from the
+     * TOAST pointer, not the bytes) the length of one kept in its line.
      */
     public Uni<Long> measureInput(Tx tx, String batchId) {
-        return tx.client().preparedQuery("update batches set input_bytes = (select coalesce(sum(octet_length(body)), 0)"
+        return tx.client().preparedQuery("update batches set input_bytes = (select coalesce(sum(coalesce(octet_length(body), body_length)), 0)"
                 + " from requests where batch_id = $1) where id = $1 returning input_bytes").execute(Tuple.of(batchId))
                 .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));
     }

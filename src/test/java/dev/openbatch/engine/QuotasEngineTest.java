@@ -195,7 +195,7 @@ class QuotasEngineTest extends EngineTesting {
         String first = create(file);
         assertEquals(BatchStatus.IN_PROGRESS.wire(), validated(first).getString("status"));
         long tokens = enqueued(Quota.ENQUEUED_INPUT_TOKENS) - before;
-        long bodyBytes = pool.preparedQuery("select sum(octet_length(body)) from requests where batch_id = $1").execute(Tuple.of(first))
+        long bodyBytes = pool.preparedQuery("select sum(coalesce(octet_length(body), body_length)) from requests where batch_id = $1").execute(Tuple.of(first))
                 .await().atMost(WAIT).iterator().next().getLong(0);
         assertEquals((bodyBytes + 3) / 4, tokens, "the estimate: the bytes of the request bodies / 4");
 

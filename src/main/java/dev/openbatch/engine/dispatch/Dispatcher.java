@@ -354,6 +354,8 @@ public class Dispatcher {
             hold(x, 1);
             if (eligible.paused(x.project())) {
                 writer.add(Result.released(x, false)); // its project was paused while the claim ran
+            } else if (x.body() == null) {
+                writer.add(Result.bodyGone(x)); // its input file was deleted under a retry being created
             } else {
                 stock.add(x);
             }

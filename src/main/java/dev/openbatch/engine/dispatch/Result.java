@@ -41,6 +41,19 @@ public record Result(Claimed claim, LineState state, long notBefore, Integer sta
                 false);
     }
 
+    /** The error code of a line whose request body went with its batch's input file, deleted. */
+    public static final String INPUT_FILE_DELETED = "input_file_deleted";
+
+    /**
+     * Settled for the error file without a send: its body was kept in the batch's input file (V18),
+     * and the file is gone. A retry is refused once the input file is deleted; this covers a
+     * deletion that commits while a retry batch is being created.
+     */
+    static Result bodyGone(Claimed c) {
+        return new Result(c, LineState.FAILED, 0, null, null, null, INPUT_FILE_DELETED,
+                "The request body of this line was kept in the batch's input file, which was deleted.", Answers.Usage.NONE, true);
+    }
+
     /**
      * Settled for the error file because PostgreSQL refused to store the result it had
      * ({@code why}, its own words): nothing of that result is kept.

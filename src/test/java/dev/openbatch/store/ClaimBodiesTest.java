@@ -1,0 +1,98 @@
+package dev.openbatch.store;
+
+import static dev.openbatch.testing.Api.KEY_A;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import dev.openbatch.testing.Api;
+import dev.openbatch.testing.EngineOffProfile;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.inject.Inject;
+
+/**
+ * The claim gives each line its body: cut out of the input file's chunk for a row that points
+ * there, as it is for a row that holds it, and null (never another line's bytes) when the file
+ * is gone. No engine runs: the rows are claimed here.
+ */
+@QuarkusTest
+@TestProfile(EngineOffProfile.class)
+class ClaimBodiesTest {
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    @Inject
+    Pool pool;
+    @Inject
+    LineStore lines;
+
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+
+    @AfterEach
+    void cleanUp() {
+        exec("delete from batches where id like 'cb-" + run + "-%'");
+        exec("delete from jobs where id = 'job-cb-" + run + "'");
+    }
+
+    private void exec(String sql) {
+        pool.query(sql).execute().await().atMost(WAIT);
+    }
+
+    private String batch(String suffix, String fileId, int total) {
+        String id = "cb-" + run + "-" + suffix;
+        exec("insert into jobs (id, project, name, completion_window, is_default, created_at, created_us) values ('job-cb-" + run
+                + "', 'cb-" + run + "', 'default', '24h', false, 0, 0) on conflict do nothing");
+        exec("insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, upstream, model, created_at,"
+                + " created_us, expires_at, total, validated) values ('" + id + "', 'cb-" + run + "', 'job-cb-" + run + "',"
+                + " '/v1/chat/completions', '" + fileId + "', '24h', 'in_progress', 'cb-up', 'fake-model', 0, 0, 4000000000, " + total
+                + ", true)");
+        return id;
+    }
+
+    private Map<Integer, String> claim(String batchId) {
+        List<LineStore.Taken> taken = new Transactions(pool).run(tx -> lines.claim(tx, new String[] { batchId }, new Integer[] { 100 }, 0,
+                "cb-node-" + run)).await().atMost(WAIT);
+        Map<Integer, String> out = new HashMap<>();
+        taken.forEach(t -> out.put(t.line(), t.body()));
+        return out;
+    }
+
+    @Test
+    void bodiesComeFromTheFileOrTheRowAndNoneWhenTheFileIsGone() {
+        String[] bodies = { "{\"model\":\"fake-model\",\"messages\":[{\"role\":\"user\",\"content\":\"one é\"}]}",
+                "{\"model\": \"fake-model\", \"messages\": [{\"role\": \"user\", \"content\": \"two 日本\"}]}",
+                "{\"model\":\"fake-model\",\"messages\":[{\"role\":\"user\",\"content\":\"three 😀\"}]}" };
+        StringBuilder file = new StringBuilder();
+        for (int i = 0; i < bodies.length; i++) {
+            file.append("{\"custom_id\":\"c").append(i).append("\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":")
+                    .append(bodies[i]).append("}\n");
+        }
+        String fileId = Api.upload(KEY_A, file.toString());
+
+        String b = batch("a", fileId, 4);
+        new Transactions(pool).run(tx -> lines.insertFromFile(tx, b, fileId)).await().atMost(WAIT);
+        exec("insert into requests (batch_id, line, custom_id, body) values ('" + b + "', 9, 'c9', '{\"inline\":true}')");
+        Map<Integer, String> got = claim(b);
+        assertEquals(4, got.size());
+        for (int i = 0; i < bodies.length; i++) {
+            assertEquals(bodies[i], got.get(i + 1), "line " + (i + 1));
+        }
+        assertEquals("{\"inline\":true}", got.get(9));
+
+        String gone = batch("gone", "file-gone-" + run, 2);
+        exec("insert into requests (batch_id, line, custom_id, body_seq, body_at, body_length) values ('" + gone + "', 1, 'g1', 0, 0, 10)");
+        exec("insert into requests (batch_id, line, custom_id, body) values ('" + gone + "', 2, 'g2', '{}')");
+        Map<Integer, String> none = claim(gone);
+        assertNull(none.get(1));
+        assertEquals("{}", none.get(2));
+    }
+}
