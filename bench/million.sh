@@ -36,8 +36,10 @@
 # Knobs: LINES (1000000), COMPARE_LINES (40000; 0 = no comparison batch), LATENCY_MS (50),
 #        CONCURRENCY (200), CANCEL_AFTER_S (5: seconds in_progress before the cancel), POLL_S (1:
 #        while the big batch runs; 0.2 while it validates and for the comparison batch),
-#        VALIDATE_TIMEOUT_S (1800), BATCH_TIMEOUT_S (3600), XMX (256m), plus those in bench/lib.sh.
-#        Needs about 2.5 x LINES x 160 bytes free in BENCH_OUT (input and output files).
+#        VALIDATE_TIMEOUT_S (1800), BATCH_TIMEOUT_S (3600), XMX (256m), PROMPT_BYTES (0: each line
+#        adds a second message of that many hardly compressible letters; 1900 makes the issue's
+#        ~2 GB file of a million lines), plus those in bench/lib.sh.
+#        Needs about 2.5 x LINES x (160 + PROMPT_BYTES) bytes free in BENCH_OUT (input and output).
 # Output: figures and PASS/FAIL on stdout, a summary in $BENCH_OUT/million-summary.txt, logs in
 # $BENCH_OUT. Exit status 0 when every check and goal passed, 1 otherwise (the figures are printed
 # either way).
@@ -51,6 +53,7 @@ LATENCY_MS="${LATENCY_MS:-50}"
 CONCURRENCY="${CONCURRENCY:-200}"
 CANCEL_AFTER_S="${CANCEL_AFTER_S:-5}"
 POLL_S="${POLL_S:-1}"
+PROMPT_BYTES="${PROMPT_BYTES:-0}"
 VALIDATE_TIMEOUT_S="${VALIDATE_TIMEOUT_S:-1800}"
 BATCH_TIMEOUT_S="${BATCH_TIMEOUT_S:-3600}"
 MODEL="bench-model"
@@ -74,18 +77,29 @@ verdict() { awk "BEGIN{print ($1) ? \"PASS\" : \"FAIL\"}"; }
 GOALS=()
 goal() { GOALS+=("$1  $2"); [[ "$1" == PASS ]] || OK=0; log "$1  $2"; }
 
-# gen_lines N FILE PREFIX: N lines in the throughput.sh format, custom_id PREFIX-i (cached)
+# gen_lines N FILE PREFIX: N lines in the throughput.sh format, custom_id PREFIX-i (cached); with
+# PROMPT_BYTES > 0 each line has a second message of PROMPT_BYTES lowercase letters, cut at a
+# pseudo-random place out of 4 MiB of random letters (seeded: the same file every time), so that
+# lz4 (a 64 KiB window, no entropy coding) can hardly compress them, as it can hardly compress
+# real prompts much; the fake's key stays the first message, "hello i".
 gen_lines() {
   local n="$1" file="$2" prefix="$3"
   if [[ -f "$file" ]] && [[ "$(wc -l <"$file")" -eq "$n" ]]; then return 0; fi
   log "generating $n lines in $file"
-  awk -v n="$n" -v p="$prefix" -v model="$MODEL" -v url="$ENDPOINT" 'BEGIN {
-    for (i = 1; i <= n; i++)
-      printf "{\"custom_id\":\"%s-%d\",\"method\":\"POST\",\"url\":\"%s\",\"body\":{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hello %d\"}],\"max_tokens\":16}}\n", p, i, url, model, i
+  awk -v n="$n" -v p="$prefix" -v model="$MODEL" -v url="$ENDPOINT" -v pad="$PROMPT_BYTES" 'BEGIN {
+    srand(22); pool = ""; size = 4194304
+    if (pad > 0) {
+      for (k = 0; k < 26; k++) letter[k] = sprintf("%c", 97 + k)
+      for (k = 0; k < size / 4096; k++) { s = ""; for (j = 0; j < 4096; j++) s = s letter[int(rand() * 26)]; pool = pool s }
+    }
+    for (i = 1; i <= n; i++) {
+      extra = pad > 0 ? sprintf(",{\"role\":\"user\",\"content\":\"%s\"}", substr(pool, int(rand() * (size - pad)) + 1, pad)) : ""
+      printf "{\"custom_id\":\"%s-%d\",\"method\":\"POST\",\"url\":\"%s\",\"body\":{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hello %d\"}%s],\"max_tokens\":16}}\n", p, i, url, model, i, extra
+    }
   }' >"$file.tmp"
   mv "$file.tmp" "$file"
 }
-INPUT="$OUT_DIR/million-input-$LINES.jsonl"
+INPUT="$OUT_DIR/million-input-$LINES-$PROMPT_BYTES.jsonl"
 gen_lines "$LINES" "$INPUT" req
 INPUT_BYTES="$(wc -c <"$INPUT")"
 
@@ -255,7 +269,7 @@ check "the fake upstream saw $up_requests requests (expected $LINES)" [ "$up_req
 # ---------- (e) the comparison batch on the same service ----------
 CMP_RATE=""
 if ((COMPARE_LINES > 0)); then
-  CMP_INPUT="$OUT_DIR/million-compare-$COMPARE_LINES.jsonl"
+  CMP_INPUT="$OUT_DIR/million-compare-$COMPARE_LINES-$PROMPT_BYTES.jsonl"
   gen_lines "$COMPARE_LINES" "$CMP_INPUT" cmp
   cmp_id="$(jfield "$(create_batch "$(upload_file "$CMP_INPUT")" "$ENDPOINT")" .id)"
   # timed as the big batch, from the first poll that sees in_progress to the one that sees completed

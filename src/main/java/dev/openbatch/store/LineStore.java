@@ -49,11 +49,8 @@ public class LineStore {
 
     /**
      * Up to n ready lines of each named batch, due first, skipping lines another claim holds, each
-     * with its request body. A body stored in its line ({@code body}) comes as it is; the others are
-     * cut out of the input file's chunk they lie in ({@code body_seq}, V18): each chunk the claimed
-     * lines need is read and decompressed once ({@code k}, materialized; the lines of a claim are
-     * mostly consecutive, so a claim reads one or two chunks), its key found through the batch. A
-     * body whose chunk is gone (the input file was deleted) comes as null.
+     * with its body as its row has it, or where its body lies in the input file ({@code body_seq},
+     * V18), which {@link BodyChunks} cuts it out of.
      */
     static final String CLAIM = compact("""
             with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
@@ -62,19 +59,10 @@ public class LineStore {
                 select r.ctid as rid from requests r
                  where r.batch_id = w.batch_id and r.state = %s and r.not_before <= $3
                  order by r.not_before, r.line limit w.n for update skip locked) p
-            ), t as (
-              update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
-                from picked p where r.ctid = p.rid
-              returning r.batch_id, r.line, r.fence, r.attempts, r.body, r.body_seq, r.body_at, r.body_length
-            ), k as materialized (
-              select q.batch_id, q.body_seq,
-                     (select f.data || ''::bytea from batches b join file_chunks f on f.file_id = b.input_file_id and f.seq = q.body_seq
-                       where b.id = q.batch_id) as d
-                from (select distinct batch_id, body_seq from t where body_seq is not null) q
             )
-            select t.batch_id, t.line, t.fence, t.attempts,
-                   coalesce(t.body, convert_from(substring(k.d from t.body_at + 1 for t.body_length), 'UTF8'))
-              from t left join k on k.batch_id = t.batch_id and k.body_seq = t.body_seq
+            update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
+              from picked p where r.ctid = p.rid
+            returning r.batch_id, r.line, r.fence, r.attempts, r.body, r.body_seq, r.body_at, r.body_length
             """.formatted(QUEUED, RUNNING));
 
     /**
@@ -343,6 +331,8 @@ public class LineStore {
     }
 
     private final Pool pool;
+    /** The input files' chunks the bodies of claimed lines are cut out of, shared by this process's dispatchers. */
+    private final BodyChunks chunks = new BodyChunks(BodyChunks.DEFAULT_BUDGET);
 
     public LineStore(Pool pool) {
         this.pool = pool;
@@ -352,13 +342,20 @@ public class LineStore {
     public record Taken(String batchId, int line, long fence, int attempts, String body) {
     }
 
+    /**
+     * Claims the lines (see {@link #CLAIM}), each with its body: cut out of its input file's chunk
+     * ({@link BodyChunks}, read in {@code client} when not in memory) unless its row holds it; null
+     * when the chunk is gone (the file was deleted).
+     */
     public Uni<List<Taken>> claim(Tx client, String[] batchIds, Integer[] counts, long now, String node) {
-        return client.client().preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).map(rows -> {
-            List<Taken> out = new ArrayList<>(rows.size());
+        return client.client().preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).chain(rows -> {
+            List<BodyChunks.Raw> raw = new ArrayList<>(rows.size());
             for (Row r : rows) {
-                out.add(new Taken(r.getString(0), r.getInteger(1), r.getLong(2), r.getInteger(3), r.getString(4)));
+                Integer seq = r.getInteger(5);
+                raw.add(new BodyChunks.Raw(r.getString(0), r.getInteger(1), r.getLong(2), r.getInteger(3), r.getString(4), seq,
+                        seq == null ? 0 : r.getInteger(6), seq == null ? 0 : r.getInteger(7)));
             }
-            return out;
+            return chunks.fill(client, raw);
         });
     }
 

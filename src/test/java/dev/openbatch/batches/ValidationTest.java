@@ -221,7 +221,7 @@ public class ValidationTest {
         assertEquals("fake-model", running.getString("model"));
 
         List<Row> rows = new ArrayList<>();
-        pool.preparedQuery("select line, custom_id, body from requests where batch_id = $1 order by line").execute(Tuple.of(id))
+        pool.preparedQuery(Api.ROWS_WITH_BODIES).execute(Tuple.of(id))
                 .await().atMost(Duration.ofSeconds(10)).forEach(rows::add);
         assertEquals(List.of(1, 2, 3, 5, 6), rows.stream().map(x -> x.getInteger(0)).toList());
         assertEquals(List.of(r + "-1", r + "-2", r + "-3", r + "-4", r + "-5"), rows.stream().map(x -> x.getString(1)).toList());

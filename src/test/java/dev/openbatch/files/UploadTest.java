@@ -127,13 +127,13 @@ class UploadTest {
                 .iterator().next().getString(0);
         assertEquals(FileIngest.key(16777216, 50000, 100) + " complete", index);
 
-        // the batch is made from the index: its rows hold each line's body, byte for byte
+        // the batch is made from the index: its rows point at each line's body in the file, byte for byte
         String batch = Api.createBatch(KEY_A, id, CHAT, null).getString("id");
         JsonPath b = Api.await(KEY_A, batch, p -> Set.of("in_progress", "finalizing", "completed").contains(p.getString("status")),
                 Duration.ofSeconds(60));
         assertEquals(300, b.getInt("request_counts.total"));
         List<Row> rows = new ArrayList<>();
-        pool.preparedQuery("select line, custom_id, body from requests where batch_id = $1 order by line").execute(Tuple.of(batch))
+        pool.preparedQuery(Api.ROWS_WITH_BODIES).execute(Tuple.of(batch))
                 .await().atMost(Duration.ofSeconds(10)).forEach(rows::add);
         String[] lines = text.split("\r\n");
         for (int i = 0; i < 300; i++) {

@@ -95,4 +95,34 @@ class ClaimBodiesTest {
         assertNull(none.get(1));
         assertEquals("{}", none.get(2));
     }
+
+    @Test
+    void aBudgetOfLessThanAChunkKeepsTheLastChunkReadAndStillCutsEveryBody() {
+        StringBuilder file = new StringBuilder();
+        for (int i = 0; i < 5; i++) {
+            file.append("{\"custom_id\":\"c").append(i).append("\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":")
+                    .append("{\"model\":\"fake-model\",\"n\":").append(i).append("}}\n");
+        }
+        String fileId = Api.upload(KEY_A, file.toString());
+        String a = batch("x", fileId, 5);
+        String b = batch("y", fileId, 5);
+        Transactions tx = new Transactions(pool);
+        tx.run(t -> lines.insertFromFile(t, a, fileId).chain(() -> lines.insertFromFile(t, b, fileId))).await().atMost(WAIT);
+        BodyChunks small = new BodyChunks(1);
+        List<BodyChunks.Raw> raw = new java.util.ArrayList<>();
+        for (String batch : new String[] { a, b }) {
+            pool.preparedQuery("select line, body_seq, body_at, body_length from requests where batch_id = $1 order by line")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of(batch)).await().atMost(WAIT)
+                    .forEach(r -> raw.add(new BodyChunks.Raw(batch, r.getInteger(0), 1, 1, null, r.getInteger(1), r.getInteger(2), r.getInteger(3))));
+        }
+        List<LineStore.Taken> got = tx.run(t -> small.fill(t, raw)).await().atMost(WAIT);
+        assertEquals(10, got.size());
+        for (LineStore.Taken t : got) {
+            assertEquals("{\"model\":\"fake-model\",\"n\":" + (t.line() - 1) + "}", t.body(), t.batchId() + " line " + t.line());
+        }
+        long chunk = file.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        assertEquals(chunk, small.bytes(), "one chunk kept: the last read");
+        // a second claim finds it in memory, and reads only the other
+        assertEquals(got, tx.run(t -> small.fill(t, raw)).await().atMost(WAIT));
+    }
 }

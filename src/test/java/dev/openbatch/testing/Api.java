@@ -13,6 +13,15 @@ import io.restassured.specification.RequestSpecification;
 public final class Api {
     public static final String KEY_A = "sk-test-a";
     public static final String KEY_B = "sk-test-b";
+    /**
+     * A batch's rows ($1) in line order as (line, custom_id, body): the body its row holds, or the
+     * one cut out of the input file where the row says it lies (V18: a body is stored once).
+     */
+    public static final String ROWS_WITH_BODIES = "select r.line, r.custom_id,"
+            + " coalesce(r.body, convert_from(substring(c.data from r.body_at + 1 for r.body_length), 'UTF8'))"
+            + " from requests r join batches b on b.id = r.batch_id"
+            + " left join file_chunks c on c.file_id = b.input_file_id and c.seq = r.body_seq"
+            + " where r.batch_id = $1 order by r.line";
 
     private Api() {
     }
