@@ -1,10 +1,4 @@
 package dev.openbatch.batches;
-import dev.openbatch.store.LineStore;
-import dev.openbatch.store.BatchStore;
-import dev.openbatch.store.Transactions;
-import dev.openbatch.status.LineState;
-import dev.openbatch.engine.lifecycle.Lifecycle;
-import dev.openbatch.engine.lifecycle.OutputFiles;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,9 +19,9 @@ import io.vertx.mutiny.core.buffer.Buffer;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
- * What the API reads of a batch's lines while the engine works on them, and the copy a retry
+ * What the API reads of a batch's lines while the engine works on them, and the retry batches it
  * makes: the results stream ({@code GET /v1/batches/{id}/results}), the lines' states
- * ({@code GET /v1/batches/{id}/requests}) and the lines of a retry batch. The statements are
+ * ({@code GET /v1/batches/{id}/requests}) and a retry batch, its lines left to the engine. The statements are
  * {@link LineStore}'s, each a range of one index proportional to what it returns; none takes a
  * lock the engine waits for. The caller has checked that the batch is the project's.
  */
@@ -230,22 +224,23 @@ public class BatchLines {
 
     /** A retry batch to create: its row's values (the rest is copied from the batch it retries); the key and fingerprint may be null. */
     public record Retry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
-            String metadataJson, long now, long createdUs, List<String> errorCodes, String project, String model, String idempotencyKey,
+            String metadataJson, long now, long createdUs, List<String> errorCodes, String project, String idempotencyKey,
             String requestHash) {
     }
 
     /**
-     * Creates the retry batch, in progress at once (its lines were validated with the batch they
-     * come from, so {@code Lifecycle.start} starts it once they are in), with the lines of the
-     * retried batch that went to its error file (with one of the error codes, when given), copied
-     * row to row: no file is read or written. In one transaction: when there is no such line,
-     * nothing is created and the answer is a 409. The project's quotas count it as any batch: 429
-     * over its live batches or its enqueued lines or tokens of the model. Returns how many lines it has.
+     * Creates the retry batch, validating: the engine copies its lines (those of the retried batch
+     * that went to its error file, with one of the error codes when given) row to row, no file read
+     * or written, and starts it (see {@code Lifecycle.copyRetried}), so this answers in bounded
+     * time whatever the batch's size. In one transaction: 409 and nothing created when there is no
+     * such line, or when their bodies went with the deleted input file. The project's quotas count
+     * it as any batch: 429 over its live batches here; its enqueued lines and tokens are counted
+     * when its lines are in, as a created batch's are when its file is validated.
      */
-    public Uni<Integer> retry(Retry r) {
+    public Uni<Void> retry(Retry r) {
         String[] codes = r.errorCodes().isEmpty() ? null : r.errorCodes().toArray(String[]::new);
         BatchStore.NewRetry row = new BatchStore.NewRetry(r.id(), r.retriedId(), r.jobId(), r.completionWindow(), r.expiresAt(),
-                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.idempotencyKey(), r.requestHash());
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.idempotencyKey(), r.requestHash(), codes);
         return transactions.run(tx -> quotas.admitLiveBatch(tx, r.project())
                 .chain(() -> batches.insertRetry(tx, row))
                 .invoke(inserted -> {
@@ -253,21 +248,18 @@ public class BatchLines {
                         throw dataExpired(r.retriedId());
                     }
                 })
-                .chain(() -> lines.copyForRetry(tx, r.id(), r.retriedId(), codes))
-                .call(n -> n == 0 ? Uni.createFrom().voidItem() : lines.bodiesGone(tx, r.id()).invoke(gone -> {
-                    if (gone) {
+                .chain(() -> lines.toRetry(tx, r.retriedId(), codes))
+                .invoke(t -> {
+                    if (!t.any()) {
+                        throw ApiException.conflict("Batch " + r.retriedId() + " has no "
+                                + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
+                                + " to retry.", "nothing_to_retry");
+                    }
+                    if (t.bodiesGone()) {
                         throw ApiException.conflict("The request bodies of batch " + r.retriedId() + "'s lines were kept in its input file, "
                                 + "which was deleted; upload them again in a new batch.", "input_file_deleted");
                     }
-                }))
-                .call(n -> {
-                    if (n == 0) {
-                        return Uni.createFrom().failure(ApiException.conflict("Batch " + r.retriedId() + " has no "
-                                + (codes == null ? "failed, expired or cancelled lines" : "failed, expired or cancelled lines with those error codes")
-                                + " to retry.", "nothing_to_retry"));
-                    }
-                    return quotas.admitLines(tx, r.project(), r.id(), r.model(), n)
-                            .chain(() -> Lifecycle.start(batches, tx, r.id(), n, r.now()));
-                }));
+                })
+                .replaceWithVoid());
     }
 }

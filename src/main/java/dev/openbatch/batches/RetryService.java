@@ -27,7 +27,7 @@ import jakarta.enterprise.event.Event;
 /**
  * {@code POST /v1/batches/{id}/retry}: a new batch over the lines an ended batch did not get
  * answered. It checks the body, the batch, the job and the model here; {@link BatchLines#retry}
- * creates the batch and copies the lines in one transaction.
+ * creates the batch, validating, and the engine copies the lines and starts it.
  */
 @ApplicationScoped
 public class RetryService {
@@ -71,8 +71,9 @@ public class RetryService {
      * A new batch over the failed, expired and cancelled lines of a terminal batch (only those
      * with one of {@code error_codes}, when given): same custom_ids and bodies, same endpoint and
      * model, the retried batch's job and window unless given, its metadata (or the one given) with
-     * {@code retry_of} naming it. It starts in_progress at once. 409 when the batch is not
-     * terminal or has no such line. With an {@code Idempotency-Key}, a repeat of the request
+     * {@code retry_of} naming it. It is validating until the engine has copied its lines (one
+     * transaction, as a created batch's file is validated), then in_progress. 409 when the batch
+     * is not terminal or has no such line. With an {@code Idempotency-Key}, a repeat of the request
      * answers the batch the first one made instead of making another ({@link Idempotency}).
      */
     public Uni<BatchView> retry(String project, String id, RetryBatch body, String idempotencyKey) {
@@ -116,7 +117,7 @@ public class RetryService {
                 .map(BatchView::of)
                 .invoke(v -> {
                     BatchLog.log(v.id(), project, v.status(), v.request_counts().total(), 0, 0, v.model());
-                    changed.fire(new BatchChanged(v.id(), true));
+                    changed.fire(new BatchChanged(v.id()));
                 }));
     }
 
@@ -142,7 +143,7 @@ public class RetryService {
         Long seconds = CompletionWindow.seconds(window, "completion_window");
         long now = time.seconds();
         return new BatchLines.Retry(Ids.batch(), b.id, job.id, window, seconds == null ? null : now + seconds, upstream,
-                Metadata.toJson(metadata), now, time.orderingMicros(), codes, b.project, b.model, idempotencyKey, hash);
+                Metadata.toJson(metadata), now, time.orderingMicros(), codes, b.project, idempotencyKey, hash);
     }
 
     private static Map<String, String> orEmpty(Map<String, String> m) {

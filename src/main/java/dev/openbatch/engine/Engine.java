@@ -150,11 +150,6 @@ final class Engine {
         dispatchers.abortAndNudge(plan.aborts());
     }
 
-    /** A batch went in_progress without a validation here (a retry made by the API): its dispatcher takes it on at once. */
-    void started(String batchId) {
-        handOver(batchId).subscribe().with(v -> { }, e -> { });
-    }
-
     /** Its lines are ready now: the batch's dispatcher takes it on at once (if this engine runs), without reading every batch again. */
     private Uni<Void> handOver(String batchId) {
         return dispatchers.handOver(batchId, () -> registered && !stopped);

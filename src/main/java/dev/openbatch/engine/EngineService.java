@@ -103,9 +103,6 @@ public class EngineService {
     void wake(@Observes BatchChanged changed) {
         Engine e = engine;
         if (e != null) {
-            if (changed.started()) {
-                e.started(changed.batchId());
-            }
             e.wake();
         }
     }

@@ -227,16 +227,23 @@ public class BatchStore {
      * What validation needs: the endpoint, the input file and its size (null when the file is
      * gone), the job's model, and what the file's line index holds ({@code files.line_index}).
      */
-    public record Input(String endpoint, String fileId, Long fileBytes, String jobModel, String lineIndex) {
+    /**
+     * What validating a batch needs: its input file, the job's model, the file's line index; for a
+     * retry batch, the batch it retries, the error codes it takes (null: every failed, expired
+     * and cancelled line), and the model and upstream its lines go to.
+     */
+    public record Input(String endpoint, String fileId, Long fileBytes, String jobModel, String lineIndex, String retryOf, String[] retryCodes,
+            String model, String upstream) {
     }
 
     public Uni<Input> input(String batchId) {
-        return pool.preparedQuery("select b.endpoint, b.input_file_id, f.bytes, j.model, f.line_index from batches b join jobs j on j.id = b.job_id"
-                + " left join files f on f.id = b.input_file_id where b.id = $1")
+        return pool.preparedQuery("select b.endpoint, b.input_file_id, f.bytes, j.model, f.line_index, b.retry_of, b.retry_codes, b.model, b.upstream"
+                + " from batches b join jobs j on j.id = b.job_id left join files f on f.id = b.input_file_id where b.id = $1")
                 .execute(Tuple.of(batchId))
                 .map(rs -> {
                     Row b = rs.iterator().next();
-                    return new Input(b.getString(0), b.getString(1), b.getLong(2), b.getString(3), b.getString(4));
+                    return new Input(b.getString(0), b.getString(1), b.getLong(2), b.getString(3), b.getString(4), b.getString(5),
+                            b.getArrayOfStrings(6), b.getString(7), b.getString(8));
                 });
     }
 
@@ -368,34 +375,47 @@ public class BatchStore {
     // ---- retries (BatchLines, for the API) ----
 
     /**
-     * A retry batch, validated and not started yet (its lines are copied next, and {@link #start}
-     * starts it in the same transaction); endpoint, input file, model and output expiry are the
-     * retried batch's.
+     * A retry batch, validating: the engine copies its lines and starts it as it validates a file
+     * ({@code Lifecycle.copyRetried}); endpoint, input file, model and output expiry are the
+     * retried batch's, {@code retry_of} names it and {@code retry_codes} holds the error codes asked for.
      */
     static final String INSERT_RETRY = LineStore.compact("""
             insert into batches (id, project, job_id, endpoint, input_file_id, completion_window, status, model, upstream, metadata,
-                                 output_expires_after, created_at, created_us, expires_at, validated, total, idempotency_key, request_hash)
-            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, true, 0, $10, $11
+                                 output_expires_after, created_at, created_us, expires_at, validated, total, idempotency_key, request_hash,
+                                 retry_of, retry_codes)
+            select $1, project, $3, endpoint, input_file_id, $4, %s, model, $5, $6, output_expires_after, $7, $8, $9, false, 0, $10, $11,
+                   $2, $12
               from batches where id = $2 and data_purged_at is null for share
             """.formatted(VALIDATING));
 
     /**
      * A retry batch to insert: its row's values; the rest is copied from the batch it retries
-     * ({@code retriedId}). {@code now} is its creation (and start) second; the Idempotency-Key
-     * and the request's fingerprint are null for a retry asked without a key.
+     * ({@code retriedId}). {@code now} is its creation second; the Idempotency-Key and the
+     * request's fingerprint are null for a retry asked without a key; {@code errorCodes} null
+     * takes every failed, expired and cancelled line.
      */
     public record NewRetry(String id, String retriedId, String jobId, String completionWindow, Long expiresAt, String upstream,
-            String metadataJson, long now, long createdUs, String idempotencyKey, String requestHash) {
+            String metadataJson, long now, long createdUs, String idempotencyKey, String requestHash, String[] errorCodes) {
     }
 
     /**
-     * Inserts the retry batch; false when the retried batch's lines were purged (its data expired).
-     * The retried batch's row is share-locked until the transaction ends: a purge marks it only
-     * after, and one that marked it first is seen here, so the lines copied next are all there.
+     * Inserts the retry batch, validating: the engine copies its lines ({@link #lockRetried});
+     * false when the retried batch's lines were purged (its data expired).
      */
     public Uni<Boolean> insertRetry(Tx tx, NewRetry r) {
         return tx.client().preparedQuery(INSERT_RETRY).execute(Tuple.from(new Object[] { r.id(), r.retriedId(), r.jobId(), r.completionWindow(),
-                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt(), r.idempotencyKey(), r.requestHash() })).map(rs -> rs.rowCount() == 1);
+                r.upstream(), r.metadataJson(), r.now(), r.createdUs(), r.expiresAt(), r.idempotencyKey(), r.requestHash(), r.errorCodes() }))
+                .map(rs -> rs.rowCount() == 1);
+    }
+
+    /**
+     * Whether the retried batch's lines are all there to copy, its row share-locked until
+     * {@code tx} ends: a purge marks the batch ({@code data_purged_at}) before it deletes a line,
+     * so it waits for the copy, or it marked it first and this says false.
+     */
+    public Uni<Boolean> lockRetried(Tx tx, String retriedId) {
+        return tx.client().preparedQuery("select 1 from batches where id = $1 and data_purged_at is null for share")
+                .execute(Tuple.of(retriedId)).map(rs -> rs.rowCount() == 1);
     }
 
     // ---- retention (engine/housekeeping) ----
@@ -439,14 +459,5 @@ public class BatchStore {
                     Row r = rs.iterator().next();
                     return new Overdue(r.getLong(0), r.getLong(1));
                 });
-    }
-
-    static final String START = "update batches set status = " + IN_PROGRESS + ", in_progress_at = $3, total = $2"
-            + " where id = $1 and status = " + VALIDATING + " and validated";
-
-    /** A batch inserted validated (a retry) starts: validating → in_progress, with its {@code total} lines; false unless it waited so. */
-    public Uni<Boolean> start(Tx tx, String batchId, int total, long nowSeconds) {
-        return tx.client().preparedQuery(START)
-                .execute(Tuple.of(batchId, total, nowSeconds)).map(rs -> rs.rowCount() == 1);
     }
 }

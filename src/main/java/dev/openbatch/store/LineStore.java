@@ -719,6 +719,13 @@ public class LineStore {
 
     /** The batch's input file, locked against its deletion until {@code tx} ends; empty when it is gone. */
     static final String LOCK_INPUT = "select f.id from batches b join files f on f.id = b.input_file_id where b.id = $1 for key share of f";
+    /** The lines of batch $1 a retry takes: failed, expired or cancelled, with one of the error codes $2 (null: any). */
+    private static final String TO_RETRY = "select 1 from requests where batch_id = $1 and state in " + UNSUCCESSFUL
+            + " and ($2::text[] is null or error_code = any($2))";
+    /** Whether batch $1 has a line a retry takes (see {@link #TO_RETRY}); a range of {@code requests_unsuccessful}. */
+    static final String ANY_TO_RETRY = "select exists (" + TO_RETRY + ")";
+    /** Whether such a line keeps its body in the input file rather than in its row. */
+    static final String ANY_TO_RETRY_IN_FILE = "select exists (" + TO_RETRY + " and body_seq is not null)";
     /** Whether a line of the batch keeps its body in the input file rather than in its row. */
     static final String ANY_BODY_IN_FILE = "select exists (select 1 from requests where batch_id = $1 and body_seq is not null)";
 
@@ -731,5 +738,23 @@ public class LineStore {
         return tx.client().preparedQuery(LOCK_INPUT).execute(Tuple.of(batchId)).chain(rows -> rows.size() > 0
                 ? Uni.createFrom().item(false)
                 : tx.client().preparedQuery(ANY_BODY_IN_FILE).execute(Tuple.of(batchId)).map(rs -> rs.iterator().next().getBoolean(0)));
+    }
+
+    /** What a retry of a batch would take: whether it has such lines, and whether some of their bodies went with the input file. */
+    public record ToRetry(boolean any, boolean bodiesGone) {
+    }
+
+    /**
+     * What a retry of batch {@code batchId} with {@code codes} (null: any) would take, told without
+     * copying a line (two probes of {@code requests_unsuccessful}); the input file, when there is
+     * one, locked until {@code tx} ends.
+     */
+    public Uni<ToRetry> toRetry(Tx tx, String batchId, String[] codes) {
+        Tuple args = Tuple.of(batchId, codes);
+        return tx.client().preparedQuery(ANY_TO_RETRY).execute(args).map(rs -> rs.iterator().next().getBoolean(0)).chain(any -> !any
+                ? Uni.createFrom().item(new ToRetry(false, false))
+                : tx.client().preparedQuery(LOCK_INPUT).execute(Tuple.of(batchId)).chain(file -> file.size() > 0
+                        ? Uni.createFrom().item(new ToRetry(true, false))
+                        : tx.client().preparedQuery(ANY_TO_RETRY_IN_FILE).execute(args).map(rs -> new ToRetry(true, rs.iterator().next().getBoolean(0)))));
     }
 }

@@ -156,9 +156,8 @@ class OpenAiSdkTest {
         String answer = Api.as(Api.KEY_A).post("/v1/batches/" + created.id() + "/retry").then().statusCode(200).extract().asString();
         Batch retry = com.openai.core.ObjectMappers.jsonMapper().readValue(answer, Batch.class).validate();
         String retryId = retry.id();
-        assertEquals(Batch.Status.IN_PROGRESS, retry.status());
+        assertTrue(Set.of(Batch.Status.VALIDATING, Batch.Status.IN_PROGRESS).contains(retry.status()), retry::toString);
         assertEquals(file.id(), retry.inputFileId());
-        assertEquals(1, retry.requestCounts().orElseThrow().total());
         assertEquals(created.id(), retry.metadata().orElseThrow()._additionalProperties().get("retry_of").asString().orElseThrow());
         assertEquals(retryId, client.batches().retrieve(retryId).validate().id());
         end = System.currentTimeMillis() + 30_000;
@@ -167,6 +166,7 @@ class OpenAiSdkTest {
             retry = client.batches().retrieve(retryId).validate();
         }
         assertEquals(Batch.Status.COMPLETED, retry.status(), retry::toString);
+        assertEquals(1, retry.requestCounts().orElseThrow().total());
         assertEquals(1, retry.requestCounts().orElseThrow().failed(), "the 400 fails again");
         BatchListPage page = client.batches().list(BatchListParams.builder().limit(2).build());
         page.data().forEach(Batch::validate);

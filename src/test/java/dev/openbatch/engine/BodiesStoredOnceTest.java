@@ -17,6 +17,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import dev.openbatch.testing.Api;
 import dev.openbatch.testing.EngineOffProfile;
 import dev.openbatch.testing.FakeUpstreamResource;
 import io.quarkus.test.common.WithTestResource;
@@ -30,7 +31,8 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * A batch validated from its file's line index keeps no copy of its request bodies: each row says
  * where its body lies in the input file, and the engine sends exactly those bytes, cut out of the
  * file's chunks (V18). A retry shares the file; once the file is deleted, the bodies are gone with
- * it and a retry is refused.
+ * it and a retry is refused. A retry call copies no line: the engine does, and fails the retry
+ * when the lines went meanwhile.
  */
 @QuarkusTest
 @TestProfile(EngineOffProfile.class)
@@ -128,5 +130,30 @@ class BodiesStoredOnceTest extends EngineTesting {
                 .body("error.code", org.hamcrest.Matchers.equalTo("input_file_deleted"));
         assertEquals(0, row("select count(*) from batches where project = 'project-a' and input_file_id = $1 and status = 'in_progress'",
                 fileId).getLong(0), "nothing was created");
+    }
+
+    @Test
+    void aRetryCallCopiesNoLineAndTheEngineFailsTheRetryWhoseLinesWereDeletedMeanwhile() {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        StringBuilder file = new StringBuilder();
+        for (int i = 0; i < 4; i++) {
+            file.append(line(run + "-" + i, body(run + "-" + i, i, 40, i % 2 == 0 ? "{\"statuses\": [400]}" : null))).append('\n');
+        }
+        String id = createBatch(KEY_A, upload(KEY_A, file.toString()), CHAT, "24h").getString("id");
+        assertEquals(2, awaitStatus(KEY_A, id, "completed", WAIT).getInt("request_counts.failed"));
+
+        haltEngines(); // no engine: the retry stays as the call left it
+        String retry = as(KEY_A).post("/v1/batches/" + id + "/retry").then().statusCode(200)
+                .body("status", org.hamcrest.Matchers.equalTo("validating")).extract().path("id");
+        assertEquals(0, row("select count(*) from requests where batch_id = $1", retry).getLong(0), "the call copies no line");
+        assertEquals("validating", Api.batch(KEY_A, retry).getString("status"));
+
+        // the retried batch's lines are deleted (its data expired) before an engine copies them
+        row("update batches set data_purged_at = 1 where id = $1 returning id", id);
+        engine("bodies-once-after");
+        JsonPath failed = awaitStatus(KEY_A, retry, "failed", WAIT);
+        assertEquals(List.of("data_expired"), failed.getList("errors.data.code"), failed.prettify());
+        assertEquals(0, failed.getInt("request_counts.total"));
+        assertEquals(0, row("select count(*) from requests where batch_id = $1", retry).getLong(0));
     }
 }

@@ -93,8 +93,8 @@ public final class Lifecycle {
 
     /**
      * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating
-     * batch already validated needs none: it is a retry batch inside the transaction that
-     * creates and starts it.
+     * batch already validated needs none: it is in_progress once the transaction that validated
+     * it commits.
      */
     public static Step next(Work w, long nowMillis) {
         boolean late = late(w, nowMillis);
@@ -143,10 +143,41 @@ public final class Lifecycle {
      * lines or tokens of their model. The status reached, or null when the claim was lost.
      */
     private Uni<BatchStatus> validate(String batchId, String project, long fence) {
-        return batches.input(batchId).chain(in -> transactions.run(tx -> input.judge(tx, batchId, in, rows(tx, batchId))
+        return batches.input(batchId).chain(in -> transactions.run(tx -> (in.retryOf() != null
+                ? copyRetried(tx, batchId, in)
+                : input.judge(tx, batchId, in, rows(tx, batchId)))
                 .chain(valid -> start(tx, batchId, fence, valid)
                         .call(s -> s == BatchStatus.IN_PROGRESS ? admit(tx, project, batchId, valid) : Uni.createFrom().voidItem())))
                 .onFailure(FileValidation.Invalid.class).recoverWithUni(e -> fail(batchId, fence, (FileValidation.Invalid) e)));
+    }
+
+    /**
+     * A retry batch's lines: the retried batch's failed, expired and cancelled lines (with one of
+     * {@code codes}, when given) copied into it in {@code tx}, numbered from 1 in their old order,
+     * their bodies where the retried lines had them (their input file is the same). They were
+     * validated with the batch they come from; what can have changed since the API took the retry
+     * fails it instead: the retried batch's lines purged ({@code data_expired}), none left to take
+     * ({@code nothing_to_retry}), or their bodies gone with the input file ({@code input_file_deleted}).
+     */
+    private Uni<FileValidation.Valid> copyRetried(Tx tx, String batchId, BatchStore.Input in) {
+        String retriedId = in.retryOf();
+        return batches.lockRetried(tx, retriedId)
+                .chain(there -> there ? lines.copyForRetry(tx, batchId, retriedId, in.retryCodes()) : Uni.createFrom().failure(refused(in,
+                        "data_expired", "The lines of batch " + retriedId + " were deleted (its data expired) before they were copied.")))
+                .call(n -> n > 0 ? Uni.createFrom().voidItem() : Uni.createFrom().failure(refused(in, "nothing_to_retry",
+                        "Batch " + retriedId + " has no failed, expired or cancelled lines" + (in.retryCodes() == null ? "" : " with those error codes")
+                                + " left to retry.")))
+                .call(n -> lines.bodiesGone(tx, batchId).invoke(gone -> {
+                    if (gone) {
+                        throw refused(in, "input_file_deleted", "The request bodies of batch " + retriedId + "'s lines were kept in its input"
+                                + " file, which was deleted; upload them again in a new batch.");
+                    }
+                }))
+                .map(n -> new FileValidation.Valid(n, in.model(), in.upstream()));
+    }
+
+    private static FileValidation.Invalid refused(BatchStore.Input in, String code, String message) {
+        return FileValidation.Invalid.refused(new BatchError(code, message, null, null), in.model());
     }
 
     /** The batch's request rows, inserted in {@code tx}. */
@@ -191,20 +222,6 @@ public final class Lifecycle {
         return quotas.admitLines(tx, project, batchId, valid.model(), valid.requests())
                 .onFailure(QuotaExceeded.class).transform(e -> FileValidation.Invalid.refused(
                         new BatchError(QuotaExceeded.BATCH_ERROR, e.getMessage(), null, null), valid.model()));
-    }
-
-    /**
-     * validating → in_progress for a retry batch, which the API inserts in {@code tx} already
-     * validated (its {@code lines} were validated with the batch they come from) and starts in the
-     * same transaction: nothing outside sees it before it is in_progress. Needs no claim, and no
-     * engine: only the batches' store.
-     */
-    public static Uni<Void> start(BatchStore batches, Tx tx, String batchId, int lines, long nowSeconds) {
-        return batches.start(tx, batchId, lines, nowSeconds).invoke(started -> {
-            if (!started) {
-                throw new IllegalStateException("batch " + batchId + " was not waiting to start");
-            }
-        }).replaceWithVoid();
     }
 
     /** validating (or cancelling) → failed, with the file's errors; null when the claim was lost. */
