@@ -136,7 +136,11 @@ class PlanTest {
         s.put("copy a retry's lines", new String[] { LineStore.COPY_FOR_RETRY, "'pb-" + run + "-retry', '" + big() + "', null", "",
                 "requests_unsuccessful" });
         s.put("insert a retry batch", new String[] { BatchStore.INSERT_RETRY, "'pb-" + run + "-retry', '" + b(13) + "', 'job-" + run
-                + "', '24h', 'u', null, 0, 0, null, null, null", "batches" });
+                + "', '24h', 'u', null, 0, 0, null, null, null, null", "batches" });
+        s.put("a line a retry takes", new String[] { LineStore.ANY_TO_RETRY, "'" + big() + "', '{upstream_unreachable}'", "",
+                "requests_unsuccessful" });
+        s.put("such a line with its body in the file", new String[] { LineStore.ANY_TO_RETRY_IN_FILE, "'" + big() + "', null", "",
+                "requests_unsuccessful" });
         // retention: a purge step's pick and its deletion of one range of lines
         s.put("batch to purge next", new String[] { BatchStore.NEXT_TO_PURGE, "1000", "batches", "batches_data_due" });
         s.put("purge the first lines left", new String[] { LineStore.PURGE, "'" + big() + "', 0, 5000", "", "requests_pkey" });
