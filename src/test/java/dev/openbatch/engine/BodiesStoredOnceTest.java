@@ -132,8 +132,8 @@ class BodiesStoredOnceTest extends EngineTesting {
                 fileId).getLong(0), "nothing was created");
     }
 
-    @Test
-    void aRetryCallCopiesNoLineAndTheEngineFailsTheRetryWhoseLinesWereDeletedMeanwhile() {
+    /** A completed batch of four lines, two of them failed (a 400), and its retry asked for with no engine running: validating. */
+    private String[] retryLeftValidating() {
         String run = UUID.randomUUID().toString().substring(0, 8);
         StringBuilder file = new StringBuilder();
         for (int i = 0; i < 4; i++) {
@@ -147,13 +147,30 @@ class BodiesStoredOnceTest extends EngineTesting {
                 .body("status", org.hamcrest.Matchers.equalTo("validating")).extract().path("id");
         assertEquals(0, row("select count(*) from requests where batch_id = $1", retry).getLong(0), "the call copies no line");
         assertEquals("validating", Api.batch(KEY_A, retry).getString("status"));
+        return new String[] { id, retry };
+    }
 
+    @Test
+    void aRetryCallCopiesNoLineAndTheEngineFailsTheRetryWhoseLinesWereDeletedMeanwhile() {
+        String[] ids = retryLeftValidating();
         // the retried batch's lines are deleted (its data expired) before an engine copies them
-        row("update batches set data_purged_at = 1 where id = $1 returning id", id);
+        row("update batches set data_purged_at = 1 where id = $1 returning id", ids[0]);
         engine("bodies-once-after");
-        JsonPath failed = awaitStatus(KEY_A, retry, "failed", WAIT);
+        JsonPath failed = awaitStatus(KEY_A, ids[1], "failed", WAIT);
         assertEquals(List.of("data_expired"), failed.getList("errors.data.code"), failed.prettify());
         assertEquals(0, failed.getInt("request_counts.total"));
-        assertEquals(0, row("select count(*) from requests where batch_id = $1", retry).getLong(0));
+        assertEquals(0, row("select count(*) from requests where batch_id = $1", ids[1]).getLong(0));
+    }
+
+    @Test
+    void aRetryCancelledBeforeItsLinesAreCopiedEndsCancelledWithEveryLineCancelledAndNoneSent() {
+        String[] ids = retryLeftValidating();
+        int sentBefore = FAKE.bodies.size();
+        as(KEY_A).post("/v1/batches/" + ids[1] + "/cancel").then().statusCode(200).body("status", org.hamcrest.Matchers.equalTo("cancelling"));
+        engine("bodies-once-cancel");
+        JsonPath cancelled = awaitStatus(KEY_A, ids[1], "cancelled", WAIT);
+        assertEquals(2, cancelled.getInt("request_counts.total"), cancelled.prettify());
+        assertEquals(2, cancelled.getInt("request_counts.failed"));
+        assertEquals(sentBefore, FAKE.bodies.size(), "nothing of a cancelled retry went upstream");
     }
 }
