@@ -164,6 +164,19 @@ public class BatchStore {
                 .execute(Tuple.of(node)).replaceWithVoid();
     }
 
+    /**
+     * The batch-level claims of {@code node} whose rows no transaction holds (a process's goodbye):
+     * a row still locked is the process's own step running on (a cancel of a million lines takes
+     * seconds), whose claim runs out with its lease when the process exits before it ends. Waiting
+     * for it would hold the shutdown for as long.
+     */
+    static final String RELEASE_IDLE_STEPS = "update batches set claimed_by = null, lease_until = null"
+            + " where id in (select id from batches where claimed_by = $1 for no key update skip locked)";
+
+    public Uni<Void> releaseIdleSteps(Tx client, String node) {
+        return client.client().preparedQuery(RELEASE_IDLE_STEPS).execute(Tuple.of(node)).replaceWithVoid();
+    }
+
     public Uni<Boolean> settled(String batchId) {
         return pool.preparedQuery("select completed + failed >= total from batches where id = $1").execute(Tuple.of(batchId))
                 .map(rs -> rs.iterator().next().getBoolean(0));

@@ -82,10 +82,14 @@ public class NodeStore {
         return lines.recoverOrphans();
     }
 
-    /** A graceful goodbye: the row goes, with whatever is still held (given back) and the batch-level claims. */
+    /**
+     * A graceful goodbye: the row goes, with whatever is still held (given back) and the
+     * batch-level claims of steps that ended (one still running keeps its claim until its lease
+     * runs out: see {@link BatchStore#RELEASE_IDLE_STEPS}).
+     */
     public Uni<Void> leave(String node) {
         return transactions.run(tx -> lines.recover(tx, node)
-                .call(() -> batches.releaseAllSteps(tx, node))
+                .call(() -> batches.releaseIdleSteps(tx, node))
                 .call(() -> tx.client().preparedQuery(LEAVE).execute(Tuple.of(node))))
                 .replaceWithVoid();
     }
