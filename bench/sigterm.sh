@@ -14,7 +14,7 @@
 #   1. default grace: P1_LINES (4,000) lines at P1_LATENCY_MS (300 ms); at STOP_AT_PCT (30 %) done,
 #      kill -TERM A (node id sigterm-a, grace = the default 30 s unless P1_GRACE is set). Checks:
 #      A exits within grace + EXIT_SLACK_S; its log says "stopping engine" and "engine ... stopped;
-#      every claim it held was given back"; once it is gone no line or batch is still claimed by it;
+#      its lines were given back"; once it is gone no line or batch is still claimed by it;
 #      B never returns lines to the queue for a lapsed heartbeat ("process <node> stopped renewing
 #      its heartbeat: <n> line(s) it held went back to the queue"); the batch completes in less
 #      than the lease after the SIGTERM; each custom_id exactly once in output+error; every key exactly once
@@ -171,14 +171,14 @@ snapshot() {
 log_checks() {
   local p="$1" name="$2" id="${NODE_ID[$2]}" f="${NODE_LOG[$2]}" stopping stopped drain
   stopping="$(grep -m1 "stopping engine $id:" "$f" || true)"
-  stopped="$(grep -m1 "engine $id stopped; every claim it held was given back" "$f" || true)"
+  stopped="$(grep -m1 "engine $id stopped; its lines were given back" "$f" || true)"
   STOP_INFLIGHT="$(sed -n 's/.*stopping engine [^:]*: \([0-9]*\) line(s) in flight.*/\1/p' <<<"$stopping")"
   drain="?"
   if [[ -n "$stopping" && -n "$stopped" ]]; then
     drain="$(awk -v a="${stopping:11:12}" -v b="${stopped:11:12}" 'function s(t){split(t,x,/[:,]/);return x[1]*3600+x[2]*60+x[3]+x[4]/1000} BEGIN{printf "%.3f", s(b)-s(a)}')"
   fi
   check "phase $p: A's log: \"${stopping#*] }\"" [ -n "$stopping" ]
-  check "phase $p: A's log: \"engine $id stopped; every claim it held was given back\" (${drain}s after \"stopping engine\")" [ -n "$stopped" ]
+  check "phase $p: A's log: \"engine $id stopped; its lines were given back\" (${drain}s after \"stopping engine\")" [ -n "$stopped" ]
   check "phase $p: A's log has no \"did not stop cleanly\"" bash -c "! grep -q 'did not stop cleanly' '$f'"
   DRAIN_S="$drain"
 }

@@ -116,7 +116,7 @@ public class EngineService {
         LOG.infof("stopping engine %s: %d line(s) in flight, grace %s", e.node(), e.inFlight(), config.shutdownGrace());
         try {
             e.stop(config.shutdownGrace()).toCompletableFuture().get(config.shutdownGrace().toMillis() + 10_000, TimeUnit.MILLISECONDS);
-            LOG.infof("engine %s stopped; every claim it held was given back", e.node());
+            LOG.infof("engine %s stopped; its lines were given back (a batch step still running keeps its claim until its lease runs out)", e.node());
         } catch (Exception ex) {
             LOG.warnf("engine %s did not stop cleanly: %s (its claims return to the queue when their lease runs out)", e.node(), ex.getMessage());
         }
