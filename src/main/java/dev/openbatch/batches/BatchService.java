@@ -127,7 +127,9 @@ public class BatchService {
      * cancelling is answered as it is; 409 from finalizing and every terminal state, cancelled included.
      */
     public Uni<BatchView> cancel(String project, String id) {
-        return Panache.withTransaction(() -> batches.markCancelling(project, id, time.seconds())
+        // two statements, each its own transaction (no begin and commit around them: a cancel
+        // answers fast while the engine keeps the box busy); the read sees the update or later
+        return Panache.withSession(() -> batches.markCancelling(project, id, time.seconds())
                 .chain(moved -> owned.batch(project, id).invoke(b -> {
                     if (moved == 0 && BatchStatus.of(b.status) != BatchStatus.CANCELLING) {
                         throw ApiException.conflict("Batch " + b.id + " is " + b.status + "; only a validating or in_progress batch can be cancelled.",
