@@ -137,8 +137,9 @@ public final class Lifecycle {
     // ---- validating → in_progress, or failed ----
 
     /**
-     * Judges the batch's input file, inserting a row per valid line, then {@link #start}s the
-     * batch, or {@link #fail}s it with the file's errors (the rows rolled back), or with
+     * Judges the batch's input file, inserting a row per valid line (a retry batch's lines are
+     * copied instead, {@link #copyRetried}), then {@link #start}s the batch, or {@link #fail}s it
+     * with the file's errors (the rows rolled back), or with
      * {@code token_limit_exceeded} when its lines would take the project over a quota of enqueued
      * lines or tokens of their model. The status reached, or null when the claim was lost.
      */
@@ -153,7 +154,7 @@ public final class Lifecycle {
 
     /**
      * A retry batch's lines: the retried batch's failed, expired and cancelled lines (with one of
-     * {@code codes}, when given) copied into it in {@code tx}, numbered from 1 in their old order,
+     * its {@code retry_codes}, when given) copied into it in {@code tx}, numbered from 1 in their old order,
      * their bodies where the retried lines had them (their input file is the same). They were
      * validated with the batch they come from; what can have changed since the API took the retry
      * fails it instead: the retried batch's lines purged ({@code data_expired}), none left to take
