@@ -36,22 +36,15 @@ gen_chat_input "$SMALL_LINES" "$SMALL" small
 big_id="$(jfield "$(create_batch "$(upload_file "$BIG")" "$ENDPOINT")" .id)"
 small_file="$(upload_file "$SMALL")"
 
-# until_past_validating ID: polls the batch until it is no longer validating; prints its status
-until_past_validating() {
-  local s
-  while :; do
-    s="$(jfield "$(get_batch "$1")" .status)"
-    [[ "$s" == validating ]] || { printf '%s\n' "$s"; return 0; }
-    sleep 0.1
-  done
-}
-[[ "$(until_past_validating "$big_id")" == in_progress ]] || die "the big batch did not start"
+past_validating "$big_id" 0.1 600 || die "the big batch is still validating after 600 s"
+[[ "$PAST_STATUS" == in_progress ]] || die "the big batch went to $PAST_STATUS"
 log "big batch $big_id in_progress; $SAMPLES cancels of $SMALL_LINES-line batches while it runs"
 
 times=()
 for ((i = 1; i <= SAMPLES; i++)); do
   id="$(jfield "$(create_batch "$small_file" "$ENDPOINT")" .id)"
-  s="$(until_past_validating "$id")"
+  past_validating "$id" 0.1 600 || die "batch $id is still validating after 600 s"
+  s="$PAST_STATUS"
   out="$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -X POST -H "$AUTH_HEADER" "$SVC_URL/v1/batches/$id/cancel")"
   ms="$(awk -v t="${out#* }" 'BEGIN{printf "%.1f", t * 1000}')"
   [[ "${out%% *}" == 200 ]] || die "cancel of $id ($s) answered HTTP ${out%% *}"

@@ -336,6 +336,21 @@ gen_chat_input() {
   }' >"$2"
 }
 
+# past_validating ID POLL_S TIMEOUT_S: polls GET /v1/batches/ID every POLL_S until the batch is no
+# longer validating (a created batch's file validated, a retry's lines copied); sets PAST_STATUS
+# (its status then) and API_BODY (the batch). Returns 1 after TIMEOUT_S.
+PAST_STATUS=""
+past_validating() {
+  local t; t="$(now)"
+  while :; do
+    api GET "/v1/batches/$1"
+    PAST_STATUS="$(jfield "$API_BODY" .status)"
+    [[ "$PAST_STATUS" == validating ]] || return 0
+    if awk -v e="$(elapsed "$t")" -v m="$3" 'BEGIN{exit !(e>m)}'; then return 1; fi
+    sleep "$2"
+  done
+}
+
 # wait_batch ID TIMEOUT_S [UNTIL_DONE]: polls GET /v1/batches/ID at $SVC_URL every POLL_S (0.2 s)
 # until the batch is terminal (completed, failed, expired, cancelled) or, with UNTIL_DONE, until
 # completed+failed >= UNTIL_DONE. Logs progress every PROGRESS_EVERY_S (3 s). Tolerates failed

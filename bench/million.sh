@@ -296,21 +296,9 @@ if ((COMPARE_LINES > 0)); then
 fi
 
 # ---------- (f) cancel, then retry, of a second batch of the same file ----------
-# past_validating ID POLL: polls the batch every POLL seconds until it is no longer validating;
-# PAST_STATUS is its status then and API_BODY the batch; 1 after VALIDATE_TIMEOUT_S
-past_validating() {
-  local t; t="$(now)"
-  while :; do
-    api GET "/v1/batches/$1"
-    PAST_STATUS="$(jfield "$API_BODY" .status)"
-    [[ "$PAST_STATUS" == validating ]] || return 0
-    if awk -v e="$(elapsed "$t")" -v m="$VALIDATE_TIMEOUT_S" 'BEGIN{exit !(e>m)}'; then return 1; fi
-    sleep "$2"
-  done
-}
 b2="$(jfield "$(create_batch "$FILE_ID" "$ENDPOINT")" .id)"
 log "second batch $b2 of the same file: waiting for in_progress, then ${CANCEL_AFTER_S}s"
-past_validating "$b2" "$POLL_S" || die "second batch still validating"
+past_validating "$b2" "$POLL_S" "$VALIDATE_TIMEOUT_S" || die "second batch still validating"
 s2="$PAST_STATUS"
 [[ "$s2" == in_progress ]] || die "second batch went to $s2"
 sleep "$CANCEL_AFTER_S"
@@ -326,7 +314,7 @@ RETRY_COPY_S="n/a"
 if [[ "$b3" == batch* ]]; then
   # the call answers the retry validating; the engine copies its lines, then starts it
   t3="$(now)"
-  past_validating "$b3" 0.2 || die "the retry batch is still validating"
+  past_validating "$b3" 0.2 "$VALIDATE_TIMEOUT_S" || die "the retry batch is still validating"
   s3="$PAST_STATUS"
   RETRY_COPY_S="$(elapsed "$t3")"
   log "retry batch $b3 $s3 ${RETRY_COPY_S}s after the call answered ($(jfield "$API_BODY" .request_counts.total) lines)"

@@ -5,8 +5,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
@@ -80,7 +82,7 @@ public final class BodyChunks {
         // the chunks this claim needs, held here from the moment they are found: another claim may
         // push them out of the cache meanwhile
         Map<Key, byte[]> have = new HashMap<>();
-        List<Key> missing = new ArrayList<>();
+        Set<Key> missing = new LinkedHashSet<>();
         for (Raw r : raw) {
             if (r.body() == null && r.seq() != null) {
                 Key k = new Key(r.batchId(), r.seq());

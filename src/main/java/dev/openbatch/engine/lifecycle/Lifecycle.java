@@ -92,14 +92,13 @@ public final class Lifecycle {
     }
 
     /**
-     * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating
-     * batch already validated needs none: it is in_progress once the transaction that validated
-     * it commits.
+     * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating batch
+     * is never seen validated: the statement that validates it moves it to in_progress.
      */
     public static Step next(Work w, long nowMillis) {
         boolean late = late(w, nowMillis);
         return switch (w.status()) {
-            case VALIDATING -> w.validated() ? null : Step.VALIDATE;
+            case VALIDATING -> Step.VALIDATE;
             case CANCELLING -> w.validated() ? Step.CANCEL : Step.VALIDATE;
             case IN_PROGRESS -> w.settled() ? (late ? Step.SETTLED_PAST_DEADLINE : Step.FINALIZE) : late ? Step.EXPIRE : null;
             case FINALIZING -> Step.FINALIZE;
@@ -158,7 +157,8 @@ public final class Lifecycle {
      * their bodies where the retried lines had them (their input file is the same). They were
      * validated with the batch they come from; what can have changed since the API took the retry
      * fails it instead: the retried batch's lines purged ({@code data_expired}), none left to take
-     * ({@code nothing_to_retry}), or their bodies gone with the input file ({@code input_file_deleted}).
+     * ({@code nothing_to_retry}), or their bodies gone with the input file ({@code input_file_deleted}:
+     * a DELETE of the file whose in-use check ran before the retry committed, then waited for its lock).
      */
     private Uni<FileValidation.Valid> copyRetried(Tx tx, String batchId, BatchStore.Input in) {
         String retriedId = in.retryOf();
