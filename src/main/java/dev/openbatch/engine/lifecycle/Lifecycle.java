@@ -92,13 +92,14 @@ public final class Lifecycle {
     }
 
     /**
-     * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating batch
-     * is never seen validated: the statement that validates it moves it to in_progress.
+     * The step {@code w} needs at {@code nowMillis}, or null when it needs none. A validating
+     * batch already validated needs none (the statement that validates it also moves it to
+     * in_progress, so a tick reading it so has an old row).
      */
     public static Step next(Work w, long nowMillis) {
         boolean late = late(w, nowMillis);
         return switch (w.status()) {
-            case VALIDATING -> Step.VALIDATE;
+            case VALIDATING -> w.validated() ? null : Step.VALIDATE;
             case CANCELLING -> w.validated() ? Step.CANCEL : Step.VALIDATE;
             case IN_PROGRESS -> w.settled() ? (late ? Step.SETTLED_PAST_DEADLINE : Step.FINALIZE) : late ? Step.EXPIRE : null;
             case FINALIZING -> Step.FINALIZE;
