@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.status.LineState;
@@ -146,49 +147,45 @@ public class LineStore {
             """.formatted(QUEUED, RUNNING));
 
     /**
-     * A batch's unfinished lines settle as $2 (once per batch, at its deadline: the batch's
-     * primary-key range), counted as failed lines in its counters and in {@code usage_hourly}
-     * (hour $6).
+     * Settles one chunk of a batch's lines, as a cancel ({@link #CANCEL_CHUNK}) or the deadline
+     * ({@link #EXPIRE_CHUNK}) does: up to $6 lines after line $2 in the given states, in line order,
+     * become state $3 with error $4/$5 and take the next numbers of the batch's settlement
+     * sequence, counted as failed lines in its counters and in {@code usage_hourly} (hour $7), if
+     * the batch's fence is $8 (any fence when $8 is null). The lines are locked first, then the
+     * batch's row, in the order every writer locks them, and the row stays locked only for this
+     * chunk: a cancel or an expiry of a million lines is many short transactions, never one that
+     * holds the batch's row (and the results waiting on it) for a minute. Returns the batch's
+     * project, model, the lines settled and the last line looked at; no row when the fence moved
+     * (then nothing changed). The primary key's range after $2, so a whole batch costs one pass.
      */
-    static final String SETTLE_UNFINISHED = compact("""
-            with x as (
-              update requests set state = $2, fence = fence + 1, claimed_by = null, error_code = $3, error_message = $4
-               where batch_id = $1 and state in (%s, %s)
-              returning line
-            ), b as (
-              update batches set failed = failed + (select count(*) from x),
-                     settled_seq = settled_seq + coalesce((select max(line) from x), 0)
-               where id = $1 and fence = $5
-              returning project p, coalesce(model, '') m, (select count(*) from x) n, settled_seq - coalesce((select max(line) from x), 0) base
-            ), %s
-            select n, p, m, base from b
-            """.formatted(QUEUED, RUNNING, countFailed("$6")));
+    private static String settleChunk(String states) {
+        return compact("""
+                with p as (
+                  select ctid as rid, line from requests
+                   where batch_id = $1 and line > $2 and state in (%s)
+                   order by line limit $6 for update
+                ), k as (select count(*) as n, max(line) as last from p), b as (
+                  update batches set failed = failed + k.n, settled_seq = settled_seq + k.n
+                    from k where id = $1 and ($8::bigint is null or fence = $8)
+                  returning project p, coalesce(model, '') m, k.n, settled_seq - k.n as base, k.last
+                ), x as (
+                  update requests r set state = $3, fence = r.fence + 1, claimed_by = null, error_code = $4,
+                         error_message = $5, settled_seq = b.base + q.rn
+                    from (select rid, row_number() over (order by line) as rn from p) q, b
+                   where r.ctid = q.rid
+                ), %s
+                select n, p, m, last from b
+                """.formatted(states, countFailed("$7")));
+    }
 
-    /** A cancelling batch's queued lines settle as cancelled, counted as {@link #SETTLE_UNFINISHED} does (hour $4). */
-    static final String CANCEL_QUEUED = compact("""
-            with x as (
-              update requests set state = %s, fence = fence + 1, error_code = $2, error_message = $3
-               where batch_id = $1 and state = %s
-              returning line
-            ), b as (
-              update batches set failed = failed + (select count(*) from x),
-                     settled_seq = settled_seq + coalesce((select max(line) from x), 0)
-               where id = $1
-              returning project p, coalesce(model, '') m, (select count(*) from x) n, settled_seq - coalesce((select max(line) from x), 0) base
-            ), %s
-            select n, p, m, base from b
-            """.formatted(CANCELLED, QUEUED, countFailed("$4")));
+    /** {@link #settleChunk} of a batch's unfinished lines (queued and running), at its deadline. */
+    static final String EXPIRE_CHUNK = settleChunk(QUEUED + ", " + RUNNING);
 
-    /**
-     * The second statement of {@link #SETTLE_UNFINISHED} and {@link #CANCEL_QUEUED}, in their
-     * transaction: the lines they settled as $2 (the only lines of that state without a number)
-     * take numbers $3 + line, above every number the batch had. The first statement locked the
-     * lines and then the batch's row, in the order every writer locks them, and moved the batch's
-     * sequence past these numbers; the row stays locked until the commit, so the numbers keep the
-     * order of commits as {@link #WRITE}'s do (gaps are harmless).
-     */
-    static final String NUMBER_SETTLED = "update requests set settled_seq = $3 + line"
-            + " where batch_id = $1 and state = $2 and settled_seq is null";
+    /** {@link #settleChunk} of a cancelling batch's queued lines (those running are aborted by their dispatchers). */
+    static final String CANCEL_CHUNK = settleChunk(QUEUED);
+
+    /** Lines a chunk of {@link #EXPIRE_CHUNK} or {@link #CANCEL_CHUNK} settles at most. */
+    static final int SETTLE_CHUNK_LINES = 5000;
 
     /** The CTE that adds the n failed lines of b (project p, model m) to {@code usage_hourly} in the hour {@code hour}. */
     private static String countFailed(String hour) {
@@ -531,51 +528,54 @@ public class LineStore {
 
     /**
      * Queued lines of a cancelling batch become {@code batch_cancelled} errors, counted as failed
-     * lines in the hour of {@code nowSeconds}; safe to repeat. What it counted (none when the batch
-     * does not exist).
+     * lines in the hour of {@code nowSeconds}, a chunk at a time ({@link #CANCEL_CHUNK}); safe to
+     * repeat. {@code each} sees what every committed chunk counted. What it counted in all (none
+     * when the batch does not exist).
      */
-    public Uni<Counted> cancelQueued(String batchId, long nowSeconds) {
-        return Transactions.run(pool, tx -> tx.client().preparedQuery(CANCEL_QUEUED)
-                .execute(Tuple.of(batchId, "batch_cancelled", "The batch was cancelled before this request ran.", hourOf(nowSeconds)))
-                .chain(rs -> rs.size() == 0 ? Uni.createFrom().item(new Counted("", "", 0, 0, 0, 0))
-                        : numbered(tx, batchId, LineState.CANCELLED, rs.iterator().next())));
-    }
-
-    /** The lines the first statement settled as {@code state} take their numbers ({@link #NUMBER_SETTLED}); what it counted. */
-    private static Uni<Counted> numbered(Tx tx, String batchId, LineState state, Row row) {
-        Counted counted = failed(row);
-        if (row.getLong(0) == 0) {
-            return Uni.createFrom().item(counted);
-        }
-        return tx.client().preparedQuery(NUMBER_SETTLED).execute(Tuple.of(batchId, state.wire(), row.getLong(3))).replaceWith(counted);
-    }
-
-    private static Counted failed(Row row) {
-        return new Counted(row.getString(1), row.getString(2), 0, row.getLong(0), 0, 0);
+    public Uni<Counted> cancelQueued(String batchId, long nowSeconds, Consumer<Counted> each) {
+        return settleInChunks(CANCEL_CHUNK, batchId, null, LineState.CANCELLED, "batch_cancelled",
+                "The batch was cancelled before this request ran.", nowSeconds, SETTLE_CHUNK_LINES, each)
+                .map(c -> c == null ? new Counted("", "", 0, 0, 0, 0) : c);
     }
 
     /**
-     * Every unfinished line of the batch becomes {@code state} with the error given, if the
-     * batch's fence holds, counted as failed lines in the hour of {@code nowSeconds}: what it
-     * counted; null when the fence moved (nothing changed).
+     * Every unfinished line of the batch becomes {@code state} with the error given, a chunk at a
+     * time ({@link #EXPIRE_CHUNK}) while the batch's fence holds, counted as failed lines in the
+     * hour of {@code nowSeconds}; {@code each} sees what every committed chunk counted. What it
+     * counted in all; null when the fence moved (the chunks before it stay settled: the deadline
+     * had passed for them all the same, and whoever moved the fence settles the rest).
      */
-    public Uni<Counted> settleUnfinished(String batchId, long fence, LineState state, String code, String message, long nowSeconds) {
-        return Transactions.run(pool, tx -> tx.client().preparedQuery(SETTLE_UNFINISHED)
-                .execute(Tuple.of(batchId, state.wire(), code, message).addLong(fence).addLong(hourOf(nowSeconds)))
-                .chain(rs -> {
-                    if (rs.size() == 0) {
-                        throw new FenceMoved(); // rolls back the lines' update with it
-                    }
-                    return numbered(tx, batchId, state, rs.iterator().next());
-                }))
-                .onFailure(FenceMoved.class).recoverWithNull();
+    public Uni<Counted> settleUnfinished(String batchId, long fence, LineState state, String code, String message, long nowSeconds,
+            Consumer<Counted> each) {
+        return settleInChunks(EXPIRE_CHUNK, batchId, fence, state, code, message, nowSeconds, SETTLE_CHUNK_LINES, each);
     }
 
-    /** Thrown inside a transaction of this store to roll it back because the batch's fence moved; never leaves the store. */
-    private static final class FenceMoved extends RuntimeException {
-        FenceMoved() {
-            super("fence moved", null, false, false);
-        }
+    /**
+     * Runs {@code sql} ({@link #settleChunk}) chunk after chunk, each its own transaction, from the
+     * batch's first line to its last: the sum of what they counted; null when a chunk found the
+     * fence moved or the batch gone.
+     */
+    Uni<Counted> settleInChunks(String sql, String batchId, Long fence, LineState state, String code, String message, long nowSeconds,
+            int chunk, Consumer<Counted> each) {
+        return settleFrom(sql, batchId, fence, state, code, message, nowSeconds, chunk, each, -1, null);
+    }
+
+    private Uni<Counted> settleFrom(String sql, String batchId, Long fence, LineState state, String code, String message, long nowSeconds,
+            int chunk, Consumer<Counted> each, int after, Counted sum) {
+        Tuple args = Tuple.of(batchId, after, state.wire(), code, message, chunk).addLong(hourOf(nowSeconds)).addLong(fence);
+        return pool.preparedQuery(sql).execute(args).chain(rs -> {
+            if (rs.size() == 0) {
+                return Uni.createFrom().nullItem();
+            }
+            Row row = rs.iterator().next();
+            Counted c = new Counted(row.getString(1), row.getString(2), 0, row.getLong(0), 0, 0);
+            Counted total = sum == null ? c : new Counted(c.project(), c.model(), 0, sum.failed() + c.failed(), 0, 0);
+            if (c.failed() == 0) {
+                return Uni.createFrom().item(total);
+            }
+            each.accept(c);
+            return settleFrom(sql, batchId, fence, state, code, message, nowSeconds, chunk, each, row.getInteger(3), total);
+        });
     }
 
     /** Whether a line of the batch expired (only asked of a settled batch past its deadline or being cancelled). */

@@ -12,7 +12,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * Reads {@code usage_hourly} (V10), which the statements that settle lines write
- * ({@link LineStore#WRITE}, {@link LineStore#SETTLE_UNFINISHED}, {@link LineStore#CANCEL_QUEUED}):
+ * ({@link LineStore#WRITE}, {@link LineStore#EXPIRE_CHUNK}, {@link LineStore#CANCEL_CHUNK}):
  * lines settled and their tokens per project, model and hour, summed into buckets.
  */
 @ApplicationScoped

@@ -74,7 +74,7 @@ class NodeLeaveTest {
         exec("insert into engine_nodes (node, heartbeat, alive_until, started_at) values ('" + node + "', 0, 9000000000000, 0)");
         NodeStore nodes = new NodeStore(new Transactions(pool), lines, batches);
 
-        // the step that runs on: its transaction has the batch's row (as CANCEL_QUEUED's counters do)
+        // the step that runs on: its transaction has the batch's row (as a CANCEL_CHUNK does)
         SqlConnection step = pool.getConnection().await().atMost(WAIT);
         Transaction tx = step.begin().await().atMost(WAIT);
         try {

@@ -114,8 +114,8 @@ class PlanTest {
                 + " '{200,null}', '{r1,null}', '{\"{}\",null}', '{null,null}', '{null,null}', '{1,0}', '{1,0}', '{2,0}', '{0,1}', 0", "batches" });
         s.put("recover a dead process", new String[] { LineStore.RECOVER, "'plan-node-" + run + "-1'", "" });
         s.put("running lines per capped job", new String[] { JobStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
-        s.put("expire unfinished lines", new String[] { LineStore.SETTLE_UNFINISHED, "'" + b(5) + "', 'expired', 'batch_expired', 'x', 0, 0", "batches" });
-        s.put("cancel queued lines", new String[] { LineStore.CANCEL_QUEUED, "'" + b(6) + "', 'batch_cancelled', 'x', 0", "batches" });
+        s.put("expire unfinished lines", new String[] { LineStore.EXPIRE_CHUNK, "'" + b(5) + "', 0, 'expired', 'batch_expired', 'x', 5000, 0, 0", "batches" });
+        s.put("cancel queued lines", new String[] { LineStore.CANCEL_CHUNK, "'" + b(6) + "', 0, 'cancelled', 'batch_cancelled', 'x', 5000, 0, null", "batches" });
         s.put("next page of a batch's files", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, " + OutputFiles.PAGE + ", null, "
                 + OutputFiles.PAGE_BYTES, "batches", "requests_settled" });
         s.put("batches whose files lack lines", new String[] { BatchStore.OUTPUT_DUE, "200", "batches" });

@@ -262,15 +262,12 @@ public final class Lifecycle {
      */
     private Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
-                "The batch's completion window ran out before this request finished.", time.seconds())
+                "The batch's completion window ran out before this request finished.", time.seconds(), c -> counted(upstream, LineState.EXPIRED, c))
                 .chain(c -> {
                     if (c == null) {
-                        return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: nothing changed
+                        return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: the rest is the new holder's
                     }
-                    long n = c.failed();
-                    metrics.lineFinished(upstream, LineState.EXPIRED.wire(), n);
-                    metrics.projectUsage(c.project(), c.model(), 0, n, 0, 0);
-                    return n == 0 ? endPastDeadline(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
+                    return c.failed() == 0 ? endPastDeadline(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
                 });
     }
 
@@ -292,12 +289,15 @@ public final class Lifecycle {
      * needed; safe to repeat), and once nothing runs the batch ends with the results it has.
      */
     private Uni<BatchStatus> cancel(String batchId, long fence, String upstream) {
-        return lines.cancelQueued(batchId, time.seconds()).invoke(c -> {
-                    metrics.lineFinished(upstream, LineState.CANCELLED.wire(), c.failed());
-                    metrics.projectUsage(c.project(), c.model(), 0, c.failed(), 0, 0);
-                })
+        return lines.cancelQueued(batchId, time.seconds(), c -> counted(upstream, LineState.CANCELLED, c))
                 .chain(() -> batches.settled(batchId))
                 .chain(settled -> settled ? endCancelling(batchId, fence) : Uni.createFrom().nullItem());
+    }
+
+    /** The metrics of lines a chunk of a cancel or an expiry settled. */
+    private void counted(String upstream, LineState state, LineStore.Counted c) {
+        metrics.lineFinished(upstream, state.wire(), c.failed());
+        metrics.projectUsage(c.project(), c.model(), 0, c.failed(), 0, 0);
     }
 
     /**
