@@ -120,7 +120,8 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-# stop_pid PID NAME: SIGTERM, up to 15 s grace, then SIGKILL. Only ever the PIDs we started.
+# stop_pid PID NAME: SIGTERM, up to 15 s grace, then (a JVM's thread dump in OUT_DIR, and) SIGKILL.
+# Only ever the PIDs we started.
 stop_pid() {
   local pid="$1" name="$2" i
   [[ -n "$pid" ]] || return 0
@@ -134,6 +135,10 @@ stop_pid() {
     sleep 0.1
   done
   log "$name (pid $pid) did not stop in 15 s; killing it"
+  # a JVM's threads at that moment, to see what it waited for
+  if command -v jcmd >/dev/null && jcmd "$pid" Thread.print >"$OUT_DIR/$name-threads-at-kill.txt" 2>&1; then
+    log "its threads: $OUT_DIR/$name-threads-at-kill.txt"
+  fi
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }

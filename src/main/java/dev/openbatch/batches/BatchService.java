@@ -64,7 +64,7 @@ public class BatchService {
     }
 
     private Uni<BatchView> insert(String project, CreateBatch req, String idempotencyKey, String hash) {
-        return owned.input(project, req.input_file_id())
+        return owned.input(project, req.input_file_id(), true)
                 .chain(f -> owned.jobOrDefault(project, req.job_id()))
                 .chain(j -> {
                     String window = req.completion_window() != null ? req.completion_window() : j.completionWindow;

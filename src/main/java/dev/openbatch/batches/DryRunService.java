@@ -28,7 +28,7 @@ public class DryRunService {
 
     public Uni<ValidationReport> validate(String project, CreateBatch req) {
         CreateBatch.check(req);
-        return Panache.withSession(() -> owned.input(project, req.input_file_id())
+        return Panache.withSession(() -> owned.input(project, req.input_file_id(), false)
                 .chain(f -> owned.jobOrDefault(project, req.job_id())
                         .map(j -> new DryRunInput(f.id, f.bytes, j == null ? null : j.model))))
                 // deferred: a refusal that run() throws (the process's slots are taken) gives the project's slot back too

@@ -40,9 +40,13 @@ class Owned {
         return jobId == null ? jobs.findDefault(project) : job(project, jobId);
     }
 
-    /** The project's file that a batch would read: 404 when it is not one, 400 when its purpose is not {@code batch}. */
-    Uni<FileEntity> input(String project, String fileId) {
-        return files.findOwned(project, fileId)
+    /**
+     * The project's file that a batch would read: 404 when it is not one, 400 when its purpose is
+     * not {@code batch}. With {@code forShare} (in the transaction that inserts the batch) its row
+     * is read {@code for share}: a DELETE of the file waits for that transaction, then sees the batch.
+     */
+    Uni<FileEntity> input(String project, String fileId, boolean forShare) {
+        return (forShare ? files.findOwnedForShare(project, fileId) : files.findOwned(project, fileId))
                 .onItem().ifNull().failWith(() -> ApiException.notFound("file", fileId))
                 .invoke(f -> {
                     if (!"batch".equals(f.purpose)) {

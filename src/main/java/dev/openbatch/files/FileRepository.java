@@ -8,6 +8,7 @@ import io.quarkus.hibernate.reactive.panache.common.WithSession;
 import io.quarkus.panache.common.Parameters;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.persistence.LockModeType;
 
 /**
  * Files' metadata rows through Hibernate: one of a project's files, and a page of them in creation
@@ -16,6 +17,15 @@ import jakarta.enterprise.context.ApplicationScoped;
 @WithSession
 @ApplicationScoped
 public class FileRepository implements PanacheRepositoryBase<FileEntity, String> {
+
+    /**
+     * {@link #findOwned}, its row read {@code for share} until the transaction ends: a batch being
+     * made from the file keeps a DELETE of it waiting until the batch is there to be seen.
+     */
+    public Uni<FileEntity> findOwnedForShare(String project, String id) {
+        return find("id = :id and project = :project and uploadUntil is null", Parameters.with("id", id).and("project", project))
+                .withLock(LockModeType.PESSIMISTIC_READ).firstResult();
+    }
 
     /** The project's file, or null: another project's file does not exist for the caller. */
     public Uni<FileEntity> findOwned(String project, String id) {

@@ -179,16 +179,23 @@ public class FileService {
         return store.read(id);
     }
 
+    /**
+     * Deletes the file unless a live batch reads it. The row is deleted first and the batches
+     * read after: the delete waits for a create or a retry that holds the file's row (each reads
+     * it {@code for share} in the transaction that inserts its batch), so the check sees their
+     * batch, and a 409 rolls the delete back.
+     */
     @WithTransaction
     public Uni<Void> delete(String project, String id) {
-        return owned(project, id).chain(f -> batches.liveWithInput(id)
+        return owned(project, id).chain(f -> files.delete("id", id))
+                .chain(gone -> batches.liveWithInput(id))
                 .chain(batch -> {
                     if (batch != null) {
                         return Uni.createFrom().failure(ApiException.conflict("File " + id + " is the input of batch "
                                 + batch + ", which is still running; cancel it or wait until it ends.", "file_in_use"));
                     }
-                    return files.delete(f);
-                }));
+                    return Uni.createFrom().voidItem();
+                });
     }
 
 }

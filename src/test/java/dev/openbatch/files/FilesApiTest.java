@@ -21,6 +21,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +34,8 @@ import io.restassured.RestAssured;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.Response;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Transaction;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 
@@ -308,5 +312,41 @@ class FilesApiTest {
         as(KEY_A).delete("/v1/files/" + id).then().statusCode(200);
         // the finished batch still answers, naming a file that is gone
         assertEquals(id, Api.batch(KEY_A, batch).getString("input_file_id"));
+    }
+
+    /**
+     * A DELETE that comes while a batch is being made from the file (its transaction holds the
+     * file's row, as a create and a retry do) waits for it, then sees the batch: 409, and the file
+     * stays. Checking before deleting would have let the file go under the new batch.
+     */
+    @Test
+    void deleteWaitsForABatchBeingMadeFromTheFileThenIs409() throws Exception {
+        String run = run();
+        String id = Api.upload(KEY_A, line(run + "-a"));
+        String other = Api.createBatch(KEY_A, Api.upload(KEY_A, line(run + "-b")), "/v1/chat/completions", null).getString("id");
+        String made = "batch_" + run + "race";
+        Duration wait = Duration.ofSeconds(30);
+        SqlConnection c = pool.getConnection().await().atMost(wait);
+        try {
+            Transaction tx = c.begin().await().atMost(wait);
+            c.preparedQuery("select 1 from files where id = $1 for key share").execute(Tuple.of(id)).await().atMost(wait);
+            CompletableFuture<Response> delete = CompletableFuture.supplyAsync(() -> as(KEY_A).delete("/v1/files/" + id));
+            Thread.sleep(1000);
+            assertFalse(delete.isDone(), "the delete waits for the batch being made");
+            // the batch: a copy of another of the project's batches, reading this file, in_progress
+            // with one line unsettled and no line row (the engine has nothing to do for it)
+            c.preparedQuery("insert into batches select * from jsonb_populate_record(null::batches, (select to_jsonb(b)"
+                    + " || jsonb_build_object('id', $2::text, 'input_file_id', $3::text, 'status', 'in_progress', 'validated', true, 'total', 1, 'completed', 0, 'failed', 0, 'idempotency_key', null)"
+                    + " from batches b where b.id = $1))").execute(Tuple.of(other, made, id)).await().atMost(wait);
+            tx.commit().await().atMost(wait);
+            String m = assertEnvelope(delete.get(30, TimeUnit.SECONDS), 409, null, "file_in_use");
+            assertTrue(m.contains(made), m);
+        } finally {
+            c.close().await().atMost(wait);
+        }
+        as(KEY_A).get("/v1/files/" + id).then().statusCode(200);
+        // without that batch (a stand-in, not one to run) the file goes
+        pool.preparedQuery("delete from batches where id = $1").execute(Tuple.of(made)).await().atMost(wait);
+        as(KEY_A).delete("/v1/files/" + id).then().statusCode(200);
     }
 }
