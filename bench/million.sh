@@ -333,7 +333,7 @@ goal "$(verdict "$ratio_ingest <= $GOAL_INGEST")" "upload -> in_progress ${INGES
 if [[ -n "$CMP_RATE" ]]; then
   rate_dev="$(calc "($RATE - $CMP_RATE) / $CMP_RATE")"
   goal "$(verdict "$rate_dev >= -$GOAL_RATE")" \
-    "run rate ${RATE} lines/s vs ${CMP_RATE} lines/s of a $COMPARE_LINES-line batch on the same service: ${rate_dev} (goal: at most 5 % slower)"
+    "run rate ${RATE} lines/s vs ${CMP_RATE} lines/s of a $COMPARE_LINES-line batch on the same service right after: the 1M run $(calc "$rate_dev * 100") % against it (goal: at most 5 % slower; the later batch runs on a table that holds the 1M batch's rows and dead row versions)"
 fi
 goal "$(verdict "$OOMS == 0 && $alive == 1 && $HEAP_MAX_MIB > 0")" \
   "heap: at most $HEAP_MAX_MIB MiB used (live after GC at most $LIVE_MAX_MIB MiB) at -Xmx$XMX, $OOMS OutOfMemoryError, service alive"
