@@ -46,8 +46,8 @@ package dev.openbatch.engine.dispatch;
  * windows in a row that saw no queue with the limit in use. {@code base} forgets windows older than
  * {@link #BASELINE_NANOS} (a server that became slower for good is learned again), and all of them
  * when the upstream sat idle ({@link #forgetLatency}: the next batch may ask for longer answers).
- * While this host's CPUs are all busy ({@link #hostBusy}), latency up to
- * {@link #HOST_BUSY_TOLERANCE} times the baseline reads as no queue: a saturated host answers late
+ * While this host's CPUs are busy ({@link #hostBusy}: half their time or more), latency up to
+ * {@link #HOST_BUSY_TOLERANCE} times the baseline reads as no queue: a busy host answers late
  * by itself (on a two-core box running openbatch, PostgreSQL and a 50 ms server, each at work on
  * all cores, cuts to half the limit came from CPU waits alone).
  * A latency cut after which latency does not fall (the server became slower, not queued) is not
@@ -105,9 +105,9 @@ public final class AdaptiveLimit {
     /** Standard errors of a window average allowed for service times that vary. */
     static final double NOISE_SIGMAS = 2.5;
     /**
-     * While the host's CPUs are all busy, how much slower than the baseline a window may be and still
+     * While the host's CPUs are busy, how much slower than the baseline a window may be and still
      * read as no queue: Gradient2's {@code rttTolerance} default (Netflix concurrency-limits), which
-     * tolerates that much for every window. Here only while the host is saturated, where late answers
+     * tolerates that much for every window. Here only while the host is busy, where late answers
      * of 10–30% (and up to double while a cold JVM compiles) were measured on a two-core box.
      */
     static final double HOST_BUSY_TOLERANCE = 1.5;
@@ -150,7 +150,7 @@ public final class AdaptiveLimit {
     private int calmReads;
     /** What answers added since the last queue read. */
     private double grownSinceRead;
-    /** Whether this host's CPUs are all busy now: then latency says nothing of the server's queue. */
+    /** Whether this host's CPUs are busy now ({@link HostCpu}): then mild latency says nothing of the server's queue. */
     private boolean hostBusy;
 
     /**
@@ -251,7 +251,7 @@ public final class AdaptiveLimit {
             return; // the queue read decides; the windows only keep the baseline current
         }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
-        // a host whose CPUs are all busy answers late by itself: up to HOST_BUSY_TOLERANCE, no queue can be told from that
+        // a host whose CPUs are busy answers late by itself: up to HOST_BUSY_TOLERANCE, no queue can be told from that
         double tolerated = hostBusy ? Math.min(average, base * HOST_BUSY_TOLERANCE) : base;
         double queued = estimate * (1 - tolerated / average);
         double alpha = Math.max(2, 0.05 * estimate);
@@ -267,7 +267,7 @@ public final class AdaptiveLimit {
     }
 
     /**
-     * Whether this host's CPUs are all busy ({@link HostCpu}). While they are, a window's latency
+     * Whether this host's CPUs are busy ({@link HostCpu}). While they are, a window's latency
      * up to {@link #HOST_BUSY_TOLERANCE} times the baseline reads as no queue: answers come late
      * because the host (this process's event loops, or a server sharing the host) waits for a CPU,
      * not because the server queues our lines, and a cut (or the slow growth of a window that seems

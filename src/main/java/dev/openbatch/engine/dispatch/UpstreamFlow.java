@@ -27,7 +27,7 @@ import io.vertx.mutiny.core.Context;
  * a busy or starved event loop (a saturated CPU, a collection, the JIT of a cold JVM) would read
  * as a queue at the server, and cut the limit for what no server did. So while lines are held a
  * timer measures how late this context runs what is due ({@link #LAG_TICK_MILLIS}), and each
- * answer's round trip is told less that lag, smoothed; and while the host's CPUs are all busy
+ * answer's round trip is told less that lag, smoothed; and while the host's CPUs are busy
  * ({@link HostCpu}, read on the same timer) latency up to 1.5 times the baseline reads as no queue.
  */
 final class UpstreamFlow {
