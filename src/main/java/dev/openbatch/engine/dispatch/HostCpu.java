@@ -12,11 +12,11 @@ import java.util.function.DoubleSupplier;
  */
 final class HostCpu {
     /**
-     * Busy at or above this share of all CPUs. Long-lived answers come late well before the CPUs
-     * are all busy: on a two-core box running openbatch, PostgreSQL and a 50 ms server, 45–65 % busy
-     * over each second, a 40,000-line batch's limit swung between 65 and 150 of 200 on answers
-     * 10–50 % late and the batch got 0.35–0.46 of a bare client's rate at 0.9; at 0.5, 0.65–0.71,
-     * as with a fixed limit (bench/README). A server that really slows (four times) is still cut for.
+     * Busy at or above this share of all CPUs. Answers come late well before the CPUs are all
+     * busy: on a two-core box running openbatch, PostgreSQL and a 50 ms server, 45–65 % busy over
+     * each second, a 40,000-line batch's limit swung between 65 and 150 of 200 and the batch got
+     * 0.27–0.56 of a bare client's rate at 0.9; at 0.5, 0.65–0.71, as with a fixed limit
+     * (bench/README). A server that really slows (four times) is still cut for.
      */
     static final double BUSY = 0.5;
     /** Shortest time between two readings: the reading is the CPU's use over that time. */
