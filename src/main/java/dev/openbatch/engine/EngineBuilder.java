@@ -167,8 +167,8 @@ final class EngineBuilder {
         return new NodeStore(transactions, lines, batches);
     }
 
-    Lifecycle lifecycle() {
-        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas, retention);
+    Lifecycle lifecycle(BooleanSupplier stopping) {
+        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas, retention, stopping);
     }
 
     WebhookDeliverer webhookDeliverer() {

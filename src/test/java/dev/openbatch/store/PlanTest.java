@@ -115,6 +115,7 @@ class PlanTest {
         s.put("recover a dead process", new String[] { LineStore.RECOVER, "'plan-node-" + run + "-1'", "" });
         s.put("running lines per capped job", new String[] { JobStore.RUNNING_BY_JOB, "'{job-" + run + "}'", "" });
         s.put("expire unfinished lines", new String[] { LineStore.EXPIRE_CHUNK, "'" + b(5) + "', 0, 'expired', 'batch_expired', 'x', 5000, 0, 0", "batches" });
+        s.put("whether a cancel has queued lines left", new String[] { LineStore.ANY_QUEUED, "'" + big() + "'", "", "requests_queue" });
         s.put("cancel queued lines", new String[] { LineStore.CANCEL_CHUNK, "'" + b(6) + "', 0, 'cancelled', 'batch_cancelled', 'x', 5000, 0, null", "batches" });
         s.put("next page of a batch's files", new String[] { LineStore.RESULTS, "'" + big() + "', '0', 0, " + OutputFiles.PAGE + ", null, "
                 + OutputFiles.PAGE_BYTES, "batches", "requests_settled" });

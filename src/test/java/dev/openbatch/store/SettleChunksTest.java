@@ -103,7 +103,7 @@ class SettleChunksTest {
         long queued = count(id, "state = 'queued'");
         long running = count(id, "state = 'running'");
         List<Long> chunks = new ArrayList<>();
-        LineStore.Counted c = lines.settleInChunks(LineStore.CANCEL_CHUNK, id, null, LineState.CANCELLED, "batch_cancelled", "m", 7200, 9,
+        LineStore.Counted c = lines.settleInChunks(LineStore.CANCEL_CHUNK, id, null, LineState.CANCELLED, "batch_cancelled", "m", 7200, 9, () -> true,
                 k -> chunks.add(k.failed())).await().atMost(WAIT);
 
         assertEquals(queued, c.failed());
@@ -117,21 +117,39 @@ class SettleChunksTest {
         numbersAreUnique(id);
 
         // repeated: nothing left to do, nothing counted twice
-        LineStore.Counted again = lines.cancelQueued(id, 7200, k -> chunks.add(-1L)).await().atMost(WAIT);
+        LineStore.Counted again = lines.cancelQueued(id, 7200, () -> true, k -> chunks.add(-1L)).await().atMost(WAIT);
         assertEquals(0, again.failed());
         assertEquals(queued, one("select failed from batches where id = '" + id + "'"));
         assertTrue(!chunks.contains(-1L));
     }
 
     @Test
+    void aStoppingProcessStopsBetweenTwoChunksAndTheNextStepSettlesTheRest() {
+        String id = batch("cancelling", 1);
+        long queued = count(id, "state = 'queued'");
+        List<Long> chunks = new ArrayList<>();
+        // the process stops once the first chunk has committed
+        assertNull(lines.settleInChunks(LineStore.CANCEL_CHUNK, id, null, LineState.CANCELLED, "batch_cancelled", "m", 0, 7, chunks::isEmpty,
+                k -> chunks.add(k.failed())).await().atMost(WAIT), "cut short");
+        assertEquals(List.of(7L), chunks);
+        assertEquals(7, count(id, "state = 'cancelled'"));
+        assertEquals(7, one("select failed from batches where id = '" + id + "'"));
+
+        LineStore.Counted rest = lines.cancelQueued(id, 0, () -> true, k -> { }).await().atMost(WAIT);
+        assertEquals(queued - 7, rest.failed());
+        assertEquals(queued, count(id, "state = 'cancelled'"));
+        numbersAreUnique(id);
+    }
+
+    @Test
     void anExpirySettlesQueuedAndRunningLinesWhileTheFenceHolds() {
         String id = batch("in_progress", 4);
         long unfinished = count(id, "state in ('queued', 'running')");
-        assertNull(lines.settleInChunks(LineStore.EXPIRE_CHUNK, id, 3L, LineState.EXPIRED, "batch_expired", "m", 0, 10, k -> { })
+        assertNull(lines.settleInChunks(LineStore.EXPIRE_CHUNK, id, 3L, LineState.EXPIRED, "batch_expired", "m", 0, 10, () -> true, k -> { })
                 .await().atMost(WAIT), "another fence: nothing done");
         assertEquals(unfinished, count(id, "state in ('queued', 'running')"));
 
-        LineStore.Counted c = lines.settleInChunks(LineStore.EXPIRE_CHUNK, id, 4L, LineState.EXPIRED, "batch_expired", "m", 0, 10, k -> { })
+        LineStore.Counted c = lines.settleInChunks(LineStore.EXPIRE_CHUNK, id, 4L, LineState.EXPIRED, "batch_expired", "m", 0, 10, () -> true, k -> { })
                 .await().atMost(WAIT);
         assertEquals(unfinished, c.failed());
         assertEquals(0, count(id, "state in ('queued', 'running') or claimed_by is not null"));
@@ -149,7 +167,7 @@ class SettleChunksTest {
             // a line in the middle held by another transaction (a result being written)
             Transaction held = holder.begin().await().atMost(WAIT);
             holder.preparedQuery("select 1 from requests where batch_id = $1 and line = 51 for update").execute(Tuple.of(id)).await().atMost(WAIT);
-            var cancel = lines.settleInChunks(LineStore.CANCEL_CHUNK, id, null, LineState.CANCELLED, "batch_cancelled", "m", 0, 4, k -> { })
+            var cancel = lines.settleInChunks(LineStore.CANCEL_CHUNK, id, null, LineState.CANCELLED, "batch_cancelled", "m", 0, 4, () -> true, k -> { })
                     .subscribeAsCompletionStage();
             long seen = 0;
             for (int i = 0; i < 100 && seen < 30; i++) {

@@ -1,4 +1,6 @@
 package dev.openbatch.engine.lifecycle;
+
+import java.util.function.BooleanSupplier;
 import dev.openbatch.validation.Validation;
 import dev.openbatch.store.LineStore;
 import dev.openbatch.store.BatchStore;
@@ -54,9 +56,12 @@ public final class Lifecycle {
     private final EngineMetrics metrics;
     private final Quotas quotas;
     private final RetentionConfig retention;
+    /** Whether the process is stopping: a cancel or an expiry of many lines stops between two chunks then. */
+    private final BooleanSupplier stopping;
 
     public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines,
-            FileStore store, EngineMetrics metrics, Quotas quotas, RetentionConfig retention) {
+            FileStore store, EngineMetrics metrics, Quotas quotas, RetentionConfig retention, BooleanSupplier stopping) {
+        this.stopping = stopping;
         this.quotas = quotas;
         this.retention = retention;
         this.transactions = transactions;
@@ -262,10 +267,11 @@ public final class Lifecycle {
      */
     private Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
-                "The batch's completion window ran out before this request finished.", time.seconds(), c -> counted(upstream, LineState.EXPIRED, c))
+                "The batch's completion window ran out before this request finished.", time.seconds(), () -> !stopping.getAsBoolean(),
+                c -> counted(upstream, LineState.EXPIRED, c))
                 .chain(c -> {
                     if (c == null) {
-                        return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost: the rest is the new holder's
+                        return Uni.createFrom().<BatchStatus>nullItem(); // the claim was lost, or the process stops: the rest is the next holder's
                     }
                     return c.failed() == 0 ? endPastDeadline(batchId, fence) : end(batchId, fence, BatchStatus.IN_PROGRESS, BatchStatus.EXPIRED);
                 });
@@ -289,7 +295,7 @@ public final class Lifecycle {
      * needed; safe to repeat), and once nothing runs the batch ends with the results it has.
      */
     private Uni<BatchStatus> cancel(String batchId, long fence, String upstream) {
-        return lines.cancelQueued(batchId, time.seconds(), c -> counted(upstream, LineState.CANCELLED, c))
+        return lines.cancelQueued(batchId, time.seconds(), () -> !stopping.getAsBoolean(), c -> counted(upstream, LineState.CANCELLED, c))
                 .chain(() -> batches.settled(batchId))
                 .chain(settled -> settled ? endCancelling(batchId, fence) : Uni.createFrom().nullItem());
     }
