@@ -1,8 +1,9 @@
 package dev.openbatch.store;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -409,6 +410,14 @@ public class LineStore {
     public record Applied(Set<Outcome> applied, boolean settledABatch, List<Counted> counted) {
         /** Nothing applied. */
         public static final Applied NONE = new Applied(Set.of(), false, List.of());
+
+        /**
+         * An empty set of outcomes, by identity: an outcome is one event, and hashing its values
+         * would hash each answer's whole body, on every write and every look-up.
+         */
+        public static Set<Outcome> outcomes(int expected) {
+            return Collections.newSetFromMap(new IdentityHashMap<>(expected));
+        }
     }
 
     /**
@@ -503,7 +512,7 @@ public class LineStore {
                 .addArrayOfString(responses).addArrayOfString(codes).addArrayOfString(messages).addArrayOfLong(in)
                 .addArrayOfLong(out).addArrayOfLong(tot).addArrayOfInteger(refund).addLong(hourOf(nowSeconds));
         return pool.preparedQuery(WRITE).execute(t).map(rows -> {
-            Set<Outcome> applied = new HashSet<>(rows.size() * 2);
+            Set<Outcome> applied = Applied.outcomes(rows.size());
             List<Counted> counted = new ArrayList<>(1);
             boolean settled = false;
             for (Row row : rows) {

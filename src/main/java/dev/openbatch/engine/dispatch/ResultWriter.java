@@ -3,7 +3,6 @@ import dev.openbatch.store.LineStore;
 import dev.openbatch.engine.metrics.EngineMetrics;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.BiConsumer;
@@ -146,7 +145,8 @@ class ResultWriter {
             List<Result> rs = new ArrayList<>(results.size() + o.results.size());
             rs.addAll(results);
             rs.addAll(o.results);
-            Set<LineStore.Outcome> applied = new HashSet<>(this.applied.applied());
+            Set<LineStore.Outcome> applied = LineStore.Applied.outcomes(this.applied.applied().size() + o.applied.applied().size());
+            applied.addAll(this.applied.applied());
             applied.addAll(o.applied.applied());
             List<LineStore.Counted> counted = new ArrayList<>(this.applied.counted());
             counted.addAll(o.applied.counted());
