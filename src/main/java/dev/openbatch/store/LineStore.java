@@ -53,14 +53,18 @@ public class LineStore {
     /**
      * Up to n ready lines of each named batch, due first, skipping lines another claim holds, each
      * with its body as its row has it, or where its body lies in the input file ({@code body_seq},
-     * V18), which {@link BodyChunks} cuts it out of.
+     * V18), which {@link BodyChunks} cuts it out of. A batch's lines never tried (due at 0) are
+     * read after line $5 only (0: all): the queue's index keeps an entry for every line that was
+     * queued until a vacuum, so a claim that read from the batch's first line would step over every
+     * line claimed before it, a million of them at a million-line batch's end (see
+     * {@code QueueFloors}, which gives it).
      */
     static final String CLAIM = compact("""
-            with want as (select * from unnest($1::text[], $2::int[]) as w(batch_id, n)),
+            with want as (select * from unnest($1::text[], $2::int[], $5::int[]) as w(batch_id, n, after)),
             picked as (
               select p.rid from want w cross join lateral (
                 select r.ctid as rid from requests r
-                 where r.batch_id = w.batch_id and r.state = %s and r.not_before <= $3
+                 where r.batch_id = w.batch_id and r.state = %s and r.not_before <= $3 and (r.not_before, r.line) > (0, w.after)
                  order by r.not_before, r.line limit w.n for update skip locked) p
             )
             update requests r set state = %s, claimed_by = $4, fence = r.fence + 1, attempts = r.attempts + 1
@@ -350,10 +354,11 @@ public class LineStore {
     /**
      * Claims the lines (see {@link #CLAIM}), each with its body: cut out of its input file's chunk
      * ({@link BodyChunks}, read in {@code client} when not in memory) unless its row holds it; null
-     * when the chunk is gone (the file was deleted).
+     * when the chunk is gone (the file was deleted). {@code after}: for each batch, the line after
+     * which its lines never tried are read (0: from its first).
      */
-    public Uni<List<Taken>> claim(Tx client, String[] batchIds, Integer[] counts, long now, String node) {
-        return client.client().preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node)).chain(rows -> {
+    public Uni<List<Taken>> claim(Tx client, String[] batchIds, Integer[] counts, Integer[] after, long now, String node) {
+        return client.client().preparedQuery(CLAIM).execute(Tuple.of(batchIds, counts, now, node, after)).chain(rows -> {
             List<BodyChunks.Raw> raw = new ArrayList<>(rows.size());
             for (Row r : rows) {
                 Integer seq = r.getInteger(5);

@@ -59,8 +59,13 @@ class ClaimBodiesTest {
     }
 
     private Map<Integer, String> claim(String batchId) {
-        List<LineStore.Taken> taken = new Transactions(pool).run(tx -> lines.claim(tx, new String[] { batchId }, new Integer[] { 100 }, 0,
-                "cb-node-" + run)).await().atMost(WAIT);
+        return claim(batchId, 0, 0);
+    }
+
+    /** Claims up to 100 lines of the batch due at {@code now}, its never-tried lines read after line {@code after}. */
+    private Map<Integer, String> claim(String batchId, int after, long now) {
+        List<LineStore.Taken> taken = new Transactions(pool).run(tx -> lines.claim(tx, new String[] { batchId }, new Integer[] { 100 },
+                new Integer[] { after }, now, "cb-node-" + run)).await().atMost(WAIT);
         Map<Integer, String> out = new HashMap<>();
         taken.forEach(t -> out.put(t.line(), t.body()));
         return out;
@@ -94,6 +99,16 @@ class ClaimBodiesTest {
         Map<Integer, String> none = claim(gone);
         assertNull(none.get(1));
         assertEquals("{}", none.get(2));
+    }
+
+    @Test
+    void aClaimAfterALineSkipsTheNeverTriedLinesUpToItButNotTheRetriesDue() {
+        String b = batch("after", "file-none-" + run, 10);
+        // lines 1..10 never tried; line 2 and line 9 back in the queue as retries, due at 5
+        exec("insert into requests (batch_id, line, custom_id, body, not_before) select '" + b + "', l, 'c' || l, '{}',"
+                + " case when l in (2, 9) then 5 else 0 end from generate_series(1, 10) l");
+        assertEquals(java.util.Set.of(7, 8, 10, 2, 9), claim(b, 6, 5).keySet(), "after line 6: 7, 8 and 10, and both retries");
+        assertEquals(java.util.Set.of(1, 3, 4, 5, 6), claim(b, 0, 5).keySet(), "from the first line: the rest");
     }
 
     @Test

@@ -109,7 +109,9 @@ class PlanTest {
     /** Each hot statement with arguments as SQL literals, and whether it names its batches (so must not scan batches either). */
     private Map<String, String[]> statements() {
         Map<String, String[]> s = new LinkedHashMap<>();
-        s.put("claim", new String[] { LineStore.CLAIM, "'{" + b(1) + "," + b(2) + "}', '{100,100}', 1000, 'plan-node-" + run + "-1'", "batches" });
+        s.put("claim", new String[] { LineStore.CLAIM, "'{" + b(1) + "," + b(2) + "}', '{100,100}', 1000, 'plan-node-" + run + "-1', '{0,0}'", "batches" });
+        s.put("claim after a line", new String[] { LineStore.CLAIM, "'{" + b(1) + "," + b(2) + "}', '{100,100}', 1000, 'plan-node-" + run
+                + "-1', '{150,0}'", "batches", "requests_queue" });
         s.put("write results", new String[] { LineStore.WRITE, "'{" + b(3) + "," + b(4) + "}', '{120,130}', '{1,1}', '{succeeded,queued}', '{0,0}',"
                 + " '{200,null}', '{r1,null}', '{\"{}\",null}', '{null,null}', '{null,null}', '{1,0}', '{1,0}', '{2,0}', '{0,1}', 0", "batches" });
         s.put("recover a dead process", new String[] { LineStore.RECOVER, "'plan-node-" + run + "-1'", "" });

@@ -83,6 +83,8 @@ public class Dispatcher {
     private final Map<String, InFlight> inFlight = new HashMap<>();
     private final Map<String, Integer> heldByProject = new HashMap<>();
     private final EligibleBatches eligible;
+    /** Where each batch's next claim starts reading its queue: past the lines claimed before (see QueueFloors). */
+    private final QueueFloors floors = new QueueFloors();
     private boolean claiming;
     private boolean idle;
     private boolean stopped;
@@ -327,7 +329,8 @@ public class Dispatcher {
         }
         Map<String, Eligible> byId = new HashMap<>();
         open.forEach(e -> byId.put(e.id(), e));
-        return lines.claim(client, plan.keySet().toArray(String[]::new), plan.values().toArray(Integer[]::new), now, node)
+        String[] ids = plan.keySet().toArray(String[]::new);
+        return lines.claim(client, ids, plan.values().toArray(Integer[]::new), floors.after(ids, now), now, node)
                 .map(taken -> new Claim(plan, byId, taken));
     }
 
@@ -337,6 +340,7 @@ public class Dispatcher {
             got.merge(t.batchId(), 1, Integer::sum);
         }
         eligible.claimed(c.plan(), got);
+        floors.claimed(c.plan(), c.taken(), time.millis());
         List<Claimed> claimed = new ArrayList<>(c.taken().size());
         for (LineStore.Taken t : c.taken()) {
             Eligible e = c.batches().get(t.batchId());
