@@ -177,9 +177,15 @@ class IndexUpkeepTest {
             sql("delete from batches where id like 'batch-upkeep-%' and id <> 'batch-upkeep-20001'");
             sql("vacuum batches");
             long bloated = size("batches");
+            // a database that many runs without autovacuum left with a larger table is rewritten by no run (by design)
+            Assumptions.assumeTrue(bloated <= IndexUpkeep.COMPACT_MAX_BYTES, "the batches table was already " + bloated + " bytes");
             IndexUpkeep job0 = new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), true, metrics,
                     RetentionSettings.upkeep(config, 4, 256));
-            transactions.session(job0::compactBatchesIfIdle).await().atMost(Duration.ofSeconds(60));
+            // the rewrite gives up after 100 ms without its lock (the application's engine reads the table): again, as the next run would
+            long end = System.currentTimeMillis() + 30_000;
+            do {
+                transactions.session(job0::compactBatchesIfIdle).await().atMost(Duration.ofSeconds(60));
+            } while (size("batches") >= bloated / 4 && System.currentTimeMillis() < end);
             assertTrue(size("batches") < bloated / 4, "batches went from " + bloated + " to " + size("batches") + " bytes");
             assertEquals(1, count("select count(*) from batches where id = 'batch-upkeep-20001'"));
         } finally {
