@@ -65,7 +65,7 @@ final class Engine {
         this.batches = parts.batches();
         this.batchLog = parts.batchLog();
         this.nodes = parts.nodeStore();
-        this.lifecycle = parts.lifecycle(() -> stopped);
+        this.lifecycle = parts.lifecycle(() -> !stopped);
         this.webhooks = parts.webhookDeliverer(); // on a context of its own, made before the engine's
         this.context = parts.vertx().getOrCreateContext();
         this.validations = new ValidationSlots(config.validations());

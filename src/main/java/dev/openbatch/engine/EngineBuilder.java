@@ -167,8 +167,8 @@ final class EngineBuilder {
         return new NodeStore(transactions, lines, batches);
     }
 
-    Lifecycle lifecycle(BooleanSupplier stopping) {
-        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas, retention, stopping);
+    Lifecycle lifecycle(BooleanSupplier running) {
+        return new Lifecycle(transactions, time, limits, upstreamsByName, batches, lines, files, metrics, quotas, retention, running);
     }
 
     WebhookDeliverer webhookDeliverer() {

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 import dev.openbatch.status.BatchStatus;
 import dev.openbatch.status.LineState;
@@ -585,16 +586,17 @@ public class LineStore {
      */
     Uni<Counted> settleInChunks(String sql, String batchId, Long fence, LineState state, String code, String message, long nowSeconds,
             int chunk, BooleanSupplier goOn, Consumer<Counted> each) {
-        return settleFrom(sql, batchId, fence, state, code, message, nowSeconds, chunk, goOn, each, -1, null);
+        long hour = hourOf(nowSeconds);
+        return settleFrom(sql, after -> Tuple.of(batchId, after, state.wire(), code, message, chunk).addLong(hour).addLong(fence), -1, goOn,
+                each, null);
     }
 
-    private Uni<Counted> settleFrom(String sql, String batchId, Long fence, LineState state, String code, String message, long nowSeconds,
-            int chunk, BooleanSupplier goOn, Consumer<Counted> each, int after, Counted sum) {
+    /** The chunks of {@link #settleInChunks} after line {@code after}, with {@code sum} counted before them. */
+    private Uni<Counted> settleFrom(String sql, IntFunction<Tuple> args, int after, BooleanSupplier goOn, Consumer<Counted> each, Counted sum) {
         if (!goOn.getAsBoolean()) {
             return Uni.createFrom().nullItem();
         }
-        Tuple args = Tuple.of(batchId, after, state.wire(), code, message, chunk).addLong(hourOf(nowSeconds)).addLong(fence);
-        return pool.preparedQuery(sql).execute(args).chain(rs -> {
+        return pool.preparedQuery(sql).execute(args.apply(after)).chain(rs -> {
             if (rs.size() == 0) {
                 return Uni.createFrom().nullItem();
             }
@@ -605,7 +607,7 @@ public class LineStore {
                 return Uni.createFrom().item(total);
             }
             each.accept(c);
-            return settleFrom(sql, batchId, fence, state, code, message, nowSeconds, chunk, goOn, each, row.getInteger(3), total);
+            return settleFrom(sql, args, row.getInteger(3), goOn, each, total);
         });
     }
 

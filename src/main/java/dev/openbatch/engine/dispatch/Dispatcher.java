@@ -335,12 +335,9 @@ public class Dispatcher {
     }
 
     private void taken(Claim c, boolean fresh) {
-        Map<String, Integer> got = new HashMap<>();
-        for (LineStore.Taken t : c.taken()) {
-            got.merge(t.batchId(), 1, Integer::sum);
-        }
-        eligible.claimed(c.plan(), got);
-        floors.claimed(c.plan(), c.taken(), time.millis());
+        QueueFloors.Got got = QueueFloors.Got.of(c.taken());
+        eligible.claimed(c.plan(), got.count());
+        floors.claimed(c.plan(), got, time.millis());
         List<Claimed> claimed = new ArrayList<>(c.taken().size());
         for (LineStore.Taken t : c.taken()) {
             Eligible e = c.batches().get(t.batchId());

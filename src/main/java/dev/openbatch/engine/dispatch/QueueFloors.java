@@ -1,7 +1,6 @@
 package dev.openbatch.engine.dispatch;
 
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -31,46 +30,61 @@ final class QueueFloors {
     /** At least this often a batch's claim reads its queue from the first line (a line put back behind the floor waits no longer). */
     static final long RESCAN_MILLIS = 2000;
 
-    /** Per batch: the last line claimed, and when the floor was set from a full read. */
-    private final Map<String, long[]> floors = new HashMap<>();
+    /** What one claim got of each batch: how many lines, and the last of them. */
+    record Got(Map<String, Integer> count, Map<String, Integer> last) {
+        static Got of(List<LineStore.Taken> taken) {
+            Map<String, Integer> count = new HashMap<>();
+            Map<String, Integer> last = new HashMap<>();
+            for (LineStore.Taken t : taken) {
+                count.merge(t.batchId(), 1, Integer::sum);
+                last.merge(t.batchId(), t.line(), Math::max);
+            }
+            return new Got(count, last);
+        }
+    }
+
+    /** A batch's floor: the last line claimed, and when the batch's queue was last read from its first line. */
+    private static final class Floor {
+        int line;
+        final long since;
+
+        Floor(long since) {
+            this.since = since;
+        }
+
+        boolean old(long nowMillis) {
+            return nowMillis - since >= RESCAN_MILLIS;
+        }
+    }
+
+    private final Map<String, Floor> floors = new HashMap<>();
 
     /** For each batch, in order, the line after which its claim reads (0: from the first). */
     Integer[] after(String[] batchIds, long nowMillis) {
         Integer[] out = new Integer[batchIds.length];
         for (int i = 0; i < batchIds.length; i++) {
-            long[] f = floors.get(batchIds[i]);
-            if (f != null && nowMillis - f[1] >= RESCAN_MILLIS) {
+            Floor f = floors.get(batchIds[i]);
+            if (f != null && f.old(nowMillis)) {
                 floors.remove(batchIds[i]);
                 f = null;
             }
-            out[i] = f == null ? 0 : (int) f[0];
+            out[i] = f == null ? 0 : f.line;
         }
         return out;
     }
 
-    /** A claim asked for {@code plan} and got {@code taken}: each batch's floor moves past its lines, or is forgotten. */
-    void claimed(Map<String, Integer> plan, List<LineStore.Taken> taken, long nowMillis) {
-        Map<String, int[]> got = new HashMap<>(); // count, last line
-        for (LineStore.Taken t : taken) {
-            int[] g = got.computeIfAbsent(t.batchId(), k -> new int[2]);
-            g[0]++;
-            g[1] = Math.max(g[1], t.line());
-        }
-        for (Map.Entry<String, Integer> e : plan.entrySet()) {
-            int[] g = got.get(e.getKey());
-            if (g == null || g[0] < e.getValue()) {
-                floors.remove(e.getKey());
+    /** A claim asked for {@code plan} and {@code got} that: each batch's floor moves past its lines, or is forgotten. */
+    void claimed(Map<String, Integer> plan, Got got, long nowMillis) {
+        plan.forEach((id, asked) -> {
+            if (got.count().getOrDefault(id, 0) < asked) {
+                floors.remove(id);
             } else {
-                long[] f = floors.computeIfAbsent(e.getKey(), k -> new long[] { 0, nowMillis });
-                f[0] = Math.max(f[0], g[1]);
+                Floor f = floors.computeIfAbsent(id, k -> new Floor(nowMillis));
+                f.line = Math.max(f.line, got.last().get(id));
             }
-        }
+        });
         // batches no longer claimed (ended, paused) leave no entry behind for long
-        for (Iterator<long[]> it = floors.values().iterator(); it.hasNext();) {
-            if (nowMillis - it.next()[1] >= RESCAN_MILLIS) {
-                it.remove();
-            }
-        }
+        floors.values().removeIf(f -> f.old(nowMillis));
     }
 
     /** Batches with a floor (for tests). */

@@ -56,12 +56,12 @@ public final class Lifecycle {
     private final EngineMetrics metrics;
     private final Quotas quotas;
     private final RetentionConfig retention;
-    /** Whether the process is stopping: a cancel or an expiry of many lines stops between two chunks then. */
-    private final BooleanSupplier stopping;
+    /** Whether the process still runs: a cancel or an expiry of many lines stops between two chunks once it stops. */
+    private final BooleanSupplier running;
 
     public Lifecycle(Transactions transactions, Time time, LimitsConfig limits, Upstreams upstreams, BatchStore batches, LineStore lines,
-            FileStore store, EngineMetrics metrics, Quotas quotas, RetentionConfig retention, BooleanSupplier stopping) {
-        this.stopping = stopping;
+            FileStore store, EngineMetrics metrics, Quotas quotas, RetentionConfig retention, BooleanSupplier running) {
+        this.running = running;
         this.quotas = quotas;
         this.retention = retention;
         this.transactions = transactions;
@@ -267,7 +267,7 @@ public final class Lifecycle {
      */
     private Uni<BatchStatus> expire(String batchId, long fence, String upstream) {
         return lines.settleUnfinished(batchId, fence, LineState.EXPIRED, "batch_expired",
-                "The batch's completion window ran out before this request finished.", time.seconds(), () -> !stopping.getAsBoolean(),
+                "The batch's completion window ran out before this request finished.", time.seconds(), running,
                 c -> counted(upstream, LineState.EXPIRED, c))
                 .chain(c -> {
                     if (c == null) {
@@ -295,7 +295,7 @@ public final class Lifecycle {
      * needed; safe to repeat), and once nothing runs the batch ends with the results it has.
      */
     private Uni<BatchStatus> cancel(String batchId, long fence, String upstream) {
-        return lines.cancelQueued(batchId, time.seconds(), () -> !stopping.getAsBoolean(), c -> counted(upstream, LineState.CANCELLED, c))
+        return lines.cancelQueued(batchId, time.seconds(), running, c -> counted(upstream, LineState.CANCELLED, c))
                 .chain(() -> batches.settled(batchId))
                 .chain(settled -> settled ? endCancelling(batchId, fence) : Uni.createFrom().nullItem());
     }

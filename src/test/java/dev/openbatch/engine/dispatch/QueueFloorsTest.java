@@ -28,20 +28,20 @@ class QueueFloorsTest {
         assertArrayEquals(new Integer[] { 0, 0 }, f.after(new String[] { "a", "b" }, 0));
         List<LineStore.Taken> taken = lines("a", 1, 100);
         taken.addAll(lines("b", 5, 54));
-        f.claimed(Map.of("a", 100, "b", 50), taken, 0);
+        f.claimed(Map.of("a", 100, "b", 50), QueueFloors.Got.of(taken), 0);
         assertArrayEquals(new Integer[] { 100, 54 }, f.after(new String[] { "a", "b" }, 10));
 
-        f.claimed(Map.of("a", 100), lines("a", 101, 200), 20);
+        f.claimed(Map.of("a", 100), QueueFloors.Got.of(lines("a", 101, 200)), 20);
         assertArrayEquals(new Integer[] { 200 }, f.after(new String[] { "a" }, 30));
     }
 
     @Test
     void aClaimThatGotLessThanItAskedForReadsFromTheFirstLineNext() {
         QueueFloors f = new QueueFloors();
-        f.claimed(Map.of("a", 100), lines("a", 1, 100), 0);
-        f.claimed(Map.of("a", 100), lines("a", 101, 130), 10); // the batch's end, or lines another claim holds
+        f.claimed(Map.of("a", 100), QueueFloors.Got.of(lines("a", 1, 100)), 0);
+        f.claimed(Map.of("a", 100), QueueFloors.Got.of(lines("a", 101, 130)), 10); // the batch's end, or lines another claim holds
         assertArrayEquals(new Integer[] { 0 }, f.after(new String[] { "a" }, 20));
-        f.claimed(Map.of("a", 100), List.of(), 30);
+        f.claimed(Map.of("a", 100), QueueFloors.Got.of(List.of()), 30);
         assertArrayEquals(new Integer[] { 0 }, f.after(new String[] { "a" }, 40));
         assertEquals(0, f.size());
     }
@@ -49,8 +49,8 @@ class QueueFloorsTest {
     @Test
     void theFloorIsForgottenRescanMillisAfterItWasSetFromAFullRead() {
         QueueFloors f = new QueueFloors();
-        f.claimed(Map.of("a", 10), lines("a", 1, 10), 1000);
-        f.claimed(Map.of("a", 10), lines("a", 11, 20), 1000 + QueueFloors.RESCAN_MILLIS - 1); // moves it, keeps its age
+        f.claimed(Map.of("a", 10), QueueFloors.Got.of(lines("a", 1, 10)), 1000);
+        f.claimed(Map.of("a", 10), QueueFloors.Got.of(lines("a", 11, 20)), 1000 + QueueFloors.RESCAN_MILLIS - 1); // moves it, keeps its age
         assertArrayEquals(new Integer[] { 20 }, f.after(new String[] { "a" }, 1000 + QueueFloors.RESCAN_MILLIS - 1));
         assertArrayEquals(new Integer[] { 0 }, f.after(new String[] { "a" }, 1000 + QueueFloors.RESCAN_MILLIS));
         assertEquals(0, f.size());
@@ -59,8 +59,8 @@ class QueueFloorsTest {
     @Test
     void batchesNoLongerClaimedLeaveNoFloorBehind() {
         QueueFloors f = new QueueFloors();
-        f.claimed(Map.of("gone", 10), lines("gone", 1, 10), 0);
-        f.claimed(Map.of("b", 10), lines("b", 1, 10), QueueFloors.RESCAN_MILLIS);
+        f.claimed(Map.of("gone", 10), QueueFloors.Got.of(lines("gone", 1, 10)), 0);
+        f.claimed(Map.of("b", 10), QueueFloors.Got.of(lines("b", 1, 10)), QueueFloors.RESCAN_MILLIS);
         assertEquals(1, f.size(), "only b's");
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -60,23 +61,30 @@ class IndexUpkeepTest {
     }
 
     /**
-     * {@link #run} until it rebuilds something (at most 30 s): one process of the cluster rebuilds
+     * {@code attempt} again until {@code done} (at most 30 s): one process of the cluster rebuilds
      * at a time, and this application's own upkeep may hold that turn (its advisory lock) for the
-     * moment; a run that did not get it rebuilds nothing.
+     * moment, or its engine the batches table's lock; an attempt without them does nothing, as
+     * the next scheduled run would try again.
      */
-    private int runUntilRebuilt(IndexUpkeep job) {
+    private static void untilDone(Runnable attempt, BooleanSupplier done) {
         long end = System.currentTimeMillis() + 30_000;
-        int n = run(job);
-        while (n == 0 && System.currentTimeMillis() < end) {
+        attempt.run();
+        while (!done.getAsBoolean() && System.currentTimeMillis() < end) {
             try {
                 Thread.sleep(200);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                break;
+                return;
             }
-            n = run(job);
+            attempt.run();
         }
-        return n;
+    }
+
+    /** {@link #run} until it rebuilds something (see {@link #untilDone}): what the last run rebuilt. */
+    private int runUntilRebuilt(IndexUpkeep job) {
+        int[] n = new int[1];
+        untilDone(() -> n[0] = run(job), () -> n[0] > 0);
+        return n[0];
     }
 
     @BeforeEach
@@ -181,11 +189,9 @@ class IndexUpkeepTest {
             Assumptions.assumeTrue(bloated <= IndexUpkeep.COMPACT_MAX_BYTES, "the batches table was already " + bloated + " bytes");
             IndexUpkeep job0 = new IndexUpkeep(new IndexStore(transactions), List.of(TABLE), true, metrics,
                     RetentionSettings.upkeep(config, 4, 256));
-            // the rewrite gives up after 100 ms without its lock (the application's engine reads the table): again, as the next run would
-            long end = System.currentTimeMillis() + 30_000;
-            do {
-                transactions.session(job0::compactBatchesIfIdle).await().atMost(Duration.ofSeconds(60));
-            } while (size("batches") >= bloated / 4 && System.currentTimeMillis() < end);
+            // the rewrite gives up after 100 ms without its lock (the application's engine reads the table)
+            untilDone(() -> transactions.session(job0::compactBatchesIfIdle).await().atMost(Duration.ofSeconds(60)),
+                    () -> size("batches") < bloated / 4);
             assertTrue(size("batches") < bloated / 4, "batches went from " + bloated + " to " + size("batches") + " bytes");
             assertEquals(1, count("select count(*) from batches where id = 'batch-upkeep-20001'"));
         } finally {
@@ -210,10 +216,7 @@ class IndexUpkeepTest {
         }
         assertTrue(exists(TABLE + "_line_ccnew"));
         IndexUpkeep job = upkeep(2);
-        long end = System.currentTimeMillis() + 30_000; // the turn may be this application's own upkeep's for a moment (runUntilRebuilt)
-        do {
-            run(job);
-        } while (exists(TABLE + "_line_ccnew") && System.currentTimeMillis() < end);
+        untilDone(() -> run(job), () -> !exists(TABLE + "_line_ccnew"));
         assertFalse(exists(TABLE + "_line_ccnew"));
     }
 
