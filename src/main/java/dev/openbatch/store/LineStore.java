@@ -164,11 +164,15 @@ public class LineStore {
      * holds the batch's row (and the results waiting on it) for a minute. Returns the batch's
      * project, model, the lines settled and the last line looked at; no row when the fence moved
      * (then nothing changed). The primary key's range after $2, so a whole batch costs one pass.
+     * The update finds the lines by key, not by the {@code ctid} the lock returned: a line that a
+     * writer changed while the lock waited (a claim, a lease sweep) is locked in its new version,
+     * which this statement's snapshot does not see, and a join on that ctid would count the line
+     * without settling it.
      */
     private static String settleChunk(String states) {
         return compact("""
                 with p as (
-                  select ctid as rid, line from requests
+                  select line from requests
                    where batch_id = $1 and line > $2 and state in (%s)
                    order by line limit $6 for update
                 ), k as (select count(*) as n, max(line) as last from p), b as (
@@ -178,8 +182,8 @@ public class LineStore {
                 ), x as (
                   update requests r set state = $3, fence = r.fence + 1, claimed_by = null, error_code = $4,
                          error_message = $5, settled_seq = b.base + q.rn
-                    from (select rid, row_number() over (order by line) as rn from p) q, b
-                   where r.ctid = q.rid
+                    from (select line, row_number() over (order by line) as rn from p) q, b
+                   where r.batch_id = $1 and r.line = q.line
                 ), %s
                 select n, p, m, last from b
                 """.formatted(states, countFailed("$7")));

@@ -190,4 +190,34 @@ class SettleChunksTest {
         assertEquals(queued, count(id, "state = 'cancelled'"));
         numbersAreUnique(id);
     }
+    @Test
+    void aLineAWriterChangesWhileTheExpiryWaitsOnItIsSettledAndCountedOnce() throws Exception {
+        String id = batch("in_progress", 4);
+        long unfinished = count(id, "state in ('queued', 'running')");
+        SqlConnection holder = pool.getConnection().await().atMost(WAIT);
+        try {
+            // a claim of a queued line and a lease sweep of a running one, not yet committed
+            Transaction held = holder.begin().await().atMost(WAIT);
+            holder.preparedQuery("update requests set state = 'running', claimed_by = 'sc-other', fence = fence + 1, attempts = attempts + 1"
+                    + " where batch_id = $1 and line = 51").execute(Tuple.of(id)).await().atMost(WAIT);
+            holder.preparedQuery("update requests set state = 'queued', claimed_by = null, fence = fence + 1"
+                    + " where batch_id = $1 and line = 56").execute(Tuple.of(id)).await().atMost(WAIT);
+            var expiry = lines.settleInChunks(LineStore.EXPIRE_CHUNK, id, 4L, LineState.EXPIRED, "batch_expired", "m", 0, 10, () -> true, k -> { })
+                    .subscribeAsCompletionStage();
+            long seen = 0;
+            for (int i = 0; i < 100 && seen < 30; i++) {
+                Thread.sleep(50);
+                seen = count(id, "state = 'expired'");
+            }
+            assertTrue(seen >= 30 && !expiry.isDone(), "the expiry waits on the changed lines: " + seen);
+            held.commit().await().atMost(WAIT);
+            assertEquals(unfinished, expiry.get(30, java.util.concurrent.TimeUnit.SECONDS).failed());
+        } finally {
+            holder.close().await().atMost(WAIT);
+        }
+        assertEquals(0, count(id, "state in ('queued', 'running') or claimed_by is not null"));
+        assertEquals(unfinished, count(id, "state = 'expired'"));
+        assertEquals(LINES / 5 + unfinished, one("select completed + failed from batches where id = '" + id + "'"));
+        numbersAreUnique(id);
+    }
 }
