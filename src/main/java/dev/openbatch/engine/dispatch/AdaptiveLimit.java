@@ -13,7 +13,9 @@ package dev.openbatch.engine.dispatch;
  * <h2>The two signals</h2>
  * <b>The server's waiting queue</b> ({@link #onQueue}: vLLM's {@code vllm:num_requests_waiting},
  * SGLang's {@code sglang:num_queue_reqs}) is the direct one, and while a read is fresh (at most
- * {@link #QUEUE_FRESH_NANOS} old) it alone decides. With the running count read too (vLLM's
+ * {@link #QUEUE_FRESH_NANOS} old) it decides, bar one case: a server that shows no queue but answers
+ * much slower than its baseline ({@link #slowerServer}) gets fewer lines until it is fast again.
+ * With the running count read too (vLLM's
  * {@code vllm:num_requests_running}), the limit is the server's free slots, set on every read (see
  * {@link #onQueue(long, long, long, int)}). Without it, a read of {@code w > 0} waiting, with
  * {@code f} of our lines in flight, cuts the limit to {@code f − w} (what we could have in flight
@@ -111,6 +113,12 @@ public final class AdaptiveLimit {
      * of 10–30% (and up to double while a cold JVM compiles) were measured on a two-core box.
      */
     static final double HOST_BUSY_TOLERANCE = 1.5;
+    /**
+     * While queue reads decide, how much slower than the baseline a window of answers may be
+     * before the lines in flight are cut for it ({@link #slowerServer}): as {@link #HOST_BUSY_TOLERANCE},
+     * above what lines that wait behind a short queue of others add.
+     */
+    static final double SLOWER_SERVER = 1.5;
     /** Slots left free for others when the limit follows the server's free slots, unless told otherwise. */
     static final int FREE_SLOTS_KEPT = 1;
     /** Reads in a row without a queue after which the server's slots are taken to be one more (probing for a larger server). */
@@ -150,6 +158,11 @@ public final class AdaptiveLimit {
     private int calmReads;
     /** What answers added since the last queue read. */
     private double grownSinceRead;
+    /**
+     * While queue reads decide: a cap under what they allow, set when the server answers much
+     * slower than its baseline with no queue ({@link #slowerServer}); infinite otherwise.
+     */
+    private double slowCap = Double.POSITIVE_INFINITY;
     /** Whether this host's CPUs are busy now ({@link HostCpu}): then mild latency says nothing of the server's queue. */
     private boolean hostBusy;
 
@@ -172,12 +185,12 @@ public final class AdaptiveLimit {
         this.estimate = Math.max(1, Math.min(initial, Math.max(1, this.ceiling)));
     }
 
-    /** The limit now: never above the ceiling, never below 1 unless the ceiling is 0. */
+    /** The limit now: never above the ceiling (nor the {@link #slowCap}), never below 1 unless the ceiling is 0. */
     public int limit() {
         if (ceiling == 0) {
             return 0;
         }
-        return (int) Math.max(1, Math.min(ceiling, Math.floor(estimate)));
+        return (int) Math.max(1, Math.min(ceiling, Math.floor(Math.min(estimate, slowCap))));
     }
 
     /** The ceiling last set. */
@@ -247,10 +260,12 @@ public final class AdaptiveLimit {
                 best = Math.min(best, recent[i]);
             }
         }
-        if (gauged) {
-            return; // the queue read decides; the windows only keep the baseline current
-        }
         double base = Math.min(average, best * (1 + NOISE_SIGMAS * noise));
+        if (gauged) {
+            slowerServer(nowNanos, average, base, noise, busiest); // the queue read decides the rest
+            return;
+        }
+        slowCap = Double.POSITIVE_INFINITY;
         // a host whose CPUs are busy answers late by itself: up to HOST_BUSY_TOLERANCE, no queue can be told from that
         double tolerated = hostBusy ? Math.min(average, base * HOST_BUSY_TOLERANCE) : base;
         double queued = estimate * (1 - tolerated / average);
@@ -263,6 +278,37 @@ public final class AdaptiveLimit {
         } else if (mayGrow(nowNanos) && inUse) {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
+        }
+    }
+
+    /**
+     * While queue reads decide, a window of answers much slower than the baseline (over
+     * {@link #SLOWER_SERVER} times it): the server shows no queue, yet serves every line slower,
+     * as an inference server does when its slots hold longer work than before (or share a GPU
+     * that got busier), and interactive requests are served slower too. Vegas' rule (see the class
+     * comment) then runs on the lines in flight with that tolerance: when it counts more than
+     * {@code beta} of them as excess, a cap is set under the free slots ({@link #slowCap}), at
+     * {@code inFlight × tolerated / rtt} (at least half), and it stays while the answers stay that
+     * slow; once a window is back at the baseline the cap grows by half a window, and goes away at
+     * the ceiling. The baseline forgets slow windows after {@link #BASELINE_NANOS}, so a server that
+     * became slower for good gets its slots back then. (With the waiting count alone, each read
+     * that shows a queue is a cut, which starts the window anew: such a server's windows seldom
+     * fill, and the reads decide alone, as before.)
+     */
+    private void slowerServer(long nowNanos, double average, double base, double noise, int busiest) {
+        double tolerated = Math.min(average, base * SLOWER_SERVER);
+        double lines = Math.max(1, busiest);
+        double excess = lines * (1 - tolerated / average);
+        double beta = Math.max(2 * Math.max(2, 0.05 * lines), NOISE_SIGMAS * noise * lines);
+        if (excess > beta) {
+            slowCap = Math.max(1, Math.min(slowCap, Math.max(lines / 2, lines * tolerated / average)));
+            cut = true;
+            cutAt = nowNanos;
+        } else if (average <= base && slowCap != Double.POSITIVE_INFINITY) {
+            slowCap = slowCap * 1.5 + 1;
+            if (slowCap >= ceiling) {
+                slowCap = Double.POSITIVE_INFINITY;
+            }
         }
     }
 
@@ -287,6 +333,7 @@ public final class AdaptiveLimit {
      */
     public void forgetLatency() {
         forgetWindows();
+        slowCap = Double.POSITIVE_INFINITY;
         cv2 = -1;
         slowStart = true;
         calm = 0;

@@ -110,6 +110,25 @@ class AdaptiveLimitTest {
     }
 
     @Test
+    void withTheServersCountsItStillBacksOffWhenTheServerSlowsFourfoldWithNoQueueAndRecoversAfter() {
+        // 50 s: within the minute after which a slower server is taken as it now is
+        Service slow = Service.slowdown(STEADY, 4, 200 * S, 250 * S);
+        Figures f = run("slowdown x4 200-250 s, queue read and running count",
+                new FifoServerSimulation(SLOTS, slow, 0, 500 * MS, 250 * MS, 5), new AdaptiveLimit(2 * SLOTS, 4), true, true);
+        int before = at(f, 199 * S).batchInFlight();
+        assertTrue(before >= 0.95 * SLOTS, "full before: " + before);
+        // the first slow answers come at about 208 s; the lines in flight fall within 20 s of them (ten answers of 2 s)
+        for (Point p : f.trace()) {
+            if (p.nanos() >= 228 * S && p.nanos() < 250 * S) {
+                assertTrue(p.batchInFlight() <= 0.75 * before, "fewer lines while the server is slow: " + p);
+            }
+            if (p.nanos() >= 300 * S) {
+                assertTrue(p.busy() >= 0.9 * SLOTS, "back within 50 s (25 round trips) after: " + p);
+            }
+        }
+    }
+
+    @Test
     void itNeverExceedsTheCeilingAndFollowsItDown() {
         AdaptiveLimit limit = new AdaptiveLimit(20, 4);
         int[] seen = { 0 };
