@@ -39,6 +39,13 @@ public final class OutputFiles {
     public static final int PAGE = 2000;
     /** About how many bytes of lines one read takes (a single larger line makes a page of its own). */
     public static final int PAGE_BYTES = 1 << 20;
+    /**
+     * Most pages one step appends, in its one transaction: each step rewrites a file's last,
+     * partial chunk, so a step of one page left an old version of up to a chunk for every page of
+     * lines (a third of the output's size at a million lines, until a vacuum); a step of 8 pages
+     * holds its batch's files (not its row) for a few tens of milliseconds.
+     */
+    public static final int PAGES_PER_STEP = 8;
 
     private final Transactions transactions;
     private final FileStore store;
@@ -62,13 +69,13 @@ public final class OutputFiles {
     }
 
     /**
-     * One step, in its own transaction: the next page of the batch's settled lines after its mark
-     * go into its files. {@code wait}: wait for another writer of the batch, else a batch being
+     * One step, in its own transaction: the next pages ({@link #PAGES_PER_STEP} at most) of the
+     * batch's settled lines after its mark go into its files. {@code wait}: wait for another writer of the batch, else a batch being
      * written elsewhere is skipped (nothing appended). Nothing for a batch that is no longer live.
      */
     public Uni<Appended> step(String batchId, boolean wait) {
         return transactions.run(tx -> batches.lockOutput(tx, batchId, wait)
-                .chain(m -> m == null || !m.live() ? Uni.createFrom().item(Appended.NONE) : new Writing(tx, batchId, m).append(1)));
+                .chain(m -> m == null || !m.live() ? Uni.createFrom().item(Appended.NONE) : new Writing(tx, batchId, m).append(PAGES_PER_STEP)));
     }
 
     /**
