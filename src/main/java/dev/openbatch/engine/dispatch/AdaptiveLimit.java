@@ -289,8 +289,8 @@ public final class AdaptiveLimit {
      * comment) then runs on the lines in flight with that tolerance: when it counts more than
      * {@code beta} of them as excess, a cap is set under the free slots ({@link #slowCap}), at
      * {@code inFlight × tolerated / rtt} (at least half), and it stays while the answers stay that
-     * slow; once a window is back at the baseline the cap grows by half a window, and goes away at
-     * the ceiling. The baseline forgets slow windows after {@link #BASELINE_NANOS}, so a server that
+     * slow; each window back at the baseline raises the cap by half (and a line), and at the
+     * ceiling it goes away. The baseline forgets slow windows after {@link #BASELINE_NANOS}, so a server that
      * became slower for good gets its slots back then. (With the waiting count alone, each read
      * that shows a queue is a cut, which starts the window anew: such a server's windows seldom
      * fill, and the reads decide alone, as before.)
