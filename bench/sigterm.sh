@@ -300,27 +300,27 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   # B may still claim every line before A's limit lets it take one (both compete for the same 40):
   # then nothing of A's is tested, and the phase runs again with a new batch (up to P3_TRIES times)
   for try in $(seq 1 "$P3_TRIES"); do
-  curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
-  run_batch p3 "$P3_LINES" s3
-  T_CREATE="$(now)"; t0="$T_CREATE"
-  # every line in flight, or (the adaptive limits start at 4 lines a process and grow by round
-  # trips of P3_LATENCY_MS) as many as A's limit lets it have: A holds lines in flight for a second
-  t_a=""
-  while lt "$(elapsed "$t0")" 30; do
-    [[ "$(jfield "$(curl -sS "$FAKE_URL/stats?by_key=0")" .in_flight)" -ge "$P3_LINES" ]] && break
-    a_in="$(metric_sum "$(curl -sS -m 2 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_in_flight')"
-    if [[ "$a_in" =~ ^[0-9]+$ ]] && ((a_in > 0)); then
-      [[ -n "$t_a" ]] || t_a="$(now)"
-      lt "$(elapsed "$t_a")" 1 || break
-    fi
-    sleep 0.05
-  done
-  sleep 0.3
-  [[ "$(held_by "$BID" "${NODE_ID[a]}")" = 0 && "$try" -lt "$P3_TRIES" ]] || break
-  log "phase 3: B claimed every line of $BID before A took one (try $try of $P3_TRIES); that batch runs out on B, then a new one"
-  use_node b
-  wait_batch "$BID" "$BATCH_TIMEOUT_S" || die "phase 3: batch $BID did not end on B"
-  use_node a
+    curl -sS -X POST "$FAKE_URL/stats/reset" >/dev/null
+    run_batch p3 "$P3_LINES" s3
+    T_CREATE="$(now)"; t0="$T_CREATE"
+    # every line in flight, or (the adaptive limits start at 4 lines a process and grow by round
+    # trips of P3_LATENCY_MS) as many as A's limit lets it have: A holds lines in flight for a second
+    t_a=""
+    while lt "$(elapsed "$t0")" 30; do
+      [[ "$(jfield "$(curl -sS "$FAKE_URL/stats?by_key=0")" .in_flight)" -ge "$P3_LINES" ]] && break
+      a_in="$(metric_sum "$(curl -sS -m 2 "$MGMT_URL/q/metrics" 2>/dev/null || true)" 'openbatch_upstream_in_flight')"
+      if [[ "$a_in" =~ ^[0-9]+$ ]] && ((a_in > 0)); then
+        [[ -n "$t_a" ]] || t_a="$(now)"
+        lt "$(elapsed "$t_a")" 1 || break
+      fi
+      sleep 0.05
+    done
+    sleep 0.3
+    [[ "$(held_by "$BID" "${NODE_ID[a]}")" = 0 && "$try" -lt "$P3_TRIES" ]] || break
+    log "phase 3: B claimed every line of $BID before A took one (try $try of $P3_TRIES); that batch runs out on B, then a new one"
+    use_node b
+    wait_batch "$BID" "$BATCH_TIMEOUT_S" || die "phase 3: batch $BID did not end on B"
+    use_node a
   done
   phase_run 3 p3 "$P3_LINES" s3 "$g3"
   check "phase 3: A held lines at the SIGTERM (held $HELD, $SENT sent; log: ${STOP_INFLIGHT:-?} in flight)" [ "$SENT" -gt 0 ]

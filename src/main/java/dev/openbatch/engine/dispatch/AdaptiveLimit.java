@@ -269,12 +269,12 @@ public final class AdaptiveLimit {
         // a host whose CPUs are busy answers late by itself: up to HOST_BUSY_TOLERANCE, no queue can be told from that
         double tolerated = hostBusy ? Math.min(average, base * HOST_BUSY_TOLERANCE) : base;
         double queued = estimate * (1 - tolerated / average);
-        double alpha = Math.max(2, 0.05 * estimate);
-        double beta = Math.max(2 * alpha, NOISE_SIGMAS * noise * estimate);
+        double alpha = alpha(estimate);
+        double beta = beta(estimate, noise);
         boolean inUse = busiest >= estimate / 2;
         calm = queued <= alpha / 2 && inUse ? calm + 1 : 0;
         if (queued > beta) {
-            cut(nowNanos, Math.max(estimate / 2, estimate * tolerated / average));
+            cut(nowNanos, vegasCut(estimate, tolerated, average));
         } else if (mayGrow(nowNanos) && inUse) {
             boolean fast = queued <= alpha / 2 && (slowStart || calm >= CALM_WINDOWS);
             grow(fast ? GROWTH_PER_ANSWER * answers : answers / estimate);
@@ -299,9 +299,8 @@ public final class AdaptiveLimit {
         double tolerated = Math.min(average, base * SLOWER_SERVER);
         double lines = Math.max(1, busiest);
         double excess = lines * (1 - tolerated / average);
-        double beta = Math.max(2 * Math.max(2, 0.05 * lines), NOISE_SIGMAS * noise * lines);
-        if (excess > beta) {
-            slowCap = Math.max(1, Math.min(slowCap, Math.max(lines / 2, lines * tolerated / average)));
+        if (excess > beta(lines, noise)) {
+            slowCap = Math.max(1, Math.min(slowCap, vegasCut(lines, tolerated, average)));
             cut = true;
             cutAt = nowNanos;
         } else if (average <= base && slowCap != Double.POSITIVE_INFINITY) {
@@ -310,6 +309,21 @@ public final class AdaptiveLimit {
                 slowCap = Double.POSITIVE_INFINITY;
             }
         }
+    }
+
+    /** Vegas' alpha for {@code lines}: lines queued at the server that still let the limit grow fast (halved). */
+    private static double alpha(double lines) {
+        return Math.max(2, 0.05 * lines);
+    }
+
+    /** Vegas' beta for {@code lines}: lines queued at the server above which the limit is cut, at least the noise of a window's average. */
+    private static double beta(double lines, double noise) {
+        return Math.max(2 * alpha(lines), NOISE_SIGMAS * noise * lines);
+    }
+
+    /** What a latency cut leaves of {@code lines}: {@code lines × tolerated / rtt}, at least half. */
+    private static double vegasCut(double lines, double tolerated, double average) {
+        return Math.max(lines / 2, lines * tolerated / average);
     }
 
     /**
