@@ -135,6 +135,8 @@ public final class AdaptiveLimit {
 
     private int windowCount;
     private double windowSum;
+    /** The window's round trips as measured, with no lag taken off: what the no-load latency is learned from. */
+    private double windowMeasured;
     private double windowSquares;
     private int windowBusiest;
     private final double[] recent = new double[BASELINE_WINDOWS];
@@ -214,14 +216,36 @@ public final class AdaptiveLimit {
     }
 
     /**
-     * A line was answered (any answer that is not overload: 2xx, 4xx but 408 and 429).
+     * A line was answered (any answer that is not overload: 2xx, 4xx but 408 and 429), its round
+     * trip measured as it is, with nothing taken off.
      *
      * @param nowNanos now
      * @param rttNanos how long the line was in flight
      * @param inFlight lines in flight to this upstream when it was answered, this one included
      */
     public void onAnswer(long nowNanos, long rttNanos, int inFlight) {
+        onAnswer(nowNanos, rttNanos, rttNanos, inFlight);
+    }
+
+    /**
+     * A line was answered (any answer that is not overload: 2xx, 4xx but 408 and 429).
+     * {@code rttNanos} is the round trip less what this process's own delays are estimated to have
+     * added (its event loop's lag, see {@link UpstreamFlow}): the queue is judged by it. The no-load
+     * latency is learned from {@code measuredNanos}, the round trip as measured: an estimate of
+     * the lag taken off answers that were not delayed that much made the baseline shorter than the
+     * server ever answers (40 ms for a 50 ms server, on a cold JVM), and every later window at the
+     * server's true latency then read as a queue and cut, down to 26 lines of 200. A measured round
+     * trip is never shorter than the server's, so the baseline errs towards tolerance, and one
+     * window without lag brings it down to the truth.
+     *
+     * @param nowNanos      now
+     * @param rttNanos      how long the line was in flight, less this process's estimated delays
+     * @param measuredNanos how long the line was in flight, as measured
+     * @param inFlight      lines in flight to this upstream when it was answered, this one included
+     */
+    public void onAnswer(long nowNanos, long rttNanos, long measuredNanos, int inFlight) {
         long rtt = Math.max(1, rttNanos);
+        long measured = Math.max(rtt, measuredNanos);
         if (cut && nowNanos - rtt < cutAt) {
             return; // sent before the last cut: it tells of the load before it
         }
@@ -236,6 +260,7 @@ public final class AdaptiveLimit {
             grow(SLOW_START_PER_ANSWER); // until the first cut: doubling each round trip, as TCP's slow start
         }
         windowSum += rtt;
+        windowMeasured += measured;
         windowSquares += (double) rtt * rtt;
         windowCount++;
         windowBusiest = Math.max(windowBusiest, inFlight);
@@ -245,16 +270,17 @@ public final class AdaptiveLimit {
         int answers = windowCount;
         int busiest = windowBusiest;
         double average = windowSum / answers;
+        double measuredAverage = windowMeasured / answers;
         double variance = Math.max(0, windowSquares / answers - average * average);
         resetWindow();
         double windowCv2 = variance / (average * average);
         cv2 = cv2 < 0 ? windowCv2 : 0.9 * cv2 + 0.1 * windowCv2;
         double noise = Math.sqrt(cv2 / answers); // standard error of a window average, relative
-        recent[recentNext] = average;
+        recent[recentNext] = measuredAverage;
         recentAt[recentNext] = nowNanos;
         recentNext = (recentNext + 1) % recent.length;
         recentCount = Math.min(recent.length, recentCount + 1);
-        double best = average;
+        double best = measuredAverage;
         for (int i = 0; i < recentCount; i++) {
             if (nowNanos - recentAt[i] <= BASELINE_NANOS) {
                 best = Math.min(best, recent[i]);
@@ -475,6 +501,7 @@ public final class AdaptiveLimit {
     private void resetWindow() {
         windowCount = 0;
         windowSum = 0;
+        windowMeasured = 0;
         windowSquares = 0;
         windowBusiest = 0;
     }

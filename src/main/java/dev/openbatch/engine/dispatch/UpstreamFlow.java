@@ -18,7 +18,8 @@ import io.vertx.mutiny.core.Context;
  * How many lines one upstream may have in flight from this process: its share of
  * {@code max-concurrency} (the whole of it for an upstream that is not shared, see
  * {@link Upstream#shared()}; else what the share rounds, {@link CapShares}, last allowed), or,
- * with the upstream's {@code adaptive} flag on (off by default), an {@link AdaptiveLimit} under
+ * with the upstream's {@code adaptive} flag on (the default for HTTP upstreams; the built-in model
+ * runs fixed), an {@link AdaptiveLimit} under
  * that share, told of every answer and, with a {@code metrics-url}, of the server's waiting queue,
  * read by a {@link QueueGauge} every {@code metrics-interval} while the dispatcher holds lines.
  * Off, neither exists and nothing of it runs. Confined to the dispatcher's context.
@@ -27,7 +28,8 @@ import io.vertx.mutiny.core.Context;
  * a busy or starved event loop (a saturated CPU, a collection, the JIT of a cold JVM) would read
  * as a queue at the server, and cut the limit for what no server did. So while lines are held a
  * timer measures how late this context runs what is due ({@link #LAG_TICK_MILLIS}), and each
- * answer's round trip is told less that lag, smoothed; and while the host's CPUs are busy
+ * answer's round trip is told less that lag, smoothed (the limit learns its baseline from the
+ * round trips as measured, see {@link AdaptiveLimit#onAnswer(long, long, long, int)}); and while the host's CPUs are busy
  * ({@link HostCpu}, read on the same timer) latency up to 1.5 times the baseline reads as no queue.
  */
 final class UpstreamFlow {
@@ -152,14 +154,15 @@ final class UpstreamFlow {
         }
         long now = System.nanoTime();
         lastAnswerNanos = now;
-        long rtt = Math.max(1, now - startedNanos - (long) lagNanos);
+        long measured = Math.max(1, now - startedNanos);
+        long rtt = Math.max(1, measured - (long) lagNanos);
         boolean overload = resp == null
                 // no answer: a timeout is load; a refused or lost connection is not (Drain's business: a
                 // server that went away, or a kept-alive connection it closed), nor a malformed or too large answer
                 ? !(err instanceof ResponseTooLargeException) && !RetryPolicy.malformedAnswer(err) && !Drain.connectionLost(err)
                 : RetryPolicy.retryable(resp.status()); // 408, 429, 5xx
         if (!overload) {
-            limit.onAnswer(now, rtt, inFlight);
+            limit.onAnswer(now, rtt, measured, inFlight);
             return;
         }
         limit.onOverload(now, rtt, inFlight);

@@ -275,6 +275,38 @@ class AdaptiveLimitTest {
         assertTrue(limit.limit() >= grown, "answers 100 times longer, all alike, are not a queue: " + limit.limit() + " of " + grown);
     }
 
+    /**
+     * A cold JVM's event loop lags, and the smoothed lag taken off each answer is more than some
+     * answers waited: their round trips read 40 ms from a server that always takes 50. Learned as
+     * the no-load latency, that made every later window at 52 ms (the lag gone) look like a queue
+     * of a fifth of the limit, and it was cut again and again (throughput.sh: 200 down to 26).
+     * The baseline is learned from the round trips as measured.
+     */
+    @Test
+    void aLagTakenOffAnswersThatDidNotWaitThatLongTeachesNoBaselineBelowTheServersLatency() {
+        int[] after = new int[2];
+        for (int measuredKept = 0; measuredKept < 2; measuredKept++) {
+            AdaptiveLimit limit = new AdaptiveLimit(100, 100);
+            long now = 0;
+            for (int i = 0; i < 300; i++) { // the lagging start: 50 ms measured, 40 ms once the lag is taken off
+                now += MS / 2;
+                if (measuredKept == 1) {
+                    limit.onAnswer(now, 40 * MS, 50 * MS, limit.limit());
+                } else {
+                    limit.onAnswer(now, 40 * MS, limit.limit()); // as before: only the corrected round trip
+                }
+            }
+            assertEquals(100, limit.limit(), "no queue at the start");
+            for (int i = 0; i < 600; i++) { // the lag gone: 52 ms, the server's 50 and the host's 2
+                now += MS / 2;
+                limit.onAnswer(now, 52 * MS, 52 * MS, limit.limit());
+            }
+            after[measuredKept] = limit.limit();
+        }
+        assertTrue(after[0] < 90, "learned from corrected round trips alone, the baseline is under the server's latency and it cuts: " + after[0]);
+        assertEquals(100, after[1], "learned from measured round trips, 52 ms against 50 is no queue");
+    }
+
     @Test
     void lateAnswersOnAHostWhoseCpusAreAllBusyCutNothingUnlessMuchLaterAndOnAnIdleHostTheyDo() {
         int[] after = new int[2];
