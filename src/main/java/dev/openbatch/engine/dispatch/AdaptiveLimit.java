@@ -37,7 +37,7 @@ package dev.openbatch.engine.dispatch;
  * latency {@code rtt}, about {@code limit × (1 − base / rtt)} of our lines are queued at the
  * server; grow while that is small, cut when it is large. Answers are taken in windows of
  * {@code max(16, limit / 2)} (about half a round trip) and averaged, and {@code base} is the best
- * window average of the last {@link #BASELINE_WINDOWS} of the last {@link #BASELINE_NANOS}, raised by {@link #NOISE_SIGMAS} standard
+ * window average (of the round trips as measured, see {@link #onAnswer(long, long, long, int)}) of the last {@link #BASELINE_WINDOWS} of the last {@link #BASELINE_NANOS}, raised by {@link #NOISE_SIGMAS} standard
  * errors of a window average, so that service times that vary (LLM answers of 10 or 2,000 tokens)
  * are not taken for queueing. A window whose estimate is over {@code beta} (the larger of
  * {@code 2 × max(2, 5% of the limit)} and the same noise allowance in lines) cuts the limit to
