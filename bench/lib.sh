@@ -229,8 +229,8 @@ start_service() {
   SVC_URL="http://127.0.0.1:$SVC_PORT"
   MGMT_URL="http://127.0.0.1:$MGMT_PORT"
   SVC_LOG="$OUT_DIR/service-$tag.log"
-  # the JVM options the project ships (Dockerfile.jvm, k8s/, README): C1 only, see README
-  local -a cmd=(java "-Xmx$XMX" -XX:TieredStopAtLevel=1
+  # the JVM options the project ships (Dockerfile.jvm, k8s/, README): C1 only, the serial collector, see README
+  local -a cmd=(java "-Xmx$XMX" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
     "-Dquarkus.http.port=$SVC_PORT"
     "-Dquarkus.management.port=$MGMT_PORT"
     "-Dquarkus.datasource.reactive.url=postgresql://$PGHOST:$PGPORT/$BENCH_DB"

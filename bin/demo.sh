@@ -33,7 +33,7 @@ else
   say "starting openbatch on $BASE (log: $LOG)"
   mkdir -p target
   # shellcheck disable=SC2086
-  nohup java ${JAVA_OPTS:--XX:TieredStopAtLevel=1} -Dquarkus.http.port="$PORT" -Dquarkus.management.port="$MGMT_PORT" -jar "$JAR" >"$LOG" 2>&1 &
+  nohup java ${JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC} -Dquarkus.http.port="$PORT" -Dquarkus.management.port="$MGMT_PORT" -jar "$JAR" >"$LOG" 2>&1 &
   echo $! > target/openbatch.pid
   for _ in $(seq 1 120); do
     curl -fs "$READY" >/dev/null 2>&1 && break
