@@ -30,8 +30,9 @@ import io.vertx.mutiny.core.Context;
 /**
  * Keeps one upstream busy, and coordinates only: it holds a stock of claimed lines, starts the
  * next one the moment a slot frees, and claims more before the stock runs out. A line holds its
- * slot until its result is written, unless {@code unwritten-max} gives unwritten answers room of
- * their own beyond the slots: either way, when writes fall behind sends stop, so the memory
+ * slot while it is at the upstream, and its answer then waits for its write in room of its own
+ * beyond the slots ({@code unwritten-max}, 128 by default; with 0 an answer keeps its slot until
+ * written): either way, when writes fall behind sends stop, so the memory
  * answers take and the lines a crash makes others send again stay bounded (the slots plus
  * {@code unwritten-max}). Which batches may give lines is {@link EligibleBatches}' list; how many each gets is {@link FairShare}'s choice, within
  * the room {@link JobRoom} finds for capped jobs; what an answer means is {@link RetryPolicy}'s;
