@@ -197,6 +197,35 @@ public class FileStore {
             String errorParam, boolean late) {
     }
 
+    /**
+     * A file's index as a whole: its lines, and whether every one is a request of a batch for
+     * {@code endpoint} with nothing wrong (no error of its own, that url, one model, a custom_id
+     * no other line has), with that model. Strings compare byte for byte (collation "C"), as
+     * {@code String.equals} does. {@code clean} is false for an empty index.
+     */
+    public record IndexSummary(int lines, boolean clean, String model) {
+    }
+
+    /** One aggregate over the file's index: what {@link IndexSummary} says. */
+    public Uni<IndexSummary> indexSummary(Tx client, String fileId, String endpoint) {
+        return client.client().preparedQuery(INDEX_SUMMARY).execute(Tuple.of(fileId, endpoint))
+                .map(rows -> {
+                    Row r = rows.iterator().next();
+                    return new IndexSummary(r.getInteger(0), Boolean.TRUE.equals(r.getBoolean(1)), r.getString(2));
+                });
+    }
+
+    static final String INDEX_SUMMARY = LineStore.compact("""
+            select count(*)::int,
+                   count(*) > 0
+                   and count(*) filter (where error_code is not null) = 0
+                   and count(*) filter (where url is distinct from $2) = 0
+                   and count(model) = count(*) and min(model collate "C") = max(model collate "C")
+                   and count(custom_id) = count(*) and count(distinct custom_id collate "C") = count(*),
+                   min(model collate "C")
+              from file_lines where file_id = $1
+            """);
+
     /** Up to {@code limit} lines of the file's index after line {@code after}, in line order. */
     public Uni<List<IndexedLine>> indexed(Tx client, String fileId, int after, int limit) {
         return client.client().preparedQuery("select line, custom_id, url, model, error_code, error_message, error_param, error_late"

@@ -101,10 +101,29 @@ public final class FileValidation {
 
     /**
      * Judges the file from its line index; a valid file's rows are then inserted from the index.
-     * An index that ends before the verdict (it should not) is left for reading the file: nothing
-     * was inserted yet.
+     * A complete index is first summed up in one aggregate ({@link FileStore#indexSummary}): when
+     * nothing in it is wrong (the common case) that is the verdict, without reading its lines into
+     * this process (40,000 of them took 215 ms on a cold JVM, the aggregate 20–30 ms); else its
+     * lines are read and judged one by one, for errors that name them. An index that ends before
+     * the verdict (it should not) is left for reading the file: nothing was inserted yet.
      */
     private Uni<Valid> fromIndex(Tx tx, String batchId, BatchStore.Input in, boolean complete, Rows rows) {
+        if (!complete) {
+            return readIndexAndInsert(tx, batchId, in, false, rows);
+        }
+        return files.indexSummary(tx, in.fileId(), in.endpoint()).chain(summary -> {
+            if (!summary.clean() || summary.lines() > limits.maxBatchLines()) {
+                return readIndexAndInsert(tx, batchId, in, true, rows);
+            }
+            Validation v = Validation.of(in.endpoint(), limits);
+            v.indexedClean(summary.lines(), summary.model());
+            Valid valid = verdict(v, in.jobModel());
+            return rows.insertIndexed(in.fileId()).replaceWith(valid);
+        });
+    }
+
+    /** The same, line by line: the verdict of an index with something wrong names the lines. */
+    private Uni<Valid> readIndexAndInsert(Tx tx, String batchId, BatchStore.Input in, boolean complete, Rows rows) {
         Validation v = Validation.of(in.endpoint(), limits);
         return readIndex(tx, in.fileId(), v, 0).chain(() -> {
             if (!v.done()) {

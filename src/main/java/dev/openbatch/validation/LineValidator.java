@@ -41,6 +41,11 @@ public class LineValidator {
     /** The model every line asks for (the first line's), once a line has been read. */
     public String model() { return model; }
 
+    /** Every line so far, read elsewhere (a file index's summary), asked for {@code model}: it binds the lines after them. */
+    void allAsked(String model) {
+        this.model = model;
+    }
+
     /** The model the line last checked asks for (null when it names none, or could not be read that far). */
     public String lineModel() { return lineModel; }
 

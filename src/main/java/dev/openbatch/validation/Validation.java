@@ -160,6 +160,20 @@ public final class Validation implements LineScanner.Sink {
         }
     }
 
+    /**
+     * The whole index at once, when its summary says its {@code lines} (at most the limit, at
+     * least one) are requests with nothing wrong: no error of their own, the batch's url, one
+     * {@code model}, custom_ids all different. The same verdict as reading each with
+     * {@link #indexed}, which an index with anything wrong still needs (its errors name lines).
+     */
+    public void indexedClean(int lines, String model) {
+        if (lines < 1 || lines > maxLines || requests > 0 || !errors.isEmpty()) {
+            throw new IllegalStateException("not a clean index of a fresh validation: " + lines + " lines");
+        }
+        requests = lines;
+        validator.allAsked(model);
+    }
+
     /** The index was read to its end: an empty file is an error. */
     public void endIndexed() {
         if (requests == 0 && errors.isEmpty()) {
