@@ -30,7 +30,8 @@
 #   OPENBATCH_JAR=/tmp/ob-app/quarkus-run.jar PHASES="1 2" bash bench/crash.sh
 #
 # Knobs: PHASES ("1 2 3"), P1_LINES, P1_LATENCY_MS, KILL_AT_PCT, P2_LINES, P3_LINES,
-#        P3_LATENCY_MS, CONCURRENCY (50), LEASE (5s), RESTART_AFTER_S (3),
+#        P3_LATENCY_MS, VAL_KILL_AFTER_S (0.08: how long after the validation was seen claimed it is
+#        killed), CONCURRENCY (50), LEASE (5s), RESTART_AFTER_S (3),
 #        RESTART_ID (same: the restarted process keeps its node id; new: it gets crash-a-2, ...),
 #        BATCH_TIMEOUT_S (180), plus those in bench/lib.sh (BENCH_DB defaults to openbatch_crash).
 # Output: PASS/FAIL per check and a summary (also bench/out/crash-summary.txt). Exit 0 only if
@@ -46,6 +47,7 @@ P1_LATENCY_MS="${P1_LATENCY_MS:-200}"
 KILL_AT_PCT="${KILL_AT_PCT:-40}"
 P2_LINES="${P2_LINES:-3000}"
 P3_LINES="${P3_LINES:-50000}"
+VAL_KILL_AFTER_S="${VAL_KILL_AFTER_S:-0.08}"
 P3_LATENCY_MS="${P3_LATENCY_MS:-20}"
 CONCURRENCY="${CONCURRENCY:-50}"
 UNWRITTEN_MAX=128 # openbatch.engine.unwritten-max's default: answers that may wait for their write beyond the slots
@@ -223,7 +225,9 @@ if [[ " $PHASES " == *" 3 "* ]]; then
   for ((i = 0; i < 3000; i++)); do
     IFS='|' read -r st by validated < <(db -c "select status, coalesce(claimed_by, ''), validated from batches where id = '$BID'") || true
     if [[ "$st" == validating && -n "$by" && "$validated" == f ]]; then
-      sleep 0.3   # well into parsing and inserting
+      # into the insert of its rows: a valid index is judged by one aggregate (~30 ms), then the
+      # 50,000 rows take ~200 ms to insert (0.3 s, before the aggregate, was past the whole step)
+      sleep "$VAL_KILL_AFTER_S"
       IFS='|' read -r st by validated < <(db -c "select status, coalesce(claimed_by, ''), validated from batches where id = '$BID'") || true
       if [[ "$st" == validating && -n "$by" ]] && val_killed="$(node_of_id "$by")"; then
         kill9_node "$val_killed"
