@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -143,33 +144,14 @@ class IndexSummaryTest {
         }
     }
 
-    /** The rows as an upload stores a file's index (see FileStore.INSERT_LINES), each body a byte of chunk 0. */
+    /** The rows stored as an upload stores a file's index ({@link FileStore#append}, index lines only), each body a byte of chunk 0. */
     private void store(String fileId, List<Row> rows) {
-        int n = rows.size();
-        Integer[] line = new Integer[n];
-        Integer[] zero = new Integer[n];
-        String[] id = new String[n];
-        String[] url = new String[n];
-        String[] model = new String[n];
-        String[] code = new String[n];
-        String[] message = new String[n];
-        Boolean[] late = new Boolean[n];
-        for (int i = 0; i < n; i++) {
+        List<FileStore.IndexLine> lines = new ArrayList<>(rows.size());
+        for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
-            line[i] = i + 1;
-            zero[i] = 0;
-            id[i] = r.customId();
-            url[i] = r.url();
-            model[i] = r.model();
-            code[i] = r.error();
-            message[i] = r.error() == null ? null : "line " + (i + 1) + " is wrong";
-            late[i] = r.late();
+            lines.add(new FileStore.IndexLine(i + 1, 0, 0, 0, 1, r.customId(), r.url(), r.model(), r.error(),
+                    r.error() == null ? null : "line " + (i + 1) + " is wrong", null, r.late()));
         }
-        pool.preparedQuery("insert into file_lines (file_id, line, seq, last_seq, body_at, body_length, custom_id, url, model, error_code,"
-                + " error_message, error_late) select $1, l, 0, 0, 0, 1, i, u, m, c, e, t from unnest($2::int[], $3::text[], $4::text[],"
-                + " $5::text[], $6::text[], $7::text[], $8::bool[]) as x(l, i, u, m, c, e, t)")
-                .execute(Tuple.tuple().addString(fileId).addArrayOfInteger(line).addArrayOfString(id).addArrayOfString(url)
-                        .addArrayOfString(model).addArrayOfString(code).addArrayOfString(message).addArrayOfBoolean(late))
-                .await().atMost(WAIT);
+        files.append(fileId, List.of(new FileStore.NewChunk(0, null, lines))).await().atMost(WAIT);
     }
 }
